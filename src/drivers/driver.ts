@@ -1,0 +1,63 @@
+/**
+ * The one interface through which Drover touches nodes. Each backend implements it, and
+ * test/drivers/contract.ts runs the same suite against every backend.
+ *
+ * Contract for every method that changes something: it is idempotent (calling it again after a
+ * crash, or after it half-happened, converges to the same result), it only touches objects carrying
+ * Drover's labels for this cluster, and it rejects with a DriverError whose `transient` says whether
+ * a retry can help.
+ */
+import type { NodeCapacity, DiskSpec } from '../model/desired.ts';
+import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
+import type { InstanceSpec } from '../model/operations.ts';
+
+export class DriverError extends Error {
+  constructor(
+    message: string,
+    /** A retry may succeed (node unreachable, timeout, 5xx); false for 4xx-like faults. */
+    readonly transient: boolean,
+    readonly node?: string,
+  ) {
+    super(message);
+    this.name = 'DriverError';
+  }
+}
+
+/** One look at a node: everything observe/ needs from it. Rejects with DriverError when unreachable. */
+export interface NodeProbe {
+  readonly capacity: NodeCapacity;
+  readonly containers: readonly ObservedContainer[];
+  readonly volumes: readonly ObservedVolume[];
+}
+
+export type ProgressFn = (bytesDone: number, bytesTotal: number) => void;
+
+export interface Driver {
+  readonly backend: 'sim' | 'docker';
+
+  probe(node: string): Promise<NodeProbe>;
+
+  /** Create the instance's volumes on `node` in the given role (existing ones are kept). */
+  createDisks(node: string, instance: string, disks: readonly DiskSpec[], role: 'primary' | 'replica', generation: number): Promise<void>;
+  /** Remove all of the instance's volumes on `node`. Absent volumes are fine. */
+  removeDisks(node: string, instance: string): Promise<void>;
+  /** Mark the instance's volumes on `node` as its primary copy (after a migrate or failover). */
+  promoteDisks(node: string, instance: string, generation: number): Promise<void>;
+  /** Make `to`'s volumes equal to `from`'s, reporting byte progress. Returns the bytes copied. */
+  syncDisks(from: string, to: string, instance: string, onProgress?: ProgressFn): Promise<number>;
+
+  /** Create the container (stopped). An existing one with the same spec hash and generation is kept. */
+  createInstance(node: string, spec: InstanceSpec, generation: number): Promise<void>;
+  startInstance(node: string, instance: string): Promise<void>;
+  stopInstance(node: string, instance: string): Promise<void>;
+  /** Remove the container (stopping it first). Absent is fine. */
+  removeInstance(node: string, instance: string): Promise<void>;
+
+  /**
+   * Make it impossible for `node` to run anything until it is restored (power it off).
+   * Returns whether the node is known to be fenced; false means nothing may fail over from it.
+   */
+  fence(node: string, endpoint: string | undefined): Promise<boolean>;
+
+  close(): Promise<void>;
+}

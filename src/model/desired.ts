@@ -1,0 +1,111 @@
+/**
+ * Desired state: what the manifests say, resolved (defaults applied, quantities in bytes,
+ * durations in ms). Produced by manifest/, read by plan/ and alloc/. Plain readonly data.
+ */
+
+/** Where a document or field came from, for messages. Lines and columns are 1-based. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+export type Backend = 'sim' | 'docker';
+export type DiskTemplate = 'plain' | 'replicated';
+export type InstanceState = 'running' | 'stopped' | 'absent';
+
+export interface DiskSpec {
+  /** bytes */
+  readonly size: number;
+  readonly mount: string;
+}
+
+export interface PortSpec {
+  readonly container: number;
+  readonly host?: number;
+  readonly protocol: 'tcp' | 'udp';
+}
+
+export interface DesiredCluster {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly backend: Backend;
+  readonly defaults: {
+    readonly memory: number; // bytes
+    readonly vcpus: number;
+    readonly image: string;
+    readonly diskTemplate: DiskTemplate;
+    readonly disks: readonly DiskSpec[];
+  };
+  readonly policy: {
+    readonly vcpuRatio: number;
+    readonly memoryOvercommit: number;
+    readonly redundancy: 'n+1' | 'none';
+  };
+  readonly reconcile: {
+    readonly intervalMs: number;
+    readonly concurrency: { readonly perNode: number; readonly total: number };
+  };
+  readonly failover: {
+    readonly automatic: boolean;
+    readonly nodeDownAfterMs: number;
+    /** argv; the node's name and endpoint are appended. Absent: the sim backend fences by itself. */
+    readonly fenceCommand?: readonly string[];
+  };
+  readonly replication: { readonly intervalMs: number };
+  /** Simulated latency of one driver step, ms (sim backend only). */
+  readonly sim: { readonly latencyMs: number };
+  readonly source: SourceLocation;
+}
+
+export interface NodeCapacity {
+  readonly memory: number; // bytes
+  readonly vcpus: number;
+  readonly disk: number; // bytes
+}
+
+export interface TlsFiles {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface DesiredNode {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly cluster: string;
+  readonly endpoint?: string;
+  readonly tls?: TlsFiles;
+  /** From the manifest; on docker the engine's own figures fill what is not given. */
+  readonly capacity?: Partial<NodeCapacity>;
+  readonly group: string;
+  readonly drained: boolean;
+  readonly offline: boolean;
+  readonly source: SourceLocation;
+}
+
+export interface DesiredInstance {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly cluster: string;
+  readonly image: string;
+  readonly memory: number; // bytes
+  readonly vcpus: number;
+  readonly diskTemplate: DiskTemplate;
+  readonly disks: readonly DiskSpec[];
+  readonly state: InstanceState;
+  readonly primary?: string;
+  readonly secondary?: string;
+  readonly antiAffinity: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly command?: readonly string[];
+  readonly ports: readonly PortSpec[];
+  readonly source: SourceLocation;
+}
+
+/** Everything the manifests want, by name. */
+export interface Desired {
+  readonly clusters: ReadonlyMap<string, DesiredCluster>;
+  readonly nodes: ReadonlyMap<string, DesiredNode>;
+  readonly instances: ReadonlyMap<string, DesiredInstance>;
+}

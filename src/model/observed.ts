@@ -1,0 +1,43 @@
+/**
+ * Observed state: what the nodes say is there, as one probe of every node returned it.
+ * Produced by observe/ (through drivers/), read by plan/. Plain readonly data.
+ */
+import type { NodeCapacity } from './desired.ts';
+
+export type NodeHealth = 'up' | 'unreachable';
+
+/** A container (the running form of an instance) found on a node. */
+export interface ObservedContainer {
+  readonly instance: string;
+  readonly state: 'running' | 'stopped';
+  /** Hash of what the container is (image, limits, env, command, ports, disks): see specHash(). */
+  readonly specHash: string;
+  /** Bumped by Drover on every create/failover; an older copy is stale. */
+  readonly generation: number;
+}
+
+/** A disk of an instance found on a node: its primary copy, or the replica on its secondary. */
+export interface ObservedVolume {
+  readonly instance: string;
+  readonly disk: number;
+  readonly role: 'primary' | 'replica';
+  readonly size: number; // bytes
+  readonly generation: number;
+}
+
+export interface ObservedNode {
+  readonly name: string;
+  readonly health: NodeHealth;
+  /** Why the node is unreachable, as the driver saw it. */
+  readonly error?: string;
+  /** What the node reports; undefined when unreachable. */
+  readonly capacity?: NodeCapacity;
+  readonly containers: readonly ObservedContainer[];
+  readonly volumes: readonly ObservedVolume[];
+}
+
+export interface Observed {
+  /** ms since the epoch when the probes started. */
+  readonly at: number;
+  readonly nodes: ReadonlyMap<string, ObservedNode>;
+}

@@ -1,0 +1,138 @@
+/**
+ * Operations: what a plan asks apply/ to do, one instance at a time. A discriminated union on
+ * `type`. `reason` explains the plan to people; apply never decides anything from it.
+ */
+import type { DiskSpec, DiskTemplate, PortSpec } from './desired.ts';
+
+/** What a container is made of: everything the driver needs to create it, and nothing else. */
+export interface InstanceSpec {
+  readonly name: string;
+  readonly image: string;
+  readonly memory: number; // bytes
+  readonly vcpus: number;
+  readonly diskTemplate: DiskTemplate;
+  readonly disks: readonly DiskSpec[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly command?: readonly string[];
+  readonly ports: readonly PortSpec[];
+}
+
+interface Base {
+  readonly instance: string;
+  readonly reason: string;
+}
+
+export interface CreateInstance extends Base {
+  readonly type: 'CreateInstance';
+  readonly primary: string;
+  readonly secondary?: string;
+  readonly spec: InstanceSpec;
+  readonly generation: number;
+  readonly start: boolean;
+}
+export interface SyncDisks extends Base {
+  readonly type: 'SyncDisks';
+  readonly primary: string;
+  readonly secondary: string;
+}
+export interface StartInstance extends Base {
+  readonly type: 'StartInstance';
+  readonly primary: string;
+}
+export interface StopInstance extends Base {
+  readonly type: 'StopInstance';
+  readonly primary: string;
+}
+/** Move a running or stopped instance to its secondary and swap roles; nothing is lost. */
+export interface MigrateInstance extends Base {
+  readonly type: 'MigrateInstance';
+  readonly from: string;
+  readonly to: string;
+  readonly spec: InstanceSpec;
+  readonly generation: number;
+}
+/**
+ * Move an instance to a node that holds no copy of it: create its disks there, copy them, stop,
+ * final copy, start there, remove the old copy. The secondary, if any, stays.
+ */
+export interface MoveInstance extends Base {
+  readonly type: 'MoveInstance';
+  readonly from: string;
+  readonly to: string;
+  readonly secondary?: string;
+  readonly spec: InstanceSpec;
+  readonly generation: number;
+  readonly start: boolean;
+}
+/** The primary is gone: fence it, then run the instance on its secondary from the replica. */
+export interface FailoverInstance extends Base {
+  readonly type: 'FailoverInstance';
+  readonly from: string;
+  readonly to: string;
+  readonly spec: InstanceSpec;
+  readonly generation: number;
+  readonly start: boolean;
+  /** ms since epoch of the last good sync of the replica: what a failover would lose after it. */
+  readonly recoveryPoint?: number;
+}
+export interface ReplaceSecondary extends Base {
+  readonly type: 'ReplaceSecondary';
+  readonly primary: string;
+  /** The old secondary; its replica is removed if the node is reachable. */
+  readonly from?: string;
+  readonly to: string;
+  readonly disks: readonly DiskSpec[];
+  readonly generation: number;
+}
+/** The spec changed in a way the container cannot take in place: recreate it, keep the disks. */
+export interface RecreateInstance extends Base {
+  readonly type: 'RecreateInstance';
+  readonly primary: string;
+  readonly spec: InstanceSpec;
+  readonly generation: number;
+  readonly start: boolean;
+}
+export interface RemoveInstance extends Base {
+  readonly type: 'RemoveInstance';
+  readonly primary?: string;
+  readonly secondary?: string;
+}
+/** A copy no manifest or placement accounts for (stale after a failover, or unwanted). */
+export interface RemoveOrphan extends Base {
+  readonly type: 'RemoveOrphan';
+  readonly node: string;
+  readonly containers: boolean;
+  readonly volumes: boolean;
+}
+
+export type Operation =
+  | CreateInstance
+  | SyncDisks
+  | StartInstance
+  | StopInstance
+  | MigrateInstance
+  | MoveInstance
+  | FailoverInstance
+  | ReplaceSecondary
+  | RecreateInstance
+  | RemoveInstance
+  | RemoveOrphan;
+
+export type OperationType = Operation['type'];
+
+/** The nodes an operation touches, for concurrency limits and display. */
+export function nodesOf(op: Operation): string[] {
+  switch (op.type) {
+    case 'CreateInstance': return [op.primary, ...(op.secondary ? [op.secondary] : [])];
+    case 'SyncDisks': return [op.primary, op.secondary];
+    case 'StartInstance':
+    case 'StopInstance':
+    case 'RecreateInstance': return [op.primary];
+    case 'MigrateInstance':
+    case 'FailoverInstance': return [op.from, op.to];
+    case 'MoveInstance': return [op.from, op.to, ...(op.secondary ? [op.secondary] : [])];
+    case 'ReplaceSecondary': return [op.primary, op.to, ...(op.from ? [op.from] : [])];
+    case 'RemoveInstance': return [op.primary, op.secondary].filter((n): n is string => !!n);
+    case 'RemoveOrphan': return [op.node];
+  }
+}
