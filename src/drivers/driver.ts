@@ -59,5 +59,12 @@ export interface Driver {
    */
   fence(node: string, endpoint: string | undefined): Promise<boolean>;
 
+  /**
+   * Live migration (process state kept) where both nodes support it; absent or resolving to
+   * `undefined` when they do not, and apply/ then migrates cold (stop, final sync, start there).
+   * On success the instance runs on `to` only, with its disks synced while it was frozen.
+   */
+  liveMigrate?(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<{ readonly downtimeMs: number } | undefined>;
+
   close(): Promise<void>;
 }
