@@ -1,0 +1,188 @@
+/**
+ * The simulated backend: real code over a simulated world. Nodes have the capacities their
+ * manifests give, steps take the Cluster's `sim.latency`, disk syncs report byte progress, and
+ * faults can be injected (a failed node is unreachable; a fenced one is powered off).
+ */
+import type { DesiredNode, DiskSpec } from '../../model/desired.ts';
+import type { InstanceSpec } from '../../model/operations.ts';
+import { specHash } from '../../model/hash.ts';
+import { DriverError, type Driver, type NodeProbe, type ProgressFn } from '../driver.ts';
+import { SimWorld, type SimVolume } from './world.ts';
+
+export interface SimDriverOptions {
+  readonly stateDir: string;
+  readonly nodes: readonly DesiredNode[];
+  /** Latency of one step, ms. */
+  readonly latencyMs?: number;
+  readonly fsync?: boolean;
+  /** Injected faults: called before every step; throw a DriverError to fail it. */
+  readonly faults?: (step: string, node: string, instance?: string) => void;
+}
+
+/** A sync takes one step's latency plus one more per GiB copied. */
+const SYNC_BYTES_PER_LATENCY = 1024 * 1024 * 1024;
+
+export class SimDriver implements Driver {
+  readonly backend = 'sim' as const;
+  readonly world: SimWorld;
+  private readonly nodes: ReadonlyMap<string, DesiredNode>;
+  private readonly latencyMs: number;
+
+  constructor(private readonly options: SimDriverOptions) {
+    this.world = new SimWorld(options.stateDir, options.fsync === undefined ? {} : { fsync: options.fsync });
+    this.nodes = new Map(options.nodes.map((n) => [n.name, n]));
+    this.latencyMs = options.latencyMs ?? 0;
+  }
+
+  async probe(node: string): Promise<NodeProbe> {
+    await this.step('probe', node);
+    const desired = this.nodes.get(node)!;
+    const n = this.world.node(node);
+    return {
+      capacity: {
+        memory: desired.capacity?.memory ?? 0,
+        vcpus: desired.capacity?.vcpus ?? 0,
+        disk: desired.capacity?.disk ?? 0,
+      },
+      containers: [...n.containers.values()].map(({ instance, state, specHash, generation }) => ({ instance, state, specHash, generation })),
+      volumes: [...n.volumes.values()].map(({ instance, disk, role, size, generation }) => ({ instance, disk, role, size, generation })),
+    };
+  }
+
+  async createDisks(node: string, instance: string, disks: readonly DiskSpec[], role: 'primary' | 'replica', generation: number): Promise<void> {
+    await this.step('createDisks', node, instance);
+    const volumes = this.world.node(node).volumes;
+    const writes: Promise<void>[] = [];
+    disks.forEach((d, disk) => {
+      const existing = volumes.get(`${instance}/${disk}`);
+      if (existing && existing.size >= d.size) return;
+      writes.push(this.world.putVolume(node, { instance, disk, role, size: d.size, generation, dataVersion: existing?.dataVersion ?? 0 }));
+    });
+    await Promise.all(writes);
+  }
+
+  async removeDisks(node: string, instance: string): Promise<void> {
+    await this.step('removeDisks', node, instance);
+    await Promise.all(this.volumesOf(node, instance).map((v) => this.world.deleteVolume(node, `${v.instance}/${v.disk}`)));
+  }
+
+  async promoteDisks(node: string, instance: string, generation: number): Promise<void> {
+    await this.step('promoteDisks', node, instance);
+    await Promise.all(this.volumesOf(node, instance).map((v) => this.world.putVolume(node, { ...v, role: 'primary', generation })));
+  }
+
+  async syncDisks(from: string, to: string, instance: string, onProgress?: ProgressFn): Promise<number> {
+    await this.step('syncDisks', from, instance);
+    this.reachable(to);
+    const source = this.volumesOf(from, instance);
+    const total = source.reduce((sum, v) => sum + v.size, 0);
+    const target = this.world.node(to).volumes;
+    for (const v of source) {
+      if (!target.has(`${instance}/${v.disk}`)) throw new DriverError(`${to}: no replica volume ${instance}/${v.disk} to sync into`, false, to);
+    }
+    await this.transfer(total, from, to, onProgress);
+    await Promise.all(source.map((v) => {
+      const t = target.get(`${instance}/${v.disk}`)!;
+      return this.world.putVolume(to, { ...t, size: v.size, dataVersion: v.dataVersion });
+    }));
+    return total;
+  }
+
+  async createInstance(node: string, spec: InstanceSpec, generation: number): Promise<void> {
+    await this.step('createInstance', node, spec.name);
+    const hash = specHash(spec);
+    const existing = this.world.node(node).containers.get(spec.name);
+    if (existing && existing.specHash === hash && existing.generation === generation) return;
+    if (existing?.state === 'running') throw new DriverError(`${node}: container for ${spec.name} is running with another spec; stop it first`, false, node);
+    await this.world.putContainer(node, { instance: spec.name, state: 'stopped', specHash: hash, generation, memory: spec.memory, vcpus: spec.vcpus });
+  }
+
+  async startInstance(node: string, instance: string): Promise<void> {
+    await this.step('startInstance', node, instance);
+    const c = this.container(node, instance);
+    if (c.state !== 'running') await this.world.putContainer(node, { ...c, state: 'running' });
+  }
+
+  async stopInstance(node: string, instance: string): Promise<void> {
+    await this.step('stopInstance', node, instance);
+    const c = this.container(node, instance);
+    if (c.state !== 'stopped') await this.world.putContainer(node, { ...c, state: 'stopped' });
+  }
+
+  async removeInstance(node: string, instance: string): Promise<void> {
+    await this.step('removeInstance', node, instance);
+    if (this.world.node(node).containers.has(instance)) await this.world.deleteContainer(node, instance);
+  }
+
+  /** The sim's power switch: a fenced node runs nothing until `drover sim restore-node`. */
+  async fence(node: string): Promise<boolean> {
+    this.known(node);
+    await this.delay(this.latencyMs);
+    const flags = this.world.flagsOf(node);
+    this.world.setFlags(node, { ...flags, fenced: true });
+    const stops = [...this.world.node(node).containers.values()]
+      .filter((c) => c.state === 'running')
+      .map((c) => this.world.putContainer(node, { ...c, state: 'stopped' }));
+    await Promise.all(stops);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.world.close();
+  }
+
+  /** Bumps the data version of the instance's volumes on `node`: a stand-in for writes. */
+  async writeData(node: string, instance: string): Promise<number> {
+    const vols = this.volumesOf(node, instance);
+    const version = Math.max(0, ...vols.map((v) => v.dataVersion)) + 1;
+    await Promise.all(vols.map((v) => this.world.putVolume(node, { ...v, dataVersion: version })));
+    return version;
+  }
+
+  dataVersion(node: string, instance: string): number | undefined {
+    const vols = this.volumesOf(node, instance);
+    return vols.length ? Math.min(...vols.map((v) => v.dataVersion)) : undefined;
+  }
+
+  private volumesOf(node: string, instance: string): SimVolume[] {
+    return [...this.world.node(node).volumes.values()].filter((v) => v.instance === instance);
+  }
+
+  private container(node: string, instance: string) {
+    const c = this.world.node(node).containers.get(instance);
+    if (!c) throw new DriverError(`${node}: no container for instance ${instance}`, false, node);
+    return c;
+  }
+
+  private async step(name: string, node: string, instance?: string): Promise<void> {
+    this.known(node);
+    if (this.latencyMs > 0) await this.delay(this.latencyMs);
+    this.reachable(node);
+    this.options.faults?.(name, node, instance);
+  }
+
+  private known(node: string): void {
+    if (!this.nodes.has(node)) throw new DriverError(`unknown node "${node}"`, false, node);
+  }
+
+  private reachable(node: string): void {
+    const f = this.world.flagsOf(node);
+    if (f.failed) throw new DriverError(`${node}: unreachable (simulated failure)`, true, node);
+    if (f.fenced) throw new DriverError(`${node}: powered off by fencing`, true, node);
+  }
+
+  private async transfer(total: number, from: string, to: string, onProgress?: ProgressFn): Promise<void> {
+    const ms = this.latencyMs * (1 + total / SYNC_BYTES_PER_LATENCY);
+    const ticks = this.latencyMs > 0 ? Math.max(2, Math.min(20, Math.round(ms / 50))) : 1;
+    for (let i = 1; i <= ticks; i++) {
+      if (this.latencyMs > 0) await this.delay(ms / ticks);
+      this.reachable(from);
+      this.reachable(to);
+      onProgress?.(Math.round((total * i) / ticks), total);
+    }
+  }
+
+  private delay(ms: number): Promise<void> {
+    return new Promise((r) => setTimeout(r, ms));
+  }
+}

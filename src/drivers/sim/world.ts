@@ -1,0 +1,141 @@
+/**
+ * The simulated nodes' world: containers and volumes per node, kept in the state directory so
+ * that successive commands (and a master restarted after kill -9) see one world. Node failures
+ * live in a separate small file, so `drover sim fail-node` in another shell reaches a running master.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AppendLog, writeFileAtomic } from '../../store/log.ts';
+
+export interface SimContainer {
+  readonly instance: string;
+  readonly state: 'running' | 'stopped';
+  readonly specHash: string;
+  readonly generation: number;
+  readonly memory: number;
+  readonly vcpus: number;
+}
+
+export interface SimVolume {
+  readonly instance: string;
+  readonly disk: number;
+  readonly role: 'primary' | 'replica';
+  readonly size: number;
+  readonly generation: number;
+  /** Stands for the volume's contents: bumped by writes, copied by syncs. */
+  readonly dataVersion: number;
+}
+
+export interface SimNodeFlags {
+  /** Unreachable, as if its network or power were gone. */
+  readonly failed: boolean;
+  /** Powered off by a fence: stays off until restored. */
+  readonly fenced: boolean;
+}
+
+type WorldRecord =
+  | { readonly k: 'ctr'; readonly node: string; readonly name: string; readonly v: SimContainer | null }
+  | { readonly k: 'vol'; readonly node: string; readonly name: string; readonly v: SimVolume | null };
+
+interface WorldSnapshot {
+  readonly containers: readonly (readonly [string, SimContainer])[];
+  readonly volumes: readonly (readonly [string, SimVolume])[];
+}
+
+export interface SimNode {
+  readonly containers: Map<string, SimContainer>;
+  readonly volumes: Map<string, SimVolume>;
+}
+
+export const volumeKey = (instance: string, disk: number): string => `${instance}/${disk}`;
+
+export class SimWorld {
+  private readonly nodes = new Map<string, SimNode>();
+  private readonly log: AppendLog<WorldSnapshot, WorldRecord>;
+  private readonly flagsFile: string;
+  private flags: Record<string, SimNodeFlags> = {};
+  private flagsMtime = -1;
+  private flagsCheckedAt = 0;
+
+  constructor(stateDir: string, options: { readonly fsync?: boolean; readonly readOnly?: boolean } = {}) {
+    const dir = path.join(stateDir, 'sim');
+    const fsync = options.fsync ?? process.env.DROVER_FSYNC !== '0';
+    const { log, loaded } = AppendLog.open<WorldSnapshot, WorldRecord>(
+      path.join(dir, 'world.log'), { fsync, compactAfter: 50_000 }, options.readOnly ?? false);
+    this.log = log;
+    this.flagsFile = path.join(dir, 'nodes.json');
+    for (const [key, c] of loaded.snapshot?.containers ?? []) this.node(key.split('|')[0]!).containers.set(c.instance, c);
+    for (const [key, v] of loaded.snapshot?.volumes ?? []) this.node(key.split('|')[0]!).volumes.set(volumeKey(v.instance, v.disk), v);
+    for (const r of loaded.records) this.applyRecord(r);
+  }
+
+  node(name: string): SimNode {
+    let n = this.nodes.get(name);
+    if (!n) {
+      n = { containers: new Map(), volumes: new Map() };
+      this.nodes.set(name, n);
+    }
+    return n;
+  }
+
+  /** Current flags of a node, re-reading the flags file when another process changed it. */
+  flagsOf(name: string): SimNodeFlags {
+    this.refreshFlags();
+    return this.flags[name] ?? { failed: false, fenced: false };
+  }
+
+  setFlags(name: string, flags: SimNodeFlags): void {
+    this.refreshFlags(true);
+    this.flags = { ...this.flags, [name]: flags };
+    fs.mkdirSync(path.dirname(this.flagsFile), { recursive: true });
+    writeFileAtomic(this.flagsFile, JSON.stringify(this.flags, null, 2));
+    this.flagsMtime = fs.statSync(this.flagsFile).mtimeMs;
+  }
+
+  putContainer(node: string, c: SimContainer): Promise<void> { return this.write({ k: 'ctr', node, name: c.instance, v: c }); }
+  deleteContainer(node: string, instance: string): Promise<void> { return this.write({ k: 'ctr', node, name: instance, v: null }); }
+  putVolume(node: string, v: SimVolume): Promise<void> { return this.write({ k: 'vol', node, name: volumeKey(v.instance, v.disk), v }); }
+  deleteVolume(node: string, key: string): Promise<void> { return this.write({ k: 'vol', node, name: key, v: null }); }
+
+  close(): void {
+    if (this.log.shouldCompact) this.log.compact(this.snapshot());
+    this.log.close();
+  }
+
+  private write(r: WorldRecord): Promise<void> {
+    this.applyRecord(r);
+    return this.log.append(r);
+  }
+
+  private applyRecord(r: WorldRecord): void {
+    const map: Map<string, SimContainer | SimVolume> = r.k === 'ctr' ? this.node(r.node).containers : this.node(r.node).volumes;
+    if (r.v === null) map.delete(r.name);
+    else map.set(r.name, r.v);
+  }
+
+  /** At most every 100 ms: a stat per driver call would be wasteful at thousands of calls/s. */
+  private refreshFlags(force = false): void {
+    const now = Date.now();
+    if (!force && now - this.flagsCheckedAt < 100) return;
+    this.flagsCheckedAt = now;
+    let mtime: number;
+    try {
+      mtime = fs.statSync(this.flagsFile).mtimeMs;
+    } catch {
+      return;
+    }
+    if (mtime === this.flagsMtime) return;
+    this.flagsMtime = mtime;
+    this.flags = JSON.parse(fs.readFileSync(this.flagsFile, 'utf8')) as Record<string, SimNodeFlags>;
+  }
+
+  private snapshot(): WorldSnapshot {
+    const containers: [string, SimContainer][] = [];
+    const volumes: [string, SimVolume][] = [];
+    for (const [name, n] of this.nodes) {
+      for (const c of n.containers.values()) containers.push([`${name}|${c.instance}`, c]);
+      for (const v of n.volumes.values()) volumes.push([`${name}|${volumeKey(v.instance, v.disk)}`, v]);
+    }
+    return { containers, volumes };
+  }
+}

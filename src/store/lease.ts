@@ -1,0 +1,121 @@
+/**
+ * The master lease: one process at a time changes the cluster. A file in the state directory
+ * names the holder and an expiry; the holder renews it while it works. A holder killed with -9
+ * stops renewing, and its lease is taken over once expired (or at once, when the holder's pid is
+ * gone on this host): no stale lock ever needs a human.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeFileAtomic } from './log.ts';
+
+export interface LeaseHolder {
+  readonly host: string;
+  readonly pid: number;
+  readonly command: string;
+  readonly acquiredAt: number;
+  readonly expiresAt: number;
+}
+
+export class LeaseBusyError extends Error {
+  constructor(readonly holder: LeaseHolder) {
+    super(`the cluster lease is held by pid ${holder.pid} on ${holder.host} (${holder.command}) until ${new Date(holder.expiresAt).toISOString()}`);
+  }
+}
+
+const TTL_MS = 15_000;
+
+export class Lease {
+  private timer: NodeJS.Timeout | undefined;
+  private constructor(private readonly file: string, private holder: LeaseHolder) {}
+
+  /** Take the lease, waiting up to `waitMs` for a live holder to let go. */
+  static async acquire(stateDir: string, command: string, waitMs: number): Promise<Lease> {
+    fs.mkdirSync(stateDir, { recursive: true });
+    const file = path.join(stateDir, 'lease.json');
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const current = readHolder(file);
+      if (!current || isStale(current)) {
+        const lease = withMutex(file, () => {
+          const now = readHolder(file); // re-read inside the critical section
+          return !now || isStale(now) ? Lease.take(file, command) : undefined;
+        });
+        if (lease) return lease;
+      } else if (Date.now() >= deadline) {
+        throw new LeaseBusyError(current);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  static status(stateDir: string): LeaseHolder | undefined {
+    const h = readHolder(path.join(stateDir, 'lease.json'));
+    return h && !isStale(h) ? h : undefined;
+  }
+
+  static breakLease(stateDir: string): void {
+    fs.rmSync(path.join(stateDir, 'lease.json'), { force: true });
+  }
+
+  private static take(file: string, command: string): Lease {
+    const now = Date.now();
+    const holder: LeaseHolder = { host: os.hostname(), pid: process.pid, command, acquiredAt: now, expiresAt: now + TTL_MS };
+    writeFileAtomic(file, JSON.stringify(holder));
+    const lease = new Lease(file, holder);
+    lease.timer = setInterval(() => lease.renew(), TTL_MS / 3);
+    lease.timer.unref();
+    return lease;
+  }
+
+  private renew(): void {
+    this.holder = { ...this.holder, expiresAt: Date.now() + TTL_MS };
+    writeFileAtomic(this.file, JSON.stringify(this.holder));
+  }
+
+  release(): void {
+    clearInterval(this.timer);
+    const back = readHolder(this.file);
+    if (back?.pid === this.holder.pid && back.host === this.holder.host) fs.rmSync(this.file, { force: true });
+  }
+}
+
+/**
+ * A tiny critical section around read-check-write: mkdir is atomic. A mutex left by a process
+ * killed inside it (a few ms wide) is broken after a few seconds.
+ */
+function withMutex<T>(file: string, fn: () => T): T | undefined {
+  const dir = `${file}.mutex`;
+  try {
+    fs.mkdirSync(dir);
+  } catch {
+    try {
+      if (Date.now() - fs.statSync(dir).mtimeMs > 5000) fs.rmdirSync(dir);
+    } catch { /* someone else broke it */ }
+    return undefined;
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmdirSync(dir);
+  }
+}
+
+function readHolder(file: string): LeaseHolder | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as LeaseHolder;
+  } catch {
+    return undefined;
+  }
+}
+
+function isStale(h: LeaseHolder): boolean {
+  if (h.expiresAt < Date.now()) return true;
+  if (h.host !== os.hostname()) return false;
+  try {
+    process.kill(h.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
