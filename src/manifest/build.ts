@@ -1,0 +1,63 @@
+/**
+ * Valid manifests → Desired. Resolution happens kind by kind (instances need their cluster's
+ * defaults), then the checks that look across documents: names, references, capacity.
+ */
+
+import type { Desired, DesiredCluster, DesiredInstance, DesiredNode } from '../model/desired.ts';
+import { checkCapacity } from './capacity.ts';
+import { formatLocation, type Diagnostics } from './diagnostic.ts';
+import { checkNodeBackends, checkPins, clusterOf } from './references.ts';
+import { resolveCluster, resolveInstance, resolveNode } from './resolve.ts';
+import type { AnyManifest, Manifest } from './types.ts';
+import { where } from './types.ts';
+
+export function buildDesired(all: readonly AnyManifest[], diags: Diagnostics): Desired {
+  const byKind = uniqueByKind(all, diags);
+  const clusterDocs = byKind.Cluster as Map<string, Manifest<'Cluster'>>;
+  const nodeDocs = byKind.Node as Map<string, Manifest<'Node'>>;
+  const instanceDocs = byKind.Instance as Map<string, Manifest<'Instance'>>;
+  if (clusterDocs.size === 0 && all.length > 0) {
+    diags.error(all[0]!.doc.root, `no Cluster defined: ${all[0]!.title} needs one (add a document with kind: Cluster, or load the file that has it)`);
+  }
+
+  const clusters = new Map<string, DesiredCluster>();
+  for (const [name, m] of clusterDocs) clusters.set(name, resolveCluster(m, diags));
+  const nodes = new Map<string, DesiredNode>();
+  for (const [name, m] of nodeDocs) {
+    if (clusterOf(m, clusters, diags) !== undefined) nodes.set(name, resolveNode(m, diags));
+  }
+  const instances = new Map<string, DesiredInstance>();
+  for (const [name, m] of instanceDocs) {
+    const cluster = clusterOf(m, clusters, diags);
+    if (cluster !== undefined) instances.set(name, resolveInstance(m, cluster, diags));
+  }
+
+  const desired: Desired = { clusters, nodes, instances };
+  const docs = { clusters: clusterDocs, nodes: nodeDocs, instances: instanceDocs };
+  checkNodeBackends(desired, docs, diags);
+  checkPins(desired, docs, diags);
+  checkCapacity(desired, docs, diags);
+  return desired;
+}
+
+export interface Docs {
+  readonly clusters: ReadonlyMap<string, Manifest<'Cluster'>>;
+  readonly nodes: ReadonlyMap<string, Manifest<'Node'>>;
+  readonly instances: ReadonlyMap<string, Manifest<'Instance'>>;
+}
+
+/** Same kind and name twice is an error that names both places; the first one is kept. */
+function uniqueByKind(all: readonly AnyManifest[], diags: Diagnostics): Record<AnyManifest['kind'], Map<string, AnyManifest>> {
+  const byKind = { Cluster: new Map<string, AnyManifest>(), Node: new Map<string, AnyManifest>(), Instance: new Map<string, AnyManifest>() };
+  for (const m of all) {
+    const seen = byKind[m.kind];
+    const first = seen.get(m.name);
+    if (first === undefined) {
+      seen.set(m.name, m);
+      continue;
+    }
+    const firstAt = formatLocation(where(first, '/metadata/name'));
+    diags.error(where(m, '/metadata/name'), `${m.title} is defined twice: first at ${firstAt}`);
+  }
+  return byKind;
+}

@@ -1,0 +1,52 @@
+/** Problems found in manifests, each with the place it was found (Terraform's tfdiags, small). */
+
+import type { SourceLocation } from '../model/desired.ts';
+
+export interface Diagnostic {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly message: string;
+  readonly severity: 'error' | 'warning';
+}
+
+/** `FILE:LINE:COL: error: MESSAGE`, the format editors and CI annotate. */
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`;
+}
+
+export function formatLocation(at: SourceLocation): string {
+  return `${at.file}:${at.line}:${at.column}`;
+}
+
+/** Collects diagnostics; loading never stops at the first problem. */
+export class Diagnostics {
+  readonly list: Diagnostic[] = [];
+
+  error(at: SourceLocation, message: string): void {
+    this.list.push({ file: at.file, line: at.line, column: at.column, message, severity: 'error' });
+  }
+
+  warning(at: SourceLocation, message: string): void {
+    this.list.push({ file: at.file, line: at.line, column: at.column, message, severity: 'warning' });
+  }
+
+  get errorCount(): number {
+    return this.list.reduce((n, d) => n + (d.severity === 'error' ? 1 : 0), 0);
+  }
+
+  /** Errors first is not wanted: keep file order, then line order, so output reads like the files. */
+  sorted(severity: Diagnostic['severity']): Diagnostic[] {
+    return this.list
+      .filter((d) => d.severity === severity)
+      .map((d, i) => ({ d, i }))
+      .sort((a, b) => byPosition(a.d, b.d) || a.i - b.i)
+      .map(({ d }) => d);
+  }
+}
+
+/** Files in the order they were loaded is not known here, so sort by name: deterministic output. */
+function byPosition(a: Diagnostic, b: Diagnostic): number {
+  if (a.file !== b.file) return a.file < b.file ? -1 : 1;
+  return a.line - b.line || a.column - b.column;
+}

@@ -1,0 +1,147 @@
+/**
+ * Valid manifests → the model's Desired types: quantities in bytes, durations in ms, instance
+ * fields falling back to their cluster's defaults. Values the schema cannot judge (a quantity of 0,
+ * a port above 65535) are reported here, at the field.
+ */
+
+import { dirname, resolve as resolvePath } from 'node:path';
+import type {
+  DesiredCluster, DesiredInstance, DesiredNode, DiskSpec, NodeCapacity, PortSpec,
+} from '../model/desired.ts';
+import { parseDuration, parseQuantity } from '../model/quantity.ts';
+import type { Diagnostics } from './diagnostic.ts';
+import { DURATION_HINT, QUANTITY_HINT, dotted, show } from './schema-errors.ts';
+import type { DiskDoc, Duration, Manifest, PortDoc, Quantity } from './types.ts';
+import { where } from './types.ts';
+
+/** Converts one manifest's fields, reporting bad values at their place. */
+class Fields {
+  constructor(private readonly m: Manifest, private readonly diags: Diagnostics) {}
+
+  error(pointer: string, message: string): void {
+    this.diags.error(where(this.m, pointer), `${this.m.title}: ${dotted(pointer)}: ${message}`);
+  }
+
+  /** Bytes, more than zero (nothing in a manifest is usefully zero bytes). */
+  bytes(pointer: string, value: Quantity): number {
+    const bytes = parseQuantity(value);
+    if (bytes === undefined) this.error(pointer, `${show(value)} ${QUANTITY_HINT}`);
+    else if (bytes <= 0) this.error(pointer, `must be more than 0, got ${show(value)}`);
+    else if (!Number.isSafeInteger(bytes)) this.error(pointer, `${show(value)} is too large`);
+    else return bytes;
+    return 0;
+  }
+
+  ms(pointer: string, value: Duration): number {
+    const ms = parseDuration(value);
+    if (ms === undefined) this.error(pointer, `${show(value)} ${DURATION_HINT}`);
+    return ms ?? 0;
+  }
+
+  disks(pointer: string, disks: readonly DiskDoc[]): DiskSpec[] {
+    const mounts = new Map<string, number>();
+    return disks.map((d, i) => {
+      const first = mounts.get(d.mount);
+      if (first !== undefined) this.error(`${pointer}/${i}/mount`, `"${d.mount}" is already the mount of disks[${first}]`);
+      mounts.set(d.mount, i);
+      return { size: this.bytes(`${pointer}/${i}/size`, d.size), mount: d.mount };
+    });
+  }
+
+  port(pointer: string, port: PortDoc): PortSpec {
+    if (typeof port === 'object') return port;
+    const m = /^(?:(\d+):)?(\d+)(?:\/(tcp|udp))?$/.exec(String(port))!;
+    const [host, container] = [m[1] === undefined ? undefined : Number(m[1]), Number(m[2])];
+    for (const n of [host, container]) {
+      if (n !== undefined && (n < 1 || n > 65535)) this.error(pointer, `${n} is not a port number (1-65535)`);
+    }
+    const protocol = m[3] === 'udp' ? 'udp' : 'tcp';
+    return host === undefined ? { container, protocol } : { container, host, protocol };
+  }
+}
+
+export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): DesiredCluster {
+  const f = new Fields(m, diags);
+  const { defaults, policy, reconcile, failover } = m.spec;
+  return {
+    name: m.name,
+    labels: m.labels,
+    backend: m.spec.backend,
+    defaults: {
+      memory: f.bytes('/spec/defaults/memory', defaults.memory),
+      vcpus: defaults.vcpus,
+      image: defaults.image,
+      diskTemplate: defaults.diskTemplate,
+      disks: f.disks('/spec/defaults/disks', defaults.disks),
+    },
+    policy: { ...policy },
+    reconcile: {
+      intervalMs: f.ms('/spec/reconcile/interval', reconcile.interval),
+      concurrency: { ...reconcile.concurrency },
+    },
+    failover: {
+      automatic: failover.automatic,
+      nodeDownAfterMs: f.ms('/spec/failover/nodeDownAfter', failover.nodeDownAfter),
+      ...(failover.fenceCommand && { fenceCommand: failover.fenceCommand }),
+    },
+    replication: { intervalMs: f.ms('/spec/replication/interval', m.spec.replication.interval) },
+    sim: { latencyMs: f.ms('/spec/sim/latency', m.spec.sim.latency) },
+    source: m.doc.root,
+  };
+}
+
+export function resolveNode(m: Manifest<'Node'>, diags: Diagnostics): DesiredNode {
+  const f = new Fields(m, diags);
+  const { spec } = m;
+  // TLS paths are relative to the manifest that names them, not to wherever drover runs.
+  const base = dirname(m.doc.file);
+  const tls = spec.tls && {
+    ca: resolvePath(base, spec.tls.ca),
+    cert: resolvePath(base, spec.tls.cert),
+    key: resolvePath(base, spec.tls.key),
+  };
+  return {
+    name: m.name,
+    labels: m.labels,
+    cluster: spec.cluster,
+    ...(spec.endpoint !== undefined && { endpoint: spec.endpoint }),
+    ...(tls && { tls }),
+    ...(spec.capacity && { capacity: capacity(f, spec.capacity) }),
+    group: spec.group,
+    drained: spec.drained,
+    offline: spec.offline,
+    source: m.doc.root,
+  };
+}
+
+function capacity(f: Fields, c: NonNullable<Manifest<'Node'>['spec']['capacity']>): Partial<NodeCapacity> {
+  return {
+    ...(c.memory !== undefined && { memory: f.bytes('/spec/capacity/memory', c.memory) }),
+    ...(c.vcpus !== undefined && { vcpus: c.vcpus }),
+    ...(c.disk !== undefined && { disk: f.bytes('/spec/capacity/disk', c.disk) }),
+  };
+}
+
+export function resolveInstance(m: Manifest<'Instance'>, cluster: DesiredCluster, diags: Diagnostics): DesiredInstance {
+  const f = new Fields(m, diags);
+  const { spec } = m;
+  const d = cluster.defaults;
+  return {
+    name: m.name,
+    labels: m.labels,
+    cluster: spec.cluster,
+    image: spec.image ?? d.image,
+    memory: spec.memory === undefined ? d.memory : f.bytes('/spec/memory', spec.memory),
+    vcpus: spec.vcpus ?? d.vcpus,
+    diskTemplate: spec.diskTemplate ?? d.diskTemplate,
+    disks: spec.disks === undefined ? d.disks : f.disks('/spec/disks', spec.disks),
+    state: spec.state,
+    ...(spec.primary !== undefined && { primary: spec.primary }),
+    ...(spec.secondary !== undefined && { secondary: spec.secondary }),
+    antiAffinity: spec.antiAffinity,
+    env: spec.env,
+    ...(spec.command !== undefined && { command: spec.command }),
+    ports: spec.ports.map((p, i) => f.port(`/spec/ports/${i}`, p)),
+    source: m.doc.root,
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * Manifests as written, after schema validation (and the schema's defaults filled in).
+ * These types mirror schemas/*.schema.json; resolve.ts turns them into the model's Desired types.
+ */
+
+import type { SourceLocation } from '../model/desired.ts';
+import type { Kind } from './schemas.ts';
+import type { YamlDoc } from './yaml.ts';
+
+export type Quantity = string | number;
+export type Duration = string | number;
+export type DiskTemplate = 'plain' | 'replicated';
+
+export interface DiskDoc {
+  readonly size: Quantity;
+  readonly mount: string;
+}
+
+export interface ClusterSpecDoc {
+  readonly backend: 'sim' | 'docker';
+  readonly defaults: {
+    readonly memory: Quantity;
+    readonly vcpus: number;
+    readonly image: string;
+    readonly diskTemplate: DiskTemplate;
+    readonly disks: readonly DiskDoc[];
+  };
+  readonly policy: { readonly vcpuRatio: number; readonly memoryOvercommit: number; readonly redundancy: 'n+1' | 'none' };
+  readonly reconcile: { readonly interval: Duration; readonly concurrency: { readonly perNode: number; readonly total: number } };
+  readonly failover: { readonly automatic: boolean; readonly nodeDownAfter: Duration; readonly fenceCommand?: readonly string[] };
+  readonly replication: { readonly interval: Duration };
+  readonly sim: { readonly latency: Duration };
+}
+
+export interface NodeSpecDoc {
+  readonly cluster: string;
+  readonly endpoint?: string;
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
+  readonly capacity?: { readonly memory?: Quantity; readonly vcpus?: number; readonly disk?: Quantity };
+  readonly group: string;
+  readonly drained: boolean;
+  readonly offline: boolean;
+}
+
+export type PortDoc = string | number | { readonly container: number; readonly host?: number; readonly protocol: 'tcp' | 'udp' };
+
+export interface InstanceSpecDoc {
+  readonly cluster: string;
+  readonly image?: string;
+  readonly memory?: Quantity;
+  readonly vcpus?: number;
+  readonly diskTemplate?: DiskTemplate;
+  readonly disks?: readonly DiskDoc[];
+  readonly state: 'running' | 'stopped' | 'absent';
+  readonly primary?: string;
+  readonly secondary?: string;
+  readonly antiAffinity: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly command?: readonly string[];
+  readonly ports: readonly PortDoc[];
+}
+
+interface SpecOf {
+  Cluster: ClusterSpecDoc;
+  Node: NodeSpecDoc;
+  Instance: InstanceSpecDoc;
+}
+
+/** One valid document, with the way back to its source for later (semantic) messages. */
+export interface Manifest<K extends Kind = Kind> {
+  readonly kind: K;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly spec: SpecOf[K];
+  readonly doc: YamlDoc;
+  /** `Instance "web1"`, to start messages with. */
+  readonly title: string;
+}
+
+export type AnyManifest = Manifest<'Cluster'> | Manifest<'Node'> | Manifest<'Instance'>;
+
+/** Where a field of a manifest is, or its nearest written ancestor. */
+export function where(m: Manifest, pointer: string, part: 'key' | 'value' = 'value'): SourceLocation {
+  return m.doc.locate(pointer, part);
+}
