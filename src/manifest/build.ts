@@ -6,17 +6,18 @@
 import type { Desired, DesiredCluster, DesiredInstance, DesiredNode } from '../model/desired.ts';
 import { checkCapacity } from './capacity.ts';
 import { formatLocation, type Diagnostics } from './diagnostic.ts';
+import type { Gaps } from './gaps.ts';
 import { checkNodeBackends, checkPins, clusterOf } from './references.ts';
 import { resolveCluster, resolveInstance, resolveNode } from './resolve.ts';
 import type { AnyManifest, Manifest } from './types.ts';
 import { where } from './types.ts';
 
-export function buildDesired(all: readonly AnyManifest[], diags: Diagnostics): Desired {
+export function buildDesired(all: readonly AnyManifest[], gaps: Gaps, diags: Diagnostics): Desired {
   const byKind = uniqueByKind(all, diags);
   const clusterDocs = byKind.Cluster as Map<string, Manifest<'Cluster'>>;
   const nodeDocs = byKind.Node as Map<string, Manifest<'Node'>>;
   const instanceDocs = byKind.Instance as Map<string, Manifest<'Instance'>>;
-  if (clusterDocs.size === 0 && all.length > 0) {
+  if (clusterDocs.size === 0 && all.length > 0 && !gaps.mayBe('Cluster')) {
     diags.error(all[0]!.doc.root, `no Cluster defined: ${all[0]!.title} needs one (add a document with kind: Cluster, or load the file that has it)`);
   }
 
@@ -24,19 +25,20 @@ export function buildDesired(all: readonly AnyManifest[], diags: Diagnostics): D
   for (const [name, m] of clusterDocs) clusters.set(name, resolveCluster(m, diags));
   const nodes = new Map<string, DesiredNode>();
   for (const [name, m] of nodeDocs) {
-    if (clusterOf(m, clusters, diags) !== undefined) nodes.set(name, resolveNode(m, diags));
+    const node = resolveNode(m, diags); // even without its cluster: bad values are worth reporting now
+    if (clusterOf(m, clusters, gaps, diags) !== undefined) nodes.set(name, node);
   }
   const instances = new Map<string, DesiredInstance>();
   for (const [name, m] of instanceDocs) {
-    const cluster = clusterOf(m, clusters, diags);
+    const cluster = clusterOf(m, clusters, gaps, diags);
     if (cluster !== undefined) instances.set(name, resolveInstance(m, cluster, diags));
   }
 
   const desired: Desired = { clusters, nodes, instances };
   const docs = { clusters: clusterDocs, nodes: nodeDocs, instances: instanceDocs };
   checkNodeBackends(desired, docs, diags);
-  checkPins(desired, docs, diags);
-  checkCapacity(desired, docs, diags);
+  checkPins(desired, docs, gaps, diags);
+  checkCapacity(desired, docs, gaps, diags);
   return desired;
 }
 

@@ -1,18 +1,21 @@
 /**
  * Capacity checks that need no allocator: a replicated template needs two usable nodes, an instance
  * must be smaller than the largest node, and pinned instances must fit the node they are pinned to.
- * Only instances that should exist (state != absent) take room.
+ * Only instances that should exist (state != absent) take room. Values that failed to resolve are
+ * NaN, and every comparison with NaN is false: a bad field never causes a second, wrong error here.
  */
 
 import type { Desired, DesiredCluster, DesiredInstance, DesiredNode } from '../model/desired.ts';
 import { formatBytes } from '../model/quantity.ts';
 import type { Docs } from './build.ts';
 import type { Diagnostics } from './diagnostic.ts';
+import type { Gaps } from './gaps.ts';
 import { listNames } from './references.ts';
 import { where } from './types.ts';
 
-export function checkCapacity(desired: Desired, docs: Docs, diags: Diagnostics): void {
+export function checkCapacity(desired: Desired, docs: Docs, gaps: Gaps, diags: Diagnostics): void {
   for (const cluster of desired.clusters.values()) {
+    if (gaps.mayMissNodeOf(cluster.name)) continue; // sums over a partial node list would mislead
     const nodes = [...desired.nodes.values()].filter((n) => n.cluster === cluster.name);
     const instances = [...desired.instances.values()].filter((i) => i.cluster === cluster.name && i.state !== 'absent');
     checkReplicated(cluster, nodes, instances, docs, diags);

@@ -1,6 +1,7 @@
 /** One YAML document → a valid manifest of a known kind, or diagnostics. */
 
 import type { Diagnostics } from './diagnostic.ts';
+import { brokenDoc, type Gaps } from './gaps.ts';
 import { describeErrors, show } from './schema-errors.ts';
 import { KINDS, validatorFor, type Kind } from './schemas.ts';
 import { didYouMean } from './suggest.ts';
@@ -9,21 +10,26 @@ import type { YamlDoc } from './yaml.ts';
 
 export const API_VERSION = 'drover/v1';
 
-export function checkDocument(doc: YamlDoc, diags: Diagnostics): AnyManifest | undefined {
+export function checkDocument(doc: YamlDoc, diags: Diagnostics, gaps: Gaps): AnyManifest | undefined {
   const value = doc.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     diags.error(doc.root, `a manifest must be a mapping with apiVersion, kind, metadata and spec; got ${show(value)}`);
+    gaps.add({ kind: '', name: undefined, cluster: undefined });
     return undefined;
   }
   const fields = value as Record<string, unknown>;
   const kind = checkEnvelope(doc, fields, diags);
-  if (kind === undefined) return undefined;
+  if (kind === undefined) {
+    gaps.add({ ...brokenDoc(fields), kind: '' }); // a mistyped kind could be any kind
+    return undefined;
+  }
   const title = `${kind}${nameOf(fields)}`;
   const validate = validatorFor(kind);
   if (!validate(fields)) {
     for (const p of describeErrors(validate.errors ?? [])) {
       diags.error(doc.locate(p.pointer, p.part), `${title}: ${p.message}`);
     }
+    gaps.add(brokenDoc(fields));
     return undefined;
   }
   const metadata = fields.metadata as { name: string; labels?: Record<string, string> };

@@ -8,6 +8,7 @@ import { buildDesired } from './build.ts';
 import { Diagnostics, type Diagnostic } from './diagnostic.ts';
 import { checkDocument } from './document.ts';
 import { expandPaths, readText } from './files.ts';
+import { Gaps } from './gaps.ts';
 import type { AnyManifest } from './types.ts';
 import { parseYamlFile } from './yaml.ts';
 
@@ -26,27 +27,30 @@ export async function loadManifests(paths: readonly string[]): Promise<LoadResul
   const files = await expandPaths(paths, diags);
   const texts = await Promise.all(files.map((file) => readText(file, diags)));
   const manifests: AnyManifest[] = [];
+  const gaps = new Gaps();
   files.forEach((file, i) => {
     const text = texts[i];
-    if (text !== undefined) manifests.push(...loadFile(file, text, diags));
+    if (text === undefined) gaps.addUnreadable();
+    else manifests.push(...loadFile(file, text, diags, gaps));
   });
   if (files.length === 0 && diags.errorCount === 0) {
     diags.error({ file: paths[0] ?? '.', line: 1, column: 1 }, 'no manifest files (*.yaml, *.yml) found');
   }
-  const desired = buildDesired(manifests, diags);
+  const desired = buildDesired(manifests, gaps, diags);
   if (diags.errorCount > 0) return { ok: false, diagnostics: [...diags.sorted('error'), ...diags.sorted('warning')] };
   return { ok: true, desired, files, warnings: diags.sorted('warning') };
 }
 
-function loadFile(file: string, text: string, diags: Diagnostics): AnyManifest[] {
+function loadFile(file: string, text: string, diags: Diagnostics, gaps: Gaps): AnyManifest[] {
   const before = diags.errorCount;
   const docs = parseYamlFile(file, text, diags).filter((d) => d.value !== null); // `---` alone is no document
-  if (docs.length === 0 && diags.errorCount === before) {
+  if (diags.errorCount > before) gaps.addUnreadable();
+  else if (docs.length === 0) {
     diags.error({ file, line: 1, column: 1 }, 'empty file: no manifest documents in it');
   }
   const out: AnyManifest[] = [];
   for (const doc of docs) {
-    const m = checkDocument(doc, diags);
+    const m = checkDocument(doc, diags, gaps);
     if (m !== undefined) out.push(m);
   }
   return out;

@@ -1,6 +1,6 @@
 /** JSON pointer → source offsets of a key and its value, from one document's js-yaml 5 events. */
 
-import { EVENT_ID, SCALAR_STYLE, getScalarValue } from 'js-yaml';
+import { COLLECTION_STYLE, EVENT_ID, SCALAR_STYLE, getScalarValue } from 'js-yaml';
 import type { Event } from 'js-yaml';
 
 export interface Offsets {
@@ -8,6 +8,8 @@ export interface Offsets {
   readonly key: number;
   /** Offset where the value starts (its anchor or tag included), -1 for an empty value. */
   readonly value: number;
+  /** A block mapping or sequence: it starts on the line after its key, so its key shows it better. */
+  readonly block: boolean;
 }
 export type Positions = ReadonlyMap<string, Offsets>;
 
@@ -70,7 +72,8 @@ export function indexPositions(text: string, events: readonly Event[], from: num
     }
     const skip = parent?.skip === true || parent?.key === '\u0000complex';
     const pointer = parent === undefined ? '' : `${parent.pointer}/${segment(parent)}`;
-    if (!skip) map.set(pointer, { key: parent?.isMap ? parent.keyOffset : -1, value: nodeStart(text, ev) });
+    const block = opens && ev.style === COLLECTION_STYLE.BLOCK;
+    if (!skip) map.set(pointer, { key: parent?.isMap ? parent.keyOffset : -1, value: nodeStart(text, ev), block });
     if (parent !== undefined) {
       parent.key = undefined;
       parent.items++;

@@ -3,17 +3,20 @@
 import type { Desired, DesiredCluster } from '../model/desired.ts';
 import type { Docs } from './build.ts';
 import type { Diagnostics } from './diagnostic.ts';
+import type { Gaps } from './gaps.ts';
 import { didYouMean } from './suggest.ts';
 import type { Manifest } from './types.ts';
 import { where } from './types.ts';
 
 /** The cluster a Node or Instance names, or undefined after an error (none when no cluster exists). */
 export function clusterOf(
-  m: Manifest<'Node'> | Manifest<'Instance'>, clusters: ReadonlyMap<string, DesiredCluster>, diags: Diagnostics,
+  m: Manifest<'Node'> | Manifest<'Instance'>, clusters: ReadonlyMap<string, DesiredCluster>, gaps: Gaps,
+  diags: Diagnostics,
 ): DesiredCluster | undefined {
   const name = m.spec.cluster;
   const cluster = clusters.get(name);
-  if (cluster !== undefined || clusters.size === 0) return cluster; // no cluster at all: reported once
+  // No cluster at all is reported once; a broken one has its own errors.
+  if (cluster !== undefined || clusters.size === 0 || gaps.mayBe('Cluster', name)) return cluster;
   const known = [...clusters.keys()];
   const hint = didYouMean(name, known) || ` (known: ${listNames(known)})`;
   diags.error(where(m, '/spec/cluster'), `${m.title}: spec.cluster: unknown cluster "${name}"${hint}`);
@@ -41,7 +44,7 @@ export function checkNodeBackends(desired: Desired, docs: Docs, diags: Diagnosti
 }
 
 /** Pinned primary/secondary: they must exist, be in the instance's cluster, be usable, differ. */
-export function checkPins(desired: Desired, docs: Docs, diags: Diagnostics): void {
+export function checkPins(desired: Desired, docs: Docs, gaps: Gaps, diags: Diagnostics): void {
   for (const inst of desired.instances.values()) {
     const m = docs.instances.get(inst.name)!;
     const err = (field: string, msg: string): void =>
@@ -51,6 +54,7 @@ export function checkPins(desired: Desired, docs: Docs, diags: Diagnostics): voi
       if (name === undefined) continue;
       const node = desired.nodes.get(name);
       if (node === undefined) {
+        if (gaps.mayBe('Node', name)) continue;
         const inCluster = [...desired.nodes.values()].filter((n) => n.cluster === inst.cluster).map((n) => n.name);
         err(field, `unknown node "${name}"${didYouMean(name, inCluster)}`);
       } else if (node.cluster !== inst.cluster) {

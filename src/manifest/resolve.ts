@@ -29,7 +29,7 @@ class Fields {
     else if (bytes <= 0) this.error(pointer, `must be more than 0, got ${show(value)}`);
     else if (!Number.isSafeInteger(bytes)) this.error(pointer, `${show(value)} is too large`);
     else return bytes;
-    return 0;
+    return Number.NaN; // see capacity.ts: NaN fails every comparison, so no follow-up errors
   }
 
   ms(pointer: string, value: Duration): number {

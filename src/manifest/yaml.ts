@@ -146,7 +146,8 @@ function makeDoc(
       for (let p = pointer; ; p = p.slice(0, p.lastIndexOf('/'))) {
         const found = positions.get(p);
         if (found !== undefined) {
-          const offset = part === 'key' && found.key >= 0 ? found.key : found.value >= 0 ? found.value : found.key;
+          const atKey = (part === 'key' || found.block || found.value < 0) && found.key >= 0;
+          const offset = atKey ? found.key : found.value;
           return offset >= 0 ? { file, ...lines.position(offset) } : root;
         }
         if (p === '') return root;
