@@ -1,0 +1,378 @@
+/**
+ * Placement (hail's "allocate" and "relocate"), committed into an incremental cluster state so a plan
+ * can place thousands of instances in one pass. Each place() is O(nodes): one pass scores every node as
+ * primary and as secondary alone, then only the best few (primary, secondary) pairs are scored exactly
+ * together; the full O(nodes²) pair scan is a fallback for when those few are all blocked.
+ */
+import type { ClusterModel, InstanceModel } from './model.ts';
+import type { ScoreBreakdown } from './metrics.ts';
+import { ClusterState, type InstState } from './state.ts';
+import { NodeDelta, Trial } from './trial.ts';
+
+export type PlaceResult =
+  | { readonly ok: true; readonly primary: string; readonly secondary?: string; readonly warnings: readonly string[] }
+  | { readonly ok: false; readonly reason: string };
+
+export interface N1Failure {
+  readonly node: string;
+  /** The primary node whose failure this node could not absorb (the largest such peer). */
+  readonly failingPeer: string;
+  /** Memory that peer's instances would need here, bytes. */
+  readonly needed: number;
+  /** Free memory here, bytes. */
+  readonly free: number;
+}
+
+export interface AllocatorOptions {
+  /**
+   * 'prefer' (default, the planner): never break N+1 when another choice exists, else place and warn.
+   * 'strict' (hail, hspace): a choice that breaks N+1 is no choice.
+   */
+  readonly n1?: 'prefer' | 'strict';
+}
+
+// Why a node cannot take an instance; the order is the order of the checks and of the message.
+const REASONS = [
+  'offline', 'drained', 'lack memory', 'lack vcpus', 'lack disk', 'lack spindles', 'conflict on anti-affinity',
+  'would break N+1', 'have no usable secondary',
+] as const;
+const R_OFFLINE = 0, R_DRAINED = 1, R_MEM = 2, R_CPU = 3, R_DSK = 4, R_SPN = 5, R_AFF = 6, R_N1 = 7, R_NOSEC = 8;
+const SINGULAR: Readonly<Record<string, string>> = {
+  'lack memory': 'lacks memory', 'lack vcpus': 'lacks vcpus', 'lack disk': 'lacks disk',
+  'lack spindles': 'lacks spindles', 'have no usable secondary': 'has no usable secondary',
+};
+const TOP = 6;
+
+/** A short best-first list (insertion sort; ties keep the first seen, so lower node index wins). */
+class TopK {
+  readonly idx: number[] = [];
+  readonly val: number[] = [];
+  constructor(private readonly k: number) {}
+  push(i: number, v: number): void {
+    const n = this.val.length;
+    if (n === this.k && v >= this.val[n - 1]!) return;
+    let j = n < this.k ? n : n - 1;
+    while (j > 0 && this.val[j - 1]! > v) j--;
+    this.idx.splice(j, 0, i);
+    this.val.splice(j, 0, v);
+    if (this.idx.length > this.k) { this.idx.pop(); this.val.pop(); }
+  }
+}
+
+interface Choice { p: number; s: number; delta: number; breaks: boolean }
+
+export class Allocator {
+  /** Exposed to the other alloc/ modules (balance, capacity), not part of the public API. */
+  readonly state: ClusterState;
+  private readonly trial: Trial;
+  private readonly strict: boolean;
+  private readonly useN1: boolean;
+  private readonly spindleLimit: boolean;
+  private readonly dP = new NodeDelta();
+  private readonly dS = new NodeDelta();
+
+  constructor(model: ClusterModel, options: AllocatorOptions = {}) {
+    this.state = new ClusterState(model);
+    this.trial = new Trial(this.state);
+    this.strict = options.n1 === 'strict';
+    this.useN1 = model.policy.redundancy !== 'none';
+    // Drover's own clusters have no spindle policy; only Ganeti files bring one.
+    this.spindleLimit = model.policy.spindleRatio !== undefined;
+  }
+
+  /**
+   * Choose primary (and, for 'replicated', a distinct secondary in the same group) for an unplaced
+   * instance by lowest resulting cluster score, and commit it. An instance already placed keeps its
+   * nodes (placing is idempotent). Callers placing many should go largest first: see placeAll().
+   */
+  place(instance: InstanceModel): PlaceResult {
+    const st = this.state;
+    const known = st.instIndex.get(instance.name);
+    if (known !== undefined && st.insts[known]!.pri >= 0) return this.describe(known, []);
+    const idx = st.addInstanceRecord(instance, true);
+    const found = this.search(idx, -1, new Set());
+    if (!found.ok) return found;
+    st.assign(idx, found.choice.p, found.choice.s);
+    this.trial.refresh();
+    return this.describe(idx, found.warnings);
+  }
+
+  /** Places many, largest first (memory, then disk, then vCPUs; name breaks ties), as hail's multi-allocate. */
+  placeAll(instances: readonly InstanceModel[]): readonly { readonly instance: string; readonly result: PlaceResult }[] {
+    const order = [...instances].sort(largestFirst);
+    return order.map((inst) => ({ instance: inst.name, result: this.place(inst) }));
+  }
+
+  /** Choose a new secondary for a placed replicated instance (old secondary gone/drained), committing it. */
+  replaceSecondary(instance: string, exclude: readonly string[]): PlaceResult {
+    const st = this.state;
+    const idx = st.instIndex.get(instance);
+    if (idx === undefined || st.insts[idx]!.pri < 0) return { ok: false, reason: `${instance} is not placed` };
+    const inst = st.insts[idx]!;
+    if (!inst.replicated) return { ok: false, reason: `${instance} is not replicated: it has no secondary` };
+    const p = inst.pri, oldS = inst.sec;
+    const ex = new Set<number>();
+    for (const name of exclude) { const i = st.index.get(name); if (i !== undefined) ex.add(i); }
+    if (oldS >= 0) ex.add(oldS);
+    st.assign(idx, p, -1);
+    this.trial.refresh();
+    const found = this.search(idx, p, ex);
+    st.assign(idx, p, found.ok ? found.choice.s : oldS);
+    this.trial.refresh();
+    return found.ok ? this.describe(idx, found.warnings) : found;
+  }
+
+  /** N+1 failures as they stand (htools' rule): free memory below the most any one peer would bring. */
+  nPlusOneFailures(): readonly N1Failure[] {
+    const st = this.state;
+    const out: N1Failure[] = [];
+    for (let i = 0; i < st.n; i++) {
+      if (st.offline[i] || !st.failsN1(i)) continue;
+      let peer = -1, need = -1;
+      for (const [p, m] of st.peers[i] ?? []) if (m > need || (m === need && p < peer)) { peer = p; need = m; }
+      out.push({ node: st.names[i]!, failingPeer: st.names[peer]!, needed: need, free: st.memCap[i]! - st.iMem[i]! });
+    }
+    return out;
+  }
+
+  /** The current cluster score (Ganeti's), O(1). */
+  score(): number {
+    return this.state.score();
+  }
+
+  breakdown(): ScoreBreakdown {
+    return this.state.breakdown();
+  }
+
+  /** Current placement of every placed instance. */
+  placements(): ReadonlyMap<string, { readonly primary: string; readonly secondary?: string }> {
+    const st = this.state;
+    const m = new Map<string, { primary: string; secondary?: string }>();
+    for (const inst of st.insts) {
+      if (inst.pri < 0) continue;
+      m.set(inst.name, inst.sec >= 0 ? { primary: st.names[inst.pri]!, secondary: st.names[inst.sec]! } : { primary: st.names[inst.pri]! });
+    }
+    return m;
+  }
+
+  private describe(idx: number, warnings: readonly string[]): PlaceResult {
+    const st = this.state, inst = st.insts[idx]!;
+    const primary = st.names[inst.pri]!;
+    return inst.sec >= 0 ? { ok: true, primary, secondary: st.names[inst.sec]!, warnings } : { ok: true, primary, warnings };
+  }
+
+  // ---- the search ----
+
+  private primaryDelta(inst: InstState): NodeDelta {
+    const d = this.dP;
+    d.mem = inst.online && !inst.forthcoming ? inst.mem : 0;
+    d.memAll = inst.mem;
+    d.cpu = inst.online && !inst.forthcoming ? inst.vcpus : 0;
+    d.cpuF = inst.online ? inst.vcpus : 0;
+    d.dsk = inst.local && !inst.forthcoming ? inst.dsk : 0;
+    d.dskF = inst.local ? inst.dsk : 0;
+    d.sp = inst.local && !inst.forthcoming ? inst.spindleUse : 0;
+    d.spF = inst.local ? inst.spindleUse : 0;
+    d.p = inst.forthcoming ? 0 : 1;
+    d.s = 0;
+    return d;
+  }
+
+  private secondaryDelta(inst: InstState, s: number, reserve: number): NodeDelta {
+    const st = this.state, d = this.dS;
+    d.mem = d.memAll = d.cpu = d.cpuF = d.p = 0;
+    d.dsk = inst.local && !inst.forthcoming ? inst.dsk : 0;
+    d.dskF = inst.local ? inst.dsk : 0;
+    d.sp = inst.local && !inst.forthcoming ? inst.spindleUse : 0;
+    d.spF = inst.local ? inst.spindleUse : 0;
+    d.s = inst.forthcoming ? 0 : 1;
+    d.rMem = inst.secMem ? Math.max(st.rMem[s]!, reserve) : st.rMem[s]!;
+    return d;
+  }
+
+  /** Hard checks of node p as primary: a REASONS index, or -1 when it fits. */
+  private primaryReason(inst: InstState, p: number): number {
+    const st = this.state;
+    if (st.hardOffline[p]) return R_OFFLINE;
+    if (st.drained[p]) return R_DRAINED;
+    const real = !inst.forthcoming;
+    if (inst.online && real && st.iMem[p]! + inst.mem > st.memCap[p]!) return R_MEM;
+    if (inst.online && st.uCpu[p]! + inst.vcpus > st.cpuLimit[p]!) return R_CPU;
+    if (inst.local && st.fDskF[p]! - inst.dsk < 0) return R_DSK;
+    if (this.spindleLimit && inst.local && st.instSpF[p]! + inst.spindleUse > st.hiSp[p]!) return R_SPN;
+    const tags = st.pTags[p];
+    if (tags) for (const t of inst.exclTags) if (tags.has(t)) return R_AFF;
+    return -1;
+  }
+
+  /** Whether taking the instance as primary turns node p from passing to failing N+1. */
+  private primaryBreaks(inst: InstState, p: number): boolean {
+    const st = this.state;
+    if (!this.useN1 || !inst.online || inst.forthcoming || st.failsN1(p)) return false;
+    return st.memCap[p]! - st.iMem[p]! - inst.mem < st.rMem[p]!;
+  }
+
+  /** Hard checks of node s as secondary for primary p (group, distinctness included). */
+  private secondaryReason(inst: InstState, p: number, s: number): number {
+    const st = this.state;
+    if (st.hardOffline[s]) return R_OFFLINE;
+    if (st.drained[s]) return R_DRAINED;
+    if (s === p || st.group[s] !== st.group[p]) return R_NOSEC;
+    if (inst.local && st.fDskF[s]! - inst.dsk < 0) return R_DSK;
+    if (this.spindleLimit && inst.local && st.instSpF[s]! + inst.spindleUse > st.hiSp[s]!) return R_SPN;
+    return -1;
+  }
+
+  /** Memory the instance adds to what s must hold if p fails (its peer sum for p, plus itself). */
+  private reserveOn(inst: InstState, p: number, s: number): number {
+    return (this.state.peers[s]?.get(p) ?? 0) + inst.mem;
+  }
+
+  /** Whether s, as secondary of an instance on p, would fail N+1 where it passed before. */
+  private secondaryBreaks(inst: InstState, s: number, reserve: number): boolean {
+    const st = this.state;
+    if (!this.useN1 || !inst.secMem || st.failsN1(s)) return false;
+    return st.memCap[s]! - st.iMem[s]! < Math.max(st.rMem[s]!, reserve);
+  }
+
+  /** Score terms outside the std-dev/N+1 sums: location and (location, exclusion) pairs. */
+  private extra(inst: InstState, p: number, s: number): number {
+    const st = this.state;
+    if (!st.hasLocation || inst.forthcoming) return 0;
+    let x = st.instLocScore(inst, p, s);
+    for (const loc of st.locTags[p]!) for (const e of inst.exclTags) if (st.locPairs.has(loc + '\u0000' + e)) x++;
+    return x;
+  }
+
+  private search(
+    idx: number,
+    fixedPrimary: number,
+    exclude: ReadonlySet<number>,
+  ): { ok: true; choice: Choice; warnings: string[] } | { ok: false; reason: string } {
+    const st = this.state, inst = st.insts[idx]!, n = st.n;
+    const counts = new Array<number>(REASONS.length).fill(0);
+    const tiers = this.useN1 && !this.strict ? 2 : 1;
+    // Pass 1: every node alone as primary (and, for replicated, as secondary with no peer history).
+    const topP = [new TopK(TOP), new TopK(TOP)];
+    const topS: TopK[][] = [[], []];
+    const bestPlain: (Choice | undefined)[] = [undefined, undefined];
+    const firstP = fixedPrimary >= 0 ? fixedPrimary : 0, lastP = fixedPrimary >= 0 ? fixedPrimary + 1 : n;
+    for (let p = firstP; p < lastP; p++) {
+      const r = fixedPrimary >= 0 ? -1 : this.primaryReason(inst, p);
+      if (r >= 0) { counts[r]!++; continue; }
+      const breaks = fixedPrimary < 0 && this.primaryBreaks(inst, p);
+      if (breaks && tiers === 1 && this.useN1) { counts[R_N1]!++; continue; }
+      const d = fixedPrimary >= 0 ? 0 : this.trial.delta(p, this.primaryDelta(inst), -1, undefined) + this.extra(inst, p, -1);
+      if (!inst.replicated) {
+        for (let t = breaks ? 1 : 0; t < 2; t++) {
+          const b = bestPlain[t];
+          if (!b || d < b.delta) bestPlain[t] = { p, s: -1, delta: d, breaks };
+        }
+      } else {
+        if (!breaks) topP[0]!.push(p, d);
+        topP[1]!.push(p, d);
+      }
+    }
+    if (!inst.replicated) {
+      for (let t = 0; t < tiers; t++) {
+        const b = bestPlain[t];
+        if (b) return { ok: true, choice: b, warnings: b.breaks ? [this.n1Warning(inst, b)] : [] };
+      }
+      return { ok: false, reason: this.reasonText(counts) };
+    }
+    for (let s = 0; s < n; s++) {
+      if (exclude.has(s) || st.unusable[s]) continue;
+      if (inst.local && st.fDskF[s]! - inst.dsk < 0) continue;
+      if (this.spindleLimit && inst.local && st.instSpF[s]! + inst.spindleUse > st.hiSp[s]!) continue;
+      const reserve = inst.mem;
+      const breaks = this.secondaryBreaks(inst, s, reserve);
+      const d = this.trial.delta(s, this.secondaryDelta(inst, s, reserve), -1, undefined);
+      const g = st.group[s]!;
+      for (let t = breaks ? 1 : 0; t < 2; t++) (topS[t]![g] ??= new TopK(TOP)).push(s, d);
+    }
+    const held = fixedPrimary >= 0;
+    for (let t = 0; t < tiers; t++) {
+      const found = this.bestPair(inst, topP[t]!.idx, (p) => topS[t]![st.group[p]!]?.idx ?? [], t, exclude, held)
+        ?? this.bestPair(inst, topP[t]!.idx, () => range(n), t, exclude, held);
+      if (found) return { ok: true, choice: found, warnings: found.breaks ? [this.n1Warning(inst, found)] : [] };
+    }
+    // Nothing among the best primaries: try every feasible primary against every node, counting why.
+    const all: number[] = [];
+    for (let p = firstP; p < lastP; p++) if (fixedPrimary >= 0 || this.primaryReason(inst, p) < 0) all.push(p);
+    for (let t = 0; t < tiers; t++) {
+      const prims = all.filter((p) => held || t === 1 || !this.primaryBreaks(inst, p));
+      const found = this.bestPair(inst, prims, () => range(n), t, exclude, held);
+      if (found) return { ok: true, choice: found, warnings: found.breaks ? [this.n1Warning(inst, found)] : [] };
+    }
+    for (const p of all) {
+      if (!held && this.useN1 && tiers === 1 && this.primaryBreaks(inst, p)) continue; // already counted
+      counts[this.secondaryBlock(inst, p, exclude)]!++;
+    }
+    return { ok: false, reason: this.reasonText(counts) };
+  }
+
+  /** Best exact (p, s) among the given candidates; tier 0 refuses any N+1 break. */
+  private bestPair(
+    inst: InstState,
+    prims: readonly number[],
+    secs: (p: number) => Iterable<number>,
+    tier: number,
+    exclude: ReadonlySet<number>,
+    held: boolean,
+  ): Choice | undefined {
+    let best: Choice | undefined;
+    for (const p of prims) {
+      // A held primary (replace-secondary) already carries the instance: no change on p.
+      const dP = held ? this.dP.reset(this.state, p) : this.primaryDelta(inst);
+      const pBreaks = !held && this.primaryBreaks(inst, p);
+      for (const s of secs(p)) {
+        if (exclude.has(s) || this.secondaryReason(inst, p, s) >= 0) continue;
+        const reserve = this.reserveOn(inst, p, s);
+        const breaks = pBreaks || this.secondaryBreaks(inst, s, reserve);
+        if (breaks && tier === 0) continue;
+        if (breaks && this.strict) continue;
+        const dS = this.secondaryDelta(inst, s, reserve);
+        const d = this.trial.delta(p, dP, s, dS) + this.extra(inst, p, s);
+        if (!best || d < best.delta || (d === best.delta && (p < best.p || (p === best.p && s < best.s)))) {
+          best = { p, s, delta: d, breaks };
+        }
+      }
+    }
+    return best;
+  }
+
+  /** Why primary p found no secondary: the most telling reason among the other nodes. */
+  private secondaryBlock(inst: InstState, p: number, exclude: ReadonlySet<number>): number {
+    let sawN1 = false, sawDisk = false;
+    for (let s = 0; s < this.state.n; s++) {
+      if (exclude.has(s)) continue;
+      const r = this.secondaryReason(inst, p, s);
+      if (r === R_DSK || r === R_SPN) sawDisk = true;
+      if (r < 0 && this.secondaryBreaks(inst, s, this.reserveOn(inst, p, s))) sawN1 = true;
+    }
+    // A node that only fails on N+1 says so; else the generic "no usable secondary".
+    return sawN1 && !sawDisk ? R_N1 : R_NOSEC;
+  }
+
+  private n1Warning(inst: InstState, c: Choice): string {
+    const st = this.state;
+    const where = c.s >= 0 ? `${st.names[c.p]}/${st.names[c.s]}` : st.names[c.p]!;
+    return `${inst.name} on ${where} breaks N+1: no placement keeps every node able to absorb a peer's failure`;
+  }
+
+  private reasonText(counts: readonly number[]): string {
+    const parts = REASONS.map((r, i) => ({ r, i, c: counts[i]! }))
+      .filter((x) => x.c > 0)
+      .sort((a, b) => b.c - a.c || a.i - b.i)
+      .map((x) => `${x.c} ${x.c === 1 ? SINGULAR[x.r] ?? x.r : x.r}`);
+    return parts.length === 0 ? 'no node: the cluster has no nodes' : `no node: ${parts.join(', ')}`;
+  }
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+export function largestFirst(a: InstanceModel, b: InstanceModel): number {
+  return b.memory - a.memory || b.disk - a.disk || b.vcpus - a.vcpus || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}

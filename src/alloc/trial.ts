@@ -1,0 +1,84 @@
+/**
+ * Score of a trial change to one or two nodes, in O(components), from the running sums in
+ * ClusterState. This is what makes placement O(nodes): hail rebuilds and rescores the whole cluster
+ * for every candidate (O(nodes) each, O(nodes²)–O(nodes³) per allocation); we only replace the changed
+ * nodes' terms in Σx and Σx².
+ */
+import { ClusterState, K_REM, NK, STD_WEIGHT, W_N1, W_RTOTAL } from './state.ts';
+import { stdDev } from './metrics.ts';
+
+/** Change to one node's sums. `rMem` is the new absolute reserved memory. */
+export class NodeDelta {
+  mem = 0; memAll = 0; cpu = 0; cpuF = 0; dsk = 0; dskF = 0; sp = 0; spF = 0; p = 0; s = 0; rMem = 0;
+  reset(st: ClusterState, i: number): this {
+    this.mem = this.memAll = this.cpu = this.cpuF = this.dsk = this.dskF = this.sp = this.spF = this.p = this.s = 0;
+    this.rMem = st.rMem[i]!;
+    return this;
+  }
+}
+
+/** Node values after a delta, written to out[0..NK). Mirrors ClusterState.nodeValues. */
+function valuesAfter(st: ClusterState, i: number, d: NodeDelta, out: Float64Array): void {
+  const tMem = st.tMem[i]!, tDsk = st.tDsk[i]!, cpuDen = st.tCpu[i]! * st.cpuSpeed[i]!, hi = st.hiSp[i]!;
+  const pc = st.pCnt[i]! + d.p;
+  out[0] = (st.memBase[i]! - st.iMem[i]! - d.mem) / tMem;
+  out[1] = tDsk === 0 ? 1 : (st.fDsk[i]! - d.dsk) / tDsk;
+  out[2] = d.rMem / tMem;
+  out[3] = (st.uCpu[i]! + d.cpu) / cpuDen;
+  out[4] = pc;
+  out[5] = pc + st.sCnt[i]! + d.s;
+  out[6] = (st.instSp[i]! + d.sp) / hi;
+  out[7] = (st.memBaseForth[i]! - st.iMemAll[i]! - d.memAll) / tMem;
+  out[8] = tDsk === 0 ? 1 : (st.fDskF[i]! - d.dskF) / tDsk;
+  out[9] = (st.uCpuF[i]! + d.cpuF) / cpuDen;
+  out[10] = (st.instSpF[i]! + d.spF) / hi;
+}
+
+/** N+1 count term of node i after a delta (online nodes only). */
+function n1After(st: ClusterState, i: number, d: NodeDelta): number {
+  const free = st.memCap[i]! - st.iMem[i]! - d.mem;
+  return free < d.rMem ? st.pCnt[i]! + st.sCnt[i]! + d.p + d.s : 0;
+}
+
+export class Trial {
+  private readonly bufA = new Float64Array(NK);
+  private readonly bufB = new Float64Array(NK);
+  /** Current std-dev per slot; call refresh() after the state changes. */
+  private readonly cur = new Float64Array(NK);
+  constructor(private readonly st: ClusterState) {
+    this.refresh();
+  }
+
+  refresh(): void {
+    this.st.currentStd(this.cur);
+  }
+
+  /**
+   * Score change if node a (and b, if ≥ 0; a ≠ b) took the deltas. Both must be online (they are
+   * always placement targets). Exclusion-tag and location terms are added by the caller.
+   */
+  delta(a: number, da: NodeDelta, b: number, db: NodeDelta | undefined): number {
+    const st = this.st, A = this.bufA, B = this.bufB, v = st.vals, S = st.S, Q = st.Q, n = st.nOnline;
+    valuesAfter(st, a, da, A);
+    const oa = a * NK;
+    const two = b >= 0 && db !== undefined;
+    if (two) valuesAfter(st, b, db, B);
+    const ob = b * NK;
+    let total = 0;
+    for (let k = 0; k < NK; k++) {
+      const xa = v[oa + k]!, ya = A[k]!;
+      let dS = ya - xa, dQ = ya * ya - xa * xa;
+      if (two) {
+        const xb = v[ob + k]!, yb = B[k]!;
+        dS += yb - xb;
+        dQ += yb * yb - xb * xb;
+      }
+      if (dS === 0 && dQ === 0) continue;
+      total += STD_WEIGHT[k]! * (stdDev(n, S[k]! + dS, Q[k]! + dQ) - this.cur[k]!);
+      if (k === K_REM) total += W_RTOTAL * dS;
+    }
+    total += W_N1 * (n1After(st, a, da) - st.n1v[a]!);
+    if (two) total += W_N1 * (n1After(st, b, db!) - st.n1v[b]!);
+    return total;
+  }
+}
