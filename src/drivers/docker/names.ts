@@ -1,0 +1,25 @@
+/** Names and labels of everything the docker driver creates on an engine. */
+
+export const LABEL = {
+  cluster: 'drover.cluster',
+  instance: 'drover.instance',
+  /** primary | replica (volumes and their marker); containers are always the primary's */
+  role: 'drover.role',
+  generation: 'drover.generation',
+  /** specHash() of the container */
+  spec: 'drover.spec',
+  /** disk index of a volume */
+  disk: 'drover.disk',
+  /** disk size in bytes, as declared (local volumes have no quota) */
+  size: 'drover.size',
+  /** marks a helper container (sync, checkpoint, probe): never reported as an instance */
+  helper: 'drover.helper',
+  /** marks the per-instance, per-node role marker volume (see promoteDisks) */
+  meta: 'drover.meta',
+} as const;
+
+export const containerName = (instance: string): string => `drover-${instance}`;
+export const volumeName = (instance: string, disk: number): string => `drover-${instance}-d${disk}`;
+/** Empty volume whose labels say which role and generation this node's copy of the instance has. */
+export const markerName = (instance: string): string => `drover-${instance}-meta`;
+export const helperName = (instance: string, what: string): string => `drover-${instance}-${what}`;

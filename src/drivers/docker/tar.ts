@@ -1,0 +1,131 @@
+/**
+ * A pass-through Transform that counts bytes and collects the entry names of the tar stream going
+ * through it (ustar name+prefix, GNU long names 'L', PAX 'x' path records), without buffering data.
+ * syncDisks uses the names to delete, on the target, what the source no longer has.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+
+const BLOCK = 512;
+
+function cstr(buf: Buffer, start: number, len: number): string {
+  const end = buf.indexOf(0, start);
+  return buf.toString('utf8', start, end < 0 || end > start + len ? start + len : end);
+}
+
+function octal(buf: Buffer, start: number, len: number): number {
+  if (buf[start]! & 0x80) { // base-256 (GNU) for big sizes
+    let v = 0;
+    for (let i = start + 1; i < start + len; i++) v = v * 256 + buf[i]!;
+    return v;
+  }
+  const s = cstr(buf, start, len).trim();
+  return s ? parseInt(s, 8) : 0;
+}
+
+/** Normalise a tar path: no leading "./" or "/", no trailing "/". "" for the root itself. */
+export function normaliseTarPath(p: string): string {
+  let s = p;
+  while (s.startsWith('./')) s = s.slice(2);
+  while (s.startsWith('/')) s = s.slice(1);
+  while (s.endsWith('/')) s = s.slice(0, -1);
+  return s === '.' ? '' : s;
+}
+
+export class TarScanner extends Transform {
+  bytes = 0;
+  readonly names = new Set<string>();
+  private header = Buffer.alloc(0);
+  /** bytes of entry data (incl. padding) still to skip */
+  private skip = 0;
+  /** data of a 'L' or 'x' entry being collected */
+  private meta: { type: string; remaining: number; chunks: Buffer[]; size: number } | undefined;
+  private nextName: string | undefined;
+  private ended = false;
+
+  constructor(private readonly onChunk?: (bytes: number) => void) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    try {
+      this.scan(chunk);
+    } catch {
+      this.ended = true; // not a tar we understand: stop scanning, keep passing the bytes through
+    }
+    this.onChunk?.(this.bytes);
+    done(null, chunk);
+  }
+
+  private scan(chunk: Buffer): void {
+    let off = 0;
+    while (off < chunk.length && !this.ended) {
+      if (this.meta) {
+        const take = Math.min(this.meta.remaining, chunk.length - off);
+        this.meta.chunks.push(chunk.subarray(off, off + take));
+        this.meta.remaining -= take;
+        off += take;
+        if (this.meta.remaining === 0) this.finishMeta();
+        continue;
+      }
+      if (this.skip > 0) {
+        const take = Math.min(this.skip, chunk.length - off);
+        this.skip -= take;
+        off += take;
+        continue;
+      }
+      const need = BLOCK - this.header.length;
+      const take = Math.min(need, chunk.length - off);
+      this.header = Buffer.concat([this.header, chunk.subarray(off, off + take)]);
+      off += take;
+      if (this.header.length === BLOCK) {
+        const h = this.header;
+        this.header = Buffer.alloc(0);
+        this.onHeader(h);
+      }
+    }
+  }
+
+  private onHeader(h: Buffer): void {
+    if (h.every((b) => b === 0)) return; // end-of-archive blocks
+    const size = octal(h, 124, 12);
+    const type = String.fromCharCode(h[156] || 48);
+    const padded = Math.ceil(size / BLOCK) * BLOCK;
+    if (type === 'L' || type === 'x' || type === 'g' || type === 'K') {
+      this.meta = { type, remaining: padded, chunks: [], size };
+      if (padded === 0) this.finishMeta();
+      return;
+    }
+    let name = cstr(h, 0, 100);
+    if (h.toString('latin1', 257, 262) === 'ustar') {
+      const prefix = cstr(h, 345, 155);
+      if (prefix) name = `${prefix}/${name}`;
+    }
+    if (this.nextName !== undefined) { name = this.nextName; this.nextName = undefined; }
+    this.names.add(normaliseTarPath(name));
+    // links and directories carry no data whatever their size field says
+    this.skip = type === '1' || type === '2' || type === '5' ? 0 : padded;
+  }
+
+  private finishMeta(): void {
+    const m = this.meta!;
+    this.meta = undefined;
+    const data = Buffer.concat(m.chunks).subarray(0, m.size);
+    if (m.type === 'L') {
+      this.nextName = cstr(data, 0, data.length);
+    } else if (m.type === 'x') {
+      // PAX records: "<len> key=value\n"
+      let i = 0;
+      while (i < data.length) {
+        const sp = data.indexOf(0x20, i);
+        if (sp < 0) break;
+        const len = parseInt(data.toString('latin1', i, sp), 10);
+        if (!(len > 0)) break;
+        const rec = data.toString('utf8', sp + 1, i + len - 1);
+        const eq = rec.indexOf('=');
+        if (eq > 0 && rec.slice(0, eq) === 'path') this.nextName = rec.slice(eq + 1);
+        i += len;
+      }
+    }
+  }
+}
