@@ -50,6 +50,8 @@ export interface MigrateInstance extends Base {
   readonly to: string;
   readonly spec: InstanceSpec;
   readonly generation: number;
+  /** Run it on `to` afterwards (false for an instance that should stay stopped). */
+  readonly start: boolean;
 }
 /**
  * Move an instance to a node that holds no copy of it: create its disks there, copy them, stop,

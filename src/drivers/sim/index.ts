@@ -15,6 +15,8 @@ export interface SimDriverOptions {
   /** Latency of one step, ms. */
   readonly latencyMs?: number;
   readonly fsync?: boolean;
+  /** For commands that only look (status): never writes the world. */
+  readonly readOnly?: boolean;
   /** Injected faults: called before every step; throw a DriverError to fail it. */
   readonly faults?: (step: string, node: string, instance?: string) => void;
 }
@@ -29,7 +31,7 @@ export class SimDriver implements Driver {
   private readonly latencyMs: number;
 
   constructor(private readonly options: SimDriverOptions) {
-    this.world = new SimWorld(options.stateDir, options.fsync === undefined ? {} : { fsync: options.fsync });
+    this.world = new SimWorld(options.stateDir, { ...(options.fsync !== undefined && { fsync: options.fsync }), ...(options.readOnly && { readOnly: true }) });
     this.nodes = new Map(options.nodes.map((n) => [n.name, n]));
     this.latencyMs = options.latencyMs ?? 0;
   }

@@ -1,0 +1,204 @@
+/**
+ * Runs operations as machines: one instance's operations in order, different instances at once
+ * within the per-node and total limits. Every transition's snapshot goes to the store before the
+ * next step's effect can be acknowledged, so a master killed at any instant resumes where it was.
+ */
+import { createActor } from 'xstate';
+import type { Driver } from '../drivers/driver.ts';
+import { nodesOf, type Operation } from '../model/operations.ts';
+import type { Store } from '../store/store.ts';
+import type { MachineRecord } from '../store/types.ts';
+import type { EventSink } from './events.ts';
+import { buildMachine, isRetryState, type MachineContext, type OperationMachine, type StepRequest } from './machine.ts';
+import { stepsOf, type Step, type StepContext } from './steps.ts';
+
+export interface Limits {
+  readonly perNode: number;
+  readonly total: number;
+}
+
+export interface ExecutorOptions {
+  readonly driver: Driver;
+  readonly store: Store;
+  readonly events: EventSink;
+  readonly limits: Limits;
+  readonly fence: (node: string) => Promise<boolean>;
+  readonly now?: () => number;
+}
+
+export interface Failure {
+  readonly op: Operation;
+  readonly error: string;
+}
+
+export interface RunResult {
+  readonly succeeded: number;
+  readonly failed: readonly Failure[];
+  /** Operations not run because an earlier one of the same instance failed. */
+  readonly skipped: number;
+}
+
+interface Running {
+  readonly op: Operation;
+  readonly steps: ReadonlyMap<string, Step>;
+  readonly ctx: StepContext;
+}
+
+interface Chain {
+  readonly ops: readonly Operation[];
+  next: number;
+}
+
+export class Executor {
+  private readonly machines = new Map<string, OperationMachine>();
+  private readonly running = new Map<string, Running>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: ExecutorOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Finish the machines a previous master left in flight, before anything new is planned. */
+  async resume(records: readonly MachineRecord[]): Promise<RunResult> {
+    const results = await Promise.all(records.map((r) => this.runOne(r.op, r.id, r)));
+    return tally(results.map((error, i) => ({ op: records[i]!.op, error })), 0);
+  }
+
+  /** Run a plan's operations; each instance's in plan order. */
+  run(ops: readonly Operation[]): Promise<RunResult> {
+    const byInstance = new Map<string, Operation[]>();
+    for (const op of ops) {
+      const list = byInstance.get(op.instance);
+      if (list) list.push(op);
+      else byInstance.set(op.instance, [op]);
+    }
+    return this.schedule([...byInstance.values()].map((o) => ({ ops: o, next: 0 })));
+  }
+
+  private schedule(chains: Chain[]): Promise<RunResult> {
+    const { perNode, total } = this.options.limits;
+    const queue: (Chain | null)[] = [...chains];
+    const load = new Map<string, number>();
+    const outcomes: { op: Operation; error: string | undefined }[] = [];
+    let head = 0;
+    let active = 0;
+    let skipped = 0;
+    return new Promise((resolve) => {
+      const fits = (nodes: readonly string[]) => nodes.every((n) => (load.get(n) ?? 0) < perNode);
+      const pump = () => {
+        for (let i = head; i < queue.length && active < total; i++) {
+          const chain = queue[i];
+          if (!chain) { if (i === head) head++; continue; }
+          const op = chain.ops[chain.next]!;
+          const nodes = [...new Set(nodesOf(op))];
+          if (!fits(nodes)) continue;
+          queue[i] = null;
+          if (i === head) head++;
+          start(chain, op, nodes);
+        }
+        if (active === 0 && head >= queue.length) resolve(tally(outcomes, skipped));
+      };
+      const start = (chain: Chain, op: Operation, nodes: string[]) => {
+        active++;
+        for (const n of nodes) load.set(n, (load.get(n) ?? 0) + 1);
+        void this.runOne(op, this.options.store.nextJobId()).then((error) => {
+          active--;
+          for (const n of nodes) load.set(n, load.get(n)! - 1);
+          outcomes.push({ op, error });
+          chain.next++;
+          if (error) skipped += chain.ops.length - chain.next;
+          else if (chain.next < chain.ops.length) {
+            queue.push(chain); // behind the others: fair between instances
+          }
+          pump();
+        });
+      };
+      pump();
+    });
+  }
+
+  /** Run one operation's machine to its end; resolves to its error, or undefined on success. */
+  private async runOne(op: Operation, id: string, resumed?: MachineRecord): Promise<string | undefined> {
+    const { store, events } = this.options;
+    const steps = stepsOf(op);
+    const names = steps.map(([name]) => name);
+    const machine = this.machineFor(names);
+    const startedAt = resumed?.startedAt ?? this.now();
+    this.running.set(id, { op, steps: new Map(steps), ctx: this.contextFor(op, id) });
+    events({ type: 'operation-started', id, op, resumed: !!resumed });
+    const previous = store.jobs.get(id);
+    await store.putJob({ id, type: op.type, instance: op.instance, reason: op.reason, start: startedAt, result: 'running', ...(resumed && { resumed: (previous?.resumed ?? 0) + 1 }) });
+
+    const actor = resumed
+      ? createActor(machine, { snapshot: resumed.snapshot as never, input: { opId: id } })
+      : createActor(machine, { input: { opId: id } });
+    const persist = () => store.putMachine({ id, op, snapshot: actor.getPersistedSnapshot(), startedAt });
+    if (!resumed) await persist();
+    const outcome = await new Promise<MachineContext & { failed: boolean }>((resolve) => {
+      let last: unknown = resumed ? undefined : names[0];
+      actor.subscribe((snap) => {
+        if (snap.value !== last) {
+          last = snap.value;
+          this.report(id, op, snap.value, snap.context);
+          if (snap.status === 'active') void persist();
+        }
+        if (snap.status === 'done') resolve({ ...snap.context, failed: snap.value === 'failed' });
+      });
+      actor.start();
+      if (resumed && isRetryState(actor.getSnapshot().value)) actor.send({ type: 'RETRY' });
+    });
+    this.running.delete(id);
+    const end = this.now();
+    const error = outcome.failed ? outcome.error ?? 'failed' : undefined;
+    const note = this.notes.get(id);
+    this.notes.delete(id);
+    await Promise.all([
+      store.deleteMachine(id),
+      store.putJob({ id, type: op.type, instance: op.instance, reason: op.reason, start: startedAt, end, result: error ? 'failed' : 'succeeded', ...(error && { error }), ...(resumed && { resumed: (previous?.resumed ?? 0) + 1 }) }),
+    ]);
+    events({ type: 'operation-finished', id, op, result: error ? 'failed' : 'succeeded', durationMs: end - startedAt, ...(error && { error }), ...(note && { note }) });
+    return error;
+  }
+
+  private readonly notes = new Map<string, string>();
+
+  private report(id: string, op: Operation, value: unknown, context: MachineContext): void {
+    if (typeof value !== 'string' || value === 'done' || value === 'failed') return;
+    if (isRetryState(value)) {
+      const step = value.slice(0, -'_retry'.length);
+      this.options.events({ type: 'retry', id, instance: op.instance, step, error: context.error ?? '', attempt: context.attempts, delayMs: Math.min(5000, 200 * 2 ** (context.attempts - 1)) });
+    } else this.options.events({ type: 'step', id, instance: op.instance, step: value });
+  }
+
+  private contextFor(op: Operation, id: string): StepContext {
+    const { driver, store, events, fence } = this.options;
+    return {
+      op, driver, store, fence, now: this.now,
+      progress: (bytesDone, bytesTotal) => events({ type: 'progress', id, instance: op.instance, bytesDone, bytesTotal }),
+      note: (text) => this.notes.set(id, this.notes.has(id) ? `${this.notes.get(id)}; ${text}` : text),
+    };
+  }
+
+  private machineFor(names: readonly string[]): OperationMachine {
+    const key = names.join(',');
+    let m = this.machines.get(key);
+    if (!m) {
+      m = buildMachine(names, (req) => this.runStep(req));
+      this.machines.set(key, m);
+    }
+    return m;
+  }
+
+  private runStep(req: StepRequest): Promise<void> {
+    const r = this.running.get(req.opId);
+    const step = r?.steps.get(req.step);
+    if (!r || !step) return Promise.reject(new Error(`no step ${req.step} for operation ${req.opId}`));
+    return step(r.ctx);
+  }
+}
+
+function tally(outcomes: readonly { op: Operation; error: string | undefined }[], skipped: number): RunResult {
+  const failed = outcomes.filter((o) => o.error !== undefined).map((o) => ({ op: o.op, error: o.error! }));
+  return { succeeded: outcomes.length - failed.length, failed, skipped };
+}
+

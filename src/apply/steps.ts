@@ -1,0 +1,195 @@
+/**
+ * The steps of every operation, in order. A restored machine re-runs the step it was in, so each
+ * step is idempotent and starts from what is really there; the ones that could do harm if
+ * repeated blindly (a sync into a running instance) look first.
+ */
+import type { Driver } from '../drivers/driver.ts';
+import { DriverError } from '../drivers/driver.ts';
+import type { Operation } from '../model/operations.ts';
+import type { Store } from '../store/store.ts';
+import type { Placement } from '../store/types.ts';
+
+export interface StepContext {
+  readonly op: Operation;
+  readonly driver: Driver;
+  readonly store: Store;
+  readonly now: () => number;
+  /** Fence a node (the driver's power switch or the cluster's fence command). */
+  readonly fence: (node: string) => Promise<boolean>;
+  readonly progress: (bytesDone: number, bytesTotal: number) => void;
+  /** A note for the journal (e.g. migration downtime). */
+  readonly note: (text: string) => void;
+}
+
+export type Step = (ctx: StepContext) => Promise<void>;
+
+/** A failure no retry can fix. */
+export class StepFailure extends Error {}
+
+export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
+  switch (op.type) {
+    case 'CreateInstance': return [
+      ['record', (c) => c.store.putPlacement({ instance: op.instance, primary: op.primary, ...(op.secondary && { secondary: op.secondary }), generation: op.generation })],
+      ['createDisks', (c) => c.driver.createDisks(op.primary, op.instance, op.spec.disks, 'primary', op.generation)],
+      ...(op.secondary ? replicaSteps(op.instance, op.primary, op.secondary, op.spec.disks, op.generation) : []),
+      ['createContainer', (c) => c.driver.createInstance(op.primary, op.spec, op.generation)],
+      ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.primary, op.instance)] as const] : []),
+      ['verify', (c) => verify(c, op.primary, op.instance, op.start)],
+    ];
+    case 'SyncDisks': return replicaSteps(op.instance, op.primary, op.secondary, undefined, undefined);
+    case 'StartInstance': return [
+      ['start', (c) => c.driver.startInstance(op.primary, op.instance)],
+      ['verify', (c) => verify(c, op.primary, op.instance, true)],
+    ];
+    case 'StopInstance': return [
+      ['stop', (c) => c.driver.stopInstance(op.primary, op.instance)],
+      ['verify', (c) => verify(c, op.primary, op.instance, false)],
+    ];
+    case 'MigrateInstance': return migrateSteps(op);
+    case 'MoveInstance': return [
+      ['createDisks', (c) => c.driver.createDisks(op.to, op.instance, op.spec.disks, 'replica', op.generation)],
+      ['preSync', (c) => syncUnlessRunning(c, op.from, op.to, op.instance)],
+      ['stopSource', (c) => stopIfThere(c, op.from, op.instance)],
+      ['finalSync', (c) => syncUnlessRunning(c, op.from, op.to, op.instance)],
+      ['createTarget', (c) => c.driver.createInstance(op.to, op.spec, op.generation)],
+      ['promote', (c) => c.driver.promoteDisks(op.to, op.instance, op.generation)],
+      ['record', (c) => updatePlacement(c, op.instance, (p) => ({ ...p, primary: op.to, ...(op.secondary ? { secondary: op.secondary } : { secondary: undefined }), generation: op.generation }))],
+      ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.to, op.instance)] as const] : []),
+      ['removeSource', async (c) => { await c.driver.removeInstance(op.from, op.instance); await c.driver.removeDisks(op.from, op.instance); }],
+      ['verify', (c) => verify(c, op.to, op.instance, op.start)],
+    ];
+    case 'FailoverInstance': return [
+      ['fence', async (c) => {
+        if (!(await c.fence(op.from))) throw new StepFailure(`could not fence ${op.from}; not failing over (two copies must never run)`);
+        const rec = c.store.nodes.get(op.from);
+        if (rec?.fencedAt === undefined) await c.store.putNode({ ...rec, name: op.from, fencedAt: c.now() });
+      }],
+      ['createContainer', (c) => c.driver.createInstance(op.to, op.spec, op.generation)],
+      ['promote', (c) => c.driver.promoteDisks(op.to, op.instance, op.generation)],
+      ['record', (c) => updatePlacement(c, op.instance, (p) => ({ instance: p.instance, primary: op.to, generation: op.generation }))],
+      ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.to, op.instance)] as const] : []),
+      ['verify', (c) => verify(c, op.to, op.instance, op.start)],
+    ];
+    case 'ReplaceSecondary': return [
+      ['record', (c) => updatePlacement(c, op.instance, (p) => ({ instance: p.instance, primary: p.primary, secondary: op.to, generation: p.generation }))],
+      ...replicaSteps(op.instance, op.primary, op.to, op.disks, op.generation),
+      ...(op.from ? [['removeOld', (c: StepContext) => removeReplicaIfReachable(c, op.from!, op.instance)] as const] : []),
+    ];
+    case 'RecreateInstance': return [
+      ['stop', (c) => stopIfThere(c, op.primary, op.instance)],
+      ['removeContainer', (c) => c.driver.removeInstance(op.primary, op.instance)],
+      ['createDisks', (c) => c.driver.createDisks(op.primary, op.instance, op.spec.disks, 'primary', op.generation)],
+      ['createContainer', (c) => c.driver.createInstance(op.primary, op.spec, op.generation)],
+      ['record', (c) => updatePlacement(c, op.instance, (p) => ({ ...p, generation: op.generation }))],
+      ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.primary, op.instance)] as const] : []),
+      ['verify', (c) => verify(c, op.primary, op.instance, op.start)],
+    ];
+    case 'RemoveInstance': return [
+      ...(op.primary ? [
+        ['removeContainer', (c: StepContext) => c.driver.removeInstance(op.primary!, op.instance)] as const,
+        ['removeDisks', (c: StepContext) => c.driver.removeDisks(op.primary!, op.instance)] as const,
+      ] : []),
+      ...(op.secondary ? [['removeReplica', (c: StepContext) => c.driver.removeDisks(op.secondary!, op.instance)] as const] : []),
+      ['forget', (c) => c.store.deletePlacement(op.instance)],
+    ];
+    case 'RemoveOrphan': return [
+      ...(op.containers ? [['removeContainer', (c: StepContext) => c.driver.removeInstance(op.node, op.instance)] as const] : []),
+      ...(op.volumes ? [['removeDisks', (c: StepContext) => c.driver.removeDisks(op.node, op.instance)] as const] : []),
+      ['record', (c) => {
+        const p = c.store.placements.get(op.instance);
+        return p?.secondary === op.node && op.volumes ? c.store.putPlacement({ instance: p.instance, primary: p.primary, generation: p.generation }) : Promise.resolve();
+      }],
+    ];
+  }
+}
+
+/** Create the replica's volumes and sync them; the sync's end is the new recovery point. */
+function replicaSteps(instance: string, primary: string, secondary: string, disks: Parameters<Driver['createDisks']>[2] | undefined, generation: number | undefined): (readonly [string, Step])[] {
+  return [
+    ['createReplica', async (c) => {
+      const p = c.store.placements.get(instance);
+      await c.driver.createDisks(secondary, instance, disks ?? (await primaryDisks(c, primary, instance)), 'replica', generation ?? p?.generation ?? 1);
+    }],
+    ['sync', async (c) => {
+      await c.driver.syncDisks(primary, secondary, instance, c.progress);
+      await updatePlacement(c, instance, (p) => (p.secondary === secondary ? { ...p, lastSync: { at: c.now(), node: secondary } } : p));
+    }],
+  ];
+}
+
+function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (readonly [string, Step])[] {
+  const swapped = (p: Placement, c: StepContext): Placement =>
+    ({ instance: p.instance, primary: op.to, secondary: op.from, generation: op.generation, lastSync: { at: c.now(), node: op.from } });
+  return [
+    ['checkTarget', async (c) => {
+      const probe = await c.driver.probe(op.to);
+      const replicas = probe.volumes.filter((v) => v.instance === op.instance).length;
+      if (replicas < op.spec.disks.length) throw new StepFailure(`${op.to} holds no complete replica of ${op.instance}; refusing to migrate onto it`);
+    }],
+    ['preSync', (c) => syncUnlessRunning(c, op.from, op.to, op.instance)],
+    ['live', async (c) => {
+      if (!op.start || !c.driver.liveMigrate) return;
+      const r = await c.driver.liveMigrate(op.from, op.to, op.spec, op.generation, c.progress);
+      if (!r) return;
+      c.note(`live, downtime ${r.downtimeMs} ms`);
+      await updatePlacement(c, op.instance, (p) => swapped(p, c));
+    }],
+    ['stopSource', (c) => stopIfThere(c, op.from, op.instance)],
+    ['finalSync', (c) => syncUnlessRunning(c, op.from, op.to, op.instance)],
+    ['createTarget', (c) => c.driver.createInstance(op.to, op.spec, op.generation)],
+    ['promote', (c) => c.driver.promoteDisks(op.to, op.instance, op.generation)],
+    ['record', (c) => updatePlacement(c, op.instance, (p) => (p.primary === op.to ? p : swapped(p, c)))],
+    ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.to, op.instance)] as const] : []),
+    ['removeSource', (c) => c.driver.removeInstance(op.from, op.instance)],
+    ['verify', (c) => verify(c, op.to, op.instance, op.start)],
+  ];
+}
+
+async function updatePlacement(c: StepContext, instance: string, f: (p: Placement) => Placement): Promise<void> {
+  const p = c.store.placements.get(instance);
+  if (!p) throw new StepFailure(`${instance} has no placement in the store`);
+  const next = f(p);
+  if (next !== p) await c.store.putPlacement(stripUndefined(next));
+}
+
+function stripUndefined(p: Placement): Placement {
+  return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as unknown as Placement;
+}
+
+/** Never copy into disks a running copy is using: after a live migration the target runs. */
+async function syncUnlessRunning(c: StepContext, from: string, to: string, instance: string): Promise<void> {
+  const probe = await c.driver.probe(to);
+  if (probe.containers.some((x) => x.instance === instance && x.state === 'running')) return;
+  const source = await c.driver.probe(from);
+  if (!source.containers.some((x) => x.instance === instance) && !source.volumes.some((v) => v.instance === instance)) return;
+  await c.driver.syncDisks(from, to, instance, c.progress);
+}
+
+async function stopIfThere(c: StepContext, node: string, instance: string): Promise<void> {
+  const probe = await c.driver.probe(node);
+  if (probe.containers.some((x) => x.instance === instance && x.state === 'running')) await c.driver.stopInstance(node, instance);
+}
+
+async function removeReplicaIfReachable(c: StepContext, node: string, instance: string): Promise<void> {
+  try {
+    await c.driver.removeInstance(node, instance);
+    await c.driver.removeDisks(node, instance);
+  } catch (e) {
+    // An unreachable old secondary is cleaned when it returns (its copies are then stale).
+    if (!(e instanceof DriverError && e.transient)) throw e;
+    c.note(`old replica on ${node} left for later: ${e.message}`);
+  }
+}
+
+async function primaryDisks(c: StepContext, primary: string, instance: string) {
+  const probe = await c.driver.probe(primary);
+  return probe.volumes.filter((v) => v.instance === instance).sort((a, b) => a.disk - b.disk).map((v) => ({ size: v.size, mount: '' }));
+}
+
+async function verify(c: StepContext, node: string, instance: string, running: boolean): Promise<void> {
+  const probe = await c.driver.probe(node);
+  const ctr = probe.containers.find((x) => x.instance === instance);
+  if (!ctr) throw new StepFailure(`${instance}: no container on ${node} after the operation`);
+  if (running && ctr.state !== 'running') throw new StepFailure(`${instance}: not running on ${node} after start`);
+  if (!running && ctr.state === 'running') throw new StepFailure(`${instance}: still running on ${node}`);
+}

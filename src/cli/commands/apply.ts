@@ -1,0 +1,91 @@
+import { parseArgs } from 'node:util';
+import * as fs from 'node:fs';
+import { converge, observeAndRecord } from '../../apply/converge.ts';
+import type { EventSink } from '../../apply/events.ts';
+import { plan } from '../../plan/index.ts';
+import { planBasis } from '../../plan/basis.ts';
+import { Lease, LeaseBusyError } from '../../store/lease.ts';
+import { Store } from '../../store/store.ts';
+import { loadOrReport, openDriver } from '../context.ts';
+import { EXIT, stateDirOf, UsageError, type Io } from '../io.ts';
+import { formatDuration } from '../../model/quantity.ts';
+import { jsonSink, lineSink, ttySink } from '../render/progress.ts';
+import { renderPlanText } from '../render/plan.ts';
+import type { SavedPlan } from './plan.ts';
+
+export const usage = `drover apply [PATH...] [--yes] [--json] [--prune] [--plan FILE] [--no-wait] [--detailed-exitcode]
+  Converge the nodes to the manifests. Asks first on a terminal unless --yes.
+  Exit 0 converged, 1 failed or bad input, 3 work still pending (blocked or waiting);
+  with --detailed-exitcode 0 means nothing had to change and 2 means changes were applied.`;
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
+    json: { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, prune: { type: 'boolean' }, plan: { type: 'string' },
+    'no-wait': { type: 'boolean' }, 'detailed-exitcode': { type: 'boolean' }, 'state-dir': { type: 'string' },
+  } });
+  const saved = values.plan ? readSavedPlan(values.plan) : undefined;
+  const loaded = await loadOrReport(saved ? saved.paths : positionals, io);
+  if (!loaded) return EXIT.error;
+  const stateDir = stateDirOf(values['state-dir']);
+  let lease: Lease;
+  try {
+    lease = await Lease.acquire(stateDir, `drover apply ${argv.join(' ')}`.trim(), values['no-wait'] ? 0 : 10 * 60_000);
+  } catch (e) {
+    if (e instanceof LeaseBusyError) { io.err(`drover: ${e.message}; ${values['no-wait'] ? 'not waiting (--no-wait)' : 'gave up waiting'}`); return EXIT.error; }
+    throw e;
+  }
+  const store = new Store(stateDir);
+  const driver = await openDriver(loaded.desired, stateDir);
+  const started = Date.now();
+  const tty = !values.json && io.isTty ? ttySink((s) => process.stdout.write(s)) : undefined;
+  const events: EventSink = values.json ? jsonSink(io) : tty ?? lineSink(io);
+  try {
+    const nodes = [...loaded.desired.nodes.values()];
+    if (saved) {
+      const observed = await observeAndRecord(driver, nodes, store);
+      if (store.machines.size === 0 && planBasis(loaded.desired, observed, store) !== saved.basis) {
+        io.err(`drover: the saved plan ${values.plan} is stale: the manifests, the nodes or Drover's placements changed since it was made. Run drover plan again.`);
+        return EXIT.error;
+      }
+    } else if (!values.yes && io.stdinIsTty && !values.json) {
+      const observed = await observeAndRecord(driver, nodes, store);
+      const now = Date.now();
+      const p = plan({ desired: loaded.desired, observed, store, now, prune: !!values.prune });
+      io.out(renderPlanText(p, now));
+      if (p.errors.length) return EXIT.error;
+      if (p.operations.length === 0 && p.pending.length === 0 && store.machines.size === 0) return EXIT.ok;
+      const answer = await io.ask('\nApply these operations? Only "yes" is accepted: ');
+      if (answer.trim() !== 'yes') { io.out('Apply cancelled; nothing was changed.'); return EXIT.ok; }
+    }
+    const r = await converge({ desired: loaded.desired, driver, store, events, ...(values.prune && { prune: true }), ...(saved && { operations: saved.operations }) });
+    tty?.stop();
+    const durationMs = Date.now() - started;
+    const failed = r.failed.length;
+    events({ type: 'summary', succeeded: r.succeeded, failed, pending: r.pending.length, durationMs });
+    if (!values.json) {
+      for (const e of r.errors) io.err(`${e.source ? `${e.source.file}:${e.source.line}:${e.source.column}: ` : ''}error: ${e.message}`);
+      for (const w of r.warnings) io.err(`Warning: ${w}`);
+      for (const p of r.pending) io.err(`Pending: ${p.instance}: ${p.reason}`);
+      io.out(`Apply ${failed || r.errors.length ? 'finished with failures' : r.pending.length ? 'stopped with work pending' : 'complete'}: ${r.succeeded} succeeded, ${failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}, ${r.pending.length} pending, in ${formatDuration(durationMs)}.`);
+    }
+    if (failed || r.errors.length) return EXIT.error;
+    if (r.pending.length) return EXIT.pending;
+    return values['detailed-exitcode'] && r.succeeded > 0 ? EXIT.changes : EXIT.ok;
+  } finally {
+    tty?.stop();
+    await driver.close();
+    await store.close();
+    lease.release();
+  }
+}
+
+function readSavedPlan(file: string): SavedPlan {
+  let saved: SavedPlan;
+  try {
+    saved = JSON.parse(fs.readFileSync(file, 'utf8')) as SavedPlan;
+  } catch (e) {
+    throw new UsageError(`cannot read the saved plan ${file}: ${(e as Error).message}`);
+  }
+  if (saved.version !== 1 || !Array.isArray(saved.operations)) throw new UsageError(`${file} is not a plan saved by drover plan --out`);
+  return saved;
+}

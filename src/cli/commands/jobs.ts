@@ -1,0 +1,21 @@
+import { parseArgs } from 'node:util';
+import { Store } from '../../store/store.ts';
+import { EXIT, stateDirOf, type Io } from '../io.ts';
+import { table } from '../render/table.ts';
+
+export const usage = `drover jobs [--json] [--last N]
+  The journal of operations: id, type, instance, start, end, result.`;
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, last: { type: 'string' }, 'state-dir': { type: 'string' } } });
+  const store = new Store(stateDirOf(values['state-dir']), { readOnly: true });
+  const jobs = [...store.jobs.values()].sort((a, b) => a.start - b.start || (a.id < b.id ? -1 : 1));
+  const shown = values.last ? jobs.slice(-Number(values.last)) : jobs;
+  if (values.json) { io.out(JSON.stringify({ jobs: shown })); return EXIT.ok; }
+  if (!shown.length) { io.out('No jobs yet.'); return EXIT.ok; }
+  const iso = (t?: number) => (t ? new Date(t).toISOString().replace('T', ' ').slice(0, 23) : '-');
+  io.out(table(['ID', 'Type', 'Instance', 'Start', 'End', 'Result', 'Detail'], shown.map((j) => [
+    j.id, j.type, j.instance, iso(j.start), iso(j.end), j.result + (j.resumed ? ` (resumed ×${j.resumed})` : ''), j.error ?? j.reason,
+  ])));
+  return EXIT.ok;
+}

@@ -1,0 +1,40 @@
+import { parseArgs } from 'node:util';
+import { observeAndRecord } from '../../apply/converge.ts';
+import { clusterStatus } from '../../plan/status.ts';
+import { formatBytes, formatDuration } from '../../model/quantity.ts';
+import { Store } from '../../store/store.ts';
+import { loadOrReport, openDriver } from '../context.ts';
+import { EXIT, stateDirOf, type Io } from '../io.ts';
+import { table } from '../render/table.ts';
+
+export const usage = `drover status [PATH...] [--json]
+  Nodes (health, memory/vcpus/disk used and total, primaries, secondaries) and instances
+  (state, primary, secondary, template, degraded, recovery point).`;
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, 'state-dir': { type: 'string' } } });
+  const loaded = await loadOrReport(positionals, io);
+  if (!loaded) return EXIT.error;
+  const stateDir = stateDirOf(values['state-dir']);
+  const store = new Store(stateDir, { readOnly: true });
+  const driver = await openDriver(loaded.desired, stateDir, { readOnly: true });
+  try {
+    const observed = await observeAndRecord(driver, [...loaded.desired.nodes.values()], store, undefined, { record: false });
+    const s = clusterStatus(loaded.desired, observed, store);
+    if (values.json) { io.out(JSON.stringify(s)); return EXIT.ok; }
+    const now = Date.now();
+    io.out(table(['Node', 'Health', 'MTotal', 'MUsed', 'MFree', 'VCPUs', 'DTotal', 'DUsed', 'Pinst', 'Sinst', 'Flags'], s.nodes.map((n) => [
+      n.name, n.health + (n.nodeDownSince ? ` ${formatDuration(now - n.nodeDownSince)}` : ''), formatBytes(n.memory.total), formatBytes(n.memory.used),
+      formatBytes(Math.max(0, n.memory.total - n.memory.used)), `${n.vcpus.used}/${n.vcpus.total}`, formatBytes(n.disk.total), formatBytes(n.disk.used),
+      String(n.primaries), String(n.secondaries), n.flags.join(',') || '-',
+    ])));
+    io.out('');
+    io.out(table(['Instance', 'Status', 'Wanted', 'Primary', 'Secondary', 'Template', 'Memory', 'Degraded', 'RecoveryPoint'], s.instances.map((i) => [
+      i.name, i.state, i.desiredState, i.primary ?? '-', i.secondary ?? '-', i.diskTemplate, formatBytes(i.memory), i.degraded ? 'yes' : 'no',
+      i.recoveryPoint ? `${formatDuration(now - i.recoveryPoint)} ago` : '-',
+    ])));
+    return EXIT.ok;
+  } finally {
+    await driver.close();
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * drover: the command line. Each command is a module with `usage` and `run(argv, io)`; this file
+ * only dispatches and turns unexpected errors into one clear line and exit 1.
+ */
+import { DriverError } from '../drivers/driver.ts';
+import { processIo, UsageError, EXIT, type Io } from './io.ts';
+
+interface Command {
+  readonly usage: string;
+  run(argv: string[], io: Io): Promise<number>;
+}
+
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  validate: () => import('./commands/validate.ts'),
+  plan: () => import('./commands/plan.ts'),
+  apply: () => import('./commands/apply.ts'),
+  status: () => import('./commands/status.ts'),
+  jobs: () => import('./commands/jobs.ts'),
+  lock: () => import('./commands/lock.ts'),
+  sim: () => import('./commands/sim.ts'),
+};
+
+const HELP = `drover: declarative manager for a virtual data center (Ganeti's model, converged from YAML)
+
+Usage: drover <command> [PATH...] [options]      (PATH defaults to manifests/)
+
+Commands:
+  validate   check the manifests, touch nothing
+  plan       show the operations that would make the nodes match the manifests
+  apply      carry them out (resumes what a killed master left in flight)
+  status     nodes and instances as they are
+  jobs       the journal of operations
+  lock       who holds the cluster lease; break it
+  sim        fault injection on the simulated backend (fail-node, restore-node, write)
+
+Global options:
+  --state-dir DIR   Drover's state (default $DROVER_STATE_DIR, else .drover/)
+  --json            machine-readable output
+  -h, --help        this text; drover <command> --help for a command's own
+
+Run 'drover <command> --help' for details.`;
+
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '-h' || name === '--help' || name === 'help') { io.out(HELP); return name ? EXIT.ok : EXIT.error; }
+  if (name === '--version') { io.out('drover 0.1.0'); return EXIT.ok; }
+  const load = COMMANDS[name];
+  if (!load) { io.err(`drover: unknown command "${name}"\n\n${HELP}`); return EXIT.error; }
+  const command = await load();
+  if (rest.includes('--help') || rest.includes('-h')) { io.out(command.usage); return EXIT.ok; }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof DriverError || isArgError(e)) { io.err(`drover ${name}: ${(e as Error).message}`); return EXIT.error; }
+    io.err(`drover ${name}: unexpected error: ${(e as Error).stack ?? String(e)}`);
+    return EXIT.error;
+  }
+}
+
+function isArgError(e: unknown): boolean {
+  return (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ?? false;
+}

@@ -1,0 +1,93 @@
+/**
+ * plan(): Desired + Observed + the store → an ordered list of operations, each with its reason.
+ * Pure and deterministic: no I/O, no clock (the caller passes `now`).
+ */
+import type { DesiredInstance } from '../model/desired.ts';
+import type { Operation } from '../model/operations.ts';
+import { copiesByInstance, nodeFacts, type NodeFacts } from './facts.ts';
+import { instanceOperations } from './instance.ts';
+import { busyNodes, orphanOperations } from './orphans.ts';
+import { computeTargets } from './targets.ts';
+import type { Pending, Plan, PlanError, PlanInput } from './types.ts';
+
+export type { Plan, PlanInput, PlanError, Pending } from './types.ts';
+
+export function plan(input: PlanInput): Plan {
+  const facts = nodeFacts(input);
+  const copies = copiesByInstance(input);
+  const warnings: string[] = [];
+  const errors: PlanError[] = [];
+  const pending: Pending[] = [];
+  const chains: Operation[][] = [];
+
+  for (const cluster of input.desired.clusters.values()) {
+    const wanted: DesiredInstance[] = [];
+    for (const d of input.desired.instances.values()) {
+      if (d.cluster !== cluster.name) continue;
+      if (input.store.machines.size && inFlight(input, d.name)) continue; // resumed first, planned next run
+      if (d.state === 'absent') {
+        const remove = removal(input, d.name, 'state: absent');
+        if (remove) chains.push([remove]);
+      } else wanted.push(d);
+    }
+    for (const t of computeTargets(input, cluster, wanted, facts, warnings)) {
+      const waiting = waitingOnNode(t.placement?.primary, facts, t.instance.name);
+      if (waiting) { pending.push(waiting); continue; }
+      if (t.blocked) {
+        if (t.placement) pending.push({ instance: t.instance.name, reason: t.blocked });
+        else errors.push({ instance: t.instance.name, message: t.blocked, source: t.instance.source });
+        continue;
+      }
+      const ops = instanceOperations(t, copies.get(t.instance.name) ?? [], facts);
+      if (ops.length) chains.push(ops);
+    }
+  }
+  for (const name of input.store.placements.keys()) {
+    if (input.desired.instances.has(name)) continue;
+    if (!input.prune) { warnings.push(`${name}: placed by Drover but in no manifest; kept (use --prune to remove it)`); continue; }
+    const remove = removal(input, name, 'in no manifest (--prune)');
+    if (remove) chains.push([remove]);
+  }
+  const orphans = orphanOperations(input, copies, facts, busyNodes(chains.flat()));
+  warnings.push(...orphans.warnings);
+  for (const o of orphans.operations) chains.push([o]);
+  return { operations: order(chains, facts), warnings, errors, pending };
+}
+
+function inFlight(input: PlanInput, instance: string): boolean {
+  for (const m of input.store.machines.values()) if (m.op.instance === instance) return true;
+  return false;
+}
+
+function removal(input: PlanInput, instance: string, reason: string): Operation | undefined {
+  const p = input.store.placements.get(instance);
+  if (!p) return undefined;
+  return { type: 'RemoveInstance', instance, primary: p.primary, ...(p.secondary && { secondary: p.secondary }), reason };
+}
+
+function waitingOnNode(primary: string | undefined, facts: ReadonlyMap<string, NodeFacts>, instance: string): Pending | undefined {
+  const f = primary ? facts.get(primary) : undefined;
+  if (!f || f.up || f.dead) return undefined;
+  return {
+    instance,
+    reason: `primary ${f.name} unreachable since ${new Date(f.nodeDownSince!).toISOString()} (${f.error ?? 'no answer'}); failover at ${new Date(f.deadAt!).toISOString()} if it stays down`,
+    retryAt: f.deadAt!,
+  };
+}
+
+/** Cleanup of fenced nodes first, then failovers, removals, moves, and new work last. */
+const PHASE: Readonly<Record<Operation['type'], number>> = {
+  RemoveOrphan: 2, FailoverInstance: 1, RemoveInstance: 2, MigrateInstance: 3, MoveInstance: 3,
+  StopInstance: 4, RecreateInstance: 4, CreateInstance: 5, ReplaceSecondary: 6, SyncDisks: 7, StartInstance: 8,
+};
+
+function order(chains: Operation[][], facts: ReadonlyMap<string, NodeFacts>): Operation[] {
+  const phase = (c: Operation[]) => {
+    const head = c[0]!;
+    return head.type === 'RemoveOrphan' && facts.get(head.node)?.fenced ? 0 : PHASE[head.type];
+  };
+  return chains
+    .map((c) => ({ c, phase: phase(c), name: c[0]!.instance }))
+    .sort((a, b) => a.phase - b.phase || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .flatMap((x) => x.c);
+}

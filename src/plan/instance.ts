@@ -1,0 +1,76 @@
+/**
+ * The operations that take one instance from what is to its target, in the order they must run.
+ */
+import type { Operation } from '../model/operations.ts';
+import { specHash } from '../model/hash.ts';
+import type { Copy, NodeFacts } from './facts.ts';
+import type { Target } from './targets.ts';
+import { toSpec } from './spec.ts';
+
+export function instanceOperations(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>): Operation[] {
+  const up = (n: string | undefined) => n !== undefined && facts.get(n)?.up === true;
+  const d = t.instance;
+  const p = t.placement;
+  const spec = toSpec(d);
+  const start = d.state === 'running';
+  const generation = (p?.generation ?? 0) + 1;
+  if (!p) {
+    return [{ type: 'CreateInstance', instance: d.name, primary: t.primary!, ...(t.secondary && { secondary: t.secondary }), spec, generation, start, reason: 'new instance' }];
+  }
+  const ops: Operation[] = [];
+  let primary = p.primary;
+  let secondary = p.secondary;
+  const change = t.primaryChange;
+  if (change.kind === 'failover') {
+    ops.push({ type: 'FailoverInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, reason: change.why, ...(p.lastSync && { recoveryPoint: p.lastSync.at }) });
+    secondary = undefined;
+  } else if (change.kind === 'migrate') {
+    ops.push({ type: 'MigrateInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, reason: change.why });
+    secondary = primary;
+  } else if (change.kind === 'move') {
+    const keep = secondary && secondary !== t.primary && secondary === t.secondary ? secondary : undefined;
+    ops.push({ type: 'MoveInstance', instance: d.name, from: primary, to: t.primary!, ...(keep && { secondary: keep }), spec, generation, start, reason: change.why });
+    secondary = keep;
+  }
+  primary = t.primary!;
+  if (t.secondary !== secondary) {
+    if (t.secondary) {
+      const from = secondary && secondary !== primary ? secondary : undefined;
+      ops.push({ type: 'ReplaceSecondary', instance: d.name, primary, ...(from && { from }), to: t.secondary, disks: d.disks, generation: p.generation, reason: t.secondaryWhy ?? 'secondary changes' });
+    } else if (secondary && facts.get(secondary)?.up) {
+      ops.push({ type: 'RemoveOrphan', instance: d.name, node: secondary, containers: false, volumes: true, reason: t.secondaryWhy ?? 'no secondary wanted' });
+    }
+  }
+  if (change.kind !== 'keep') return ops;
+  return [...ops, ...inPlace(t, copies, up)];
+}
+
+/** No move this round: fix the container on the primary and the replica on the secondary. */
+function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefined) => boolean): Operation[] {
+  const d = t.instance;
+  const p = t.placement!;
+  const primary = t.primary!;
+  const on = copies.find((c) => c.node === primary);
+  const spec = toSpec(d);
+  const start = d.state === 'running';
+  const ops: Operation[] = [];
+  const container = on?.container;
+  const disksMissing = (on?.volumes.length ?? 0) < d.disks.length;
+  if (!container || container.specHash !== specHash(spec) || disksMissing) {
+    const why = !container ? `container missing on ${primary}` : disksMissing ? `disks missing on ${primary}` : 'spec changed';
+    ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, reason: why });
+  } else if (start && container.state !== 'running') {
+    ops.push({ type: 'StartInstance', instance: d.name, primary, reason: 'should be running' });
+  } else if (!start && container.state === 'running') {
+    ops.push({ type: 'StopInstance', instance: d.name, primary, reason: 'state: stopped' });
+  }
+  const s = t.secondary;
+  if (s && s === p.secondary && up(s)) { // a secondary inside its grace stays degraded, untouched
+    const replica = copies.find((c) => c.node === s);
+    const missing = (replica?.volumes.length ?? 0) < d.disks.length;
+    if (missing || p.lastSync?.node !== s) {
+      ops.push({ type: 'SyncDisks', instance: d.name, primary, secondary: s, reason: missing ? `replica missing on ${s}` : `replica on ${s} never synced` });
+    }
+  }
+  return ops;
+}
