@@ -35,7 +35,7 @@ export class Diagnostics {
     return this.list.reduce((n, d) => n + (d.severity === 'error' ? 1 : 0), 0);
   }
 
-  /** Errors first is not wanted: keep file order, then line order, so output reads like the files. */
+  /** One severity, by file then line, so the output reads like the files. */
   sorted(severity: Diagnostic['severity']): Diagnostic[] {
     return this.list
       .filter((d) => d.severity === severity)
@@ -45,7 +45,6 @@ export class Diagnostics {
   }
 }
 
-/** Files in the order they were loaded is not known here, so sort by name: deterministic output. */
 function byPosition(a: Diagnostic, b: Diagnostic): number {
   if (a.file !== b.file) return a.file < b.file ? -1 : 1;
   return a.line - b.line || a.column - b.column;

@@ -1,7 +1,6 @@
 /** Which files to read (paths and folders, recursively) and reading them as strict UTF-8. */
 
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Diagnostics } from './diagnostic.ts';
 import { LineIndex } from './lines.ts';
 
@@ -26,7 +25,7 @@ async function walk(dir: string): Promise<string[]> {
   const files: string[] = [];
   for (const e of entries) {
     if (e.name.startsWith('.')) continue; // editor swap files, .git
-    const path = join(dir, e.name);
+    const path = dir.endsWith('/') ? `${dir}${e.name}` : `${dir}/${e.name}`; // as given: `./m` stays `./m/...`
     if (e.isDirectory()) files.push(...(await walk(path)));
     else if (e.isFile() && MANIFEST_FILE.test(e.name)) files.push(path);
   }

@@ -72,6 +72,25 @@ export function checkPins(desired: Desired, docs: Docs, gaps: Gaps, diags: Diagn
   }
 }
 
+/** Pinning two instances that share an antiAffinity tag to one primary defeats the tag: say so. */
+export function checkPinnedAntiAffinity(desired: Desired, docs: Docs, diags: Diagnostics): void {
+  const first = new Map<string, string>(); // "node\0tag" → first instance pinned there with that tag
+  for (const inst of desired.instances.values()) {
+    if (inst.primary === undefined || inst.state === 'absent') continue;
+    for (const tag of inst.antiAffinity) {
+      const key = `${inst.primary}\u0000${tag}`;
+      const other = first.get(key);
+      if (other === undefined) {
+        first.set(key, inst.name);
+        continue;
+      }
+      const m = docs.instances.get(inst.name)!;
+      diags.warning(where(m, '/spec/primary'),
+        `${m.title}: spec.primary: "${other}" is pinned to ${inst.primary} too, and both have antiAffinity "${tag}"`);
+    }
+  }
+}
+
 /** `a, b, c` or `a, b, c and 4 more`. */
 export function listNames(names: readonly string[], max = 5): string {
   const shown = names.slice(0, max).join(', ');

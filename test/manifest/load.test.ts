@@ -94,6 +94,12 @@ test('a folder loads recursively, sorted, *.yaml and *.yml only, in any order of
   assert.is(r.desired.instances.get('a1')!.primary, 's2');
 });
 
+test('file names stay as the user wrote the path', async () => {
+  const r = ok(await loadManifests([`./${GOOD}/split/`]));
+  assert.equal(r.files, [`./${GOOD}/split/cluster.yml`, `./${GOOD}/split/instances/a.yaml`, `./${GOOD}/split/nodes.yaml`]);
+  assert.is(r.desired.clusters.get('split')!.source.file, `./${GOOD}/split/cluster.yml`);
+});
+
 test('several paths, files and folders, load together', async () => {
   const r = ok(await loadManifests([`${GOOD}/minimal.yaml`, `${GOOD}/split`, `${GOOD}/minimal.yaml`]));
   assert.equal([...r.desired.clusters.keys()].sort(), ['mini', 'split']);
