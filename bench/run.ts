@@ -1,0 +1,13 @@
+/** `npm run bench`: every benchmark, figures and ratios, one report. */
+import { benchApply, benchPlan } from './core.ts';
+
+const sections: [string, () => Promise<string[]>][] = [
+  ['Plan (pure, no I/O)', benchPlan],
+  ['Apply on the sim backend', () => benchApply()],
+];
+const only = process.argv[2];
+for (const [title, run] of sections) {
+  if (only && !title.toLowerCase().includes(only.toLowerCase())) continue;
+  console.log(`\n## ${title}`);
+  for (const line of await run()) console.log(line);
+}
