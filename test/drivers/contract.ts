@@ -1,0 +1,252 @@
+/**
+ * The driver contract: one uvu suite that every backend must pass. Backend-neutral: it uses the Driver
+ * interface only, plus optional hooks (`data`) a backend can pass to write and read files on a disk, so
+ * that sync is checked for content too.
+ *
+ *   driverContract('docker', async () => ({ driver, nodes: ['n1', 'n2'], spec: (name) => ({...}), teardown, data }))
+ *
+ * `nodes` needs at least two nodes; `spec(name)` must give an instance with at least one disk and a command
+ * that keeps running. Instance names used here start with "ct".
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { DriverError, type Driver, type NodeProbe } from '../../src/drivers/driver.ts';
+import type { InstanceSpec } from '../../src/model/operations.ts';
+import { specHash } from '../../src/model/hash.ts';
+
+export interface DiskData {
+  /** Write (string) or delete (null) files, paths relative to the disk's root. */
+  write(node: string, instance: string, disk: number, files: Readonly<Record<string, string | null>>): Promise<void>;
+  /** Every regular file on the disk: relative path → content. */
+  read(node: string, instance: string, disk: number): Promise<Record<string, string>>;
+}
+
+export interface ContractSetup {
+  readonly driver: Driver;
+  readonly nodes: readonly string[];
+  readonly spec: (name: string) => InstanceSpec;
+  teardown(): Promise<void>;
+  readonly data?: DiskData;
+}
+
+async function rejects(p: Promise<unknown>, check: (e: DriverError) => void, what: string): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.instance(e, DriverError, `${what}: should reject with a DriverError, got ${String(e)}`);
+    check(e as DriverError);
+    return;
+  }
+  assert.unreachable(`${what}: should have rejected`);
+}
+
+const containersOf = (p: NodeProbe, instance: string) => p.containers.filter((c) => c.instance === instance);
+const volumesOf = (p: NodeProbe, instance: string) => p.volumes.filter((v) => v.instance === instance);
+
+export function driverContract(name: string, setup: () => Promise<ContractSetup>): void {
+  const test = suite<{ s?: ContractSetup }>(`driver contract: ${name}`, {});
+  const S = (ctx: { s?: ContractSetup }): ContractSetup => {
+    if (!ctx.s) throw new Error('setup failed');
+    return ctx.s;
+  };
+
+  test.before(async (ctx) => {
+    ctx.s = await setup();
+    assert.ok(ctx.s.nodes.length >= 2, 'the contract needs at least two nodes');
+  });
+
+  test.after(async (ctx) => {
+    if (!ctx.s) return;
+    const { driver, nodes } = ctx.s;
+    // remove what the tests made, even after failures
+    for (const n of nodes) {
+      try {
+        const p = await driver.probe(n);
+        const names = new Set([...p.containers, ...p.volumes].map((x) => x.instance).filter((i) => i.startsWith('ct')));
+        for (const i of names) {
+          await driver.removeInstance(n, i).catch(() => {});
+          await driver.removeDisks(n, i).catch(() => {});
+        }
+      } catch { /* node gone */ }
+    }
+    await driver.close();
+    await ctx.s.teardown();
+  });
+
+  test('probe reports capacity and lists', async (ctx) => {
+    const { driver, nodes } = S(ctx);
+    for (const n of nodes) {
+      const p = await driver.probe(n);
+      assert.ok(p.capacity.memory > 0, `${n}: memory > 0`);
+      assert.ok(p.capacity.vcpus > 0, `${n}: vcpus > 0`);
+      assert.ok(p.capacity.disk >= 0, `${n}: disk >= 0`);
+      assert.ok(Array.isArray(p.containers) && Array.isArray(p.volumes));
+    }
+  });
+
+  test('unknown node is a non-transient DriverError', async (ctx) => {
+    const { driver, spec } = S(ctx);
+    const bad = 'no-such-node-xyz';
+    const check = (e: DriverError): void => {
+      assert.is(e.transient, false);
+      assert.match(e.message, bad);
+    };
+    await rejects(driver.probe(bad), check, 'probe');
+    await rejects(driver.createDisks(bad, 'ct-unknown', spec('ct-unknown').disks, 'primary', 1), check, 'createDisks');
+    await rejects(driver.createInstance(bad, spec('ct-unknown'), 1), check, 'createInstance');
+    await rejects(driver.startInstance(bad, 'ct-unknown'), check, 'startInstance');
+  });
+
+  test('createDisks / removeDisks are idempotent and visible in probe', async (ctx) => {
+    const { driver, nodes, spec } = S(ctx);
+    const [a] = nodes as [string];
+    const sp = spec('ct-disks');
+    await driver.createDisks(a, sp.name, sp.disks, 'primary', 3);
+    await driver.createDisks(a, sp.name, sp.disks, 'primary', 3);
+    let vols = volumesOf(await driver.probe(a), sp.name);
+    assert.is(vols.length, sp.disks.length, 'one volume per disk');
+    vols.forEach((v, i) => {
+      assert.is(v.disk, i);
+      assert.is(v.role, 'primary');
+      assert.is(v.generation, 3);
+      assert.is(v.size, sp.disks[i]!.size);
+    });
+    await driver.removeDisks(a, sp.name);
+    await driver.removeDisks(a, sp.name);
+    vols = volumesOf(await driver.probe(a), sp.name);
+    assert.is(vols.length, 0, 'removed');
+  });
+
+  test('create/start/stop/remove instance are idempotent; spec hash and generation visible', async (ctx) => {
+    const { driver, nodes, spec } = S(ctx);
+    const [a] = nodes as [string];
+    const sp = spec('ct-life');
+    await driver.createDisks(a, sp.name, sp.disks, 'primary', 1);
+    await driver.createInstance(a, sp, 1);
+    await driver.createInstance(a, sp, 1);
+    let cs = containersOf(await driver.probe(a), sp.name);
+    assert.is(cs.length, 1, 'one container');
+    assert.is(cs[0]!.state, 'stopped', 'created stopped');
+    assert.is(cs[0]!.specHash, specHash(sp));
+    assert.is(cs[0]!.generation, 1);
+
+    await driver.startInstance(a, sp.name);
+    await driver.startInstance(a, sp.name);
+    cs = containersOf(await driver.probe(a), sp.name);
+    assert.is(cs[0]!.state, 'running');
+
+    await driver.stopInstance(a, sp.name);
+    await driver.stopInstance(a, sp.name);
+    cs = containersOf(await driver.probe(a), sp.name);
+    assert.is(cs[0]!.state, 'stopped');
+
+    // a changed spec or a new generation replaces the container
+    const changed: InstanceSpec = { ...sp, env: { ...sp.env, CONTRACT_CHANGED: '1' } };
+    await driver.createInstance(a, changed, 1);
+    cs = containersOf(await driver.probe(a), sp.name);
+    assert.is(cs.length, 1);
+    assert.is(cs[0]!.specHash, specHash(changed));
+    await driver.createInstance(a, changed, 2);
+    cs = containersOf(await driver.probe(a), sp.name);
+    assert.is(cs.length, 1);
+    assert.is(cs[0]!.generation, 2);
+
+    await driver.removeInstance(a, sp.name);
+    await driver.removeInstance(a, sp.name);
+    const p = await driver.probe(a);
+    assert.is(containersOf(p, sp.name).length, 0, 'container removed');
+    assert.is(volumesOf(p, sp.name).length, sp.disks.length, 'disks survive removeInstance');
+    await driver.removeDisks(a, sp.name);
+  });
+
+  test('starting an instance that does not exist is a non-transient DriverError', async (ctx) => {
+    const { driver, nodes } = S(ctx);
+    await rejects(driver.startInstance(nodes[0]!, 'ct-absent'), (e) => assert.is(e.transient, false), 'startInstance');
+    await driver.removeInstance(nodes[0]!, 'ct-absent'); // absent is fine
+    await driver.removeDisks(nodes[0]!, 'ct-absent');
+  });
+
+  test('syncDisks copies content with progress, deletes what the source lost, and promoteDisks swaps the role', async (ctx) => {
+    const { driver, nodes, spec, data } = S(ctx);
+    const [a, b] = nodes as [string, string];
+    const sp = spec('ct-sync');
+    await driver.createDisks(a, sp.name, sp.disks, 'primary', 1);
+    await driver.createDisks(b, sp.name, sp.disks, 'replica', 1);
+    if (data) {
+      await data.write(a, sp.name, 0, { 'hello.txt': 'hello\n', 'dir/nested.txt': 'x'.repeat(50_000), 'old.txt': 'to be deleted' });
+    }
+    const seen: [number, number][] = [];
+    const bytes = await driver.syncDisks(a, b, sp.name, (done, total) => seen.push([done, total]));
+    assert.ok(bytes >= 0, 'returns bytes copied');
+    assert.ok(seen.length > 0, 'progress reported');
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]![0] >= seen[i - 1]![0], 'progress is monotonic');
+    const last = seen[seen.length - 1]!;
+    assert.is(last[0], last[1], 'last progress is complete');
+    if (data) {
+      assert.ok(bytes >= 50_000, 'at least the data was copied');
+      assert.equal(await data.read(b, sp.name, 0), await data.read(a, sp.name, 0), 'replica equals primary');
+      await data.write(a, sp.name, 0, { 'old.txt': null, 'new.txt': 'new', 'hello.txt': 'changed\n' });
+      await driver.syncDisks(a, b, sp.name);
+      const got = await data.read(b, sp.name, 0);
+      assert.equal(got, await data.read(a, sp.name, 0), 'replica equals primary after the second sync');
+      assert.not.ok('old.txt' in got, 'deleted file is gone on the replica');
+      assert.is(got['hello.txt'], 'changed\n');
+    }
+    let vb = volumesOf(await driver.probe(b), sp.name);
+    assert.is(vb.length, sp.disks.length);
+    assert.ok(vb.every((v) => v.role === 'replica'));
+    await driver.promoteDisks(b, sp.name, 2);
+    await driver.promoteDisks(b, sp.name, 2);
+    vb = volumesOf(await driver.probe(b), sp.name);
+    assert.ok(vb.every((v) => v.role === 'primary' && v.generation === 2), 'promoted');
+    await driver.removeDisks(a, sp.name);
+    await driver.removeDisks(b, sp.name);
+  });
+
+  test('syncDisks creates missing replica volumes on the target', async (ctx) => {
+    const { driver, nodes, spec } = S(ctx);
+    const [a, b] = nodes as [string, string];
+    const sp = spec('ct-sync2');
+    await driver.createDisks(a, sp.name, sp.disks, 'primary', 1);
+    await driver.syncDisks(a, b, sp.name);
+    const vb = volumesOf(await driver.probe(b), sp.name);
+    assert.is(vb.length, sp.disks.length);
+    await driver.removeDisks(a, sp.name);
+    await driver.removeDisks(b, sp.name);
+  });
+
+  test('fence answers a boolean', async (ctx) => {
+    const { driver, nodes } = S(ctx);
+    assert.type(await driver.fence(nodes[1]!, undefined), 'boolean');
+  });
+
+  test('liveMigrate, where supported, leaves the instance running on the target only', async (ctx) => {
+    const { driver, nodes, spec, data } = S(ctx);
+    if (!driver.liveMigrate) return;
+    const [a, b] = nodes as [string, string];
+    const sp = spec('ct-mig');
+    await driver.createDisks(a, sp.name, sp.disks, 'primary', 1);
+    await driver.createDisks(b, sp.name, sp.disks, 'replica', 1);
+    if (data) await data.write(a, sp.name, 0, { 'state.txt': 'before migration' });
+    await driver.createInstance(a, sp, 1);
+    await driver.startInstance(a, sp.name);
+    const r = await driver.liveMigrate(a, b, sp, 2);
+    const [pa, pb] = [await driver.probe(a), await driver.probe(b)];
+    if (r === undefined) {
+      // unsupported: nothing moved
+      assert.is(containersOf(pa, sp.name)[0]?.state, 'running', 'still running on the source');
+      assert.not.ok(containersOf(pb, sp.name).some((c) => c.state === 'running'), 'not running on the target');
+    } else {
+      assert.ok(r.downtimeMs >= 0);
+      assert.not.ok(containersOf(pa, sp.name).some((c) => c.state === 'running'), 'not running on the source');
+      assert.is(containersOf(pb, sp.name)[0]?.state, 'running', 'running on the target');
+      if (data) assert.is((await data.read(b, sp.name, 0))['state.txt'], 'before migration');
+      await driver.removeInstance(b, sp.name);
+    }
+    await driver.removeInstance(a, sp.name);
+    await driver.removeDisks(a, sp.name);
+    await driver.removeDisks(b, sp.name);
+  });
+
+  test.run();
+}
