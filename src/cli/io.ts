@@ -10,6 +10,8 @@ export interface Io {
 }
 
 export function processIo(): Io {
+  // `drover status | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
   return {
     out: (t) => void process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
     err: (t) => void process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
@@ -24,7 +26,7 @@ export function processIo(): Io {
 
 /** `--state-dir`, else `$DROVER_STATE_DIR`, else `.drover/` in the current directory. */
 export function stateDirOf(flag: string | undefined): string {
-  return path.resolve(flag ?? process.env.DROVER_STATE_DIR ?? '.drover');
+  return path.resolve(flag || process.env.DROVER_STATE_DIR || '.drover'); // an empty variable counts as unset
 }
 
 /** Thrown for a usage mistake: printed as one line, exit 1. */
