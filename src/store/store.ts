@@ -10,6 +10,8 @@ type StoreRecord =
   | { readonly k: 'placement'; readonly name: string; readonly v: Placement | null }
   | { readonly k: 'node'; readonly name: string; readonly v: NodeRecord | null }
   | { readonly k: 'machine'; readonly name: string; readonly v: MachineRecord | null }
+  /** A machine's new snapshot: the operation itself was written once, with the first record. */
+  | { readonly k: 'snap'; readonly name: string; readonly s: unknown }
   | { readonly k: 'job'; readonly name: string; readonly v: JobRecord };
 
 interface StoreSnapshot {
@@ -49,7 +51,9 @@ export class Store implements StoreView {
   deletePlacement(instance: string): Promise<void> { return this.write({ k: 'placement', name: instance, v: null }); }
   putNode(n: NodeRecord): Promise<void> { return this.write({ k: 'node', name: n.name, v: n }); }
   deleteNode(name: string): Promise<void> { return this.write({ k: 'node', name, v: null }); }
-  putMachine(m: MachineRecord): Promise<void> { return this.write({ k: 'machine', name: m.id, v: m }); }
+  putMachine(m: MachineRecord): Promise<void> {
+    return this.machines.has(m.id) ? this.write({ k: 'snap', name: m.id, s: m.snapshot }) : this.write({ k: 'machine', name: m.id, v: m });
+  }
   deleteMachine(id: string): Promise<void> { return this.write({ k: 'machine', name: id, v: null }); }
   putJob(j: JobRecord): Promise<void> { return this.write({ k: 'job', name: j.id, v: j }); }
 
@@ -82,6 +86,11 @@ export class Store implements StoreView {
       case 'node': setOrDelete(this.nodes, r.name, r.v); break;
       case 'machine': setOrDelete(this.machines, r.name, r.v); break;
       case 'job': this.jobs.set(r.name, r.v); break;
+      case 'snap': {
+        const m = this.machines.get(r.name);
+        if (m) this.machines.set(r.name, { ...m, snapshot: r.s });
+        break;
+      }
     }
   }
 
