@@ -22,8 +22,10 @@ export function formatLocation(at: SourceLocation): string {
 /** Collects diagnostics; loading never stops at the first problem. */
 export class Diagnostics {
   readonly list: Diagnostic[] = [];
+  private errors = 0;
 
   error(at: SourceLocation, message: string): void {
+    this.errors++;
     this.list.push({ file: at.file, line: at.line, column: at.column, message, severity: 'error' });
   }
 
@@ -32,7 +34,7 @@ export class Diagnostics {
   }
 
   get errorCount(): number {
-    return this.list.reduce((n, d) => n + (d.severity === 'error' ? 1 : 0), 0);
+    return this.errors;
   }
 
   /** One severity, by file then line, so the output reads like the files. */
