@@ -46,7 +46,7 @@ export function emptyWorld(d: Desired): { observed: Observed; store: StoreView }
 export function convergedWorld(d: Desired, ops: readonly Operation[]): { observed: Observed; store: StoreView } {
   const { observed } = emptyWorld(d);
   const placements = new Map<string, Placement>();
-  const at = (n: string) => observed.nodes.get(n) as { containers: unknown[]; volumes: unknown[] };
+  const at = (n: string) => observed.nodes.get(n) as unknown as { containers: unknown[]; volumes: unknown[] }; // built here, mutable until returned
   for (const op of ops) {
     if (op.type !== 'CreateInstance') continue;
     placements.set(op.instance, { instance: op.instance, primary: op.primary, ...(op.secondary && { secondary: op.secondary }), generation: op.generation, ...(op.secondary && { lastSync: { at: 0, node: op.secondary } }) });
