@@ -38,8 +38,9 @@ export function plan(input: PlanInput): Plan {
         else errors.push({ instance: t.instance.name, message: t.blocked, source: t.instance.source });
         continue;
       }
-      const ops = instanceOperations(t, copies.get(t.instance.name) ?? [], facts);
-      if (ops.length) chains.push(ops);
+      const { ops, held } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts);
+      if (held) pending.push({ instance: t.instance.name, reason: held });
+      if (ops.length) chains.push([...ops]);
     }
   }
   for (const name of input.store.placements.keys()) {

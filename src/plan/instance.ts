@@ -7,7 +7,33 @@ import type { Copy, NodeFacts } from './facts.ts';
 import type { Target } from './targets.ts';
 import { toSpec } from './spec.ts';
 
-export function instanceOperations(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>): Operation[] {
+export interface InstancePlan {
+  readonly ops: readonly Operation[];
+  /** Set when the safe next step needs a human (never guessed when data could be lost). */
+  readonly held?: string;
+}
+
+export function instanceOperations(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>): InstancePlan {
+  const held = lostPrimaryDisks(t, copies);
+  if (held) return { ops: [], held };
+  return { ops: operationsFor(t, copies, facts) };
+}
+
+/**
+ * Disks gone from the primary while the synced replica still has them: recreating them empty
+ * would be silent data loss, and syncing would spread it. Hold, and say how to recover.
+ */
+function lostPrimaryDisks(t: Target, copies: readonly Copy[]): string | undefined {
+  const p = t.placement;
+  if (!p?.secondary || t.primaryChange.kind !== 'keep' || p.lastSync?.node !== p.secondary) return undefined;
+  const count = (node: string) => copies.find((c) => c.node === node)?.volumes.length ?? 0;
+  const onPrimary = count(p.primary);
+  if (onPrimary >= count(p.secondary) || onPrimary >= t.instance.disks.length) return undefined;
+  return `disks of ${t.instance.name} are missing on its primary ${p.primary} but its replica on ${p.secondary} holds them (synced ${new Date(p.lastSync.at).toISOString()}); `
+    + `not recreating them empty. To recover from the replica, mark ${p.primary} offline (the instance fails over to ${p.secondary}).`;
+}
+
+function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>): Operation[] {
   const up = (n: string | undefined) => n !== undefined && facts.get(n)?.up === true;
   const d = t.instance;
   const p = t.placement;
