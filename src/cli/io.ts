@@ -10,10 +10,11 @@ export interface Io {
 }
 
 export function processIo(): Io {
-  // `drover status | head` closes the pipe early: that is not an error.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
+  // `drover apply | head` closes the pipe early: not an error, and no reason to stop converging.
+  let closed = false;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') closed = true; else throw e; });
   return {
-    out: (t) => void process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
+    out: (t) => { if (!closed) process.stdout.write(t.endsWith('\n') ? t : `${t}\n`); },
     err: (t) => void process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
     isTty: !!process.stdout.isTTY,
     stdinIsTty: !!process.stdin.isTTY,

@@ -36,7 +36,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const store = new Store(stateDir);
   const driver = await openDriver(loaded.desired, stateDir);
-  const started = Date.now();
+  let started = Date.now();
   const tty = !values.json && io.isTty ? ttySink((s) => process.stdout.write(s)) : undefined;
   const events: EventSink = values.json ? jsonSink(io) : tty ?? lineSink(io);
   try {
@@ -57,6 +57,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       const answer = await io.ask('\nApply these operations? Only "yes" is accepted: ');
       if (answer.trim() !== 'yes') { io.out('Apply cancelled; nothing was changed.'); return EXIT.ok; }
     }
+    started = Date.now(); // not counting the time the question waited for an answer
     const r = await converge({ desired: loaded.desired, driver, store, events, ...(values.prune && { prune: true }), ...(saved && { operations: saved.operations }) });
     tty?.stop();
     const durationMs = Date.now() - started;

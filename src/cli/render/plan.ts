@@ -33,9 +33,10 @@ export function renderPlanText(p: Plan, now: number): string {
   } else {
     lines.push('Drover will perform the following operations:', '');
     const width = Math.max(...p.operations.map((o) => o.type.length));
+    const nameWidth = Math.max(...p.operations.map((o) => o.instance.length));
     for (const op of p.operations) {
-      lines.push(`  ${SYMBOL[op.type].padEnd(3)} ${op.type.padEnd(width)}  ${op.instance}  ${describe(op, now)}`);
-      lines.push(`      ${' '.repeat(width)}  # ${op.reason}`);
+      lines.push(`  ${SYMBOL[op.type].padEnd(3)} ${op.type.padEnd(width)}  ${op.instance.padEnd(nameWidth)}  ${describe(op, now)}`);
+      lines.push(`      ${' '.repeat(width + nameWidth + 2)}  # ${op.reason}`);
     }
     lines.push('', summaryLine(p.operations));
   }

@@ -5,10 +5,11 @@
 import type { ApplyEvent, EventSink } from '../../apply/events.ts';
 import { formatBytes, formatDuration } from '../../model/quantity.ts';
 import type { Io } from '../io.ts';
-import { describe } from './plan.ts';
+import { describe, opJson } from './plan.ts';
 
+/** NDJSON, one event a line; operations without their container spec (it is in the manifests). */
 export function jsonSink(io: Io): EventSink {
-  return (e) => io.out(JSON.stringify({ ...e, time: new Date().toISOString() }));
+  return (e) => io.out(JSON.stringify({ ...e, ...('op' in e && { op: opJson(e.op) }), time: new Date().toISOString() }));
 }
 
 export function lineSink(io: Io): EventSink {
