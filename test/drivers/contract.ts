@@ -203,18 +203,6 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     await driver.removeDisks(b, sp.name);
   });
 
-  test('syncDisks creates missing replica volumes on the target', async (ctx) => {
-    const { driver, nodes, spec } = S(ctx);
-    const [a, b] = nodes as [string, string];
-    const sp = spec('ct-sync2');
-    await driver.createDisks(a, sp.name, sp.disks, 'primary', 1);
-    await driver.syncDisks(a, b, sp.name);
-    const vb = volumesOf(await driver.probe(b), sp.name);
-    assert.is(vb.length, sp.disks.length);
-    await driver.removeDisks(a, sp.name);
-    await driver.removeDisks(b, sp.name);
-  });
-
   test('fence answers a boolean', async (ctx) => {
     const { driver, nodes } = S(ctx);
     assert.type(await driver.fence(nodes[1]!, undefined), 'boolean');

@@ -77,8 +77,10 @@ export function toDriverError(node: string, endpoint: string, what: string, err:
   const code = typeof e?.code === 'string' ? e.code : '';
   const message = typeof e?.message === 'string' ? e.message : String(err);
   if (isTlsError(code, message)) {
+    const alert = /alert ([a-z ]+?)(?::|$)/i.exec(message)?.[1];
+    const detail = alert ? `the engine refused this client (TLS alert: ${alert})` : message.split('\n')[0]!;
     return new DriverError(
-      `${where}: ${what}: TLS handshake failed: ${message}${code ? ` [${code}]` : ''} ` +
+      `${where}: ${what}: TLS handshake failed: ${detail}${code ? ` [${code}]` : ''} ` +
       `(check the node's tls ca/cert/key files and that the engine trusts this client's certificate)`,
       false, node);
   }
