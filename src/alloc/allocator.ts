@@ -8,6 +8,7 @@ import type { ClusterModel, InstanceModel } from './model.ts';
 import type { ScoreBreakdown } from './metrics.ts';
 import { ClusterState, type InstState } from './state.ts';
 import { NodeDelta, Trial } from './trial.ts';
+import { canScanFast, ShortLists, TopK, type ScanResult } from './scan.ts';
 
 export type PlaceResult =
   | { readonly ok: true; readonly primary: string; readonly secondary?: string; readonly warnings: readonly string[] }
@@ -37,27 +38,14 @@ const REASONS = [
   'would break N+1', 'have no usable secondary',
 ] as const;
 const R_OFFLINE = 0, R_DRAINED = 1, R_MEM = 2, R_CPU = 3, R_DSK = 4, R_SPN = 5, R_AFF = 6, R_N1 = 7, R_NOSEC = 8;
+/** Not a candidate at all (replace-secondary keeps its primary): counted nowhere. */
+const R_SKIP = 99;
 const SINGULAR: Readonly<Record<string, string>> = {
   'lack memory': 'lacks memory', 'lack vcpus': 'lacks vcpus', 'lack disk': 'lacks disk',
   'lack spindles': 'lacks spindles', 'have no usable secondary': 'has no usable secondary',
 };
-const TOP = 6;
-
-/** A short best-first list (insertion sort; ties keep the first seen, so lower node index wins). */
-class TopK {
-  readonly idx: number[] = [];
-  readonly val: number[] = [];
-  constructor(private readonly k: number) {}
-  push(i: number, v: number): void {
-    const n = this.val.length;
-    if (n === this.k && v >= this.val[n - 1]!) return;
-    let j = n < this.k ? n : n - 1;
-    while (j > 0 && this.val[j - 1]! > v) j--;
-    this.idx.splice(j, 0, i);
-    this.val.splice(j, 0, v);
-    if (this.idx.length > this.k) { this.idx.pop(); this.val.pop(); }
-  }
-}
+/** Short-list length per role: exact joint scoring costs TOP² trials per replicated placement. */
+const TOP = 4;
 
 interface Choice { p: number; s: number; delta: number; breaks: boolean }
 
@@ -70,6 +58,9 @@ export class Allocator {
   private readonly spindleLimit: boolean;
   private readonly dP = new NodeDelta();
   private readonly dS = new NodeDelta();
+  /** Per node: the primary check's REASONS index, -1 when it fits (reused across calls). */
+  private readonly reasons: Int8Array;
+  private readonly lists: ShortLists;
 
   constructor(model: ClusterModel, options: AllocatorOptions = {}) {
     this.state = new ClusterState(model);
@@ -78,6 +69,8 @@ export class Allocator {
     this.useN1 = model.policy.redundancy !== 'none';
     // Drover's own clusters have no spindle policy; only Ganeti files bring one.
     this.spindleLimit = model.policy.spindleRatio !== undefined;
+    this.reasons = new Int8Array(this.state.n);
+    this.lists = new ShortLists(this.state);
   }
 
   /**
@@ -250,65 +243,88 @@ export class Allocator {
     exclude: ReadonlySet<number>,
   ): { ok: true; choice: Choice; warnings: string[] } | { ok: false; reason: string } {
     const st = this.state, inst = st.insts[idx]!, n = st.n;
-    const counts = new Array<number>(REASONS.length).fill(0);
     const tiers = this.useN1 && !this.strict ? 2 : 1;
-    // Pass 1: every node alone as primary (and, for replicated, as secondary with no peer history).
-    const topP = [new TopK(TOP), new TopK(TOP)];
-    const topS: TopK[][] = [[], []];
-    const bestPlain: (Choice | undefined)[] = [undefined, undefined];
-    const firstP = fixedPrimary >= 0 ? fixedPrimary : 0, lastP = fixedPrimary >= 0 ? fixedPrimary + 1 : n;
-    for (let p = firstP; p < lastP; p++) {
-      const r = fixedPrimary >= 0 ? -1 : this.primaryReason(inst, p);
-      if (r >= 0) { counts[r]!++; continue; }
-      const breaks = fixedPrimary < 0 && this.primaryBreaks(inst, p);
-      if (breaks && tiers === 1 && this.useN1) { counts[R_N1]!++; continue; }
-      const d = fixedPrimary >= 0 ? 0 : this.trial.delta(p, this.primaryDelta(inst), -1, undefined) + this.extra(inst, p, -1);
-      if (!inst.replicated) {
-        for (let t = breaks ? 1 : 0; t < 2; t++) {
-          const b = bestPlain[t];
-          if (!b || d < b.delta) bestPlain[t] = { p, s: -1, delta: d, breaks };
-        }
-      } else {
-        if (!breaks) topP[0]!.push(p, d);
-        topP[1]!.push(p, d);
-      }
-    }
+    const held = fixedPrimary >= 0;
+    const reasons = this.reasons;
+    const rules = { useN1: this.useN1, strict: this.strict, spindleLimit: this.spindleLimit };
+    const fast = !held && canScanFast(st, inst);
+    // The fast scan checks the hard rules inline; the reasons are only needed when nothing fits.
+    let reasonsKnown = !fast;
+    const fillReasons = (): void => {
+      if (reasonsKnown) return;
+      for (let p = 0; p < n; p++) reasons[p] = this.primaryReason(inst, p);
+      reasonsKnown = true;
+    };
+    if (!fast) for (let p = 0; p < n; p++) reasons[p] = held ? (p === fixedPrimary ? -1 : R_SKIP) : this.primaryReason(inst, p);
+    const scan = fast ? this.lists.get(inst, rules, TOP) : this.scanGeneric(inst, reasons, exclude);
+    const ok = (c: Choice): { ok: true; choice: Choice; warnings: string[] } => ({
+      ok: true, choice: c, warnings: c.breaks ? [this.n1Warning(inst, c)] : [],
+    });
     if (!inst.replicated) {
       for (let t = 0; t < tiers; t++) {
-        const b = bestPlain[t];
-        if (b) return { ok: true, choice: b, warnings: b.breaks ? [this.n1Warning(inst, b)] : [] };
+        let best: Choice | undefined;
+        for (const p of scan.topP[t].idx) {
+          const d = this.trial.delta(p, this.primaryDelta(inst), -1, undefined) + this.extra(inst, p, -1);
+          if (!best || d < best.delta || (d === best.delta && p < best.p)) best = { p, s: -1, delta: d, breaks: false };
+        }
+        if (best) return ok({ ...best, breaks: t === 1 && this.primaryBreaks(inst, best.p) });
       }
-      return { ok: false, reason: this.reasonText(counts) };
+    } else {
+      for (let t = 0; t < tiers; t++) {
+        const prims = scan.topP[t].idx;
+        const found = this.bestPair(inst, prims, (p) => scan.topS[t][st.group[p]!]?.idx ?? [], t, exclude, held)
+          ?? this.bestPair(inst, prims, () => range(n), t, exclude, held);
+        if (found) return ok(found);
+      }
+      // Nothing among the best primaries: every feasible primary against every node.
+      fillReasons();
+      const all: number[] = [];
+      for (let p = 0; p < n; p++) if (reasons[p]! < 0) all.push(p);
+      for (let t = 0; t < tiers; t++) {
+        const prims = all.filter((p) => held || t === 1 || !this.primaryBreaks(inst, p));
+        const found = this.bestPair(inst, prims, () => range(n), t, exclude, held);
+        if (found) return ok(found);
+      }
     }
+    fillReasons();
+    const counts = new Array<number>(REASONS.length).fill(0);
+    for (let p = 0; p < n; p++) {
+      const r = reasons[p]!;
+      if (r >= 0 && r < REASONS.length) counts[r]!++;
+      else if (r < 0) {
+        const n1Only = this.useN1 && this.strict && !held && this.primaryBreaks(inst, p);
+        counts[n1Only ? R_N1 : this.secondaryBlock(inst, p, exclude)]!++;
+      }
+    }
+    return { ok: false, reason: this.reasonText(counts) };
+  }
+
+  /** scanFast's job for the rare cases it does not cover (forthcoming, offline, tags, locations). */
+  private scanGeneric(inst: InstState, reasons: Int8Array, exclude: ReadonlySet<number>): ScanResult {
+    const st = this.state, n = st.n;
+    const topP: [TopK, TopK] = [new TopK(TOP), new TopK(TOP)];
+    const topS: [TopK[], TopK[]] = [[], []];
+    for (let p = 0; p < n; p++) {
+      if (reasons[p]! >= 0) continue;
+      const breaks = this.primaryBreaks(inst, p);
+      if (breaks && this.strict) continue;
+      const d = this.trial.delta(p, this.primaryDelta(inst), -1, undefined) + this.extra(inst, p, -1);
+      if (!breaks) topP[0].push(p, d);
+      topP[1].push(p, d);
+    }
+    if (!inst.replicated) return { topP, topS };
     for (let s = 0; s < n; s++) {
       if (exclude.has(s) || st.unusable[s]) continue;
       if (inst.local && st.fDskF[s]! - inst.dsk < 0) continue;
       if (this.spindleLimit && inst.local && st.instSpF[s]! + inst.spindleUse > st.hiSp[s]!) continue;
-      const reserve = inst.mem;
-      const breaks = this.secondaryBreaks(inst, s, reserve);
-      const d = this.trial.delta(s, this.secondaryDelta(inst, s, reserve), -1, undefined);
+      const breaks = this.secondaryBreaks(inst, s, inst.mem);
+      if (breaks && this.strict) continue;
+      const d = this.trial.delta(s, this.secondaryDelta(inst, s, inst.mem), -1, undefined);
       const g = st.group[s]!;
-      for (let t = breaks ? 1 : 0; t < 2; t++) (topS[t]![g] ??= new TopK(TOP)).push(s, d);
+      if (!breaks) (topS[0][g] ??= new TopK(TOP)).push(s, d);
+      (topS[1][g] ??= new TopK(TOP)).push(s, d);
     }
-    const held = fixedPrimary >= 0;
-    for (let t = 0; t < tiers; t++) {
-      const found = this.bestPair(inst, topP[t]!.idx, (p) => topS[t]![st.group[p]!]?.idx ?? [], t, exclude, held)
-        ?? this.bestPair(inst, topP[t]!.idx, () => range(n), t, exclude, held);
-      if (found) return { ok: true, choice: found, warnings: found.breaks ? [this.n1Warning(inst, found)] : [] };
-    }
-    // Nothing among the best primaries: try every feasible primary against every node, counting why.
-    const all: number[] = [];
-    for (let p = firstP; p < lastP; p++) if (fixedPrimary >= 0 || this.primaryReason(inst, p) < 0) all.push(p);
-    for (let t = 0; t < tiers; t++) {
-      const prims = all.filter((p) => held || t === 1 || !this.primaryBreaks(inst, p));
-      const found = this.bestPair(inst, prims, () => range(n), t, exclude, held);
-      if (found) return { ok: true, choice: found, warnings: found.breaks ? [this.n1Warning(inst, found)] : [] };
-    }
-    for (const p of all) {
-      if (!held && this.useN1 && tiers === 1 && this.primaryBreaks(inst, p)) continue; // already counted
-      counts[this.secondaryBlock(inst, p, exclude)]!++;
-    }
-    return { ok: false, reason: this.reasonText(counts) };
+    return { topP, topS };
   }
 
   /** Best exact (p, s) among the given candidates; tier 0 refuses any N+1 break. */

@@ -17,6 +17,7 @@ export const NK = 11;
 
 /** Weight of each std-dev slot; the load slots carry cpu+mem+net (identical without MonD data). */
 const STD_WEIGHT = new Float64Array([0.5, 0.5, 1, 0.5, 3, 1, 0.5, 0.5, 0.5, 0.5, 0.5]);
+const TOUCH_CAP = 1024;
 const W_N1 = 1, W_OFF_ALL = 4, W_OFF_PRI = 16, W_TAGS = 2, W_LOC = 1, W_LOCX = 1, W_RTOTAL = 0.25;
 
 export interface InstState {
@@ -34,6 +35,8 @@ export interface InstState {
   readonly secMem: boolean;
   readonly forthcoming: boolean;
   readonly movable: boolean;
+  /** Ganeti auto_balance (default true). */
+  readonly autoBalance: boolean;
   readonly exclTags: readonly string[];
   readonly desiredLoc: readonly string[];
   pri: number; // node index, -1 unplaced
@@ -74,6 +77,11 @@ export class ClusterState {
   readonly instSpF: Float64Array;
   readonly pCnt: Float64Array;
   readonly sCnt: Float64Array;
+  // Reciprocals for the hot placement scan (a multiply instead of a divide per node).
+  readonly invTMem: Float64Array;
+  readonly invTDsk: Float64Array;
+  readonly invCpuDen: Float64Array;
+  readonly invHiSp: Float64Array;
   readonly rMem: Float64Array;
   /** Per secondary node: primary node index → memory of its N+1-counted instances here. */
   readonly peers: (Map<number, number> | undefined)[];
@@ -87,6 +95,13 @@ export class ClusterState {
   readonly redundancy: 'n+1' | 'none';
   hasLocation = false;
   hasForthcoming = false;
+  /**
+   * Whether each *_forth slot equals its base slot on every node (no forthcoming or offline
+   * instances): then a trial scores the base slot once at double weight. Cleared, never re-set,
+   * by an assignment that makes them differ.
+   */
+  twinMem = false;
+  twinRest = false;
 
   // Aggregates over online nodes.
   nOnline = 0;
@@ -127,6 +142,7 @@ export class ClusterState {
     this.tCpu = f64(); this.cpuLimit = f64(); this.cpuSpeed = f64(); this.uCpu = f64(); this.uCpuF = f64();
     this.hiSp = f64(); this.instSp = f64(); this.instSpF = f64();
     this.pCnt = f64(); this.sCnt = f64(); this.rMem = f64(); this.locSum = f64();
+    this.invTMem = f64(); this.invTDsk = f64(); this.invCpuDen = f64(); this.invHiSp = f64();
     this.peers = new Array<Map<number, number> | undefined>(n);
     this.pTags = new Array<Map<string, number> | undefined>(n);
     this.locTags = new Array<readonly string[]>(n);
@@ -157,6 +173,10 @@ export class ClusterState {
       this.uCpu[i] = this.uCpuF[i] = nd.nodeVcpus ?? 0;
       this.hiSp[i] = spRatio * (nd.spindles ?? 1);
       this.locTags[i] = nd.locationTags ?? [];
+      this.invTMem[i] = 1 / nd.memory;
+      this.invTDsk[i] = nd.disk === 0 ? 0 : 1 / nd.disk; // no local disk: pDsk stays 1 (Ganeti)
+      this.invCpuDen[i] = 1 / (nd.vcpus * this.cpuSpeed[i]!);
+      this.invHiSp[i] = 1 / this.hiSp[i]!;
       if (this.locTags[i]!.length > 0) this.hasLocation = true;
     });
     // With a reported free disk the instances' disks are already in it; without, subtract them below.
@@ -199,6 +219,7 @@ export class ClusterState {
       secMem: replicated && online && !forth && inst.autoBalance !== false,
       forthcoming: forth,
       movable: replicated && inst.autoBalance !== false,
+      autoBalance: inst.autoBalance !== false,
       exclTags: inst.antiAffinity,
       desiredLoc: inst.desiredLocation ?? [],
       pri: -1,
@@ -343,6 +364,8 @@ export class ClusterState {
   assign(idx: number, p: number, s: number): void {
     const st = this.insts[idx]!;
     const oldP = st.pri, oldS = st.sec;
+    if (st.forthcoming) this.twinMem = this.twinRest = false;
+    if (!st.online) this.twinMem = false;
     if (oldP >= 0) this.detach(idx);
     st.pri = p;
     st.sec = s;
@@ -381,8 +404,17 @@ export class ClusterState {
     return c;
   }
 
+  /**
+   * Nodes refreshed since a reader last cleared the log (the allocator's short-list cache). Capped:
+   * past TOUCH_CAP entries it only records that it overflowed, and the reader starts afresh.
+   */
+  readonly touchLog: number[] = [];
+  touchOverflow = false;
+
   /** Re-reads node i into the aggregates after its sums changed. */
   refreshNode(i: number): void {
+    if (this.touchLog.length < TOUCH_CAP) this.touchLog.push(i);
+    else this.touchOverflow = true;
     const o = i * NK;
     const cnt = this.pCnt[i]! + this.sCnt[i]!;
     if (this.offline[i]) {
@@ -423,6 +455,16 @@ export class ClusterState {
       if (!this.offline[i]) this.nOnline++;
       this.refreshNode(i);
     }
+    let tm = true, tr = true;
+    const v = this.vals;
+    for (let i = 0; i < this.n; i++) {
+      if (this.offline[i]) continue;
+      const o = i * NK;
+      if (v[o + K_MEM] !== v[o + K_MEMF]) tm = false;
+      if (v[o + K_DSK] !== v[o + K_DSKF] || v[o + K_CPU] !== v[o + K_CPUF] || v[o + K_SPN] !== v[o + K_SPNF]) tr = false;
+    }
+    this.twinMem = tm;
+    this.twinRest = tr;
   }
 
   /** Σ of location scores over online nodes (kept incrementally in locScoreSum). */
