@@ -141,6 +141,7 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
     ['record', (c) => updatePlacement(c, op.instance, (p) => (p.primary === op.to ? p : swapped(p, c)))],
     ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.to, op.instance)] as const] : []),
     ['removeSource', (c) => c.driver.removeInstance(op.from, op.instance)],
+    ['demoteSource', (c) => c.driver.createDisks(op.from, op.instance, op.spec.disks, 'replica', op.generation)],
     ['verify', (c) => verify(c, op.to, op.instance, op.start)],
   ];
 }

@@ -37,7 +37,10 @@ export interface Driver {
 
   probe(node: string): Promise<NodeProbe>;
 
-  /** Create the instance's volumes on `node` in the given role (existing ones are kept). */
+  /**
+   * Make the instance's volumes exist on `node` in the given role and generation. Existing volumes
+   * keep their contents (this is also how a former primary becomes a replica).
+   */
   createDisks(node: string, instance: string, disks: readonly DiskSpec[], role: 'primary' | 'replica', generation: number): Promise<void>;
   /** Remove all of the instance's volumes on `node`. Absent volumes are fine. */
   removeDisks(node: string, instance: string): Promise<void>;

@@ -57,8 +57,9 @@ export class SimDriver implements Driver {
     const writes: Promise<void>[] = [];
     disks.forEach((d, disk) => {
       const existing = volumes.get(`${instance}/${disk}`);
-      if (existing && existing.size >= d.size) return;
-      writes.push(this.world.putVolume(node, { instance, disk, role, size: d.size, generation, dataVersion: existing?.dataVersion ?? 0 }));
+      if (existing && existing.size >= d.size && existing.role === role && existing.generation === generation) return;
+      // An existing volume keeps its data; only its size, role and generation are brought up to date.
+      writes.push(this.world.putVolume(node, { instance, disk, role, size: Math.max(d.size, existing?.size ?? 0), generation, dataVersion: existing?.dataVersion ?? 0 }));
     });
     await Promise.all(writes);
   }
