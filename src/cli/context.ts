@@ -3,7 +3,10 @@ import { loadManifests, formatDiagnostic, DEFAULT_MANIFEST_PATH } from '../manif
 import type { Desired } from '../model/desired.ts';
 import type { Driver } from '../drivers/driver.ts';
 import { SimDriver } from '../drivers/sim/index.ts';
-import type { Io } from './io.ts';
+import { observeAndRecord } from '../apply/converge.ts';
+import type { Observed } from '../model/observed.ts';
+import { Store } from '../store/store.ts';
+import { stateDirOf, type Io } from './io.ts';
 
 /** Load and validate; on errors print every diagnostic and return undefined. */
 export async function loadOrReport(paths: readonly string[], io: Io): Promise<{ desired: Desired; files: readonly string[] } | undefined> {
@@ -30,4 +33,28 @@ export async function openDriver(desired: Desired, stateDir: string, options: { 
     return createDockerDriver({ cluster: c.name, nodes, ...(c.failover.fenceCommand && { fenceCommand: c.failover.fenceCommand }) });
   }
   return new SimDriver({ stateDir, nodes, latencyMs: clusters[0]?.sim.latencyMs ?? 0, ...(options.readOnly && { readOnly: true }) });
+}
+
+/** What read-only commands (plan, status) start from: manifests, the store, one look at the nodes. */
+export interface Look {
+  readonly desired: Desired;
+  readonly files: readonly string[];
+  readonly stateDir: string;
+  readonly store: Store;
+  readonly observed: Observed;
+}
+
+/** Load, open read-only, observe, run `fn`, close. Undefined when the manifests have errors. */
+export async function withLook<T>(paths: readonly string[], stateDirFlag: string | undefined, io: Io, fn: (look: Look) => Promise<T>): Promise<T | undefined> {
+  const loaded = await loadOrReport(paths, io);
+  if (!loaded) return undefined;
+  const stateDir = stateDirOf(stateDirFlag);
+  const store = new Store(stateDir, { readOnly: true });
+  const driver = await openDriver(loaded.desired, stateDir, { readOnly: true });
+  try {
+    const observed = await observeAndRecord(driver, [...loaded.desired.nodes.values()], store, undefined, { record: false });
+    return await fn({ ...loaded, stateDir, store, observed });
+  } finally {
+    await driver.close();
+  }
 }

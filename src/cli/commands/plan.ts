@@ -1,11 +1,9 @@
 import { parseArgs } from 'node:util';
 import * as fs from 'node:fs';
-import { observeAndRecord } from '../../apply/converge.ts';
 import { plan } from '../../plan/index.ts';
 import { planBasis } from '../../plan/basis.ts';
-import { Store } from '../../store/store.ts';
-import { loadOrReport, openDriver } from '../context.ts';
-import { EXIT, stateDirOf, type Io } from '../io.ts';
+import { withLook } from '../context.ts';
+import { EXIT, type Io } from '../io.ts';
 import { planJson, renderPlanText } from '../render/plan.ts';
 import type { Operation } from '../../model/operations.ts';
 
@@ -26,24 +24,17 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
     json: { type: 'boolean' }, out: { type: 'string' }, 'detailed-exitcode': { type: 'boolean' }, prune: { type: 'boolean' }, 'state-dir': { type: 'string' },
   } });
-  const loaded = await loadOrReport(positionals, io);
-  if (!loaded) return EXIT.error;
-  const stateDir = stateDirOf(values['state-dir']);
-  const store = new Store(stateDir, { readOnly: true });
-  const driver = await openDriver(loaded.desired, stateDir, { readOnly: true });
-  try {
-    const observed = await observeAndRecord(driver, [...loaded.desired.nodes.values()], store, undefined, { record: false });
+  const code = await withLook(positionals, values['state-dir'], io, async ({ desired, store, observed }) => {
     const now = Date.now();
-    const p = plan({ desired: loaded.desired, observed, store, now, prune: !!values.prune });
+    const p = plan({ desired, observed, store, now, prune: !!values.prune });
     io.out(values.json ? JSON.stringify(planJson(p)) : renderPlanText(p, now));
     if (values.out && p.errors.length === 0) {
-      const saved: SavedPlan = { version: 1, paths: positionals.length ? positionals : ['manifests'], basis: planBasis(loaded.desired, observed, store), prune: !!values.prune, createdAt: new Date(now).toISOString(), operations: p.operations };
+      const saved: SavedPlan = { version: 1, paths: positionals.length ? positionals : ['manifests'], basis: planBasis(desired, observed, store), prune: !!values.prune, createdAt: new Date(now).toISOString(), operations: p.operations };
       fs.writeFileSync(values.out, JSON.stringify(saved, null, 1));
       if (!values.json) io.out(`Saved the plan to ${values.out}; apply exactly it with: drover apply --plan ${values.out}`);
     }
     if (p.errors.length) return EXIT.error;
     return values['detailed-exitcode'] && p.operations.length ? EXIT.changes : EXIT.ok;
-  } finally {
-    await driver.close();
-  }
+  });
+  return code ?? EXIT.error;
 }

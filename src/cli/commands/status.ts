@@ -1,10 +1,8 @@
 import { parseArgs } from 'node:util';
-import { observeAndRecord } from '../../apply/converge.ts';
 import { clusterStatus } from '../../plan/status.ts';
 import { formatBytes, formatDuration } from '../../model/quantity.ts';
-import { Store } from '../../store/store.ts';
-import { loadOrReport, openDriver } from '../context.ts';
-import { EXIT, stateDirOf, type Io } from '../io.ts';
+import { withLook } from '../context.ts';
+import { EXIT, type Io } from '../io.ts';
 import { table } from '../render/table.ts';
 
 export const usage = `drover status [PATH...] [--json]
@@ -13,14 +11,8 @@ export const usage = `drover status [PATH...] [--json]
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, 'state-dir': { type: 'string' } } });
-  const loaded = await loadOrReport(positionals, io);
-  if (!loaded) return EXIT.error;
-  const stateDir = stateDirOf(values['state-dir']);
-  const store = new Store(stateDir, { readOnly: true });
-  const driver = await openDriver(loaded.desired, stateDir, { readOnly: true });
-  try {
-    const observed = await observeAndRecord(driver, [...loaded.desired.nodes.values()], store, undefined, { record: false });
-    const s = clusterStatus(loaded.desired, observed, store);
+  const code = await withLook(positionals, values['state-dir'], io, async ({ desired, store, observed }) => {
+    const s = clusterStatus(desired, observed, store);
     if (values.json) { io.out(JSON.stringify(s)); return EXIT.ok; }
     const now = Date.now();
     io.out(table(['Node', 'Health', 'MTotal', 'MUsed', 'MFree', 'VCPUs', 'DTotal', 'DUsed', 'Pinst', 'Sinst', 'Flags'], s.nodes.map((n) => [
@@ -34,7 +26,6 @@ export async function run(argv: string[], io: Io): Promise<number> {
       i.recoveryPoint ? `${formatDuration(now - i.recoveryPoint)} ago` : '-',
     ])));
     return EXIT.ok;
-  } finally {
-    await driver.close();
-  }
+  });
+  return code ?? EXIT.error;
 }
