@@ -55,26 +55,46 @@ export function clusterStatus(desired: Desired, observed: Observed, store: Store
       ...(p?.lastSync && p.lastSync.node === p.secondary && { recoveryPoint: p.lastSync.at }),
     };
   });
+  const load = nodeLoad(desired, instances);
   const nodes = [...desired.nodes.values()].map((n) => {
     const o = observed.nodes.get(n.name);
     const rec = store.nodes.get(n.name);
-    const mine = instances.filter((i) => i.primary === n.name && i.desiredState !== 'absent');
-    const byName = new Map([...desired.instances.values()].map((d) => [d.name, d]));
-    const hosted = instances.filter((i) => i.primary === n.name || i.secondary === n.name);
-    const disk = hosted.reduce((s, i) => s + (byName.get(i.name)?.disks.reduce((a, d) => a + d.size, 0) ?? 0), 0);
+    const l = load.get(n.name) ?? { memory: 0, vcpus: 0, disk: 0, primaries: 0, secondaries: 0 };
     const cap = { memory: n.capacity?.memory ?? o?.capacity?.memory ?? 0, vcpus: n.capacity?.vcpus ?? o?.capacity?.vcpus ?? 0, disk: n.capacity?.disk ?? o?.capacity?.disk ?? 0 };
     return {
       name: n.name,
       health: rec?.fencedAt !== undefined ? 'fenced' as const : o?.health ?? 'unreachable',
       flags: [n.drained && 'drained', n.offline && 'offline'].filter((f): f is string => !!f),
-      memory: { total: cap.memory, used: mine.reduce((s, i) => s + i.memory, 0) },
-      vcpus: { total: cap.vcpus, used: mine.reduce((s, i) => s + i.vcpus, 0) },
-      disk: { total: cap.disk, used: disk },
-      primaries: mine.length,
-      secondaries: instances.filter((i) => i.secondary === n.name).length,
+      memory: { total: cap.memory, used: l.memory },
+      vcpus: { total: cap.vcpus, used: l.vcpus },
+      disk: { total: cap.disk, used: l.disk },
+      primaries: l.primaries,
+      secondaries: l.secondaries,
       ...(rec?.nodeDownSince !== undefined && { nodeDownSince: rec.nodeDownSince }),
       ...(o?.error && { error: o.error }),
     };
   });
   return { nodes, instances };
+}
+
+interface Load { memory: number; vcpus: number; disk: number; primaries: number; secondaries: number }
+
+/** Per node: what its primaries use (memory, vcpus) and the disk its primaries and replicas hold. */
+function nodeLoad(desired: Desired, instances: readonly InstanceStatus[]): Map<string, Load> {
+  const load = new Map<string, Load>();
+  const at = (node: string) => {
+    let l = load.get(node);
+    if (!l) load.set(node, (l = { memory: 0, vcpus: 0, disk: 0, primaries: 0, secondaries: 0 }));
+    return l;
+  };
+  for (const i of instances) {
+    const disk = desired.instances.get(i.name)?.disks.reduce((a, d) => a + d.size, 0) ?? 0;
+    if (i.primary) {
+      const l = at(i.primary);
+      l.disk += disk;
+      if (i.desiredState !== 'absent') { l.memory += i.memory; l.vcpus += i.vcpus; l.primaries++; }
+    }
+    if (i.secondary) { const l = at(i.secondary); l.disk += disk; l.secondaries++; }
+  }
+  return load;
 }
