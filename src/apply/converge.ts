@@ -9,7 +9,10 @@ import type { Observed } from '../model/observed.ts';
 import type { Operation } from '../model/operations.ts';
 import { observe } from '../observe/index.ts';
 import { plan, type Plan } from '../plan/index.ts';
+import { classifyDrift, type DriftItem } from '../plan/drift.ts';
+import { specHash } from '../model/hash.ts';
 import type { Store } from '../store/store.ts';
+import type { GitInfo, JobTags, NodeRecord, Placement } from '../store/types.ts';
 import type { EventSink } from './events.ts';
 import { Executor, type Failure, type Limits } from './executor.ts';
 
@@ -25,6 +28,11 @@ export interface ConvergeOptions {
   /** Longest wait for a node's grace, ms (a one-shot apply should not hang forever). */
   readonly maxWaitMs?: number;
   readonly probeTimeoutMs?: number;
+  /** Aborting parks the run: no new step starts, steps in flight finish, machines stay resumable. */
+  readonly signal?: AbortSignal;
+  /** Recorded in every journal entry of this run. */
+  readonly git?: GitInfo;
+  readonly trigger?: string;
 }
 
 export interface ConvergeResult {
@@ -35,35 +43,59 @@ export interface ConvergeResult {
   readonly errors: Plan['errors'];
   readonly warnings: readonly string[];
   readonly rounds: number;
+  /** Changes made on the nodes outside Drover that this run found (corrected or left alone). */
+  readonly drift: readonly DriftItem[];
+  /** Stopped by the signal before it was done. */
+  readonly parked: boolean;
 }
 
 export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
   const nodes = [...o.desired.nodes.values()];
-  const executor = new Executor({ driver: o.driver, store: o.store, events: o.events, limits: limitsOf(o.desired), fence: fencer(o.driver, o.desired) });
+  const driftOf = new Map<Operation, DriftItem>();
+  const tag = (op: Operation): JobTags => {
+    const d = driftOf.get(op);
+    return { ...(d && { drift: { kind: d.kind, detail: d.detail } }), ...(o.git && { git: o.git }), ...(o.trigger && { trigger: o.trigger }) };
+  };
+  const executor = new Executor({ driver: o.driver, store: o.store, events: recordApplied(o.store, o.events), limits: limitsOf(o.desired), fence: fencer(o.driver, o.desired), tag });
+  const parked = parkOn(o.signal, executor);
   let succeeded = 0, skipped = 0;
   const failed: Failure[] = [];
+  const drift: DriftItem[] = [];
   const add = (r: { succeeded: number; failed: readonly Failure[]; skipped: number }) => { succeeded += r.succeeded; failed.push(...r.failed); skipped += r.skipped; };
-  if (o.store.machines.size) add(await executor.resume([...o.store.machines.values()]));
+  const result = (last: Plan, rounds: number, wasParked = false): ConvergeResult =>
+    ({ succeeded, failed, skipped, pending: last.pending, errors: last.errors, warnings: last.warnings, rounds, drift, parked: wasParked });
+  const none: Plan = { operations: [], warnings: [], errors: [], pending: [] };
+  // Either the work finishes, or the signal parks it: then the run's promise never settles.
+  const work = async (p: Promise<{ succeeded: number; failed: readonly Failure[]; skipped: number }>) => {
+    const r = await Promise.race([p, parked]);
+    if (r === 'parked') return false;
+    add(r);
+    return true;
+  };
+  if (o.store.machines.size && !(await work(executor.resume([...o.store.machines.values()])))) return result(none, 0, true);
   if (o.operations) {
-    add(await executor.run(o.operations));
-    return { succeeded, failed, skipped, pending: [], errors: [], warnings: [], rounds: 1 };
+    if (!(await work(executor.run(o.operations)))) return result(none, 1, true);
+    return result(none, 1);
   }
   const deadline = Date.now() + (o.maxWaitMs ?? 10 * 60_000);
-  let last: Plan = { operations: [], warnings: [], errors: [], pending: [] };
+  let last: Plan = none;
   let rounds = 0;
   for (; rounds < (o.maxRounds ?? 10); rounds++) {
-    const observed = await observeAndRecord(o.driver, nodes, o.store, o.probeTimeoutMs);
+    if (o.signal?.aborted) return result(last, rounds, true);
+    const observed = await observeAndRecord(o.driver, nodes, o.store, o.probeTimeoutMs, { record: true, holdAfter: holdLimits(o.desired) });
     last = plan({ desired: o.desired, observed, store: o.store, now: Date.now(), ...(o.prune && { prune: true }) });
     if (await clearCleanedNodes(o.store, observed, last)) {
       last = plan({ desired: o.desired, observed, store: o.store, now: Date.now(), ...(o.prune && { prune: true }) });
     }
+    noteDrift(classifyDrift(last, observed, o.store), drift, driftOf);
     if (last.errors.length) break;
     if (last.operations.length) {
       o.events({ type: 'round', round: rounds + 1, operations: last.operations.length });
-      const r = await executor.run(last.operations);
-      add(r);
+      const before = { succeeded, failed: failed.length };
+      if (!(await work(executor.run(last.operations)))) return result(last, rounds + 1, true);
+      const r = { succeeded: succeeded - before.succeeded, failed: failed.length - before.failed };
       // Nothing moved: another round now would repeat it, unless a node's grace is running out.
-      if (!(r.failed.length && r.succeeded === 0)) continue;
+      if (!(r.failed && r.succeeded === 0)) continue;
       if (!last.pending.some((p) => p.retryAt !== undefined)) break;
     }
     const retryAt = Math.min(...last.pending.map((p) => p.retryAt ?? Infinity));
@@ -72,18 +104,74 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
     await sleep(Math.max(250, Math.min(1000, retryAt - Date.now()))); // re-probe every second
     rounds--; // waiting is not a round of work
   }
-  return { succeeded, failed, skipped, pending: last.pending, errors: last.errors, warnings: last.warnings, rounds };
+  return result(last, rounds);
 }
 
-/** Observe, and keep each node's `nodeDownSince` in the store: Drover measures unreachability itself. */
-export async function observeAndRecord(driver: Driver, nodes: readonly DesiredNode[], store: Store, timeoutMs?: number, options: { record: boolean } = { record: true }): Promise<Observed> {
+/** Keep each drift once per run (a later round sees what an earlier one already named). */
+function noteDrift(found: readonly DriftItem[], drift: DriftItem[], driftOf: Map<Operation, DriftItem>): void {
+  for (const d of found) {
+    if (d.op) driftOf.set(d.op, d);
+    if (!drift.some((x) => x.instance === d.instance && x.kind === d.kind && x.node === d.node)) drift.push(d);
+  }
+}
+
+/** A promise of 'parked' once the signal fired and the executor's steps in flight are done. */
+function parkOn(signal: AbortSignal | undefined, executor: Executor): Promise<'parked'> {
+  return new Promise((resolve) => {
+    if (!signal) return;
+    const park = () => void executor.park().then(() => resolve('parked'));
+    if (signal.aborted) park();
+    else signal.addEventListener('abort', park, { once: true });
+  });
+}
+
+/**
+ * Remember what Drover made each container (spec hash, running), so drift/ can tell a change on
+ * the node from a change in the manifests. Written once an operation succeeds; a crash before it
+ * only makes the next run call a node-side change a manifest change (the correction is the same).
+ */
+function recordApplied(store: Store, events: EventSink): EventSink {
+  const before = new Map<string, Placement['applied']>();
+  return (e) => {
+    if (e.type === 'operation-started') before.set(e.id, store.placements.get(e.op.instance)?.applied);
+    if (e.type === 'operation-finished') {
+      const kept = before.get(e.id);
+      before.delete(e.id);
+      const p = store.placements.get(e.op.instance);
+      const applied = e.result === 'succeeded' ? appliedAfter(e.op, p?.applied ?? kept) : p?.applied ?? kept;
+      if (p && applied && (applied.specHash !== p.applied?.specHash || applied.running !== p.applied?.running)) void store.putPlacement({ ...p, applied });
+    }
+    events(e);
+  };
+}
+
+function appliedAfter(op: Operation, was: Placement['applied']): Placement['applied'] {
+  switch (op.type) {
+    case 'CreateInstance': case 'RecreateInstance': case 'FailoverInstance': case 'MigrateInstance': case 'MoveInstance':
+      return { specHash: specHash(op.spec), running: op.start };
+    case 'StartInstance': return was && { ...was, running: true };
+    case 'StopInstance': return was && { ...was, running: false };
+    default: return was;
+  }
+}
+
+function holdLimits(desired: Desired): ReadonlyMap<string, number> {
+  return new Map([...desired.nodes.values()].map((n) => [n.name, desired.clusters.get(n.cluster)?.failover.holdAfterFailures ?? 3]));
+}
+
+/**
+ * Observe, and keep each node's `nodeDownSince` in the store: Drover measures unreachability itself.
+ * Each fall is also counted: a node that falls `holdAfter` times within the hour is held out of new
+ * placements for an hour (the planner reads `holdUntil`).
+ */
+export async function observeAndRecord(driver: Driver, nodes: readonly DesiredNode[], store: Store, timeoutMs?: number, options: { readonly record: boolean; readonly holdAfter?: ReadonlyMap<string, number> } = { record: true }): Promise<Observed> {
   const observed = await observe(driver, nodes, timeoutMs);
   if (!options.record) return observed; // read-only commands (plan, status) only look
   const writes: Promise<void>[] = [];
   for (const n of observed.nodes.values()) {
     const rec = store.nodes.get(n.name);
     if (n.health === 'unreachable' && rec?.nodeDownSince === undefined) {
-      writes.push(store.putNode({ ...rec, name: n.name, nodeDownSince: observed.at }));
+      writes.push(store.putNode(fell({ ...rec, name: n.name }, observed.at, options.holdAfter?.get(n.name) ?? 3)));
     } else if (n.health === 'up' && rec?.nodeDownSince !== undefined) {
       const { nodeDownSince: _, ...rest } = rec;
       writes.push(store.putNode(rest));
@@ -91,6 +179,14 @@ export async function observeAndRecord(driver: Driver, nodes: readonly DesiredNo
   }
   await Promise.all(writes);
   return observed;
+}
+
+const HOUR = 3_600_000;
+
+function fell(rec: NodeRecord, at: number, holdAfter: number): NodeRecord {
+  const failures = [...(rec.failures ?? []).filter((t) => t > at - HOUR), at];
+  const hold = holdAfter > 0 && failures.length >= holdAfter;
+  return { ...rec, nodeDownSince: at, failures, ...(hold && { holdUntil: at + HOUR }) };
 }
 
 /** A fenced node that is back and holds no stale copies may take work again. */

@@ -7,7 +7,7 @@ import { createActor } from 'xstate';
 import type { Driver } from '../drivers/driver.ts';
 import { nodesOf, type Operation } from '../model/operations.ts';
 import type { Store } from '../store/store.ts';
-import type { MachineRecord } from '../store/types.ts';
+import type { JobTags, MachineRecord } from '../store/types.ts';
 import type { EventSink } from './events.ts';
 import { buildMachine, isRetryState, type MachineContext, type OperationMachine, type StepRequest } from './machine.ts';
 import { stepsOf, type Step, type StepContext } from './steps.ts';
@@ -24,6 +24,8 @@ export interface ExecutorOptions {
   readonly limits: Limits;
   readonly fence: (node: string) => Promise<boolean>;
   readonly now?: () => number;
+  /** Extra journal fields for an operation (its drift, the run's git commit). */
+  readonly tag?: (op: Operation) => JobTags | undefined;
 }
 
 export interface Failure {
@@ -53,6 +55,8 @@ export class Executor {
   private readonly machines = new Map<string, OperationMachine>();
   private readonly running = new Map<string, Running>();
   private readonly now: () => number;
+  private stepsInFlight = 0;
+  private parking: { resolve: () => void; done: Promise<void> } | undefined;
 
   constructor(private readonly options: ExecutorOptions) {
     this.now = options.now ?? Date.now;
@@ -62,6 +66,21 @@ export class Executor {
   async resume(records: readonly MachineRecord[]): Promise<RunResult> {
     const results = await Promise.all(records.map((r) => this.runOne(r.op, r.id, r)));
     return tally(results.map((error, i) => ({ op: records[i]!.op, error })), 0);
+  }
+
+  /**
+   * Start no new step; resolves once the steps in flight have finished. Their machines stay in
+   * the store at a step boundary, so the next master resumes them (and the run() promises never settle).
+   */
+  park(): Promise<void> {
+    if (!this.parking) {
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => { resolve = r; });
+      this.parking = { resolve, done };
+      if (this.stepsInFlight === 0) resolve();
+    }
+    // setImmediate: the transitions those steps trigger persist in microtasks; let them queue first.
+    return this.parking.done.then(() => new Promise((r) => setImmediate(r))).then(() => this.options.store.flush());
   }
 
   /** Run a plan's operations; each instance's in plan order. */
@@ -86,6 +105,7 @@ export class Executor {
     return new Promise((resolve) => {
       const fits = (nodes: readonly string[]) => nodes.every((n) => (load.get(n) ?? 0) < perNode);
       const pump = () => {
+        if (this.parking) return;
         for (let i = head; i < queue.length && active < total; i++) {
           const chain = queue[i];
           if (!chain) { if (i === head) head++; continue; }
@@ -127,7 +147,8 @@ export class Executor {
     this.running.set(id, { op, steps: new Map(steps), ctx: this.contextFor(op, id) });
     events({ type: 'operation-started', id, op, resumed: !!resumed });
     const previous = store.jobs.get(id);
-    await store.putJob({ id, type: op.type, instance: op.instance, reason: op.reason, start: startedAt, result: 'running', ...(resumed && { resumed: (previous?.resumed ?? 0) + 1 }) });
+    const tags = { ...previous?.drift && { drift: previous.drift }, ...this.options.tag?.(op) };
+    await store.putJob({ id, type: op.type, instance: op.instance, reason: op.reason, start: startedAt, result: 'running', ...tags, ...(resumed && { resumed: (previous?.resumed ?? 0) + 1 }) });
 
     const actor = resumed
       ? createActor(machine, { snapshot: resumed.snapshot as never, input: { opId: id } })
@@ -154,7 +175,7 @@ export class Executor {
     this.notes.delete(id);
     await Promise.all([
       store.deleteMachine(id),
-      store.putJob({ id, type: op.type, instance: op.instance, reason: op.reason, start: startedAt, end, result: error ? 'failed' : 'succeeded', ...(error && { error }), ...(resumed && { resumed: (previous?.resumed ?? 0) + 1 }) }),
+      store.putJob({ id, type: op.type, instance: op.instance, reason: op.reason, start: startedAt, end, result: error ? 'failed' : 'succeeded', ...tags, ...(error && { error }), ...(resumed && { resumed: (previous?.resumed ?? 0) + 1 }) }),
     ]);
     events({ type: 'operation-finished', id, op, result: error ? 'failed' : 'succeeded', durationMs: end - startedAt, ...(error && { error }), ...(note && { note }) });
     return error;
@@ -190,10 +211,14 @@ export class Executor {
   }
 
   private runStep(req: StepRequest): Promise<void> {
+    if (this.parking) return new Promise<never>(() => {}); // parked before this step: it re-runs on resume
     const r = this.running.get(req.opId);
     const step = r?.steps.get(req.step);
     if (!r || !step) return Promise.reject(new Error(`no step ${req.step} for operation ${req.opId}`));
-    return step(r.ctx);
+    this.stepsInFlight++;
+    return step(r.ctx).finally(() => {
+      if (--this.stepsInFlight === 0) this.parking?.resolve();
+    });
   }
 }
 

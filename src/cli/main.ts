@@ -14,6 +14,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   validate: () => import('./commands/validate.ts'),
   plan: () => import('./commands/plan.ts'),
   apply: () => import('./commands/apply.ts'),
+  watch: () => import('./commands/watch.ts'),
   status: () => import('./commands/status.ts'),
   jobs: () => import('./commands/jobs.ts'),
   lock: () => import('./commands/lock.ts'),
@@ -28,6 +29,7 @@ Commands:
   validate   check the manifests, touch nothing
   plan       show the operations that would make the nodes match the manifests
   apply      carry them out (resumes what a killed master left in flight)
+  watch      keep converging: on manifest changes, node health changes and every interval
   status     nodes and instances as they are
   jobs       the journal of operations
   lock       who holds the cluster lease; break it

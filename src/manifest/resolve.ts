@@ -82,6 +82,8 @@ export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): Desi
     failover: {
       automatic: failover.automatic,
       nodeDownAfterMs: f.ms('/spec/failover/nodeDownAfter', failover.nodeDownAfter),
+      maxPerHour: failover.maxPerHour,
+      holdAfterFailures: failover.holdAfterFailures,
       ...(failover.fenceCommand && { fenceCommand: failover.fenceCommand }),
     },
     replication: { intervalMs: f.ms('/spec/replication/interval', m.spec.replication.interval) },

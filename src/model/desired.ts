@@ -51,6 +51,10 @@ export interface DesiredCluster {
     readonly nodeDownAfterMs: number;
     /** argv; the node's name and endpoint are appended. Absent: the sim backend fences by itself. */
     readonly fenceCommand?: readonly string[];
+    /** Failovers started per hour in the cluster at most; 0 = no limit. Optional: models built by hand (tests, bench) may omit it: 10. */
+    readonly maxPerHour?: number;
+    /** Falls within an hour after which a node is held out of new placements for an hour; 0 = never. Omitted: 3. */
+    readonly holdAfterFailures?: number;
   };
   readonly replication: { readonly intervalMs: number };
   /** Simulated latency of one driver step, ms (sim backend only). */

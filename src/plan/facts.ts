@@ -16,6 +16,8 @@ export interface NodeFacts {
   readonly fenced: boolean;
   /** Can take new instances and replicas. */
   readonly usable: boolean;
+  /** Failed too often lately: keeps what it holds, but the allocator gives it nothing new. */
+  readonly held: boolean;
   /** Gone for good as far as failover is concerned (past the grace, or declared offline). */
   readonly dead: boolean;
   /** When `dead` will become true if the node stays down. */
@@ -46,7 +48,8 @@ function factsOf(name: string, input: PlanInput): NodeFacts {
   const up = observed?.health === 'up';
   const fenced = record?.fencedAt !== undefined;
   const usable = up && !!desired && !desired.drained && !desired.offline && !fenced;
-  const base = { name, up, fenced, usable, ...(desired && { desired }), ...(cluster && { cluster }), ...(observed?.error && { error: observed.error }) };
+  const held = (record?.holdUntil ?? 0) > input.now;
+  const base = { name, up, fenced, usable, held, ...(desired && { desired }), ...(cluster && { cluster }), ...(observed?.error && { error: observed.error }) };
   if (up) return { ...base, dead: false };
   const since = record?.nodeDownSince ?? input.now;
   const deadAt = desired?.offline ? since : since + (cluster?.failover.nodeDownAfterMs ?? 0);

@@ -48,7 +48,8 @@ export function computeTargets(
   facts: ReadonlyMap<string, NodeFacts>,
   warnings: string[],
 ): Target[] {
-  const drafts = instances.map((d) => draftOf(d, input.store.placements.get(d.name), facts));
+  const budget = failoverBudget(input, cluster);
+  const drafts = instances.map((d) => draftOf(d, input.store.placements.get(d.name), facts, budget));
   const allocator = new Allocator(modelOf(input, cluster, drafts, facts));
   const unplaced = drafts.filter((d) => d.needsPrimary).sort(largestFirst);
   for (const d of unplaced) {
@@ -93,7 +94,7 @@ const largestFirst = (a: Draft, b: Draft): number =>
   b.instance.memory - a.instance.memory || diskBytes(b.instance) - diskBytes(a.instance) || (a.instance.name < b.instance.name ? -1 : 1);
 
 /** Decide what can be decided without the allocator. */
-function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMap<string, NodeFacts>): Draft {
+function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMap<string, NodeFacts>, budget: Budget): Draft {
   const replicated = d.diskTemplate === 'replicated';
   const usable = (n: string | undefined) => n !== undefined && facts.get(n)?.usable === true;
   if (!p) return newInstance(d, replicated, usable);
@@ -105,6 +106,8 @@ function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMa
     if (!pf.dead) return draft; // within the grace: nothing moves yet (reported as pending)
     if (pf.failoverBlocked) return { ...draft, blocked: `${p.primary} is down: ${pf.failoverBlocked}` };
     if (!secondaryOk) return { ...draft, blocked: replicated ? `${p.primary} is down and the secondary ${p.secondary ?? '(none)'} cannot take over; lost until ${p.primary} returns` : `${p.primary} is down and ${d.name} is plain (no replica); lost until ${p.primary} returns` };
+    if (budget.left <= 0) return { ...draft, blocked: `${p.primary} is down, but ${budget.used} failovers started in the last hour (failover.maxPerHour: ${budget.limit}); waiting` };
+    budget.left--;
     draft.primary = p.secondary!;
     delete draft.secondary;
     draft.primaryChange = { kind: 'failover', why: `primary ${p.primary} down since ${new Date(pf.nodeDownSince!).toISOString()}` };
@@ -123,6 +126,20 @@ function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMa
   // A secondary that is only briefly unreachable keeps its role until its grace is over.
   const waiting = (n: string | undefined) => { const f = n ? facts.get(n) : undefined; return !!f && !f.up && !f.dead; };
   return withSecondary(draft, d, p, (n) => usable(n) || waiting(n));
+}
+
+/** Failovers this plan may still start: the cluster's hourly bound minus the journal's last hour. */
+interface Budget { left: number; readonly used: number; readonly limit: number }
+
+function failoverBudget(input: PlanInput, cluster: DesiredCluster): Budget {
+  const limit = cluster.failover.maxPerHour ?? 10;
+  if (!limit || !input.store.jobs) return { left: Infinity, used: 0, limit };
+  const since = input.now - 3_600_000;
+  let used = 0;
+  for (const j of input.store.jobs.values()) {
+    if (j.type === 'FailoverInstance' && j.start > since && j.result !== 'failed' && input.desired.instances.get(j.instance)?.cluster === cluster.name) used++;
+  }
+  return { left: limit - used, used, limit };
 }
 
 function newInstance(d: DesiredInstance, replicated: boolean, usable: (n: string | undefined) => boolean): Draft {
@@ -186,7 +203,7 @@ function modelOf(input: PlanInput, cluster: DesiredCluster, drafts: readonly Dra
       memory: f.desired.capacity?.memory ?? observed?.memory ?? 0,
       vcpus: f.desired.capacity?.vcpus ?? observed?.vcpus ?? 0,
       disk: f.desired.capacity?.disk ?? observed?.disk ?? 0,
-      drained: !f.usable,
+      drained: !f.usable || f.held, // held nodes keep what they have and get nothing new
       offline: f.desired.offline || (!f.up && f.dead),
       labels: f.desired.labels,
     });

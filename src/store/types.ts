@@ -12,6 +12,11 @@ export interface Placement {
   readonly generation: number;
   /** The last good sync of the replica: its age is the instance's recovery point. */
   readonly lastSync?: { readonly at: number; readonly node: string };
+  /**
+   * What Drover last made the container (spec hash, running or not). Lets drift/ tell a change on
+   * the node (drift) from a change in the manifests: absent on placements older than it.
+   */
+  readonly applied?: { readonly specHash: string; readonly running: boolean };
 }
 
 export interface NodeRecord {
@@ -20,6 +25,10 @@ export interface NodeRecord {
   readonly nodeDownSince?: number;
   /** Set once the node is fenced; it gets no work until its stale copies are cleaned. */
   readonly fencedAt?: number;
+  /** When the node went unreachable, within the flapping window: a node that keeps failing is held back. */
+  readonly failures?: readonly number[];
+  /** Takes no new instances or replicas before this (ms since epoch): it failed too often. */
+  readonly holdUntil?: number;
 }
 
 /** An operation in flight: its xstate snapshot, persisted after every step. */
@@ -43,11 +52,34 @@ export interface JobRecord {
   readonly error?: string;
   /** How many times a master resumed it after a crash. */
   readonly resumed?: number;
+  /** Set when the operation corrects a change made on the node outside Drover. */
+  readonly drift?: { readonly kind: DriftKind; readonly detail: string };
+  /** The manifests' git commit when the run that made this job started. */
+  readonly git?: GitInfo;
+  /** What started the run: apply, or a watch trigger (manifest, interval, health, signal). */
+  readonly trigger?: string;
 }
+
+/** The manifests' git work tree at the start of a run. */
+export interface GitInfo {
+  readonly commit: string;
+  /** Uncommitted changes under the manifest paths. */
+  readonly dirty: boolean;
+}
+
+/** What changed on a node outside Drover. */
+export type DriftKind =
+  | 'stopped-by-hand' | 'started-by-hand' | 'container-removed' | 'spec-changed'
+  | 'volume-gone' | 'replica-gone' | 'unknown-container';
+
+/** What a run adds to each of its journal entries. */
+export type JobTags = Pick<JobRecord, 'drift' | 'git' | 'trigger'>;
 
 /** What plan/ reads of the store. */
 export interface StoreView {
   readonly placements: ReadonlyMap<string, Placement>;
   readonly nodes: ReadonlyMap<string, NodeRecord>;
   readonly machines: ReadonlyMap<string, MachineRecord>;
+  /** The journal, for facts over time (failovers in the last hour); optional for plain views. */
+  readonly jobs?: ReadonlyMap<string, JobRecord>;
 }

@@ -1,0 +1,99 @@
+import { parseArgs } from 'node:util';
+import { startWatch, type Loaded, type WatchEvent } from '../../apply/watch.ts';
+import type { EventSink } from '../../apply/events.ts';
+import { formatDiagnostic, loadManifests, DEFAULT_MANIFEST_PATH } from '../../manifest/index.ts';
+import { formatDuration, parseDuration } from '../../model/quantity.ts';
+import { Lease, LeaseBusyError } from '../../store/lease.ts';
+import { Store } from '../../store/store.ts';
+import { loadOrReport, openDriver } from '../context.ts';
+import { gitInfo, shortGit } from '../git.ts';
+import { EXIT, stateDirOf, UsageError, type Io } from '../io.ts';
+import { jsonSink, lineSink } from '../render/progress.ts';
+
+export const usage = `drover watch [PATH...] [--json] [--interval D] [--prune] [--no-wait]
+  Keep converging: a run when a manifest changes, every reconcile.interval (or --interval), when a
+  node's health changes, and on SIGHUP (re-reads everything). Holds the cluster lease while it lives;
+  waits for it unless --no-wait. SIGTERM/SIGINT park the operations in flight at a step boundary
+  (the next master resumes them), release the lease and exit 0.
+  Exit 0 after SIGTERM/SIGINT, 1 on bad manifests at start or a lease held elsewhere (--no-wait).`;
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
+    json: { type: 'boolean' }, interval: { type: 'string' }, prune: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, 'state-dir': { type: 'string' },
+  } });
+  const intervalMs = values.interval === undefined ? undefined : parseDuration(values.interval);
+  if (intervalMs === undefined && values.interval !== undefined) throw new UsageError(`--interval: "${values.interval}" is not a duration (30s, 5m, 1h)`);
+  const paths = positionals.length ? positionals : [DEFAULT_MANIFEST_PATH];
+  const loaded = await loadOrReport(paths, io);
+  if (!loaded) return EXIT.error;
+  const stateDir = stateDirOf(values['state-dir']);
+  const stop = new AbortController();
+  const onStop = (sig: string) => () => { if (!stop.signal.aborted) { report({ type: 'stopping', reason: sig }); stop.abort(); } };
+  const report = values.json ? (e: WatchEvent) => io.out(JSON.stringify({ ...e, time: new Date().toISOString() })) : textReport(io);
+  process.on('SIGTERM', onStop('SIGTERM')).on('SIGINT', onStop('SIGINT'));
+  const lease = await takeLease(stateDir, argv, !!values['no-wait'], stop.signal, io);
+  if (!lease) return stop.signal.aborted ? EXIT.ok : EXIT.error;
+  const store = new Store(stateDir);
+  const events: EventSink = values.json ? jsonSink(io) : lineSink(io);
+  try {
+    const w = startWatch({
+      paths, desired: loaded.desired, store, events, report, signal: stop.signal,
+      load: () => reload(paths), openDriver: (d) => openDriver(d, stateDir), git: () => gitInfo(paths),
+      ...(intervalMs !== undefined && { intervalMs }), ...(values.prune && { prune: true }),
+    });
+    process.on('SIGHUP', () => w.poke('sighup', true));
+    await w.done;
+    return EXIT.ok;
+  } finally {
+    await store.close();
+    lease.release();
+  }
+}
+
+async function takeLease(stateDir: string, argv: readonly string[], noWait: boolean, signal: AbortSignal, io: Io): Promise<Lease | undefined> {
+  try {
+    // A standby watch waits for the lease as long as it takes; a signal ends the wait.
+    const stopped = new Promise<undefined>((r) => signal.addEventListener('abort', () => r(undefined), { once: true }));
+    const lease = Lease.acquire(stateDir, `drover watch ${argv.join(' ')}`.trim(), noWait ? 0 : Infinity);
+    const got = await Promise.race([lease, stopped]);
+    if (!got) {
+      // Lease.acquire polls until it gets the lease; nothing is open yet, so leave without it.
+      void lease.then((l) => l.release(), () => undefined);
+      setTimeout(() => process.exit(EXIT.ok), 100).unref();
+    }
+    return got;
+  } catch (e) {
+    if (e instanceof LeaseBusyError) { io.err(`drover: ${e.message}; not waiting (--no-wait)`); return undefined; }
+    throw e;
+  }
+}
+
+async function reload(paths: readonly string[]): Promise<Loaded> {
+  const r = await loadManifests(paths);
+  return r.ok ? { ok: true, desired: r.desired } : { ok: false, diagnostics: r.diagnostics.map(formatDiagnostic) };
+}
+
+/** One line per run, like a puppet agent's; diagnostics of a broken edit in full. */
+function textReport(io: Io): (e: WatchEvent) => void {
+  return (e) => {
+    switch (e.type) {
+      case 'watch-started': io.out(`Watching ${e.paths.join(', ')} (reconcile every ${formatDuration(e.intervalMs)}).`); break;
+      case 'reload-failed':
+        for (const d of e.diagnostics) io.err(d);
+        io.err(`Manifests not reloaded (${e.trigger}): ${e.diagnostics.filter((d) => d.includes(': error: ')).length} error(s); the last good manifests stay in force.`);
+        break;
+      case 'health-changed': io.out(`Node health changed:${e.down.length ? ` down ${e.down.join(', ')}` : ''}${e.up.length ? ` up ${e.up.join(', ')}` : ''}.`); break;
+      case 'run': {
+        for (const d of e.drift) io.out(`  drift: ${d.instance}: ${d.kind}: ${d.detail}`);
+        for (const x of e.errors) io.err(`  error: ${x}`);
+        const corrected = e.drift.filter((d) => d.action === 'corrected').length;
+        const left = e.drift.length - corrected;
+        const git = e.git ? ` at ${shortGit(e.git)}` : '';
+        io.out(`Run ${e.run} (${e.trigger})${git}: ${e.parked ? 'parked, ' : ''}${e.changes} change${e.changes === 1 ? '' : 's'}, ${corrected} drift corrected${left ? `, ${left} left alone` : ''}, ${e.failed} failed, ${e.pending} pending, in ${formatDuration(e.durationMs)}.`);
+        break;
+      }
+      case 'stopping': io.out(`${e.reason}: parking operations in flight, then stopping.`); break;
+      case 'stopped': io.out('Stopped.'); break;
+    }
+  };
+}

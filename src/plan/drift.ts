@@ -1,0 +1,87 @@
+/**
+ * Drift: what changed on the nodes outside Drover, read off a plan. The planner is level-triggered
+ * and already corrects it; this names it, so a run can say "someone stopped web1 by hand" instead
+ * of only "started web1". Pure: plan + observed + the store's record of what Drover last applied.
+ */
+import type { DriftKind, StoreView } from '../store/types.ts';
+import { specHash } from '../model/hash.ts';
+import type { Observed } from '../model/observed.ts';
+import type { Operation } from '../model/operations.ts';
+import type { Plan } from './types.ts';
+
+export interface DriftItem {
+  readonly instance: string;
+  readonly node: string;
+  readonly kind: DriftKind;
+  readonly detail: string;
+  /** `corrected` by an operation of this plan, or `left` alone because a policy says so. */
+  readonly action: 'corrected' | 'left';
+  /** The operation that corrects it. */
+  readonly op?: Operation;
+}
+
+export function classifyDrift(p: Plan, observed: Observed, store: StoreView): DriftItem[] {
+  const items: DriftItem[] = [];
+  for (const op of p.operations) {
+    const item = fromOperation(op, observed, store);
+    if (item) items.push(item);
+  }
+  items.push(...heldDisks(p), ...unknownCopies(p, observed, store));
+  return items;
+}
+
+function fromOperation(op: Operation, observed: Observed, store: StoreView): DriftItem | undefined {
+  const placed = store.placements.get(op.instance);
+  if (!placed) return undefined; // nothing Drover made: no drift, only new work
+  const applied = placed.applied;
+  const item = (node: string, kind: DriftKind, detail: string): DriftItem => ({ instance: op.instance, node, kind, detail, action: 'corrected', op });
+  switch (op.type) {
+    case 'RecreateInstance': {
+      if (op.reason.startsWith('container missing')) return item(op.primary, 'container-removed', `container removed on ${op.primary} outside Drover; recreated`);
+      if (op.reason.startsWith('disks missing')) return item(op.primary, 'volume-gone', `volume(s) gone on ${op.primary}; recreated`);
+      const seen = observed.nodes.get(op.primary)?.containers.find((c) => c.instance === op.instance);
+      // Only when the manifests still want what Drover applied is a different container the node's doing.
+      if (!applied || !seen || seen.specHash === applied.specHash || specHash(op.spec) !== applied.specHash) return undefined;
+      return item(op.primary, 'spec-changed', `container on ${op.primary} changed outside Drover (spec ${seen.specHash}, applied ${applied.specHash}); recreated`);
+    }
+    case 'StartInstance':
+      return applied?.running === false ? undefined : item(op.primary, 'stopped-by-hand', `stopped on ${op.primary} outside Drover; started again`);
+    case 'StopInstance':
+      return applied?.running === true ? undefined : item(op.primary, 'started-by-hand', `started on ${op.primary} outside Drover but its manifest says state: stopped; stopped again`);
+    case 'SyncDisks':
+      return op.reason.startsWith('replica missing') && placed.lastSync?.node === op.secondary
+        ? item(op.secondary, 'replica-gone', `replica volume(s) gone on ${op.secondary}; recreated and resynced`) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The planner holds an instance whose primary lost its disks while the replica has them. */
+function heldDisks(p: Plan): DriftItem[] {
+  return p.pending
+    .filter((x) => x.reason.includes('are missing on its primary'))
+    .map((x) => ({ instance: x.instance, node: /primary (\S+)/.exec(x.reason)?.[1] ?? '?', kind: 'volume-gone' as const, detail: `volume(s) gone on the primary; held, not recreated empty (the replica has the data)`, action: 'left' as const }));
+}
+
+/** Containers or volumes with Drover's labels that no placement accounts for. */
+function unknownCopies(p: Plan, observed: Observed, store: StoreView): DriftItem[] {
+  const removed = new Set(p.operations.flatMap((o) => (o.type === 'RemoveOrphan' ? [`${o.instance}@${o.node}`] : [])));
+  const items: DriftItem[] = [];
+  for (const n of observed.nodes.values()) {
+    const names = new Set([...n.containers.map((c) => c.instance), ...n.volumes.map((v) => v.instance)]);
+    for (const instance of names) {
+      if (store.placements.has(instance) || inFlight(store, instance)) continue;
+      const corrected = removed.has(`${instance}@${n.name}`);
+      items.push({
+        instance, node: n.name, kind: 'unknown-container', action: corrected ? 'corrected' : 'left',
+        detail: corrected ? `unknown copy with Drover's labels on ${n.name}; removed (--prune)` : `unknown copy with Drover's labels on ${n.name}, in no placement; left alone (--prune removes it)`,
+      });
+    }
+  }
+  return items;
+}
+
+function inFlight(store: StoreView, instance: string): boolean {
+  for (const m of store.machines.values()) if (m.op.instance === instance) return true;
+  return false;
+}
