@@ -9,6 +9,7 @@ import { Store } from '../../store/store.ts';
 import { loadOrReport, openDriver } from '../context.ts';
 import { EXIT, stateDirOf, UsageError, type Io } from '../io.ts';
 import { formatDuration } from '../../model/quantity.ts';
+import { gitInfo } from '../git.ts';
 import { jsonSink, lineSink, ttySink } from '../render/progress.ts';
 import { renderPlanText } from '../render/plan.ts';
 import type { SavedPlan } from './plan.ts';
@@ -34,6 +35,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (e instanceof LeaseBusyError) { io.err(`drover: ${e.message}; ${values['no-wait'] ? 'not waiting (--no-wait)' : 'gave up waiting'}`); return EXIT.error; }
     throw e;
   }
+  const git = await gitInfo(saved ? saved.paths : positionals.length ? positionals : ['manifests']);
+  if (saved?.git && git && saved.git.commit !== git.commit) {
+    lease.release();
+    io.err(`drover: the saved plan ${values.plan} was made at commit ${saved.git.commit.slice(0, 12)}, but the manifests are at ${git.commit.slice(0, 12)} now. Run drover plan again.`);
+    return EXIT.error;
+  }
   const store = new Store(stateDir);
   const driver = await openDriver(loaded.desired, stateDir);
   let started = Date.now();
@@ -58,8 +65,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
       if (answer.trim() !== 'yes') { io.out('Apply cancelled; nothing was changed.'); return EXIT.ok; }
     }
     started = Date.now(); // not counting the time the question waited for an answer
-    const r = await converge({ desired: loaded.desired, driver, store, events, ...(values.prune && { prune: true }), ...(saved && { operations: saved.operations }) });
+    const r = await converge({ desired: loaded.desired, driver, store, events, trigger: 'apply', ...(git && { git }), ...(values.prune && { prune: true }), ...(saved && { operations: saved.operations }) });
     tty?.stop();
+    for (const d of r.drift) {
+      if (values.json) io.out(JSON.stringify({ type: 'drift', instance: d.instance, node: d.node, kind: d.kind, action: d.action, detail: d.detail, time: new Date().toISOString() }));
+      else io.out(`Drift: ${d.instance}: ${d.kind}: ${d.detail}`);
+    }
     const durationMs = Date.now() - started;
     const failed = r.failed.length;
     events({ type: 'summary', succeeded: r.succeeded, failed, pending: r.pending.length, durationMs });

@@ -2,9 +2,11 @@ import { parseArgs } from 'node:util';
 import { Store } from '../../store/store.ts';
 import { EXIT, stateDirOf, type Io } from '../io.ts';
 import { table } from '../render/table.ts';
+import { shortGit } from '../git.ts';
 
 export const usage = `drover jobs [--json] [--last N]
-  The journal of operations: id, type, instance, start, end, result.`;
+  The journal of operations: id, type, instance, start, end, result, the manifests' git commit
+  (+dirty) of the run, and the drift (a change made outside Drover) an operation corrected.`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, last: { type: 'string' }, 'state-dir': { type: 'string' } } });
@@ -14,8 +16,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (values.json) { io.out(JSON.stringify({ jobs: shown })); return EXIT.ok; }
   if (!shown.length) { io.out('No jobs yet.'); return EXIT.ok; }
   const iso = (t?: number) => (t ? new Date(t).toISOString().replace('T', ' ').slice(0, 23) : '-');
-  io.out(table(['ID', 'Type', 'Instance', 'Start', 'End', 'Result', 'Detail'], shown.map((j) => [
-    j.id, j.type, j.instance, iso(j.start), iso(j.end), j.result + (j.resumed ? ` (resumed ×${j.resumed})` : ''), j.error ?? j.reason,
+  io.out(table(['ID', 'Type', 'Instance', 'Start', 'End', 'Result', 'Commit', 'Detail'], shown.map((j) => [
+    j.id, j.type, j.instance, iso(j.start), iso(j.end), j.result + (j.resumed ? ` (resumed ×${j.resumed})` : ''), shortGit(j.git) || '-',
+    (j.drift ? `drift ${j.drift.kind}: ${j.drift.detail}` : '') + (j.drift && (j.error ?? '') ? '; ' : '') + (j.error ?? (j.drift ? '' : j.reason)),
   ])));
   return EXIT.ok;
 }

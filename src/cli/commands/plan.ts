@@ -3,12 +3,18 @@ import * as fs from 'node:fs';
 import { plan } from '../../plan/index.ts';
 import { planBasis } from '../../plan/basis.ts';
 import { withLook } from '../context.ts';
-import { EXIT, type Io } from '../io.ts';
+import { EXIT, UsageError, type Io } from '../io.ts';
 import { planJson, renderPlanText } from '../render/plan.ts';
 import type { Operation } from '../../model/operations.ts';
+import type { GitInfo } from '../../store/types.ts';
+import { classifyDrift } from '../../plan/drift.ts';
+import { gitInfo } from '../git.ts';
+import { renderPlanMarkdown } from '../render/markdown.ts';
 
-export const usage = `drover plan [PATH...] [--json] [--out FILE] [--detailed-exitcode] [--prune]
-  Show what apply would do. Exit 0 (or, with --detailed-exitcode: 0 no changes, 2 changes), 1 on errors.`;
+export const usage = `drover plan [PATH...] [--json | --format text|json|markdown] [--out FILE] [--detailed-exitcode] [--prune]
+  Show what apply would do; --format markdown for a merge-request comment. --out binds the saved plan
+  to what it saw, and to the manifests' git commit when they are in a git work tree.
+  Exit 0 (or, with --detailed-exitcode: 0 no changes, 2 changes), 1 on errors; the same for every format.`;
 
 /** What `plan --out` writes and `apply --plan` reads. */
 export interface SavedPlan {
@@ -18,20 +24,28 @@ export interface SavedPlan {
   readonly prune: boolean;
   readonly createdAt: string;
   readonly operations: readonly Operation[];
+  /** The manifests' commit when they are in git: apply --plan refuses another one. */
+  readonly git?: GitInfo;
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
-    json: { type: 'boolean' }, out: { type: 'string' }, 'detailed-exitcode': { type: 'boolean' }, prune: { type: 'boolean' }, 'state-dir': { type: 'string' },
+    json: { type: 'boolean' }, format: { type: 'string' }, out: { type: 'string' }, 'detailed-exitcode': { type: 'boolean' }, prune: { type: 'boolean' }, 'state-dir': { type: 'string' },
   } });
+  const format = values.format ?? (values.json ? 'json' : 'text');
+  if (!['text', 'json', 'markdown'].includes(format)) throw new UsageError(`--format: "${format}" is not one of text, json, markdown`);
   const code = await withLook(positionals, values['state-dir'], io, async ({ desired, store, observed }) => {
     const now = Date.now();
     const p = plan({ desired, observed, store, now, prune: !!values.prune });
-    io.out(values.json ? JSON.stringify(planJson(p)) : renderPlanText(p, now));
+    const paths = positionals.length ? positionals : ['manifests'];
+    const git = await gitInfo(paths);
+    if (format === 'json') io.out(JSON.stringify({ ...planJson(p), drift: classifyDrift(p, observed, store).map(({ op: _, ...d }) => d), ...(git && { git }) }));
+    else if (format === 'markdown') io.out(renderPlanMarkdown(p, now, git, classifyDrift(p, observed, store)));
+    else io.out(renderPlanText(p, now));
     if (values.out && p.errors.length === 0) {
-      const saved: SavedPlan = { version: 1, paths: positionals.length ? positionals : ['manifests'], basis: planBasis(desired, observed, store), prune: !!values.prune, createdAt: new Date(now).toISOString(), operations: p.operations };
+      const saved: SavedPlan = { version: 1, paths, basis: planBasis(desired, observed, store), prune: !!values.prune, createdAt: new Date(now).toISOString(), operations: p.operations, ...(git && { git }) };
       fs.writeFileSync(values.out, JSON.stringify(saved, null, 1));
-      if (!values.json) io.out(`Saved the plan to ${values.out}; apply exactly it with: drover apply --plan ${values.out}`);
+      if (format === 'text') io.out(`Saved the plan to ${values.out}${git ? ` (commit ${git.commit.slice(0, 12)}${git.dirty ? ', uncommitted changes' : ''})` : ''}; apply exactly it with: drover apply --plan ${values.out}`);
     }
     if (p.errors.length) return EXIT.error;
     return values['detailed-exitcode'] && p.operations.length ? EXIT.changes : EXIT.ok;
