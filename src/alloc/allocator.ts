@@ -366,8 +366,8 @@ export class Allocator {
       if (r === R_DSK || r === R_SPN) sawDisk = true;
       if (r < 0 && this.secondaryBreaks(inst, s, this.reserveOn(inst, p, s))) sawN1 = true;
     }
-    // A node that only fails on N+1 says so; else the generic "no usable secondary".
-    return sawN1 && !sawDisk ? R_N1 : R_NOSEC;
+    // Name the blocker when there is one: N+1 (memory on secondaries) or disk; else generic.
+    return sawN1 && !sawDisk ? R_N1 : sawDisk && !sawN1 ? R_DSK : R_NOSEC;
   }
 
   private n1Warning(inst: InstState, c: Choice): string {

@@ -142,32 +142,42 @@ const POOL = 48;
 /** Full rescans at least this often (placements), so frozen coefficients never drift far. */
 const REBUILD_EVERY = 64;
 
+interface Cached {
+  ranker: Ranker;
+  base: ScanResult;
+  /** Absolute touch-log position already read. */
+  cursor: number;
+  uses: number;
+  dirty: Set<number>;
+}
+
+/** Shapes cached at once (a balance round sees every instance size of the cluster). */
+const SHAPES = 32;
+
 /**
- * Short lists for consecutive placements of the same shape (largest-first ordering makes runs of equal
- * sizes the norm): one O(nodes) scan keeps the POOL best per list; each later placement re-ranks only
- * the nodes changed since (the state's touch log) and takes the best that are still current. A node
- * outside the pool ranked below every pool member when scanned and has not changed since, so while at
- * least k unchanged pool members remain, the k best are exact under the frozen ranking.
+ * Short lists per instance shape: one O(nodes) scan keeps the POOL best per list; each later request
+ * for the same shape re-ranks only the nodes changed since (the state's touch log) and takes the best
+ * that are still current. A node outside the pool ranked below every pool member when scanned and has
+ * not changed since, so while at least k unchanged pool members remain the k best are exact under the
+ * frozen ranking. Largest-first placement makes runs of one shape the norm.
  */
 export class ShortLists {
-  private key = '';
-  private ranker: Ranker | undefined;
-  private base: ScanResult | undefined;
-  private uses = 0;
-  private readonly dirty = new Set<number>();
+  private readonly cache = new Map<string, Cached>();
   constructor(private readonly st: ClusterState) {}
 
   get(inst: InstState, rules: ScanRules, k: number): ScanResult {
     const st = this.st;
     // Plain and replicated share a shape: the ranker always ranks both roles.
-    const key = `${inst.mem},${inst.vcpus},${inst.dsk},${inst.spindleUse},${inst.local},${inst.autoBalance}`;
-    if (key !== this.key || !this.ranker || !this.base || st.touchOverflow || ++this.uses > REBUILD_EVERY) this.rebuild(inst, rules, key);
-    for (const i of st.touchLog) this.dirty.add(i);
-    st.touchLog.length = 0;
-    const r = this.ranker!, base = this.base!;
+    const key = `${inst.mem},${inst.vcpus},${inst.dsk},${inst.spindleUse},${inst.local},${inst.autoBalance},${rules.strict}`;
+    let c = this.cache.get(key);
+    if (!c || c.cursor < st.touchBase || ++c.uses > REBUILD_EVERY) c = this.rebuild(inst, rules, key);
+    const end = st.touchEnd();
+    for (let j = c.cursor - st.touchBase; j < st.touchLog.length; j++) c.dirty.add(st.touchLog[j]!);
+    c.cursor = end;
+    const r = c.ranker, base = c.base, dirty = c.dirty;
     const topP: [TopK, TopK] = [new TopK(k), new TopK(k)];
     const topS: [TopK[], TopK[]] = [[], []];
-    for (const i of this.dirty) {
+    for (const i of dirty) {
       r.rank(i);
       if (r.pFlag === Flag.Ok) topP[0].push(i, r.pScore);
       if (r.pFlag !== Flag.No) topP[1].push(i, r.pScore);
@@ -181,7 +191,7 @@ export class ShortLists {
       // The pool is sorted: after k unchanged members, nothing further in it can make the list.
       for (let j = 0; j < from.size && clean < k; j++) {
         const i = from.at(j);
-        if (this.dirty.has(i)) continue;
+        if (dirty.has(i)) continue;
         into.push(i, from.valAt(j));
         clean++;
       }
@@ -193,20 +203,15 @@ export class ShortLists {
       base.topS[t]!.forEach((list, g) => merge(list, (topS[t]![g] ??= new TopK(k))));
     }
     if (short) {
-      this.uses = REBUILD_EVERY; // rebuild and retry once
+      c.uses = REBUILD_EVERY; // rebuild and retry once
       return this.get(inst, rules, k);
     }
     return { topP, topS };
   }
 
-  private rebuild(inst: InstState, rules: ScanRules, key: string): void {
+  private rebuild(inst: InstState, rules: ScanRules, key: string): Cached {
     const st = this.st;
-    st.touchLog.length = 0;
-    st.touchOverflow = false;
-    this.dirty.clear();
-    this.uses = 1;
-    this.key = key;
-    const r = (this.ranker = new Ranker(st, inst, rules));
+    const r = new Ranker(st, inst, rules);
     const topP: [TopK, TopK] = [new TopK(POOL), new TopK(POOL)];
     const topS: [TopK[], TopK[]] = [[], []];
     for (let i = 0; i < st.n; i++) {
@@ -219,6 +224,10 @@ export class ShortLists {
         (topS[1][g] ??= new TopK(POOL)).push(i, r.sScore);
       }
     }
-    this.base = { topP, topS };
+    const c: Cached = { ranker: r, base: { topP, topS }, cursor: st.touchEnd(), uses: 1, dirty: new Set() };
+    this.cache.delete(key);
+    if (this.cache.size >= SHAPES) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, c);
+    return c;
   }
 }

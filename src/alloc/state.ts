@@ -17,7 +17,7 @@ export const NK = 11;
 
 /** Weight of each std-dev slot; the load slots carry cpu+mem+net (identical without MonD data). */
 const STD_WEIGHT = new Float64Array([0.5, 0.5, 1, 0.5, 3, 1, 0.5, 0.5, 0.5, 0.5, 0.5]);
-const TOUCH_CAP = 1024;
+const TOUCH_CAP = 1 << 16;
 const W_N1 = 1, W_OFF_ALL = 4, W_OFF_PRI = 16, W_TAGS = 2, W_LOC = 1, W_LOCX = 1, W_RTOTAL = 0.25;
 
 export interface InstState {
@@ -93,6 +93,8 @@ export class ClusterState {
   readonly instIndex = new Map<string, number>();
   readonly vcpuRatio: number;
   readonly redundancy: 'n+1' | 'none';
+  /** The policy sets a spindle ratio (Ganeti files): spindles are then a hard limit. */
+  readonly spindleLimit: boolean;
   hasLocation = false;
   hasForthcoming = false;
   /**
@@ -150,6 +152,7 @@ export class ClusterState {
     this.n1v = f64(); this.tagv = f64(); this.offAllV = f64(); this.offPriV = f64();
     this.vcpuRatio = model.policy.vcpuRatio;
     this.redundancy = model.policy.redundancy;
+    this.spindleLimit = model.policy.spindleRatio !== undefined;
     const oc = model.policy.memoryOvercommit;
     const spRatio = model.policy.spindleRatio ?? 32;
 
@@ -381,19 +384,20 @@ export class ClusterState {
     return this.memCap[i]! - this.iMem[i]! < this.rMem[i]!;
   }
 
+  /** Node i's value in every std-dev slot (multiplying by reciprocals, exactly as trial.ts does). */
   nodeValues(i: number, out: Float64Array, o: number): void {
-    const tMem = this.tMem[i]!;
-    out[o + K_MEM] = (this.memBase[i]! - this.iMem[i]!) / tMem;
-    out[o + K_DSK] = this.tDsk[i]! === 0 ? 1 : this.fDsk[i]! / this.tDsk[i]!;
-    out[o + K_REM] = this.rMem[i]! / tMem;
-    out[o + K_CPU] = this.uCpu[i]! / this.tCpu[i]! / this.cpuSpeed[i]!;
+    const iM = this.invTMem[i]!, iD = this.invTDsk[i]!, iC = this.invCpuDen[i]!, iH = this.invHiSp[i]!;
+    out[o + K_MEM] = (this.memBase[i]! - this.iMem[i]!) * iM;
+    out[o + K_DSK] = iD === 0 ? 1 : this.fDsk[i]! * iD;
+    out[o + K_REM] = this.rMem[i]! * iM;
+    out[o + K_CPU] = this.uCpu[i]! * iC;
     out[o + K_LPRI] = this.pCnt[i]!;
     out[o + K_LALL] = this.pCnt[i]! + this.sCnt[i]!;
-    out[o + K_SPN] = this.instSp[i]! / this.hiSp[i]!;
-    out[o + K_MEMF] = (this.memBaseForth[i]! - this.iMemAll[i]!) / tMem;
-    out[o + K_DSKF] = this.tDsk[i]! === 0 ? 1 : this.fDskF[i]! / this.tDsk[i]!;
-    out[o + K_CPUF] = this.uCpuF[i]! / this.tCpu[i]! / this.cpuSpeed[i]!;
-    out[o + K_SPNF] = this.instSpF[i]! / this.hiSp[i]!;
+    out[o + K_SPN] = this.instSp[i]! * iH;
+    out[o + K_MEMF] = (this.memBaseForth[i]! - this.iMemAll[i]!) * iM;
+    out[o + K_DSKF] = iD === 0 ? 1 : this.fDskF[i]! * iD;
+    out[o + K_CPUF] = this.uCpuF[i]! * iC;
+    out[o + K_SPNF] = this.instSpF[i]! * iH;
   }
 
   conflicts(i: number): number {
@@ -405,16 +409,25 @@ export class ClusterState {
   }
 
   /**
-   * Nodes refreshed since a reader last cleared the log (the allocator's short-list cache). Capped:
-   * past TOUCH_CAP entries it only records that it overflowed, and the reader starts afresh.
+   * Every node refresh, in order, for readers that cache per-node work (the short lists). Readers keep
+   * an absolute cursor; past TOUCH_CAP entries the log is dropped (touchBase moves on) and readers whose
+   * cursor fell behind start afresh.
    */
   readonly touchLog: number[] = [];
-  touchOverflow = false;
+  touchBase = 0;
+
+  /** Absolute position just past the last logged touch. */
+  touchEnd(): number {
+    return this.touchBase + this.touchLog.length;
+  }
 
   /** Re-reads node i into the aggregates after its sums changed. */
   refreshNode(i: number): void {
-    if (this.touchLog.length < TOUCH_CAP) this.touchLog.push(i);
-    else this.touchOverflow = true;
+    if (this.touchLog.length >= TOUCH_CAP) {
+      this.touchBase += this.touchLog.length;
+      this.touchLog.length = 0;
+    }
+    this.touchLog.push(i);
     const o = i * NK;
     const cnt = this.pCnt[i]! + this.sCnt[i]!;
     if (this.offline[i]) {

@@ -4,8 +4,18 @@
  * for every candidate (O(nodes) each, O(nodes²)–O(nodes³) per allocation); we only replace the changed
  * nodes' terms in Σx and Σx².
  */
-import { ClusterState, K_REM, NK, STD_WEIGHT, W_N1, W_RTOTAL } from './state.ts';
-import { stdDev } from './metrics.ts';
+import type { ClusterState } from './state.ts';
+
+// Local copies of state.ts's slot layout and weights: imported bindings are live (checked on every
+// read), and this is the inner loop of both placement and balancing.
+const NK = 11, K_REM = 2, W_N1 = 1, W_RTOTAL = 0.25;
+const STD_WEIGHT = new Float64Array([0.5, 0.5, 1, 0.5, 3, 1, 0.5, 0.5, 0.5, 0.5, 0.5]);
+
+function stdDev(n: number, sum: number, sumSq: number): number {
+  const mean = sum / n;
+  const v = sumSq / n - mean * mean;
+  return v > 0 ? Math.sqrt(v) : 0;
+}
 
 /** Change to one node's sums. `rMem` is the new absolute reserved memory. */
 export class NodeDelta {
@@ -19,19 +29,19 @@ export class NodeDelta {
 
 /** Node values after a delta, written to out[0..NK). Mirrors ClusterState.nodeValues. */
 function valuesAfter(st: ClusterState, i: number, d: NodeDelta, out: Float64Array): void {
-  const tMem = st.tMem[i]!, tDsk = st.tDsk[i]!, cpuDen = st.tCpu[i]! * st.cpuSpeed[i]!, hi = st.hiSp[i]!;
+  const iM = st.invTMem[i]!, iD = st.invTDsk[i]!, iC = st.invCpuDen[i]!, iH = st.invHiSp[i]!;
   const pc = st.pCnt[i]! + d.p;
-  out[0] = (st.memBase[i]! - st.iMem[i]! - d.mem) / tMem;
-  out[1] = tDsk === 0 ? 1 : (st.fDsk[i]! - d.dsk) / tDsk;
-  out[2] = d.rMem / tMem;
-  out[3] = (st.uCpu[i]! + d.cpu) / cpuDen;
+  out[0] = (st.memBase[i]! - st.iMem[i]! - d.mem) * iM;
+  out[1] = iD === 0 ? 1 : (st.fDsk[i]! - d.dsk) * iD;
+  out[2] = d.rMem * iM;
+  out[3] = (st.uCpu[i]! + d.cpu) * iC;
   out[4] = pc;
   out[5] = pc + st.sCnt[i]! + d.s;
-  out[6] = (st.instSp[i]! + d.sp) / hi;
-  out[7] = (st.memBaseForth[i]! - st.iMemAll[i]! - d.memAll) / tMem;
-  out[8] = tDsk === 0 ? 1 : (st.fDskF[i]! - d.dskF) / tDsk;
-  out[9] = (st.uCpuF[i]! + d.cpuF) / cpuDen;
-  out[10] = (st.instSpF[i]! + d.spF) / hi;
+  out[6] = (st.instSp[i]! + d.sp) * iH;
+  out[7] = (st.memBaseForth[i]! - st.iMemAll[i]! - d.memAll) * iM;
+  out[8] = iD === 0 ? 1 : (st.fDskF[i]! - d.dskF) * iD;
+  out[9] = (st.uCpuF[i]! + d.cpuF) * iC;
+  out[10] = (st.instSpF[i]! + d.spF) * iH;
 }
 
 /** N+1 count term of node i after a delta (online nodes only). */
@@ -79,6 +89,35 @@ export class Trial {
     }
     total += W_N1 * (n1After(st, a, da) - st.n1v[a]!);
     if (two) total += W_N1 * (n1After(st, b, db!) - st.n1v[b]!);
+    return total;
+  }
+
+  private readonly bufs = [new Float64Array(NK), new Float64Array(NK), new Float64Array(NK), new Float64Array(NK)];
+  private readonly dS = new Float64Array(NK);
+  private readonly dQ = new Float64Array(NK);
+
+  /** Score change if `count` distinct online nodes took the deltas (a balancing move touches ≤ 3). */
+  deltaN(nodes: readonly number[], deltas: readonly NodeDelta[], count: number): number {
+    const st = this.st, v = st.vals, S = st.S, Q = st.Q, n = st.nOnline, dS = this.dS, dQ = this.dQ;
+    dS.fill(0);
+    dQ.fill(0);
+    let total = 0;
+    for (let j = 0; j < count; j++) {
+      const i = nodes[j]!, d = deltas[j]!, B = this.bufs[j]!, o = i * NK;
+      if (st.offline[i]) continue; // only the offline counts move, handled by the caller
+      valuesAfter(st, i, d, B);
+      for (let k = 0; k < NK; k++) {
+        const x = v[o + k]!, y = B[k]!;
+        dS[k]! += y - x;
+        dQ[k]! += y * y - x * x;
+      }
+      total += W_N1 * (n1After(st, i, d) - st.n1v[i]!);
+    }
+    for (let k = 0; k < NK; k++) {
+      if (dS[k] === 0 && dQ[k] === 0) continue;
+      total += STD_WEIGHT[k]! * (stdDev(n, S[k]! + dS[k]!, Q[k]! + dQ[k]!) - this.cur[k]!);
+      if (k === K_REM) total += W_RTOTAL * dS[k]!;
+    }
     return total;
   }
 }

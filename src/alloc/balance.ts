@@ -1,0 +1,394 @@
+/**
+ * Rebalancing (hbal's job): moves of replicated instances that lower the cluster score, each with the
+ * score after it. The move types are hbal's (ganeti.md §6.3):
+ *   f          failover/migrate: swap primary and secondary (copies nothing)
+ *   r:x        replace-secondary onto x
+ *   f r:x f    replace-primary: x becomes primary, the secondary stays
+ *   f r:x      failover then replace-secondary: old secondary is primary, x secondary
+ *   r:x f      replace-secondary then failover: x is primary, old primary secondary
+ * under hbal's restrictions (targets online and undrained, same group, memory, vCPU ratio, disk,
+ * exclusion tags, no node newly failing N+1) and hbal's stopping rule (a step must gain ≥ minGain once
+ * the score is below minGainLimit).
+ *
+ * Where we do better than hbal's greedy search:
+ * - among equally good moves, the one that copies the least data wins (a failover copies nothing);
+ * - the final solution is compressed: an instance hbal would move twice (e.g. r:x then r:y) is moved
+ *   once, straight to where it ends, when the shorter sequence is feasible — fewer moves, same score;
+ * - at scale (many nodes) candidate targets come from exact short lists and instances are re-examined
+ *   lazily, so a 1,000-node cluster balances in seconds instead of hbal's hours.
+ */
+import type { ClusterModel } from './model.ts';
+import { ClusterState, type InstState } from './state.ts';
+import { NodeDelta, Trial } from './trial.ts';
+import { ShortLists } from './scan.ts';
+
+export type MoveKind = 'failover' | 'replace-secondary' | 'replace-primary' | 'failover-and-replace' | 'replace-and-failover';
+
+export interface BalanceMove {
+  readonly instance: string;
+  readonly kind: MoveKind;
+  /** hbal's notation: f, r:x, f r:x f, f r:x, r:x f. */
+  readonly code: string;
+  readonly from: { readonly primary: string; readonly secondary: string };
+  readonly to: { readonly primary: string; readonly secondary: string };
+  /** Cluster score after this move. */
+  readonly score: number;
+  /** Bytes copied to a new node (the instance's disks; 0 for a failover). */
+  readonly dataCopied: number;
+}
+
+export interface BalanceOptions {
+  /** Most moves to return (hbal -l); default unlimited. */
+  readonly maxMoves?: number;
+  /** Failovers only (hbal --no-disk-moves). */
+  readonly noDiskMoves?: boolean;
+  /** hbal -g (default 0.01) and --min-gain-limit (default 0.1). */
+  readonly minGain?: number;
+  readonly minGainLimit?: number;
+  /** Compress the greedy path (default true). */
+  readonly compress?: boolean;
+}
+
+export interface BalanceResult {
+  readonly initialScore: number;
+  readonly finalScore: number;
+  readonly moves: readonly BalanceMove[];
+  /** Final placement of every moved instance. */
+  readonly placements: ReadonlyMap<string, { readonly primary: string; readonly secondary: string }>;
+}
+
+interface Cand { idx: number; p2: number; s2: number; kind: MoveKind; target: number; delta: number; copied: number }
+
+/** Up to this many nodes every node is a candidate target; above, the short lists' best TARGETS. */
+const FULL_TARGETS = 64;
+const TARGETS = 8;
+/** Moves between full recomputations of every instance's best move. */
+const REFRESH = 64;
+
+function better(a: Cand, b: Cand): boolean {
+  return a.delta < b.delta - 1e-12 || (Math.abs(a.delta - b.delta) <= 1e-12 && (a.copied < b.copied || (a.copied === b.copied && a.idx < b.idx)));
+}
+
+function shapeOrder(a: InstState, b: InstState): number {
+  return a.mem - b.mem || a.dsk - b.dsk || a.vcpus - b.vcpus;
+}
+
+/** Binary min-heap of candidates (by better()), with lazy deletion through per-instance versions. */
+class CandHeap {
+  private readonly items: { c: Cand; v: number }[] = [];
+  clear(): void { this.items.length = 0; }
+  push(c: Cand, v: number): void {
+    const a = this.items;
+    a.push({ c, v });
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!better(a[i]!.c, a[p]!.c)) break;
+      [a[i], a[p]] = [a[p]!, a[i]!];
+      i = p;
+    }
+  }
+  private drop(): void {
+    const a = this.items, last = a.pop()!;
+    if (a.length === 0) return;
+    a[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < a.length && better(a[l]!.c, a[m]!.c)) m = l;
+      if (r < a.length && better(a[r]!.c, a[m]!.c)) m = r;
+      if (m === i) break;
+      [a[i], a[m]] = [a[m]!, a[i]!];
+      i = m;
+    }
+  }
+  /** The best entry still current (its version matches), removed. */
+  pop(version: Int32Array): Cand | undefined {
+    const c = this.peek(version);
+    if (c) this.drop();
+    return c;
+  }
+  peek(version: Int32Array): Cand | undefined {
+    while (this.items.length > 0) {
+      const top = this.items[0]!;
+      if (version[top.c.idx] === top.v) return top.c;
+      this.drop();
+    }
+    return undefined;
+  }
+}
+
+
+export function balance(model: ClusterModel, options: BalanceOptions = {}): BalanceResult {
+  const st = new ClusterState(model);
+  const b = new Balancer(st, options);
+  const initialScore = st.score();
+  const moves = b.run();
+  const compressed = options.compress === false ? moves : compress(new ClusterState(model), moves, options);
+  const placements = new Map<string, { primary: string; secondary: string }>();
+  for (const m of compressed) placements.set(m.instance, m.to);
+  return {
+    initialScore,
+    finalScore: compressed.length > 0 ? compressed[compressed.length - 1]!.score : initialScore,
+    moves: compressed,
+    placements,
+  };
+}
+
+class Balancer {
+  readonly trial: Trial;
+  private readonly lists: ShortLists;
+  private readonly deltas = [new NodeDelta(), new NodeDelta(), new NodeDelta(), new NodeDelta()];
+  private readonly touched: number[] = [0, 0, 0, 0];
+  private readonly spindleLimit: boolean;
+  constructor(readonly st: ClusterState, readonly opt: BalanceOptions) {
+    this.trial = new Trial(st);
+    this.lists = new ShortLists(st);
+    this.spindleLimit = st.spindleLimit;
+  }
+
+  movable(i: InstState): boolean {
+    return i.movable && i.pri >= 0 && i.sec >= 0;
+  }
+
+  /**
+   * Lazy greedy: every instance's best move is kept in a heap with the score change it had when last
+   * computed. The top is recomputed; if it is still at least as good as the next entry it is taken,
+   * else it goes back with its fresh value. After a move, the instances on the nodes it touched are
+   * recomputed; every REFRESH moves (and before giving up) all are. Same result as hbal's full rescan
+   * of every move each round whenever gains only shrink as the cluster evens out, at a small fraction
+   * of the cost.
+   */
+  run(): BalanceMove[] {
+    const st = this.st, opt = this.opt;
+    const maxMoves = opt.maxMoves ?? Infinity;
+    const minGain = opt.minGain ?? 0.01, limit = opt.minGainLimit ?? 0.1;
+    const moves: BalanceMove[] = [];
+    const movable = st.insts.map((_, i) => i).filter((i) => this.movable(st.insts[i]!));
+    // Grouped by shape so the short-list cache rebuilds once per shape per refresh.
+    const byShape = [...movable].sort((a, b) => shapeOrder(st.insts[a]!, st.insts[b]!) || a - b);
+    const onNode: Set<number>[] = Array.from({ length: st.n }, () => new Set());
+    for (const i of movable) { onNode[st.insts[i]!.pri]!.add(i); onNode[st.insts[i]!.sec]!.add(i); }
+    const heap = new CandHeap();
+    const version = new Int32Array(st.insts.length);
+    const push = (idx: number): void => {
+      version[idx]!++;
+      const c = this.bestFor(idx);
+      if (c) heap.push(c, version[idx]!);
+    };
+    const refreshAll = (): void => { heap.clear(); for (const i of byShape) push(i); };
+    refreshAll();
+    let fresh = true; // no move since the last full refresh
+    let score = st.score();
+    while (moves.length < maxMoves) {
+      const top = heap.pop(version);
+      if (!top) {
+        if (fresh) break;
+        refreshAll(); fresh = true; continue;
+      }
+      const c = this.bestFor(top.idx);
+      if (!c) { version[top.idx]!++; continue; }
+      const next = heap.peek(version);
+      if (next && better(next, c)) { version[top.idx]!++; heap.push(c, version[top.idx]!); continue; }
+      const after = score + c.delta;
+      // hbal: a step must improve, and by at least minGain once the score is below the limit.
+      if (!(after < score - 1e-12 && (score > limit || score - after >= minGain))) {
+        if (fresh) break;
+        refreshAll(); fresh = true; continue;
+      }
+      const inst = st.insts[c.idx]!;
+      const touched = [inst.pri, inst.sec, c.p2, c.s2];
+      onNode[inst.pri]!.delete(c.idx); onNode[inst.sec]!.delete(c.idx);
+      moves.push(this.apply(c));
+      onNode[c.p2]!.add(c.idx); onNode[c.s2]!.add(c.idx);
+      score = st.score();
+      fresh = false;
+      if (moves.length % REFRESH === 0) { refreshAll(); fresh = true; continue; }
+      const again = new Set<number>();
+      for (const x of touched) for (const i of onNode[x]!) again.add(i);
+      for (const i of again) push(i);
+    }
+    return moves;
+  }
+
+  /** The best move of one instance: lowest score, then least data copied, then first found. */
+  bestFor(idx: number): Cand | undefined {
+    let best: Cand | undefined;
+    const consider = (c: Cand): void => { if (!best || better(c, best)) best = c; };
+    const st = this.st;
+    const inst = st.insts[idx]!;
+    const p = inst.pri, s = inst.sec;
+    this.tryMove(idx, s, p, 'failover', -1, consider);
+    if (this.opt.noDiskMoves) return best;
+    const { asPrimary, asSecondary } = st.n <= FULL_TARGETS ? this.allTargets(inst) : this.shortTargets(inst);
+    const g = st.group[p]!;
+    for (const x of asSecondary) {
+      if (x === p || x === s || st.group[x] !== g) continue;
+      this.tryMove(idx, p, x, 'replace-secondary', x, consider);
+      this.tryMove(idx, s, x, 'failover-and-replace', x, consider);
+    }
+    for (const x of asPrimary) {
+      if (x === p || x === s || st.group[x] !== g) continue;
+      this.tryMove(idx, x, p, 'replace-and-failover', x, consider);
+      this.tryMove(idx, x, s, 'replace-primary', x, consider);
+    }
+    return best;
+  }
+
+  private allTargets(inst: InstState): { asPrimary: readonly number[]; asSecondary: readonly number[] } {
+    const st = this.st, out: number[] = [];
+    for (let x = 0; x < st.n; x++) if (!st.unusable[x] && st.group[x] === st.group[inst.pri]) out.push(x);
+    return { asPrimary: out, asSecondary: out };
+  }
+
+  /** The best few nodes as new primary and as new secondary for this instance's shape. */
+  private shortTargets(inst: InstState): { asPrimary: readonly number[]; asSecondary: readonly number[] } {
+    const lists = this.lists.get(inst, { useN1: this.st.redundancy !== 'none', strict: true, spindleLimit: this.spindleLimit }, TARGETS);
+    const g = this.st.group[inst.pri]!;
+    return { asPrimary: lists.topP[0].idx, asSecondary: lists.topS[0][g]?.idx ?? [] };
+  }
+
+  /**
+   * Scores moving instance idx to (p2, s2), or drops it when a hard rule fails. Only nodes whose role
+   * for this instance changes are checked, as Ganeti's addPri/addSec do.
+   */
+  tryMove(idx: number, p2: number, s2: number, kind: MoveKind, target: number, consider: (c: Cand) => void): void {
+    const d = this.evaluate(idx, p2, s2);
+    if (d === undefined) return;
+    const inst = this.st.insts[idx]!;
+    consider({ idx, p2, s2, kind, target, delta: d, copied: kind === 'failover' ? 0 : inst.dsk });
+  }
+
+  /** Score change of the move, or undefined when it breaks a hard rule. */
+  evaluate(idx: number, p2: number, s2: number): number | undefined {
+    const st = this.st, inst = st.insts[idx]!, p = inst.pri, s = inst.sec;
+    const nodes = this.touched;
+    // The distinct nodes of {p, s, p2, s2} (p ≠ s, p2 ≠ s2), without allocating.
+    nodes[0] = p;
+    nodes[1] = s;
+    let count = 2;
+    if (p2 !== p && p2 !== s) nodes[count++] = p2;
+    if (s2 !== p && s2 !== s && s2 !== p2) nodes[count++] = s2;
+    const m = inst.mem, vc = inst.online ? inst.vcpus : 0;
+    // A forthcoming instance only moves the *_forth sums (and is checked against them).
+    const real = inst.forthcoming ? 0 : 1;
+    const memUse = inst.online ? m * real : 0;
+    const dsk = inst.local ? inst.dsk : 0, su = inst.local ? inst.spindleUse : 0;
+    let extra = 0;
+    for (let j = 0; j < count; j++) {
+      const x = nodes[j]!, d = this.deltas[j]!.reset(st, x);
+      const wasP = x === p ? 1 : 0, isP = x === p2 ? 1 : 0, wasS = x === s ? 1 : 0, isS = x === s2 ? 1 : 0;
+      const dp = isP - wasP, had = wasP | wasS, has = isP | isS;
+      d.mem = dp * memUse; d.memAll = dp * m; d.cpu = dp * vc * real; d.cpuF = dp * vc;
+      d.p = dp * real; d.s = (isS - wasS) * real;
+      d.dskF = (has - had) * dsk; d.dsk = d.dskF * real; d.spF = (has - had) * su; d.sp = d.spF * real;
+      if (wasS || isS) d.rMem = this.newReserve(x, inst, wasS ? p : -1, isS ? p2 : -1);
+      // Hard rules on a node that takes a role it did not have.
+      if (has && !had && st.unusable[x]) return undefined;
+      if (isP && !wasP) {
+        if (st.unusable[x]) return undefined;
+        if (memUse > 0 && st.iMem[x]! + memUse > st.memCap[x]!) return undefined;
+        if (!real && st.memBaseForth[x]! - st.iMemAll[x]! - m <= 0) return undefined;
+        if (vc > 0 && st.uCpuF[x]! + vc > st.cpuLimit[x]!) return undefined;
+        const tags = st.pTags[x];
+        if (tags) for (const t of inst.exclTags) if (tags.has(t)) return undefined;
+      }
+      // Ganeti's addSec: a new secondary must have more free memory than the instance.
+      // (Counted after this move: a primary turning secondary has just freed the instance's memory.)
+      if (isS && !wasS && inst.secMem && st.memCap[x]! - st.iMem[x]! - d.mem <= m) return undefined;
+      if (has && !had) {
+        if (st.fDskF[x]! < dsk) return undefined;
+        if (this.spindleLimit && st.instSpF[x]! + su > st.hiSp[x]!) return undefined;
+      }
+      // No node may newly fail N+1.
+      if (st.redundancy !== 'none' && !st.failsN1(x) && st.memCap[x]! - st.iMem[x]! - d.mem < d.rMem) return undefined;
+      if (st.offline[x]) extra += 4 * (d.p + d.s) + 16 * d.p;
+    }
+    if (inst.exclTags.length > 0 || st.hasLocation) extra += this.tagAndLocationDelta(inst, p, s, p2, s2);
+    return this.trial.deltaN(nodes, this.deltas, count) + extra;
+  }
+
+  /** Node x's reserved memory after the instance stops (from ≥ 0) / starts (to ≥ 0) counting for peer from/to. */
+  private newReserve(x: number, inst: InstState, from: number, to: number): number {
+    const st = this.st;
+    if (!inst.secMem) return st.rMem[x]!;
+    const peers = st.peers[x];
+    let r = 0;
+    let seenTo = false;
+    if (peers) {
+      for (const [peer, mem] of peers) {
+        let v = mem;
+        if (peer === from) v -= inst.mem;
+        if (peer === to) { v += inst.mem; seenTo = true; }
+        if (v > r) r = v;
+      }
+    }
+    if (to >= 0 && !seenTo && inst.mem > r) r = inst.mem;
+    return r;
+  }
+
+  /** Exclusion-tag and location terms: exact, by applying and reverting (rare: tagged instances only). */
+  private tagAndLocationDelta(inst: InstState, p: number, s: number, p2: number, s2: number): number {
+    const st = this.st, idx = st.instIndex.get(inst.name)!;
+    const before = 2 * st.tagSum + st.locScoreSum + (st.locPairTotal - st.locPairs.size);
+    st.assign(idx, p2, s2);
+    const after = 2 * st.tagSum + st.locScoreSum + (st.locPairTotal - st.locPairs.size);
+    st.assign(idx, p, s);
+    return after - before;
+  }
+
+  apply(c: Cand): BalanceMove {
+    const st = this.st, inst = st.insts[c.idx]!;
+    const from = { primary: st.names[inst.pri]!, secondary: st.names[inst.sec]! };
+    st.assign(c.idx, c.p2, c.s2);
+    this.trial.refresh();
+    const x = c.target >= 0 ? st.names[c.target]! : '';
+    const code = { failover: 'f', 'replace-secondary': `r:${x}`, 'replace-primary': `f r:${x} f`, 'failover-and-replace': `f r:${x}`, 'replace-and-failover': `r:${x} f` }[c.kind];
+    return {
+      instance: inst.name, kind: c.kind, code, from, to: { primary: st.names[c.p2]!, secondary: st.names[c.s2]! },
+      score: st.score(), dataCopied: c.copied,
+    };
+  }
+}
+
+/** The one move taking an instance from (p, s) to (p2, s2), if hbal has one. */
+function directKind(p: number, s: number, p2: number, s2: number): { kind: MoveKind; target: number } | undefined {
+  if (p2 === s && s2 === p) return { kind: 'failover', target: -1 };
+  if (p2 === p && s2 !== s) return { kind: 'replace-secondary', target: s2 };
+  if (s2 === s && p2 !== p) return { kind: 'replace-primary', target: p2 };
+  if (p2 === s) return { kind: 'failover-and-replace', target: s2 };
+  if (s2 === p) return { kind: 'replace-and-failover', target: p2 };
+  return undefined;
+}
+
+/**
+ * Replays the greedy path, merging each instance's moves into one where a single hbal move reaches
+ * its final nodes and every intermediate state stays valid. Keeps the greedy path when the merged
+ * one is not strictly shorter or would end with a worse score.
+ */
+function compress(st: ClusterState, moves: readonly BalanceMove[], opt: BalanceOptions): BalanceMove[] {
+  if (moves.length < 2) return [...moves];
+  const finalOf = new Map<string, BalanceMove>();
+  const firstAt = new Map<string, number>();
+  moves.forEach((m, i) => { finalOf.set(m.instance, m); if (!firstAt.has(m.instance)) firstAt.set(m.instance, i); });
+  if (finalOf.size === moves.length) return [...moves];
+  // One move per instance, at the position of its last greedy move (its final state is needed then).
+  const lastAt = new Map<string, number>();
+  moves.forEach((m, i) => lastAt.set(m.instance, i));
+  const order = [...lastAt.entries()].sort((a, b) => a[1] - b[1]).map(([name]) => name);
+  const b = new Balancer(st, opt);
+  const out: BalanceMove[] = [];
+  for (const name of order) {
+    const idx = st.instIndex.get(name)!, inst = st.insts[idx]!;
+    const to = finalOf.get(name)!.to;
+    const p2 = st.index.get(to.primary)!, s2 = st.index.get(to.secondary)!;
+    if (p2 === inst.pri && s2 === inst.sec) continue; // moved away and back: nothing to do
+    const k = directKind(inst.pri, inst.sec, p2, s2);
+    if (!k || b.evaluate(idx, p2, s2) === undefined) return [...moves];
+    out.push(b.apply({ idx, p2, s2, kind: k.kind, target: k.target, delta: 0, copied: k.kind === 'failover' ? 0 : inst.dsk }));
+  }
+  const greedyFinal = moves[moves.length - 1]!.score;
+  const final = out.length > 0 ? out[out.length - 1]!.score : st.score();
+  return out.length < moves.length && final <= greedyFinal + 1e-9 ? out : [...moves];
+}
