@@ -4,7 +4,8 @@
  * everything that needs a new node goes through one Allocator, largest instances first.
  */
 import { Allocator } from '../alloc/index.ts';
-import type { ClusterModel, InstanceModel, NodeModel } from '../alloc/model.ts';
+import type { ClusterModel, InstanceModel } from '../alloc/model.ts';
+import { instanceModel, nodeModels } from './model.ts';
 import type { DesiredCluster, DesiredInstance } from '../model/desired.ts';
 import type { Placement } from '../store/types.ts';
 import type { NodeFacts } from './facts.ts';
@@ -53,7 +54,7 @@ export function computeTargets(
   const allocator = new Allocator(modelOf(input, cluster, drafts, facts));
   const unplaced = drafts.filter((d) => d.needsPrimary).sort(largestFirst);
   for (const d of unplaced) {
-    const r = allocator.place(modelInstance(d, undefined, undefined));
+    const r = allocator.place(instanceModel(d.instance, undefined, undefined));
     if (!r.ok) {
       d.blocked = `cannot place ${d.instance.name}: ${r.reason}`;
       continue;
@@ -193,40 +194,10 @@ function withSecondary(draft: Draft, d: DesiredInstance, p: Placement, usable: (
 }
 
 function modelOf(input: PlanInput, cluster: DesiredCluster, drafts: readonly Draft[], facts: ReadonlyMap<string, NodeFacts>): ClusterModel {
-  const nodes = new Map<string, NodeModel>();
-  for (const f of facts.values()) {
-    if (f.desired?.cluster !== cluster.name) continue;
-    const observed = input.observed.nodes.get(f.name)?.capacity;
-    nodes.set(f.name, {
-      name: f.name,
-      group: f.desired.group,
-      memory: f.desired.capacity?.memory ?? observed?.memory ?? 0,
-      vcpus: f.desired.capacity?.vcpus ?? observed?.vcpus ?? 0,
-      disk: f.desired.capacity?.disk ?? observed?.disk ?? 0,
-      drained: !f.usable || f.held, // held nodes keep what they have and get nothing new
-      offline: f.desired.offline || (!f.up && f.dead),
-      labels: f.desired.labels,
-    });
-  }
   const instances = new Map<string, InstanceModel>();
   for (const d of drafts) {
     if (d.needsPrimary || !d.primary) continue;
-    instances.set(d.instance.name, modelInstance(d, d.primary, d.needsSecondary ? undefined : d.secondary));
+    instances.set(d.instance.name, instanceModel(d.instance, d.primary, d.needsSecondary ? undefined : d.secondary));
   }
-  return { nodes, instances, policy: cluster.policy };
-}
-
-function modelInstance(d: Draft, primary: string | undefined, secondary: string | undefined): InstanceModel {
-  const i = d.instance;
-  return {
-    name: i.name,
-    memory: i.memory,
-    vcpus: i.vcpus,
-    disk: diskBytes(i),
-    template: i.diskTemplate,
-    running: i.state === 'running',
-    antiAffinity: i.antiAffinity,
-    ...(primary && { primary }),
-    ...(secondary && { secondary }),
-  };
+  return { nodes: nodeModels(input, cluster, facts), instances, policy: cluster.policy };
 }

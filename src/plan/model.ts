@@ -1,0 +1,54 @@
+/**
+ * The allocator's model of one cluster as it stands: nodes with their capacities (manifest first,
+ * then what the node reports) and every placed instance where the store says it is. Used by the
+ * planner and by balance, capacity and verify.
+ */
+import type { ClusterModel, InstanceModel, NodeModel } from '../alloc/model.ts';
+import type { DesiredCluster, DesiredInstance } from '../model/desired.ts';
+import type { NodeFacts } from './facts.ts';
+import { diskBytes } from './spec.ts';
+import type { PlanInput } from './types.ts';
+
+export function nodeModels(input: PlanInput, cluster: DesiredCluster, facts: ReadonlyMap<string, NodeFacts>): Map<string, NodeModel> {
+  const nodes = new Map<string, NodeModel>();
+  for (const f of facts.values()) {
+    if (f.desired?.cluster !== cluster.name) continue;
+    const observed = input.observed.nodes.get(f.name)?.capacity;
+    nodes.set(f.name, {
+      name: f.name,
+      group: f.desired.group,
+      memory: f.desired.capacity?.memory ?? observed?.memory ?? 0,
+      vcpus: f.desired.capacity?.vcpus ?? observed?.vcpus ?? 0,
+      disk: f.desired.capacity?.disk ?? observed?.disk ?? 0,
+      drained: !f.usable || f.held, // held nodes keep what they have and get nothing new
+      offline: f.desired.offline || (!f.up && f.dead),
+      labels: f.desired.labels,
+    });
+  }
+  return nodes;
+}
+
+export function instanceModel(i: DesiredInstance, primary: string | undefined, secondary: string | undefined): InstanceModel {
+  return {
+    name: i.name,
+    memory: i.memory,
+    vcpus: i.vcpus,
+    disk: diskBytes(i),
+    template: i.diskTemplate,
+    running: i.state === 'running',
+    antiAffinity: i.antiAffinity,
+    ...(primary && { primary }),
+    ...(secondary && { secondary }),
+  };
+}
+
+/** The cluster's current placement as a model (instances the store has placed and the manifests want). */
+export function currentModel(input: PlanInput, cluster: DesiredCluster, facts: ReadonlyMap<string, NodeFacts>): ClusterModel {
+  const instances = new Map<string, InstanceModel>();
+  for (const d of input.desired.instances.values()) {
+    const p = input.store.placements.get(d.name);
+    if (d.cluster !== cluster.name || d.state === 'absent' || !p) continue;
+    instances.set(d.name, instanceModel(d, p.primary, d.diskTemplate === 'replicated' ? p.secondary : undefined));
+  }
+  return { nodes: nodeModels(input, cluster, facts), instances, policy: cluster.policy };
+}
