@@ -148,13 +148,16 @@ export class Executor {
     events({ type: 'operation-started', id, op, resumed: !!resumed });
     const previous = store.jobs.get(id);
     const tags = { ...previous?.drift && { drift: previous.drift }, ...this.options.tag?.(op) };
-    await store.putJob({ id, type: op.type, instance: op.instance, reason: op.reason, start: startedAt, result: 'running', ...tags, ...(resumed && { resumed: (previous?.resumed ?? 0) + 1 }) });
-
     const actor = resumed
       ? createActor(machine, { snapshot: resumed.snapshot as never, input: { opId: id } })
       : createActor(machine, { input: { opId: id } });
     const persist = () => store.putMachine({ id, op, snapshot: actor.getPersistedSnapshot(), startedAt });
-    if (!resumed) await persist();
+    // The machine before its 'running' journal entry, in one batch: a master killed here (even
+    // mid-write) never leaves a job 'running' that no machine will ever finish.
+    await Promise.all([
+      ...(resumed ? [] : [persist()]),
+      store.putJob({ id, type: op.type, instance: op.instance, reason: op.reason, start: startedAt, result: 'running', ...tags, ...(resumed && { resumed: (previous?.resumed ?? 0) + 1 }) }),
+    ]);
     const outcome = await new Promise<MachineContext & { failed: boolean }>((resolve) => {
       let last: unknown = resumed ? undefined : names[0];
       actor.subscribe((snap) => {
@@ -173,9 +176,11 @@ export class Executor {
     const error = outcome.failed ? outcome.error ?? 'failed' : undefined;
     const note = this.notes.get(id);
     this.notes.delete(id);
+    // The journal's result before the machine's removal (one batch): a torn write can leave the
+    // machine to be resumed (its last step is idempotent), never a job 'running' without a machine.
     await Promise.all([
-      store.deleteMachine(id),
       store.putJob({ id, type: op.type, instance: op.instance, reason: op.reason, start: startedAt, end, result: error ? 'failed' : 'succeeded', ...tags, ...(error && { error }), ...(resumed && { resumed: (previous?.resumed ?? 0) + 1 }) }),
+      store.deleteMachine(id),
     ]);
     events({ type: 'operation-finished', id, op, result: error ? 'failed' : 'succeeded', durationMs: end - startedAt, ...(error && { error }), ...(note && { note }) });
     return error;
