@@ -83,6 +83,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
   for (; rounds < (o.maxRounds ?? 10); rounds++) {
     if (o.signal?.aborted) return result(last, rounds, true);
     const observed = await observeAndRecord(o.driver, nodes, o.store, o.probeTimeoutMs, { record: true, holdAfter: holdLimits(o.desired) });
+    await dropReachedTargets(o.store, o.desired);
     last = plan({ desired: o.desired, observed, store: o.store, now: Date.now(), ...(o.prune && { prune: true }) });
     if (await clearCleanedNodes(o.store, observed, last)) {
       last = plan({ desired: o.desired, observed, store: o.store, now: Date.now(), ...(o.prune && { prune: true }) });
@@ -187,6 +188,15 @@ function fell(rec: NodeRecord, at: number, holdAfter: number): NodeRecord {
   const failures = [...(rec.failures ?? []).filter((t) => t > at - HOUR), at];
   const hold = holdAfter > 0 && failures.length >= holdAfter;
   return { ...rec, nodeDownSince: at, failures, ...(hold && { holdUntil: at + HOUR }) };
+}
+
+/** Balance decisions that are carried out (or whose instance is gone) are forgotten. */
+async function dropReachedTargets(store: Store, desired: Desired): Promise<void> {
+  for (const t of [...store.targets.values()]) {
+    const p = store.placements.get(t.instance);
+    const reached = p?.primary === t.primary && (t.secondary === undefined || p.secondary === t.secondary);
+    if (reached || !desired.instances.has(t.instance)) await store.deleteTarget(t.instance);
+  }
 }
 
 /** A fenced node that is back and holds no stale copies may take work again. */

@@ -53,6 +53,12 @@ function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<st
   } else if (change.kind === 'migrate') {
     ops.push({ type: 'MigrateInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, reason: change.why });
     secondary = primary;
+  } else if (change.kind === 'move' && secondary && t.secondary === primary) {
+    // hbal's "r:x f": copy the replica to the new node, then migrate onto it; the old primary
+    // keeps its disks as the new replica. One copy, where a move and a new secondary take two.
+    ops.push({ type: 'ReplaceSecondary', instance: d.name, primary, from: secondary, to: t.primary!, disks: d.disks, generation: p.generation, reason: change.why });
+    ops.push({ type: 'MigrateInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, reason: change.why });
+    secondary = primary;
   } else if (change.kind === 'move') {
     const keep = secondary && secondary !== t.primary && secondary === t.secondary ? secondary : undefined;
     ops.push({ type: 'MoveInstance', instance: d.name, from: primary, to: t.primary!, ...(keep && { secondary: keep }), spec, generation, start, reason: change.why });

@@ -7,7 +7,7 @@ import { Allocator } from '../alloc/index.ts';
 import type { ClusterModel, InstanceModel } from '../alloc/model.ts';
 import { instanceModel, nodeModels } from './model.ts';
 import type { DesiredCluster, DesiredInstance } from '../model/desired.ts';
-import type { Placement } from '../store/types.ts';
+import type { BalanceTarget, Placement } from '../store/types.ts';
 import type { NodeFacts } from './facts.ts';
 import { diskBytes } from './spec.ts';
 import type { PlanInput } from './types.ts';
@@ -50,7 +50,7 @@ export function computeTargets(
   warnings: string[],
 ): Target[] {
   const budget = failoverBudget(input, cluster);
-  const drafts = instances.map((d) => draftOf(d, input.store.placements.get(d.name), facts, budget));
+  const drafts = instances.map((d) => draftOf(d, input.store.placements.get(d.name), facts, budget, input.store.targets?.get(d.name)));
   const allocator = new Allocator(modelOf(input, cluster, drafts, facts));
   const unplaced = drafts.filter((d) => d.needsPrimary).sort(largestFirst);
   for (const d of unplaced) {
@@ -95,7 +95,7 @@ const largestFirst = (a: Draft, b: Draft): number =>
   b.instance.memory - a.instance.memory || diskBytes(b.instance) - diskBytes(a.instance) || (a.instance.name < b.instance.name ? -1 : 1);
 
 /** Decide what can be decided without the allocator. */
-function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMap<string, NodeFacts>, budget: Budget): Draft {
+function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMap<string, NodeFacts>, budget: Budget, target?: BalanceTarget): Draft {
   const replicated = d.diskTemplate === 'replicated';
   const usable = (n: string | undefined) => n !== undefined && facts.get(n)?.usable === true;
   if (!p) return newInstance(d, replicated, usable);
@@ -117,16 +117,26 @@ function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMa
     return draft;
   }
   const evacuate = evacuation(p.primary, pf);
-  if (d.primary && d.primary !== p.primary) {
-    if (!usable(d.primary)) return { ...draft, blocked: `pinned primary ${d.primary} cannot take instances now` };
-    moveTo(draft, d.primary, `pinned to primary ${d.primary}`);
+  const pin = pinsOf(d, target, usable);
+  if (pin.primary && pin.primary !== p.primary) {
+    if (!usable(pin.primary)) return { ...draft, blocked: `pinned primary ${pin.primary} cannot take instances now` };
+    moveTo(draft, pin.primary, pin.why ?? `pinned to primary ${pin.primary}`);
   } else if (evacuate) {
     if (secondaryOk) moveTo(draft, p.secondary!, evacuate);
     else { draft.needsPrimary = evacuate; draft.primaryChange = { kind: 'move', why: evacuate }; }
   }
   // A secondary that is only briefly unreachable keeps its role until its grace is over.
   const waiting = (n: string | undefined) => { const f = n ? facts.get(n) : undefined; return !!f && !f.up && !f.dead; };
-  return withSecondary(draft, d, p, (n) => usable(n) || waiting(n));
+  return withSecondary(draft, d, p, pin, (n) => usable(n) || waiting(n));
+}
+
+/** Pins: the manifest's, else a balance decision's (which is dropped, not blocking, when its nodes cannot take it). */
+interface Pins { readonly primary?: string; readonly secondary?: string; readonly why?: string }
+
+function pinsOf(d: DesiredInstance, target: BalanceTarget | undefined, usable: (n: string | undefined) => boolean): Pins {
+  if (d.primary || d.secondary || !target) return { ...(d.primary && { primary: d.primary }), ...(d.secondary && { secondary: d.secondary }) };
+  if (!usable(target.primary) || (target.secondary !== undefined && !usable(target.secondary))) return {};
+  return { primary: target.primary, ...(target.secondary && { secondary: target.secondary }), why: target.reason };
 }
 
 /** Failovers this plan may still start: the cluster's hourly bound minus the journal's last hour. */
@@ -172,16 +182,16 @@ function moveTo(draft: Draft, node: string, why: string): void {
 }
 
 /** The secondary after the primary change: kept, pinned, or to be chosen. */
-function withSecondary(draft: Draft, d: DesiredInstance, p: Placement, usable: (n: string | undefined) => boolean): Draft {
+function withSecondary(draft: Draft, d: DesiredInstance, p: Placement, pin: Pins, usable: (n: string | undefined) => boolean): Draft {
   if (d.diskTemplate !== 'replicated') {
     delete draft.secondary;
     if (p.secondary) draft.secondaryWhy = 'disk template is now plain';
     return draft;
   }
-  if (d.secondary && d.secondary !== draft.secondary && d.secondary !== draft.primary) {
-    if (!usable(d.secondary)) return { ...draft, blocked: `pinned secondary ${d.secondary} cannot take replicas now` };
-    draft.secondary = d.secondary;
-    draft.secondaryWhy = `pinned to secondary ${d.secondary}`;
+  if (pin.secondary && pin.secondary !== draft.secondary && pin.secondary !== draft.primary) {
+    if (!usable(pin.secondary)) return { ...draft, blocked: `pinned secondary ${pin.secondary} cannot take replicas now` };
+    draft.secondary = pin.secondary;
+    draft.secondaryWhy = pin.why ?? `pinned to secondary ${pin.secondary}`;
     return draft;
   }
   if (draft.needsPrimary) return draft;

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { AppendLog } from './log.ts';
-import type { JobRecord, MachineRecord, NodeRecord, Placement, StoreView } from './types.ts';
+import type { BalanceTarget, JobRecord, MachineRecord, NodeRecord, Placement, StoreView } from './types.ts';
 
 type StoreRecord =
   | { readonly k: 'placement'; readonly name: string; readonly v: Placement | null }
@@ -12,13 +12,15 @@ type StoreRecord =
   | { readonly k: 'machine'; readonly name: string; readonly v: MachineRecord | null }
   /** A machine's new snapshot: the operation itself was written once, with the first record. */
   | { readonly k: 'snap'; readonly name: string; readonly s: unknown }
-  | { readonly k: 'job'; readonly name: string; readonly v: JobRecord };
+  | { readonly k: 'job'; readonly name: string; readonly v: JobRecord }
+  | { readonly k: 'target'; readonly name: string; readonly v: BalanceTarget | null };
 
 interface StoreSnapshot {
   readonly placements: readonly Placement[];
   readonly nodes: readonly NodeRecord[];
   readonly machines: readonly MachineRecord[];
   readonly jobs: readonly JobRecord[];
+  readonly targets?: readonly BalanceTarget[];
 }
 
 export interface StoreOptions {
@@ -31,6 +33,7 @@ export class Store implements StoreView {
   readonly nodes = new Map<string, NodeRecord>();
   readonly machines = new Map<string, MachineRecord>();
   readonly jobs = new Map<string, JobRecord>();
+  readonly targets = new Map<string, BalanceTarget>();
   private readonly log: AppendLog<StoreSnapshot, StoreRecord>;
   private last: Promise<void> = Promise.resolve();
 
@@ -44,6 +47,7 @@ export class Store implements StoreView {
     for (const n of snap?.nodes ?? []) this.nodes.set(n.name, n);
     for (const m of snap?.machines ?? []) this.machines.set(m.id, m);
     for (const j of snap?.jobs ?? []) this.jobs.set(j.id, j);
+    for (const t of snap?.targets ?? []) this.targets.set(t.instance, t);
     for (const r of loaded.records) this.apply(r);
   }
 
@@ -56,6 +60,8 @@ export class Store implements StoreView {
   }
   deleteMachine(id: string): Promise<void> { return this.write({ k: 'machine', name: id, v: null }); }
   putJob(j: JobRecord): Promise<void> { return this.write({ k: 'job', name: j.id, v: j }); }
+  putTarget(t: BalanceTarget): Promise<void> { return this.write({ k: 'target', name: t.instance, v: t }); }
+  deleteTarget(instance: string): Promise<void> { return this.write({ k: 'target', name: instance, v: null }); }
 
   /** Resolves when every mutation so far is durable. */
   flush(): Promise<void> {
@@ -86,6 +92,7 @@ export class Store implements StoreView {
       case 'node': setOrDelete(this.nodes, r.name, r.v); break;
       case 'machine': setOrDelete(this.machines, r.name, r.v); break;
       case 'job': this.jobs.set(r.name, r.v); break;
+      case 'target': setOrDelete(this.targets, r.name, r.v); break;
       case 'snap': {
         const m = this.machines.get(r.name);
         if (m) this.machines.set(r.name, { ...m, snapshot: r.s });
@@ -100,6 +107,7 @@ export class Store implements StoreView {
       nodes: [...this.nodes.values()],
       machines: [...this.machines.values()],
       jobs: [...this.jobs.values()],
+      targets: [...this.targets.values()],
     };
   }
 }

@@ -75,9 +75,23 @@ export type DriftKind =
 /** What a run adds to each of its journal entries. */
 export type JobTags = Pick<JobRecord, 'drift' | 'git' | 'trigger'>;
 
+/**
+ * Where `drover balance` decided an instance should be. The planner treats it like a pin the
+ * manifests did not write (a manifest pin wins); it is dropped once reached.
+ */
+export interface BalanceTarget {
+  readonly instance: string;
+  readonly primary: string;
+  readonly secondary?: string;
+  /** Why, for the plan: e.g. "rebalance: score 12.41 → 9.87". */
+  readonly reason: string;
+}
+
 /** What plan/ reads of the store. */
 export interface StoreView {
   readonly placements: ReadonlyMap<string, Placement>;
+  /** Rebalancing decisions not carried out yet. */
+  readonly targets?: ReadonlyMap<string, BalanceTarget>;
   readonly nodes: ReadonlyMap<string, NodeRecord>;
   readonly machines: ReadonlyMap<string, MachineRecord>;
   /** The journal, for facts over time (failovers in the last hour); optional for plain views. */
