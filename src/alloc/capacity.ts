@@ -15,7 +15,8 @@ export interface CapacitySpec {
   readonly memory: number; // bytes
   readonly disk: number; // bytes
   readonly vcpus: number;
-  readonly template: 'plain' | 'replicated';
+  /** 'diskless' only exists for Ganeti files (no local disk). */
+  readonly template: 'plain' | 'replicated' | 'diskless';
 }
 
 export interface CapacityPlacement { readonly name: string; readonly spec: CapacitySpec; readonly primary: string; readonly secondary?: string }
@@ -56,7 +57,11 @@ function resourceOf(reason: string): CapacityRun['limitingResource'] {
 }
 
 function instanceOf(spec: CapacitySpec, name: string): InstanceModel {
-  return { name, memory: spec.memory, vcpus: spec.vcpus, disk: spec.disk, template: spec.template, running: true, antiAffinity: [] };
+  const template = spec.template === 'replicated' ? 'replicated' : 'plain';
+  return {
+    name, memory: spec.memory, vcpus: spec.vcpus, disk: spec.disk, template, running: true, antiAffinity: [],
+    ...(spec.template === 'diskless' ? { diskless: true } : {}),
+  };
 }
 
 /** hspace standard mode: identical instances until one does not fit. */

@@ -118,3 +118,63 @@ export function withPlacements(
   });
   return { ...gc, nodes, instances };
 }
+
+/**
+ * A Ganeti text cluster from Drover's model (for `drover export ganeti` and for judging our results
+ * with the real tools). Sizes are rounded to MiB; one node group per model group (its name as uuid);
+ * antiAffinity values become instance tags declared as exclusion tags (`htools:iextags:<value>`), and
+ * node location tags likewise (`htools:nlocation:<tag>`). No instance policy section unless `base`
+ * (the file the model came from) has one, whose groups, policies and trailer are kept.
+ */
+export function modelToGaneti(model: ClusterModel, base?: GanetiCluster): GanetiCluster {
+  const mib = (b: number): number => Math.round(b / MiB);
+  const nodes = [...model.nodes.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const insts = [...model.instances.values()].filter((i) => i.primary !== undefined).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const baseGroups = new Map((base?.groups ?? []).map((g) => [g.name, g]));
+  const groupNames = [...new Set(nodes.map((n) => n.group))].sort();
+  const groups = groupNames.map((g) => baseGroups.get(g) ?? { name: g, uuid: g, allocPolicy: 'preferred', tags: [], networks: [], columns: 5 });
+  const uuid = new Map(groups.map((g) => [g.name, g.uuid]));
+  const used = new Map<string, { mem: number; dsk: number }>();
+  const use = (n: string): { mem: number; dsk: number } => used.get(n) ?? (used.set(n, { mem: 0, dsk: 0 }), used.get(n)!);
+  for (const i of insts) {
+    if (i.adminOffline !== true && i.forthcoming !== true) use(i.primary!).mem += mib(i.memory);
+    if (i.diskless !== true && i.forthcoming !== true) {
+      use(i.primary!).dsk += mib(i.disk);
+      if (i.template === 'replicated' && i.secondary) use(i.secondary).dsk += mib(i.disk);
+    }
+  }
+  const baseNodes = new Map((base?.nodes ?? []).map((n) => [n.name, n]));
+  const gNodes: GanetiNode[] = nodes.map((n, idx) => {
+    const u = used.get(n.name) ?? { mem: 0, dsk: 0 };
+    const b = baseNodes.get(n.name);
+    const tMem = mib(n.memory), nMem = mib(n.nodeMemory ?? 0), x = mib(n.unaccountedMemory ?? 0);
+    return {
+      name: n.name, totalMemory: tMem, nodeMemory: nMem, freeMemory: tMem - nMem - x - u.mem, totalDisk: mib(n.disk),
+      freeDisk: n.freeDisk !== undefined && b ? b.freeDisk : mib(n.disk) - u.dsk, cpus: n.vcpus,
+      role: n.offline ? 'Y' : b?.role ?? (idx === 0 ? 'M' : 'N'), groupUuid: uuid.get(n.group)!, spindles: n.spindles ?? 1,
+      tags: b?.tags ?? [...(n.locationTags ?? [])], exclusiveStorage: false, freeSpindles: 0, nodeCpus: n.nodeVcpus ?? 1,
+      cpuSpeed: n.cpuSpeed ?? 1, unknownResources: false, columns: b?.columns ?? 15,
+    };
+  });
+  const baseInsts = new Map((base?.instances ?? []).map((i) => [i.name, i]));
+  const gInsts: GanetiInstance[] = insts.map((i) => {
+    const b = baseInsts.get(i.name);
+    const template = i.template === 'replicated' ? 'drbd' : i.diskless ? 'diskless' : 'plain';
+    const status = b?.status ?? (i.adminOffline ? 'ADMIN_offline' : i.running ? 'running' : 'ADMIN_down');
+    return {
+      name: i.name, memory: mib(i.memory), disk: mib(i.disk), vcpus: i.vcpus, status, autoBalance: i.autoBalance !== false,
+      primary: i.primary!, secondary: i.template === 'replicated' ? i.secondary ?? '' : '', template,
+      tags: b?.tags ?? [...new Set([...i.antiAffinity, ...(i.desiredLocation ?? [])])], spindleUse: i.spindleUse ?? 1,
+      diskSpindles: '-', forthcoming: i.forthcoming === true, columns: b?.columns ?? 13,
+    };
+  });
+  const clusterTags = base?.clusterTags ?? [
+    ...[...new Set(insts.flatMap((i) => i.antiAffinity))].sort().map((t) => `htools:iextags:${t}`),
+    ...[...new Set(nodes.flatMap((n) => n.locationTags ?? []))].sort().map((t) => `htools:nlocation:${t}`),
+    ...[...new Set(insts.flatMap((i) => i.desiredLocation ?? []))].sort().map((t) => `htools:desiredlocation:${t}`),
+  ];
+  return {
+    groups, nodes: gNodes, instances: gInsts, clusterTags,
+    ...(base?.policies ? { policies: base.policies } : {}), trailer: base?.trailer ?? '',
+  };
+}

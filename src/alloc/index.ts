@@ -1,18 +1,33 @@
 /**
- * alloc/: Ganeti's htools (hail, hbal, hspace, N+1 checks) as pure functions over a ClusterModel.
- * No I/O, no clock, no randomness: the same model in gives the same decisions out.
+ * alloc/: Ganeti's htools (hail, hbal, hspace, the N+1 and policy checks of verify) as pure functions
+ * over a ClusterModel. No I/O, no clock, no randomness: the same model in gives the same decisions out.
+ * Quantities are bytes (model.ts), except the Ganeti text structures, which stay in MiB like the files.
  *
- * Entry points
- * - `new Allocator(model, { n1?: 'prefer' | 'strict' })` — placement state for one plan:
- *     `.place(instance): PlaceResult`          best primary (+ secondary for 'replicated'), committed;
- *                                              callers placing many must go largest first, or use
- *     `.placeAll(instances)`                   which sorts largest first (memory, disk, vcpus, name);
- *     `.replaceSecondary(name, exclude): PlaceResult`
- *     `.nPlusOneFailures(): N1Failure[]`       { node, failingPeer, needed, free } (bytes)
- *     `.score(): number`, `.breakdown(): ScoreBreakdown`, `.placements()`
- * - `clusterScore(model): ScoreBreakdown`       Ganeti's score, each component as hinfo prints it.
- *
- * Quantities are bytes, as in model.ts. See the files for the rules; ganeti.md §4.5/§6 for the origin.
+ * Entry points (for plan/ and cli/)
+ * - Placement, one plan at a time (hail):
+ *     new Allocator(model, { n1?: 'prefer' | 'strict' })
+ *       .place(instance): PlaceResult                 best primary (+ secondary), committed; go largest
+ *       .placeAll(instances)                          first, or let placeAll sort them so
+ *       .replaceSecondary(name, exclude): PlaceResult
+ *       .nPlusOneFailures(): N1Failure[]              { node, failingPeer, needed, free }
+ *       .score(), .breakdown(), .placements()
+ * - Score (hinfo):      clusterScore(model): ScoreBreakdown        { score, components[{name, weight, value}] }
+ * - Balance (hbal):     balance(model, { maxMoves?, noDiskMoves?, minGain?, minGainLimit?, compress? }):
+ *                         BalanceResult { initialScore, finalScore, moves[{instance, kind, code, from, to,
+ *                         score, dataCopied}], placements }
+ * - Capacity (hspace):  capacityStandard(model, spec, { maxInstances? }): CapacityRun
+ *                       capacityTiered(model, startSpec, { maxInstances? }): CapacityRun
+ *                         spec { memory, disk, vcpus, template }; run { count, limitingResource, stoppedBy,
+ *                         tiers[{spec, count}], placements[], score }
+ * - Verify:             verifyModel(model): Finding[]               { code, severity, node?, instance?, message }
+ * - Ganeti text format: parseGanetiText(text, file): GanetiCluster (throws GanetiTextError with .line)
+ *                       formatGanetiText(cluster): string           (exact round trip)
+ *                       ganetiToModel(cluster, file): ClusterModel  (throws GanetiTextError for what the
+ *                                                                    model cannot represent)
+ *                       modelToGaneti(model, base?): GanetiCluster  (export; `base` keeps a source file's
+ *                                                                    groups, statuses, tags, policies)
+ *                       withPlacements(cluster, placements): GanetiCluster (moves applied, free mem/disk
+ *                                                                    adjusted like `hbal -S`)
  */
 import type { ClusterModel } from './model.ts';
 import type { ScoreBreakdown } from './metrics.ts';
@@ -20,6 +35,14 @@ import { ClusterState } from './state.ts';
 
 export { Allocator, largestFirst, type PlaceResult, type N1Failure, type AllocatorOptions } from './allocator.ts';
 export { METRICS, type MetricComponent, type ScoreBreakdown } from './metrics.ts';
+export { balance, type BalanceMove, type BalanceOptions, type BalanceResult, type MoveKind } from './balance.ts';
+export { capacityStandard, capacityTiered, type CapacityOptions, type CapacityPlacement, type CapacityRun, type CapacitySpec } from './capacity.ts';
+export { verifyModel, type Finding, type FindingCode } from './verify.ts';
+export {
+  formatGanetiText, parseGanetiText, GanetiTextError,
+  type GanetiCluster, type GanetiGroup, type GanetiInstance, type GanetiNode, type GanetiPolicy, type ISpec,
+} from './ganeti-text.ts';
+export { ganetiToModel, modelToGaneti, withPlacements, MiB } from './ganeti-model.ts';
 export type { ClusterModel, NodeModel, InstanceModel, AllocPolicy } from './model.ts';
 
 /** Ganeti's cluster score of the model as it stands (hbal/hinfo "Cluster score"). */
