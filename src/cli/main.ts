@@ -17,6 +17,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   watch: () => import('./commands/watch.ts'),
   status: () => import('./commands/status.ts'),
   jobs: () => import('./commands/jobs.ts'),
+  balance: () => import('./commands/balance.ts'),
+  capacity: () => import('./commands/capacity.ts'),
   lock: () => import('./commands/lock.ts'),
   sim: () => import('./commands/sim.ts'),
 };
@@ -32,6 +34,8 @@ Commands:
   watch      keep converging: on manifest changes, node health changes and every interval
   status     nodes and instances as they are
   jobs       the journal of operations
+  balance    moves that lower Ganeti's cluster score, carried out by the next apply
+  capacity   how many more instances of a spec fit, and what runs out first
   lock       who holds the cluster lease; break it
   sim        fault injection on the simulated backend (fail-node, restore-node, write)
 
