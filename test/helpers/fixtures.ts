@@ -173,3 +173,10 @@ export function placementsOf(ops: readonly Operation[], at = 1_000_000): Placeme
 export function placed(instance: string, primary: string, secondary?: string, generation = 1, syncedAt = 900_000): Placement {
   return { instance, primary, generation, ...(secondary && { secondary, lastSync: { at: syncedAt, node: secondary } }) };
 }
+
+/** A node of an Observed built here, with its lists open to edits (to add stray copies). */
+export function editable(o: Observed, name: string): { containers: ObservedContainer[]; volumes: ObservedVolume[] } {
+  const n = o.nodes.get(name);
+  if (!n) throw new Error(`no node ${name} in the observed state`);
+  return n as unknown as { containers: ObservedContainer[]; volumes: ObservedVolume[] };
+}

@@ -239,7 +239,7 @@ test('a fenced node that is back: its stale copies are removed first in the plan
   // a failed over from n1 to n2 earlier (generation 2); n1 was fenced and is back with the old copy.
   const placements = [F.placed('a', 'n2', 'n3', 2), F.placed('b', 'n4', 'n3'), F.placed('c', 'n2', 'n3')];
   const { store, observed } = F.settled(d, placements, { down: ['n4'], nodeRecords: [{ name: 'n1', fencedAt: NOW - 5000 }, { name: 'n4', nodeDownSince: NOW - 120_000 }] });
-  const n1 = observed.nodes.get('n1') as { containers: unknown[]; volumes: unknown[] };
+  const n1 = F.editable(observed, 'n1');
   n1.containers.push({ instance: 'a', state: 'stopped', specHash: F.hashOf(d.instances.get('a')!), generation: 1 });
   n1.volumes.push({ instance: 'a', disk: 0, role: 'primary', size: F.GiB, generation: 1 });
   const c = observed.nodes.get('n2')!.containers.find((x) => x.instance === 'c') as { state: string };
@@ -276,8 +276,8 @@ test('drained node: its primaries migrate to their secondaries, its secondaries 
 test('copies no manifest wants: a warning without prune, RemoveOrphan with prune', () => {
   const d = F.desired(three(), [F.instance('a')]);
   const { store, observed } = F.settled(d, [F.placed('a', 'n1', 'n2')]);
-  (observed.nodes.get('n3') as { containers: unknown[]; volumes: unknown[] }).containers.push({ instance: 'ghost', state: 'running', specHash: 'x', generation: 1 });
-  (observed.nodes.get('n3') as { containers: unknown[]; volumes: unknown[] }).volumes.push({ instance: 'ghost', disk: 0, role: 'primary', size: F.GiB, generation: 1 });
+  F.editable(observed, 'n3').containers.push({ instance: 'ghost', state: 'running', specHash: 'x', generation: 1 });
+  F.editable(observed, 'n3').volumes.push({ instance: 'ghost', disk: 0, role: 'primary', size: F.GiB, generation: 1 });
   const keep = run({ desired: d, observed, store });
   assert.equal(brief(keep), []);
   assert.ok(keep.warnings.some((w) => w.includes('ghost') && w.includes('n3') && w.includes('--prune')), keep.warnings.join('\n'));
