@@ -20,6 +20,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
       formatBytes(Math.max(0, n.memory.total - n.memory.used)), `${n.vcpus.used}/${n.vcpus.total}`, formatBytes(n.disk.total), formatBytes(n.disk.used),
       String(n.primaries), String(n.secondaries), n.flags.join(',') || '-',
     ])));
+    // why a node is not up (e.g. a TLS handshake refused): the table alone says only "unreachable"
+    for (const n of s.nodes) if (n.health !== 'up' && n.error) io.out(`  ${n.name}: ${n.error}`);
     io.out('');
     io.out(table(['Instance', 'Status', 'Wanted', 'Primary', 'Secondary', 'Template', 'Memory', 'Degraded', 'RecoveryPoint'], s.instances.map((i) => [
       i.name, i.state, i.desiredState, i.primary ?? '-', i.secondary ?? '-', i.diskTemplate, formatBytes(i.memory), i.degraded ? 'yes' : 'no',
