@@ -230,9 +230,13 @@ test('lock status shows the holder; apply --no-wait is refused naming it; lock b
     lease.release();
   }
   assert.equal(await droverJson(['lock', 'status', '--json', '--state-dir', dir]), { holder: null });
-  await Lease.acquire(dir, 'stale holder', 0); // never released: break it by hand
-  assert.is((await drover(['lock', 'break', '--state-dir', dir])).code, 0);
-  assert.equal(await droverJson(['lock', 'status', '--json', '--state-dir', dir]), { holder: null });
+  const stuck = await Lease.acquire(dir, 'stuck holder', 0); // not released: broken by hand
+  try {
+    assert.is((await drover(['lock', 'break', '--state-dir', dir])).code, 0);
+    assert.equal(await droverJson(['lock', 'status', '--json', '--state-dir', dir]), { holder: null });
+  } finally {
+    stuck.release(); // stops its renewal timer
+  }
 });
 
 test('DROVER_STATE_DIR is the default state dir; an unknown command exits 1', async () => {
