@@ -68,7 +68,7 @@ function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<st
   if (t.secondary !== secondary) {
     if (t.secondary) {
       const from = secondary && secondary !== primary ? secondary : undefined;
-      ops.push({ type: 'ReplaceSecondary', instance: d.name, primary, ...(from && { from }), to: t.secondary, disks: d.disks, generation: p.generation, reason: t.secondaryWhy ?? 'secondary changes' });
+      ops.push({ type: 'ReplaceSecondary', instance: d.name, primary, ...(from && { from }), to: t.secondary, disks: d.disks, generation: change.kind === 'keep' ? p.generation : generation, reason: t.secondaryWhy ?? 'secondary changes' });
     } else if (secondary && facts.get(secondary)?.up) {
       ops.push({ type: 'RemoveOrphan', instance: d.name, node: secondary, containers: false, volumes: true, reason: t.secondaryWhy ?? 'no secondary wanted' });
     }

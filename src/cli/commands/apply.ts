@@ -49,7 +49,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   try {
     const nodes = [...loaded.desired.nodes.values()];
     if (saved) {
-      const observed = await observeAndRecord(driver, nodes, store);
+      const observed = await observeAndRecord(driver, nodes, store, undefined, { record: false }); // a refused plan changes nothing
       if (store.machines.size === 0 && planBasis(loaded.desired, observed, store) !== saved.basis) {
         io.err(`drover: the saved plan ${values.plan} is stale: the manifests, the nodes or Drover's placements changed since it was made. Run drover plan again.`);
         return EXIT.error;
