@@ -9,6 +9,7 @@ import type { Observed } from '../model/observed.ts';
 import type { Operation } from '../model/operations.ts';
 import { observe } from '../observe/index.ts';
 import { plan, type Plan } from '../plan/index.ts';
+import { rebalance } from '../plan/rebalance.ts';
 import { classifyDrift, type DriftItem } from '../plan/drift.ts';
 import { specHash } from '../model/hash.ts';
 import type { Store } from '../store/store.ts';
@@ -99,6 +100,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
       if (!(r.failed && r.succeeded === 0)) continue;
       if (!last.pending.some((p) => p.retryAt !== undefined)) break;
     }
+    if (!last.operations.length && !last.pending.length && (await autoRebalance(o.store, o.desired, observed))) continue;
     const retryAt = Math.min(...last.pending.map((p) => p.retryAt ?? Infinity));
     if (!Number.isFinite(retryAt) || retryAt > deadline) break;
     o.events({ type: 'waiting', reason: last.pending.find((p) => p.retryAt === retryAt)!.reason, untilMs: retryAt });
@@ -188,6 +190,19 @@ function fell(rec: NodeRecord, at: number, holdAfter: number): NodeRecord {
   const failures = [...(rec.failures ?? []).filter((t) => t > at - HOUR), at];
   const hold = holdAfter > 0 && failures.length >= holdAfter;
   return { ...rec, nodeDownSince: at, failures, ...(hold && { holdUntil: at + HOUR }) };
+}
+
+/**
+ * `reconcile.rebalance: auto`: once nothing else is left, store the moves that lower the score
+ * (one batch of them; the next round carries them out). True when there is work again.
+ */
+async function autoRebalance(store: Store, desired: Desired, observed: Observed): Promise<boolean> {
+  const auto = [...desired.clusters.values()].filter((c) => c.reconcile.rebalance === 'auto');
+  if (!auto.length || store.targets.size) return false;
+  const maxMoves = Math.min(...auto.map((c) => c.reconcile.concurrency.total));
+  const targets = rebalance({ desired, observed, store, now: Date.now() }, auto, { maxMoves }).flatMap((r) => r.targets);
+  for (const t of targets) await store.putTarget(t);
+  return targets.length > 0;
 }
 
 /** Balance decisions that are carried out (or whose instance is gone) are forgotten. */

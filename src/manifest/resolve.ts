@@ -78,6 +78,7 @@ export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): Desi
     reconcile: {
       intervalMs: f.ms('/spec/reconcile/interval', reconcile.interval),
       concurrency: { ...reconcile.concurrency },
+      rebalance: reconcile.rebalance,
     },
     failover: {
       automatic: failover.automatic,

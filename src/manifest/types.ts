@@ -26,7 +26,7 @@ export interface ClusterSpecDoc {
     readonly disks: readonly DiskDoc[];
   };
   readonly policy: { readonly vcpuRatio: number; readonly memoryOvercommit: number; readonly redundancy: 'n+1' | 'none' };
-  readonly reconcile: { readonly interval: Duration; readonly concurrency: { readonly perNode: number; readonly total: number } };
+  readonly reconcile: { readonly interval: Duration; readonly concurrency: { readonly perNode: number; readonly total: number }; readonly rebalance: 'off' | 'auto' };
   readonly failover: { readonly automatic: boolean; readonly nodeDownAfter: Duration; readonly fenceCommand?: readonly string[]; readonly maxPerHour: number; readonly holdAfterFailures: number };
   readonly replication: { readonly interval: Duration };
   readonly sim: { readonly latency: Duration };

@@ -45,6 +45,8 @@ export interface DesiredCluster {
   readonly reconcile: {
     readonly intervalMs: number;
     readonly concurrency: { readonly perNode: number; readonly total: number };
+    /** auto: converge also rebalances when it has nothing else to do. Absent = off. */
+    readonly rebalance?: 'off' | 'auto';
   };
   readonly failover: {
     readonly automatic: boolean;

@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
-import { balance } from '../../alloc/balance.ts';
 import { formatBytes } from '../../model/quantity.ts';
-import { nodeFacts } from '../../plan/facts.ts';
-import { currentModel } from '../../plan/model.ts';
+import { rebalance, type ClusterBalance } from '../../plan/rebalance.ts';
 import { Lease } from '../../store/lease.ts';
 import { Store } from '../../store/store.ts';
 import { withLook } from '../context.ts';
@@ -21,13 +19,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const maxMoves = values['max-moves'] === undefined ? undefined : Number(values['max-moves']);
   if (maxMoves !== undefined && !(Number.isInteger(maxMoves) && maxMoves >= 0)) throw new UsageError(`--max-moves wants a whole number, not "${values['max-moves']}"`);
   const code = await withLook(positionals, values['state-dir'], io, async ({ desired, store, observed, stateDir }) => {
-    const input = { desired, observed, store, now: Date.now() };
-    const facts = nodeFacts(input);
-    const results = [...desired.clusters.values()].map((c) => ({
-      cluster: c.name,
-      ...balance(currentModel(input, c, facts), { ...(maxMoves !== undefined && { maxMoves }), ...(values['no-disk-moves'] && { noDiskMoves: true }) }),
-    }));
-    if (values.json) io.out(JSON.stringify({ clusters: results.map((r) => ({ ...r, placements: Object.fromEntries(r.placements) })) }));
+    const options = { ...(maxMoves !== undefined && { maxMoves }), ...(values['no-disk-moves'] && { noDiskMoves: true }) };
+    const results = rebalance({ desired, observed, store, now: Date.now() }, [...desired.clusters.values()], options);
+    if (values.json) io.out(JSON.stringify({ clusters: results.map(({ targets: _, ...r }) => ({ ...r, placements: Object.fromEntries(r.placements) })) }));
     else for (const r of results) io.out(render(r));
     if (values['dry-run']) return EXIT.ok;
     await storeTargets(stateDir, results, io, !values.json);
@@ -36,7 +30,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   return code ?? EXIT.error;
 }
 
-type Result = ReturnType<typeof balance> & { readonly cluster: string };
+type Result = ClusterBalance;
 
 function render(r: Result): string {
   const head = `Cluster ${r.cluster}: score ${r.initialScore.toFixed(8)} → ${r.finalScore.toFixed(8)} in ${r.moves.length} move${r.moves.length === 1 ? '' : 's'}`;
@@ -50,14 +44,11 @@ async function storeTargets(stateDir: string, results: readonly Result[], io: Io
   const lease = await Lease.acquire(stateDir, 'drover balance', 30_000);
   const store = new Store(stateDir);
   try {
-    for (const r of results) {
-      const reason = `rebalance: score ${r.initialScore.toFixed(4)} → ${r.finalScore.toFixed(4)}`;
-      for (const [instance, to] of r.placements) await store.putTarget({ instance, primary: to.primary, ...(to.secondary && { secondary: to.secondary }), reason });
-    }
+    for (const t of results.flatMap((r) => r.targets)) await store.putTarget(t);
   } finally {
     await store.close();
     lease.release();
   }
-  const n = results.reduce((a, r) => a + r.placements.size, 0);
+  const n = results.reduce((a, r) => a + r.targets.length, 0);
   if (say && n) io.out(`\nStored ${n} placement decision${n === 1 ? '' : 's'}. drover plan shows the operations; drover apply carries them out.`);
 }
