@@ -1,9 +1,11 @@
 /** `npm run bench`: every benchmark, figures and ratios, one report. */
 import { benchApply, benchPlan } from './core.ts';
+import { benchWatch } from './watch.ts';
 
 const sections: [string, () => Promise<string[]>][] = [
   ['Plan (pure, no I/O)', benchPlan],
   ['Apply on the sim backend', () => benchApply()],
+  ['Watch: manifest save to first operation', benchWatch],
 ];
 const only = process.argv[2];
 for (const [title, run] of sections) {
