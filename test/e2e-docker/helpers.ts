@@ -47,16 +47,16 @@ export interface Bed {
 }
 
 /**
- * A test bed of `n` nodes on 127.0.0.(base+1..n), in /tmp/drover-e2e-<base>-<pid>. Left-overs of an
+ * A test bed of `n` nodes on 127.0.0.(base+1..n), in /tmp/<prefix>-<base>-<pid>. Left-overs of an
  * earlier run on the same base (a killed test process) are torn down first: they hold the addresses.
  */
-export async function upBed(n: number, base: number): Promise<Bed> {
-  for (const old of fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(`drover-e2e-${base}-`))) {
+export async function upBed(n: number, base: number, prefix = 'drover-e2e'): Promise<Bed> {
+  for (const old of fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(`${prefix}-${base}-`))) {
     const pid = Number(old.split('-').pop());
     if (pid !== process.pid && isAlive(pid)) throw new Error(`another test process (pid ${pid}) uses the test bed base ${base}`);
     await sh(TESTBED, ['down'], { ...process.env, DROVER_TESTBED: path.join(os.tmpdir(), old), DROVER_TESTBED_BASE: String(base) }).catch(() => {});
   }
-  const dir = path.join(os.tmpdir(), `drover-e2e-${base}-${process.pid}`);
+  const dir = path.join(os.tmpdir(), `${prefix}-${base}-${process.pid}`);
   const env = { DROVER_TESTBED: dir, DROVER_TESTBED_BASE: String(base) };
   const full: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete full.DROVER_TESTBED_NODES;
