@@ -3,11 +3,11 @@
  * within the per-node and total limits. Every transition's snapshot goes to the store before the
  * next step's effect can be acknowledged, so a master killed at any instant resumes where it was.
  */
-import { createActor } from 'xstate';
+import { createActor, type Actor } from 'xstate';
 import type { Driver } from '../drivers/driver.ts';
 import { nodesOf, type Operation } from '../model/operations.ts';
 import type { Store } from '../store/store.ts';
-import type { JobTags, MachineRecord } from '../store/types.ts';
+import type { JobRecord, JobTags, MachineRecord } from '../store/types.ts';
 import type { EventSink } from './events.ts';
 import { buildMachine, isRetryState, type MachineContext, type OperationMachine, type StepRequest } from './machine.ts';
 import { stepsOf, type Step, type StepContext } from './steps.ts';
@@ -45,6 +45,8 @@ interface Running {
   readonly steps: ReadonlyMap<string, Step>;
   readonly ctx: StepContext;
 }
+
+type OperationActor = Actor<OperationMachine>;
 
 interface Chain {
   readonly ops: readonly Operation[];
@@ -142,24 +144,48 @@ export class Executor {
     const { store, events } = this.options;
     const steps = stepsOf(op);
     const names = steps.map(([name]) => name);
-    const machine = this.machineFor(names);
     const startedAt = resumed?.startedAt ?? this.now();
     this.running.set(id, { op, steps: new Map(steps), ctx: this.contextFor(op, id) });
     events({ type: 'operation-started', id, op, resumed: !!resumed });
-    const previous = store.jobs.get(id);
-    const tags = { ...previous?.drift && { drift: previous.drift }, ...this.options.tag?.(op) };
+    const job = this.jobFor(op, id, startedAt, !!resumed);
+    const machine = this.machineFor(names);
     const actor = resumed
       ? createActor(machine, { snapshot: resumed.snapshot as never, input: { opId: id } })
       : createActor(machine, { input: { opId: id } });
     const persist = () => store.putMachine({ id, op, snapshot: actor.getPersistedSnapshot(), startedAt });
     // The machine before its 'running' journal entry, in one batch: a master killed here (even
     // mid-write) never leaves a job 'running' that no machine will ever finish.
+    await Promise.all([...(resumed ? [] : [persist()]), store.putJob(job)]);
+    const outcome = await this.drive(actor, id, op, persist, resumed ? undefined : names[0]);
+    this.running.delete(id);
+    const end = this.now();
+    const error = outcome.failed ? outcome.error ?? 'failed' : undefined;
+    const note = this.notes.get(id);
+    this.notes.delete(id);
+    // The journal's result before the machine's removal (one batch): a torn write can leave the
+    // machine to be resumed (its last step is idempotent), never a job 'running' without a machine.
     await Promise.all([
-      ...(resumed ? [] : [persist()]),
-      store.putJob({ id, type: op.type, instance: op.instance, reason: op.reason, start: startedAt, result: 'running', ...tags, ...(resumed && { resumed: (previous?.resumed ?? 0) + 1 }) }),
+      store.putJob({ ...job, end, result: error ? 'failed' : 'succeeded', ...(error && { error }) }),
+      store.deleteMachine(id),
     ]);
-    const outcome = await new Promise<MachineContext & { failed: boolean }>((resolve) => {
-      let last: unknown = resumed ? undefined : names[0];
+    events({ type: 'operation-finished', id, op, result: error ? 'failed' : 'succeeded', durationMs: end - startedAt, ...(error && { error }), ...(note && { note }) });
+    return error;
+  }
+
+  /** The journal entry of an operation starting (or resuming: counted). */
+  private jobFor(op: Operation, id: string, start: number, resumed: boolean): JobRecord {
+    const previous = this.options.store.jobs.get(id);
+    return {
+      id, type: op.type, instance: op.instance, reason: op.reason, start, result: 'running',
+      ...(previous?.drift && { drift: previous.drift }), ...this.options.tag?.(op),
+      ...(resumed && { resumed: (previous?.resumed ?? 0) + 1 }),
+    };
+  }
+
+  /** Start the actor, persist and report every new state, resolve at its final state. */
+  private drive(actor: OperationActor, id: string, op: Operation, persist: () => Promise<void>, initial: string | undefined): Promise<MachineContext & { failed: boolean }> {
+    return new Promise((resolve) => {
+      let last: unknown = initial;
       actor.subscribe((snap) => {
         if (snap.value !== last) {
           last = snap.value;
@@ -169,21 +195,9 @@ export class Executor {
         if (snap.status === 'done') resolve({ ...snap.context, failed: snap.value === 'failed' });
       });
       actor.start();
-      if (resumed && isRetryState(actor.getSnapshot().value)) actor.send({ type: 'RETRY' });
+      // Timers do not survive a restore: a machine resumed in a backoff state retries at once.
+      if (!initial && isRetryState(actor.getSnapshot().value)) actor.send({ type: 'RETRY' });
     });
-    this.running.delete(id);
-    const end = this.now();
-    const error = outcome.failed ? outcome.error ?? 'failed' : undefined;
-    const note = this.notes.get(id);
-    this.notes.delete(id);
-    // The journal's result before the machine's removal (one batch): a torn write can leave the
-    // machine to be resumed (its last step is idempotent), never a job 'running' without a machine.
-    await Promise.all([
-      store.putJob({ id, type: op.type, instance: op.instance, reason: op.reason, start: startedAt, end, result: error ? 'failed' : 'succeeded', ...tags, ...(error && { error }), ...(resumed && { resumed: (previous?.resumed ?? 0) + 1 }) }),
-      store.deleteMachine(id),
-    ]);
-    events({ type: 'operation-finished', id, op, result: error ? 'failed' : 'succeeded', durationMs: end - startedAt, ...(error && { error }), ...(note && { note }) });
-    return error;
   }
 
   private readonly notes = new Map<string, string>();
