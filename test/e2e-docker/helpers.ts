@@ -50,10 +50,13 @@ export interface Bed {
  * A test bed of `n` nodes on 127.0.0.(base+1..n), in /tmp/<prefix>-<base>-<pid>. Left-overs of an
  * earlier run on the same base (a killed test process) are torn down first: they hold the addresses.
  */
-export async function upBed(n: number, base: number, prefix = 'drover-e2e'): Promise<Bed> {
-  for (const old of fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(`${prefix}-${base}-`))) {
-    const pid = Number(old.split('-').pop());
-    if (pid !== process.pid && isAlive(pid)) throw new Error(`another test process (pid ${pid}) uses the test bed base ${base}`);
+export async function upBed(n: number, wanted: number, prefix = 'drover-e2e'): Promise<Bed> {
+  // another live process on this base (two `npm test` at once): take the same range 100 addresses up
+  const owners = (b: number) => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(`${prefix}-${b}-`));
+  const taken = (b: number) => owners(b).some((f) => { const pid = Number(f.split('-').pop()); return pid !== process.pid && isAlive(pid); });
+  const base = [wanted, wanted + 100].find((b) => b + n <= 254 && !taken(b));
+  if (base === undefined) throw new Error(`the test bed addresses 127.0.0.${wanted + 1}+ and 127.0.0.${wanted + 101}+ are both in use by other test processes`);
+  for (const old of owners(base)) {
     await sh(TESTBED, ['down'], { ...process.env, DROVER_TESTBED: path.join(os.tmpdir(), old), DROVER_TESTBED_BASE: String(base) }).catch(() => {});
   }
   const dir = path.join(os.tmpdir(), `${prefix}-${base}-${process.pid}`);
