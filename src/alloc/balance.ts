@@ -60,10 +60,13 @@ export interface BalanceResult {
 interface Cand { idx: number; p2: number; s2: number; kind: MoveKind; target: number; delta: number; copied: number }
 
 /** Up to this many nodes every node is a candidate target; above, the short lists' best TARGETS. */
-const FULL_TARGETS = 64;
+const FULL_TARGETS = 16;
 const TARGETS = 8;
-/** Moves between full recomputations of every instance's best move. */
-const REFRESH = 64;
+/**
+ * Moves between full recomputations of every instance's best move: about one per 16 instances (a full
+ * pass costs as much as that many moves' local updates), and at least 64.
+ */
+const REFRESH_MIN = 64;
 
 function better(a: Cand, b: Cand): boolean {
   return a.delta < b.delta - 1e-12 || (Math.abs(a.delta - b.delta) <= 1e-12 && (a.copied < b.copied || (a.copied === b.copied && a.idx < b.idx)));
@@ -156,7 +159,7 @@ class Balancer {
    * Lazy greedy: every instance's best move is kept in a heap with the score change it had when last
    * computed. The top is recomputed; if it is still at least as good as the next entry it is taken,
    * else it goes back with its fresh value. After a move, the instances on the nodes it touched are
-   * recomputed; every REFRESH moves (and before giving up) all are. Same result as hbal's full rescan
+   * recomputed; every refreshEvery moves (and before giving up) all are. Same result as hbal's full rescan
    * of every move each round whenever gains only shrink as the cluster evens out, at a small fraction
    * of the cost.
    */
@@ -170,6 +173,7 @@ class Balancer {
     const byShape = [...movable].sort((a, b) => shapeOrder(st.insts[a]!, st.insts[b]!) || a - b);
     const onNode: Set<number>[] = Array.from({ length: st.n }, () => new Set());
     for (const i of movable) { onNode[st.insts[i]!.pri]!.add(i); onNode[st.insts[i]!.sec]!.add(i); }
+    const refreshEvery = Math.max(REFRESH_MIN, Math.ceil(movable.length / 16));
     const heap = new CandHeap();
     const version = new Int32Array(st.insts.length);
     const push = (idx: number): void => {
@@ -204,7 +208,7 @@ class Balancer {
       onNode[c.p2]!.add(c.idx); onNode[c.s2]!.add(c.idx);
       score = st.score();
       fresh = false;
-      if (moves.length % REFRESH === 0) { refreshAll(); fresh = true; continue; }
+      if (moves.length % refreshEvery === 0) { refreshAll(); fresh = true; continue; }
       const again = new Set<number>();
       for (const x of touched) for (const i of onNode[x]!) again.add(i);
       for (const i of again) push(i);
@@ -214,26 +218,32 @@ class Balancer {
 
   /** The best move of one instance: lowest score, then least data copied, then first found. */
   bestFor(idx: number): Cand | undefined {
-    let best: Cand | undefined;
-    const consider = (c: Cand): void => { if (!best || better(c, best)) best = c; };
     const st = this.st;
     const inst = st.insts[idx]!;
-    const p = inst.pri, s = inst.sec;
-    this.tryMove(idx, s, p, 'failover', -1, consider);
-    if (this.opt.noDiskMoves) return best;
-    const { asPrimary, asSecondary } = st.n <= FULL_TARGETS ? this.allTargets(inst) : this.shortTargets(inst);
-    const g = st.group[p]!;
-    for (const x of asSecondary) {
-      if (x === p || x === s || st.group[x] !== g) continue;
-      this.tryMove(idx, p, x, 'replace-secondary', x, consider);
-      this.tryMove(idx, s, x, 'failover-and-replace', x, consider);
+    const p = inst.pri, s = inst.sec, copy = inst.dsk;
+    let bd = Infinity, bc = 0, bp = -1, bs = -1, bt = -1, bk: MoveKind = 'failover';
+    // Inline "better than the best so far" (see better()); allocation only for the winner.
+    const take = (d: number | undefined, p2: number, s2: number, kind: MoveKind, t: number): void => {
+      if (d === undefined) return;
+      const c = kind === 'failover' ? 0 : copy;
+      if (bp < 0 || d < bd - 1e-12 || (Math.abs(d - bd) <= 1e-12 && c < bc)) { bd = d; bc = c; bp = p2; bs = s2; bt = t; bk = kind; }
+    };
+    take(this.evaluate(idx, s, p), s, p, 'failover', -1);
+    if (!this.opt.noDiskMoves) {
+      const { asPrimary, asSecondary } = st.n <= FULL_TARGETS ? this.allTargets(inst) : this.shortTargets(inst);
+      const g = st.group[p]!;
+      for (const x of asSecondary) {
+        if (x === p || x === s || st.group[x] !== g) continue;
+        take(this.evaluate(idx, p, x), p, x, 'replace-secondary', x);
+        take(this.evaluate(idx, s, x), s, x, 'failover-and-replace', x);
+      }
+      for (const x of asPrimary) {
+        if (x === p || x === s || st.group[x] !== g) continue;
+        take(this.evaluate(idx, x, p), x, p, 'replace-and-failover', x);
+        take(this.evaluate(idx, x, s), x, s, 'replace-primary', x);
+      }
     }
-    for (const x of asPrimary) {
-      if (x === p || x === s || st.group[x] !== g) continue;
-      this.tryMove(idx, x, p, 'replace-and-failover', x, consider);
-      this.tryMove(idx, x, s, 'replace-primary', x, consider);
-    }
-    return best;
+    return bp < 0 ? undefined : { idx, p2: bp, s2: bs, kind: bk, target: bt, delta: bd, copied: bc };
   }
 
   private allTargets(inst: InstState): { asPrimary: readonly number[]; asSecondary: readonly number[] } {
@@ -247,17 +257,6 @@ class Balancer {
     const lists = this.lists.get(inst, { useN1: this.st.redundancy !== 'none', strict: true, spindleLimit: this.spindleLimit }, TARGETS);
     const g = this.st.group[inst.pri]!;
     return { asPrimary: lists.topP[0].idx, asSecondary: lists.topS[0][g]?.idx ?? [] };
-  }
-
-  /**
-   * Scores moving instance idx to (p2, s2), or drops it when a hard rule fails. Only nodes whose role
-   * for this instance changes are checked, as Ganeti's addPri/addSec do.
-   */
-  tryMove(idx: number, p2: number, s2: number, kind: MoveKind, target: number, consider: (c: Cand) => void): void {
-    const d = this.evaluate(idx, p2, s2);
-    if (d === undefined) return;
-    const inst = this.st.insts[idx]!;
-    consider({ idx, p2, s2, kind, target, delta: d, copied: kind === 'failover' ? 0 : inst.dsk });
   }
 
   /** Score change of the move, or undefined when it breaks a hard rule. */
@@ -309,22 +308,27 @@ class Balancer {
     return this.trial.deltaN(nodes, this.deltas, count) + extra;
   }
 
-  /** Node x's reserved memory after the instance stops (from ≥ 0) / starts (to ≥ 0) counting for peer from/to. */
+  /**
+   * Node x's reserved memory after the instance stops (from ≥ 0) / starts (to ≥ 0) counting for that
+   * peer. Only those two peers' sums change, so the state's top three peers suffice: O(1).
+   */
   private newReserve(x: number, inst: InstState, from: number, to: number): number {
     const st = this.st;
     if (!inst.secMem) return st.rMem[x]!;
-    const peers = st.peers[x];
-    let r = 0;
-    let seenTo = false;
-    if (peers) {
-      for (const [peer, mem] of peers) {
-        let v = mem;
-        if (peer === from) v -= inst.mem;
-        if (peer === to) { v += inst.mem; seenTo = true; }
-        if (v > r) r = v;
-      }
+    const m = inst.mem, k = st.peerTopKey, v = st.peerTopVal, o = x * 3;
+    let r = 0, seenTo = false;
+    for (let j = o; j < o + 3; j++) {
+      const peer = k[j]!;
+      if (peer < 0) break;
+      let val = v[j]!;
+      if (peer === from) val -= m;
+      if (peer === to) { val += m; seenTo = true; }
+      if (val > r) r = val;
     }
-    if (to >= 0 && !seenTo && inst.mem > r) r = inst.mem;
+    if (to >= 0 && !seenTo) {
+      const val = (st.peers[x]?.get(to) ?? 0) + m - (to === from ? m : 0);
+      if (val > r) r = val;
+    }
     return r;
   }
 

@@ -146,6 +146,8 @@ export class ClusterState {
     this.pCnt = f64(); this.sCnt = f64(); this.rMem = f64(); this.locSum = f64();
     this.invTMem = f64(); this.invTDsk = f64(); this.invCpuDen = f64(); this.invHiSp = f64();
     this.peers = new Array<Map<number, number> | undefined>(n);
+    this.peerTopKey = new Int32Array(3 * n).fill(-1);
+    this.peerTopVal = new Float64Array(3 * n);
     this.pTags = new Array<Map<string, number> | undefined>(n);
     this.locTags = new Array<readonly string[]>(n);
     this.vals = new Float64Array(n * NK);
@@ -284,6 +286,7 @@ export class ClusterState {
           const v = (m.get(p) ?? 0) + st.mem;
           m.set(p, v);
           if (v > this.rMem[s]!) this.rMem[s] = v;
+          this.rankPeers(s);
         }
       }
     }
@@ -334,8 +337,30 @@ export class ClusterState {
           let r = 0;
           for (const x of m.values()) if (x > r) r = x;
           this.rMem[s] = r;
+          this.rankPeers(s);
         }
       }
+    }
+  }
+
+  /**
+   * Node i's three largest peer sums (key, value), so a trial can find the new reserved memory in O(1)
+   * when one peer's sum drops and another's grows (only those two can change in one move).
+   */
+  readonly peerTopKey: Int32Array = new Int32Array(0);
+  readonly peerTopVal: Float64Array = new Float64Array(0);
+
+  private rankPeers(i: number): void {
+    const k = this.peerTopKey, v = this.peerTopVal, o = i * 3;
+    k[o] = k[o + 1] = k[o + 2] = -1;
+    v[o] = v[o + 1] = v[o + 2] = 0;
+    for (const [peer, mem] of this.peers[i] ?? []) {
+      let j = o + 3;
+      while (j > o && (v[j - 1]! < mem || (v[j - 1] === mem && k[j - 1]! > peer))) j--;
+      if (j === o + 3) continue;
+      for (let t = o + 2; t > j; t--) { v[t] = v[t - 1]!; k[t] = k[t - 1]!; }
+      v[j] = mem;
+      k[j] = peer;
     }
   }
 

@@ -62,3 +62,20 @@ export function generateCluster(nodes: number, perNode = 20, seed = 1): GanetiCl
     nodes: nodeList, instances, clusterTags: [], policies: [policy(''), policy('group-01')], trailer: '',
   };
 }
+
+/** The empty cluster `hspace --simulate=p,N,DISK,MEM,CPUS,SPINDLES` builds (sizes in MiB), with Ganeti's default ipolicy. */
+export function simulatedCluster(n: number, diskMiB: number, memMiB: number, cpus: number, spindles = 1): GanetiCluster {
+  const nodes: GanetiNode[] = Array.from({ length: n }, (_, i) => ({
+    name: `node-01-${String(i + 1).padStart(3, '0')}`, totalMemory: memMiB, nodeMemory: 0, freeMemory: memMiB, totalDisk: diskMiB,
+    freeDisk: diskMiB, cpus, role: i === 0 ? 'M' : 'N', groupUuid: 'fake-uuid-01', spindles, tags: [], exclusiveStorage: false,
+    freeSpindles: 0, nodeCpus: 1, cpuSpeed: 1, unknownResources: false, columns: 15,
+  }));
+  const std = { memory: 128, cpus: 1, diskSize: 1024, diskCount: 1, nicCount: 1, spindleUse: 1 };
+  const max = { memory: 32768, cpus: 8, diskSize: 1048576, diskCount: 16, nicCount: 8, spindleUse: 12 };
+  const templates = ['diskless', 'file', 'sharedfile', 'plain', 'blockdev', 'drbd', 'rbd', 'ext', 'gluster'];
+  const policy = (owner: string) => ({ owner, std, minMax: [{ min: std, max }], diskTemplates: templates, vcpuRatio: 4, spindleRatio: 32 });
+  return {
+    groups: [{ name: 'group-01', uuid: 'fake-uuid-01', allocPolicy: 'preferred', tags: [], networks: [], columns: 5 }],
+    nodes, instances: [], clusterTags: [], policies: [policy(''), policy('group-01')], trailer: '',
+  };
+}

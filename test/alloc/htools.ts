@@ -26,7 +26,7 @@ export interface ToolRun {
 /** Runs an htools program with a wall-time cap (ms); never throws on a non-zero exit. */
 export function runTool(tool: string, args: readonly string[], timeoutMs = 60_000): ToolRun {
   const t0 = performance.now();
-  const r = spawnSync(`${HTOOLS_BIN}/${tool}`, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 256 * 2 ** 20 });
+  const r = spawnSync(`${HTOOLS_BIN}/${tool}`, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 256 * 2 ** 20, stdio: ['ignore', 'pipe', 'pipe'] });
   const ms = performance.now() - t0;
   return { stdout: (r.stdout ?? '') + (r.stderr ?? ''), status: r.status, timedOut: r.error !== undefined || r.signal === 'SIGKILL', ms };
 }

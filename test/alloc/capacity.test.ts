@@ -1,0 +1,54 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { capacityStandard, capacityTiered, verifyModel, type ClusterModel, type CapacityRun } from '../../src/alloc/index.ts';
+import { GiB, cluster, node } from './helpers.ts';
+
+function withPlacements(m: ClusterModel, run: CapacityRun): ClusterModel {
+  const instances = new Map(m.instances);
+  for (const p of run.placements) {
+    instances.set(p.name, {
+      name: p.name, memory: p.spec.memory, vcpus: p.spec.vcpus, disk: p.spec.disk, template: p.spec.template === 'replicated' ? 'replicated' : 'plain',
+      running: true, antiAffinity: [], primary: p.primary, ...(p.secondary ? { secondary: p.secondary } : {}),
+    });
+  }
+  return { ...m, instances };
+}
+
+const four = () => cluster(Array.from({ length: 4 }, (_, i) => node(`n${i}`, { memory: 64 * GiB, vcpus: 16, disk: 1024 * GiB })), [], { vcpuRatio: 4 });
+
+test('standard, plain: memory-bound count is exact', () => {
+  const r = capacityStandard(four(), { memory: 8 * GiB, disk: 10 * GiB, vcpus: 1, template: 'plain' });
+  assert.is(r.count, 32);
+  assert.is(r.limitingResource, 'memory');
+  assert.match(r.stoppedBy, /^no node: 4 lack memory$/);
+});
+
+test('standard, plain: vcpu-bound', () => {
+  const r = capacityStandard(four(), { memory: GiB, disk: GiB, vcpus: 8, template: 'plain' });
+  assert.is(r.count, 32); // 4 nodes × 16 cpus × 4 / 8
+  assert.is(r.limitingResource, 'vcpus');
+});
+
+test('standard, replicated: N+1 holds after every placement, and memory is the limit', () => {
+  const m = four();
+  const r = capacityStandard(m, { memory: 8 * GiB, disk: 10 * GiB, vcpus: 1, template: 'replicated' });
+  // Each node must keep room for its largest peer's failover: at most 8 × 8 GiB minus the reserve.
+  assert.ok(r.count >= 20 && r.count <= 28, String(r.count));
+  assert.equal(verifyModel(withPlacements(m, r)).filter((f) => f.code === 'ENODEN1'), []);
+  assert.ok(r.placements.every((p) => p.secondary !== undefined && p.secondary !== p.primary));
+});
+
+test('tiered: shrinks the failing resource by Ganeti units and records each tier', () => {
+  const r = capacityTiered(four(), { memory: 40 * GiB, disk: 100 * GiB, vcpus: 4, template: 'plain' });
+  assert.ok(r.tiers.length >= 2);
+  assert.is(r.tiers[0]!.spec.memory, 40 * GiB);
+  for (let i = 1; i < r.tiers.length; i++) assert.ok(r.tiers[i]!.spec.memory < r.tiers[i - 1]!.spec.memory);
+  assert.is(r.tiers.reduce((a, t) => a + t.count, 0), r.count);
+  assert.is((r.tiers[1]!.spec.memory - 40 * GiB) % (64 * 2 ** 20), 0);
+});
+
+test('maxInstances caps a run', () => {
+  assert.is(capacityStandard(four(), { memory: GiB, disk: GiB, vcpus: 1, template: 'plain' }, { maxInstances: 5 }).count, 5);
+});
+
+test.run();
