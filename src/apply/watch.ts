@@ -117,7 +117,9 @@ async function runOnce(o: WatchOptions, desired: Desired, driver: Driver, run: n
 }
 
 function intervalOf(desired: Desired): number {
-  return Math.min(...[...desired.clusters.values()].map((c) => c.reconcile.intervalMs), 5 * 60_000) || 5 * 60_000;
+  // Replicas are re-synced every replication.interval: a run must come at least that often.
+  const every = [...desired.clusters.values()].flatMap((c) => [c.reconcile.intervalMs, c.replication.intervalMs]);
+  return Math.min(...every, 5 * 60_000) || 5 * 60_000;
 }
 
 /** Nodes the store knows as unreachable: what the last run saw. */

@@ -38,7 +38,7 @@ export function plan(input: PlanInput): Plan {
         else errors.push({ instance: t.instance.name, message: t.blocked, source: t.instance.source });
         continue;
       }
-      const { ops, held } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts);
+      const { ops, held } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs });
       if (held) pending.push({ instance: t.instance.name, reason: held });
       if (ops.length) chains.push([...ops]);
     }

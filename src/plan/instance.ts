@@ -3,6 +3,7 @@
  */
 import type { Operation } from '../model/operations.ts';
 import { specHash } from '../model/hash.ts';
+import { formatDuration } from '../model/quantity.ts';
 import type { Copy, NodeFacts } from './facts.ts';
 import type { Target } from './targets.ts';
 import { toSpec } from './spec.ts';
@@ -13,10 +14,17 @@ export interface InstancePlan {
   readonly held?: string;
 }
 
-export function instanceOperations(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>): InstancePlan {
+/** Time-dependent inputs: the planner never reads the clock. */
+export interface Timing {
+  readonly now: number;
+  /** A replica older than this is synced again (the Cluster's replication.interval). */
+  readonly replicationIntervalMs: number;
+}
+
+export function instanceOperations(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>, timing: Timing): InstancePlan {
   const held = lostPrimaryDisks(t, copies);
   if (held) return { ops: [], held };
-  return { ops: operationsFor(t, copies, facts) };
+  return { ops: operationsFor(t, copies, facts, timing) };
 }
 
 /**
@@ -33,7 +41,7 @@ function lostPrimaryDisks(t: Target, copies: readonly Copy[]): string | undefine
     + `not recreating them empty. To recover from the replica, mark ${p.primary} offline (the instance fails over to ${p.secondary}).`;
 }
 
-function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>): Operation[] {
+function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>, timing: Timing): Operation[] {
   const up = (n: string | undefined) => n !== undefined && facts.get(n)?.up === true;
   const d = t.instance;
   const p = t.placement;
@@ -74,11 +82,11 @@ function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<st
     }
   }
   if (change.kind !== 'keep') return ops;
-  return [...ops, ...inPlace(t, copies, up)];
+  return [...ops, ...inPlace(t, copies, up, timing)];
 }
 
 /** No move this round: fix the container on the primary and the replica on the secondary. */
-function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefined) => boolean): Operation[] {
+function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefined) => boolean, timing: Timing): Operation[] {
   const d = t.instance;
   const p = t.placement!;
   const primary = t.primary!;
@@ -100,9 +108,10 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
   if (s && s === p.secondary && up(s)) { // a secondary inside its grace stays degraded, untouched
     const replica = copies.find((c) => c.node === s);
     const missing = (replica?.volumes.length ?? 0) < d.disks.length;
-    if (missing || p.lastSync?.node !== s) {
-      ops.push({ type: 'SyncDisks', instance: d.name, primary, secondary: s, reason: missing ? `replica missing on ${s}` : `replica on ${s} never synced` });
-    }
+    const age = p.lastSync?.node === s ? timing.now - p.lastSync.at : undefined;
+    const why = missing ? `replica missing on ${s}` : age === undefined ? `replica on ${s} never synced`
+      : age >= timing.replicationIntervalMs ? `replica on ${s} is ${formatDuration(age)} old (replication.interval ${formatDuration(timing.replicationIntervalMs)})` : undefined;
+    if (why) ops.push({ type: 'SyncDisks', instance: d.name, primary, secondary: s, reason: why });
   }
   return ops;
 }

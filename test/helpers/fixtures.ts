@@ -34,7 +34,7 @@ export function cluster(over: ClusterOver = {}): DesiredCluster {
     policy: { vcpuRatio: 4, memoryOvercommit: 1, redundancy: 'n+1', ...policy },
     reconcile: { intervalMs: 300_000, concurrency: { perNode: 4, total: 32 }, ...reconcile },
     failover: { automatic: true, nodeDownAfterMs: 60_000, ...failover },
-    replication: { intervalMs: 60_000 },
+    replication: { intervalMs: 3_600_000 }, // replicas synced in these fixtures are never due again within a test
     sim: { latencyMs: 0 },
     source: src('manifests/cluster.yaml'),
     ...rest,
