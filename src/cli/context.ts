@@ -5,8 +5,10 @@ import type { Driver } from '../drivers/driver.ts';
 import { SimDriver } from '../drivers/sim/index.ts';
 import { observeAndRecord } from '../apply/converge.ts';
 import type { Observed } from '../model/observed.ts';
+import type { StoreLocation } from '../store/backend.ts';
+import type { MasterLease } from '../store/lease.ts';
 import { Store } from '../store/store.ts';
-import { stateDirOf, type Io } from './io.ts';
+import { EXIT, locationOf, type Io } from './io.ts';
 
 /** Load and validate; on errors print every diagnostic and return undefined. */
 export async function loadOrReport(paths: readonly string[], io: Io): Promise<{ desired: Desired; files: readonly string[] } | undefined> {
@@ -35,25 +37,39 @@ export async function openDriver(desired: Desired, stateDir: string, options: { 
   return new SimDriver({ stateDir, nodes, latencyMs: clusters[0]?.sim.latencyMs ?? 0, ...(options.readOnly && { readOnly: true }) });
 }
 
+/**
+ * A master that lost its lease (etcd: keep-alive failed, expired, broken) must stop acting at
+ * once: another master may already be taking over. Exiting is the one stop that is sure to halt
+ * every step in flight; what was persisted is resumed by the next holder, as after a kill -9.
+ */
+export function exitWhenLost(lease: MasterLease, io: Io): void {
+  lease.onLost((e) => {
+    io.err(`drover: lost the cluster lease: ${e.message}. Stopping now so that two masters never act at once; the next master resumes what was in flight.`);
+    process.exit(EXIT.error);
+  });
+}
+
 /** What read-only commands (plan, status) start from: manifests, the store, one look at the nodes. */
 export interface Look {
   readonly desired: Desired;
   readonly files: readonly string[];
   readonly stateDir: string;
+  readonly location: StoreLocation;
   readonly store: Store;
   readonly observed: Observed;
 }
 
 /** Load, open read-only, observe, run `fn`, close. Undefined when the manifests have errors. */
-export async function withLook<T>(paths: readonly string[], stateDirFlag: string | undefined, io: Io, fn: (look: Look) => Promise<T>): Promise<T | undefined> {
+export async function withLook<T>(paths: readonly string[], flags: Parameters<typeof locationOf>[0], io: Io, fn: (look: Look) => Promise<T>): Promise<T | undefined> {
   const loaded = await loadOrReport(paths, io);
   if (!loaded) return undefined;
-  const stateDir = stateDirOf(stateDirFlag);
-  const store = new Store(stateDir, { readOnly: true });
+  const location = locationOf(flags);
+  const stateDir = location.stateDir;
+  const store = await Store.open(location, { readOnly: true });
   const driver = await openDriver(loaded.desired, stateDir, { readOnly: true });
   try {
     const observed = await observeAndRecord(driver, [...loaded.desired.nodes.values()], store, undefined, { record: false });
-    return await fn({ ...loaded, stateDir, store, observed });
+    return await fn({ ...loaded, stateDir, location, store, observed });
   } finally {
     await driver.close();
   }

@@ -1,5 +1,6 @@
 /** The CLI's edges: where output goes, and the options every command shares. */
 import * as path from 'node:path';
+import { storeLocation, type StoreLocation } from '../store/backend.ts';
 
 export interface Io {
   readonly out: (text: string) => void;
@@ -28,6 +29,14 @@ export function processIo(): Io {
 /** `--state-dir`, else `$DROVER_STATE_DIR`, else `.drover/` in the current directory. */
 export function stateDirOf(flag: string | undefined): string {
   return path.resolve(flag || process.env.DROVER_STATE_DIR || '.drover'); // an empty variable counts as unset
+}
+
+/** The options every command that opens the store takes (spread into parseArgs). */
+export const STORE_OPTIONS = { 'state-dir': { type: 'string' }, store: { type: 'string' } } as const;
+
+/** Where the store is: `--store`/`$DROVER_STORE` (etcd), else the state directory's log. */
+export function locationOf(values: { readonly 'state-dir'?: string | undefined; readonly store?: string | undefined }): StoreLocation {
+  return storeLocation(stateDirOf(values['state-dir']), values.store);
 }
 
 /** Thrown for a usage mistake: printed as one line, exit 1. */

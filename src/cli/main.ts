@@ -3,6 +3,7 @@
  * only dispatches and turns unexpected errors into one clear line and exit 1.
  */
 import { DriverError } from '../drivers/driver.ts';
+import { StoreError } from '../store/backend.ts';
 import { processIo, UsageError, EXIT, type Io } from './io.ts';
 
 interface Command {
@@ -41,6 +42,9 @@ Commands:
 
 Global options:
   --state-dir DIR   Drover's state (default $DROVER_STATE_DIR, else .drover/)
+  --store etcd://HOST:PORT[,HOST:PORT...][/CLUSTER]
+                    keep the store and the lease in etcd, for a standby master (default
+                    $DROVER_STORE, else the state directory); the sim world stays in --state-dir
   --json            machine-readable output
   -h, --help        this text; drover <command> --help for a command's own
 
@@ -57,7 +61,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   try {
     return await command.run(rest, io);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof DriverError || isArgError(e)) { io.err(`drover ${name}: ${(e as Error).message}`); return EXIT.error; }
+    if (e instanceof UsageError || e instanceof DriverError || e instanceof StoreError || isArgError(e)) { io.err(`drover ${name}: ${(e as Error).message}`); return EXIT.error; }
     io.err(`drover ${name}: unexpected error: ${(e as Error).stack ?? String(e)}`);
     return EXIT.error;
   }

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { StoreError, type StoreLocation } from './backend.ts';
 import { writeFileAtomic } from './log.ts';
 
 export interface LeaseHolder {
@@ -23,11 +24,49 @@ export class LeaseBusyError extends Error {
   }
 }
 
-const TTL_MS = 15_000;
+/** The cluster lease, wherever it lives: what a command holds while it changes the cluster. */
+export interface MasterLease {
+  readonly holder: LeaseHolder;
+  /**
+   * `fn` runs once if the lease is lost while held (etcd: keep-alive failed, the lease expired, or
+   * it was broken): the holder must stop acting at once, another master may take over.
+   */
+  onLost(fn: (e: Error) => void): void;
+  release(): void | Promise<void>;
+}
 
-export class Lease {
+/** Thrown (and given to onLost) when a holder finds the lease is no longer its own. */
+export class LeaseLostError extends StoreError {}
+
+export const TTL_MS = 15_000;
+
+/** Take the cluster lease where the store is: the state directory, or etcd. */
+export async function acquireLease(location: StoreLocation, command: string, waitMs: number): Promise<MasterLease> {
+  if (location.kind === 'file') return Lease.acquire(location.stateDir, command, waitMs);
+  const { EtcdLease } = await import('./etcd.ts');
+  return EtcdLease.acquire(location, command, waitMs);
+}
+
+export async function leaseStatus(location: StoreLocation): Promise<LeaseHolder | undefined> {
+  if (location.kind === 'file') return Lease.status(location.stateDir);
+  const { EtcdLease } = await import('./etcd.ts');
+  return EtcdLease.status(location);
+}
+
+export async function breakLease(location: StoreLocation): Promise<void> {
+  if (location.kind === 'file') return Lease.breakLease(location.stateDir);
+  const { EtcdLease } = await import('./etcd.ts');
+  return EtcdLease.breakLease(location);
+}
+
+export class Lease implements MasterLease {
   private timer: NodeJS.Timeout | undefined;
-  private constructor(private readonly file: string, private holder: LeaseHolder) {}
+  private constructor(private readonly file: string, private current: LeaseHolder) {}
+
+  get holder(): LeaseHolder { return this.current; }
+
+  /** The file lease is not lost while its holder lives: it renews it, and only `lock break` takes it. */
+  onLost(): void {}
 
   /** Take the lease, waiting up to `waitMs` for a live holder to let go. */
   static async acquire(stateDir: string, command: string, waitMs: number): Promise<Lease> {
@@ -69,14 +108,14 @@ export class Lease {
   }
 
   private renew(): void {
-    this.holder = { ...this.holder, expiresAt: Date.now() + TTL_MS };
-    writeFileAtomic(this.file, JSON.stringify(this.holder));
+    this.current = { ...this.current, expiresAt: Date.now() + TTL_MS };
+    writeFileAtomic(this.file, JSON.stringify(this.current));
   }
 
   release(): void {
     clearInterval(this.timer);
     const back = readHolder(this.file);
-    if (back?.pid === this.holder.pid && back.host === this.holder.host) fs.rmSync(this.file, { force: true });
+    if (back?.pid === this.current.pid && back.host === this.current.host) fs.rmSync(this.file, { force: true });
   }
 }
 

@@ -1,31 +1,17 @@
 /**
- * The store: Drover's decisions, kept in the state directory as a log of keyed records.
- * Mutations apply in memory at once and resolve when durable; `flush()` waits for all of them.
+ * The store: Drover's decisions, as keyed records in a backend (the state directory's log by
+ * default, or etcd). Mutations apply in memory at once and resolve when durable; `flush()` waits
+ * for all of them.
  */
-import * as path from 'node:path';
-import { AppendLog } from './log.ts';
+import { FileBackend, type OpenedBackend, type StoreBackend, type StoreLocation, type StoreRecord, type StoreSnapshot } from './backend.ts';
+import type { MasterLease } from './lease.ts';
 import type { BalanceTarget, JobRecord, MachineRecord, NodeRecord, Placement, StoreView } from './types.ts';
-
-type StoreRecord =
-  | { readonly k: 'placement'; readonly name: string; readonly v: Placement | null }
-  | { readonly k: 'node'; readonly name: string; readonly v: NodeRecord | null }
-  | { readonly k: 'machine'; readonly name: string; readonly v: MachineRecord | null }
-  /** A machine's new snapshot: the operation itself was written once, with the first record. */
-  | { readonly k: 'snap'; readonly name: string; readonly s: unknown }
-  | { readonly k: 'job'; readonly name: string; readonly v: JobRecord }
-  | { readonly k: 'target'; readonly name: string; readonly v: BalanceTarget | null };
-
-interface StoreSnapshot {
-  readonly placements: readonly Placement[];
-  readonly nodes: readonly NodeRecord[];
-  readonly machines: readonly MachineRecord[];
-  readonly jobs: readonly JobRecord[];
-  readonly targets?: readonly BalanceTarget[];
-}
 
 export interface StoreOptions {
   readonly fsync?: boolean;
   readonly readOnly?: boolean;
+  /** etcd: the cluster lease; every write is guarded on it still being ours. */
+  readonly lease?: MasterLease;
 }
 
 export class Store implements StoreView {
@@ -34,14 +20,14 @@ export class Store implements StoreView {
   readonly machines = new Map<string, MachineRecord>();
   readonly jobs = new Map<string, JobRecord>();
   readonly targets = new Map<string, BalanceTarget>();
-  private readonly log: AppendLog<StoreSnapshot, StoreRecord>;
+  private readonly backend: StoreBackend;
   private last: Promise<void> = Promise.resolve();
 
-  constructor(readonly stateDir: string, options: StoreOptions = {}) {
+  /** The file store in `stateDir` (synchronous); `Store.open` for any location. */
+  constructor(where: string | OpenedBackend, options: StoreOptions = {}) {
     const fsync = options.fsync ?? process.env.DROVER_FSYNC !== '0';
-    const { log, loaded } = AppendLog.open<StoreSnapshot, StoreRecord>(
-      path.join(stateDir, 'store.log'), { fsync, compactAfter: 50_000 }, options.readOnly ?? false);
-    this.log = log;
+    const { backend, loaded } = typeof where === 'string' ? FileBackend.open(where, { fsync, readOnly: options.readOnly ?? false }) : where;
+    this.backend = backend;
     const snap = loaded.snapshot;
     for (const p of snap?.placements ?? []) this.placements.set(p.instance, p);
     for (const n of snap?.nodes ?? []) this.nodes.set(n.name, n);
@@ -49,6 +35,14 @@ export class Store implements StoreView {
     for (const j of snap?.jobs ?? []) this.jobs.set(j.id, j);
     for (const t of snap?.targets ?? []) this.targets.set(t.instance, t);
     for (const r of loaded.records) this.apply(r);
+    backend.attach?.(this);
+  }
+
+  /** Open the store wherever it is; etcd is loaded only when asked for. */
+  static async open(location: StoreLocation, options: StoreOptions = {}): Promise<Store> {
+    if (location.kind === 'file') return new Store(location.stateDir, options);
+    const { openEtcdBackend } = await import('./etcd.ts');
+    return new Store(await openEtcdBackend(location, options));
   }
 
   putPlacement(p: Placement): Promise<void> { return this.write({ k: 'placement', name: p.instance, v: p }); }
@@ -76,13 +70,12 @@ export class Store implements StoreView {
 
   async close(): Promise<void> {
     await this.last;
-    if (this.log.shouldCompact) this.log.compact(this.snapshot());
-    this.log.close();
+    await this.backend.close(() => this.snapshot());
   }
 
   private write(r: StoreRecord): Promise<void> {
     this.apply(r);
-    this.last = this.log.append(r);
+    this.last = this.backend.append(r);
     return this.last;
   }
 

@@ -4,10 +4,10 @@ import { converge, observeAndRecord } from '../../apply/converge.ts';
 import type { EventSink } from '../../apply/events.ts';
 import { plan } from '../../plan/index.ts';
 import { planBasis } from '../../plan/basis.ts';
-import { Lease, LeaseBusyError } from '../../store/lease.ts';
+import { acquireLease, LeaseBusyError, type MasterLease } from '../../store/lease.ts';
 import { Store } from '../../store/store.ts';
-import { loadOrReport, openDriver } from '../context.ts';
-import { EXIT, stateDirOf, UsageError, type Io } from '../io.ts';
+import { exitWhenLost, loadOrReport, openDriver } from '../context.ts';
+import { EXIT, locationOf, STORE_OPTIONS, UsageError, type Io } from '../io.ts';
 import { formatDuration } from '../../model/quantity.ts';
 import { gitInfo } from '../git.ts';
 import { jsonSink, lineSink, ttySink } from '../render/progress.ts';
@@ -22,26 +22,28 @@ export const usage = `drover apply [PATH...] [--yes] [--json] [--prune] [--plan 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
     json: { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, prune: { type: 'boolean' }, plan: { type: 'string' },
-    'no-wait': { type: 'boolean' }, 'detailed-exitcode': { type: 'boolean' }, 'state-dir': { type: 'string' },
+    'no-wait': { type: 'boolean' }, 'detailed-exitcode': { type: 'boolean' }, ...STORE_OPTIONS,
   } });
   const saved = values.plan ? readSavedPlan(values.plan) : undefined;
   const loaded = await loadOrReport(saved ? saved.paths : positionals, io);
   if (!loaded) return EXIT.error;
-  const stateDir = stateDirOf(values['state-dir']);
-  let lease: Lease;
+  const location = locationOf(values);
+  const stateDir = location.stateDir;
+  let lease: MasterLease;
   try {
-    lease = await Lease.acquire(stateDir, `drover apply ${argv.join(' ')}`.trim(), values['no-wait'] ? 0 : 10 * 60_000);
+    lease = await acquireLease(location, `drover apply ${argv.join(' ')}`.trim(), values['no-wait'] ? 0 : 10 * 60_000);
   } catch (e) {
     if (e instanceof LeaseBusyError) { io.err(`drover: ${e.message}; ${values['no-wait'] ? 'not waiting (--no-wait)' : 'gave up waiting'}`); return EXIT.error; }
     throw e;
   }
   const git = await gitInfo(saved ? saved.paths : positionals.length ? positionals : ['manifests']);
   if (saved?.git && git && saved.git.commit !== git.commit) {
-    lease.release();
+    await lease.release();
     io.err(`drover: the saved plan ${values.plan} was made at commit ${saved.git.commit.slice(0, 12)}, but the manifests are at ${git.commit.slice(0, 12)} now. Run drover plan again.`);
     return EXIT.error;
   }
-  const store = new Store(stateDir);
+  exitWhenLost(lease, io);
+  const store = await Store.open(location, { lease });
   const driver = await openDriver(loaded.desired, stateDir);
   let started = Date.now();
   const tty = !values.json && io.isTty ? ttySink((s) => process.stdout.write(s)) : undefined;
@@ -87,7 +89,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     tty?.stop();
     await driver.close();
     await store.close();
-    lease.release();
+    await lease.release();
   }
 }
 

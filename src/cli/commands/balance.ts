@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { formatBytes } from '../../model/quantity.ts';
 import { rebalance, type ClusterBalance } from '../../plan/rebalance.ts';
-import { Lease } from '../../store/lease.ts';
+import type { StoreLocation } from '../../store/backend.ts';
+import { acquireLease } from '../../store/lease.ts';
 import { Store } from '../../store/store.ts';
 import { withLook } from '../context.ts';
-import { EXIT, UsageError, type Io } from '../io.ts';
+import { EXIT, STORE_OPTIONS, UsageError, type Io } from '../io.ts';
 import { table } from '../render/table.ts';
 
 export const usage = `drover balance [PATH...] [--max-moves N] [--no-disk-moves] [--dry-run] [--json]
@@ -14,17 +15,17 @@ export const usage = `drover balance [PATH...] [--max-moves N] [--no-disk-moves]
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
-    'max-moves': { type: 'string' }, 'no-disk-moves': { type: 'boolean' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' },
+    'max-moves': { type: 'string' }, 'no-disk-moves': { type: 'boolean' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, ...STORE_OPTIONS,
   } });
   const maxMoves = values['max-moves'] === undefined ? undefined : Number(values['max-moves']);
   if (maxMoves !== undefined && !(Number.isInteger(maxMoves) && maxMoves >= 0)) throw new UsageError(`--max-moves wants a whole number, not "${values['max-moves']}"`);
-  const code = await withLook(positionals, values['state-dir'], io, async ({ desired, store, observed, stateDir }) => {
+  const code = await withLook(positionals, values, io, async ({ desired, store, observed, location }) => {
     const options = { ...(maxMoves !== undefined && { maxMoves }), ...(values['no-disk-moves'] && { noDiskMoves: true }) };
     const results = rebalance({ desired, observed, store, now: Date.now() }, [...desired.clusters.values()], options);
     if (values.json) io.out(JSON.stringify({ clusters: results.map(({ targets: _, ...r }) => ({ ...r, placements: Object.fromEntries(r.placements) })) }));
     else for (const r of results) io.out(render(r));
     if (values['dry-run']) return EXIT.ok;
-    await storeTargets(stateDir, results, io, !values.json);
+    await storeTargets(location, results, io, !values.json);
     return EXIT.ok;
   });
   return code ?? EXIT.error;
@@ -40,14 +41,14 @@ function render(r: Result): string {
 }
 
 /** Record the decisions under the lease (apply might be running). */
-async function storeTargets(stateDir: string, results: readonly Result[], io: Io, say: boolean): Promise<void> {
-  const lease = await Lease.acquire(stateDir, 'drover balance', 30_000);
-  const store = new Store(stateDir);
+async function storeTargets(location: StoreLocation, results: readonly Result[], io: Io, say: boolean): Promise<void> {
+  const lease = await acquireLease(location, 'drover balance', 30_000);
+  const store = await Store.open(location, { lease });
   try {
     for (const t of results.flatMap((r) => r.targets)) await store.putTarget(t);
   } finally {
     await store.close();
-    lease.release();
+    await lease.release();
   }
   const n = results.reduce((a, r) => a + r.targets.length, 0);
   if (say && n) io.out(`\nStored ${n} placement decision${n === 1 ? '' : 's'}. drover plan shows the operations; drover apply carries them out.`);

@@ -4,7 +4,7 @@ import { formatBytes, parseQuantity } from '../../model/quantity.ts';
 import { nodeFacts } from '../../plan/facts.ts';
 import { currentModel } from '../../plan/model.ts';
 import { withLook } from '../context.ts';
-import { EXIT, UsageError, type Io } from '../io.ts';
+import { EXIT, UsageError, type Io, STORE_OPTIONS } from '../io.ts';
 
 export const usage = `drover capacity [PATH...] --spec memory=1G,disk=10G,vcpus=1[,template=replicated] [--tiered] [--json]
   How many more instances of that spec fit (hspace's standard mode), and what runs out first;
@@ -12,11 +12,11 @@ export const usage = `drover capacity [PATH...] --spec memory=1G,disk=10G,vcpus=
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
-    spec: { type: 'string' }, tiered: { type: 'boolean' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' },
+    spec: { type: 'string' }, tiered: { type: 'boolean' }, json: { type: 'boolean' }, ...STORE_OPTIONS,
   } });
   if (!values.spec) throw new UsageError(`--spec is required\n${usage}`);
   const spec = parseSpec(values.spec);
-  const code = await withLook(positionals, values['state-dir'], io, async ({ desired, store, observed }) => {
+  const code = await withLook(positionals, values, io, async ({ desired, store, observed }) => {
     const input = { desired, observed, store, now: Date.now() };
     const facts = nodeFacts(input);
     for (const c of desired.clusters.values()) {

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { Store } from '../../store/store.ts';
-import { EXIT, stateDirOf, type Io } from '../io.ts';
+import { EXIT, locationOf, STORE_OPTIONS, type Io } from '../io.ts';
 import { table } from '../render/table.ts';
 import { shortGit } from '../git.ts';
 
@@ -9,8 +9,8 @@ export const usage = `drover jobs [--json] [--last N]
   (+dirty) of the run, and the drift (a change made outside Drover) an operation corrected.`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, last: { type: 'string' }, 'state-dir': { type: 'string' } } });
-  const store = new Store(stateDirOf(values['state-dir']), { readOnly: true });
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, last: { type: 'string' }, ...STORE_OPTIONS } });
+  const store = await Store.open(locationOf(values), { readOnly: true });
   const jobs = [...store.jobs.values()].sort((a, b) => a.start - b.start || (a.id < b.id ? -1 : 1));
   const shown = values.last ? jobs.slice(-Number(values.last)) : jobs;
   if (values.json) { io.out(JSON.stringify({ jobs: shown })); return EXIT.ok; }

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { plan } from '../../plan/index.ts';
 import { planBasis } from '../../plan/basis.ts';
 import { withLook } from '../context.ts';
-import { EXIT, UsageError, type Io } from '../io.ts';
+import { EXIT, UsageError, type Io, STORE_OPTIONS } from '../io.ts';
 import { planJson, renderPlanText } from '../render/plan.ts';
 import type { Operation } from '../../model/operations.ts';
 import type { GitInfo } from '../../store/types.ts';
@@ -30,11 +30,11 @@ export interface SavedPlan {
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
-    json: { type: 'boolean' }, format: { type: 'string' }, out: { type: 'string' }, 'detailed-exitcode': { type: 'boolean' }, prune: { type: 'boolean' }, 'state-dir': { type: 'string' },
+    json: { type: 'boolean' }, format: { type: 'string' }, out: { type: 'string' }, 'detailed-exitcode': { type: 'boolean' }, prune: { type: 'boolean' }, ...STORE_OPTIONS,
   } });
   const format = values.format ?? (values.json ? 'json' : 'text');
   if (!['text', 'json', 'markdown'].includes(format)) throw new UsageError(`--format: "${format}" is not one of text, json, markdown`);
-  const code = await withLook(positionals, values['state-dir'], io, async ({ desired, store, observed }) => {
+  const code = await withLook(positionals, values, io, async ({ desired, store, observed }) => {
     const now = Date.now();
     const p = plan({ desired, observed, store, now, prune: !!values.prune });
     const paths = positionals.length ? positionals : ['manifests'];

@@ -2,9 +2,9 @@ import { parseArgs } from 'node:util';
 import { SimWorld } from '../../drivers/sim/world.ts';
 import { SimDriver } from '../../drivers/sim/index.ts';
 import { Store } from '../../store/store.ts';
-import { Lease } from '../../store/lease.ts';
+import { acquireLease } from '../../store/lease.ts';
 import { loadOrReport } from '../context.ts';
-import { EXIT, stateDirOf, UsageError, type Io } from '../io.ts';
+import { EXIT, locationOf, STORE_OPTIONS, UsageError, type Io } from '../io.ts';
 
 export const usage = `drover sim fail-node NODE | restore-node NODE | write INSTANCE [PATH...]
   Fault injection on the simulated backend: make a node unreachable (as if its power or network
@@ -12,9 +12,10 @@ export const usage = `drover sim fail-node NODE | restore-node NODE | write INST
   disks on its primary (so that a later failover shows what the replica had).`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { 'state-dir': { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...STORE_OPTIONS } });
   const [verb, name, ...paths] = positionals;
-  const stateDir = stateDirOf(values['state-dir']);
+  const location = locationOf(values);
+  const stateDir = location.stateDir;
   if (!name) throw new UsageError(usage);
   if (verb === 'fail-node' || verb === 'restore-node') {
     const world = new SimWorld(stateDir, { readOnly: true }); // only the flags file is written: safe beside a running master
@@ -27,13 +28,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (verb === 'write') {
     const loaded = await loadOrReport(paths, io);
     if (!loaded) return EXIT.error;
-    const placement = new Store(stateDir, { readOnly: true }).placements.get(name);
+    const placement = (await Store.open(location, { readOnly: true })).placements.get(name);
     if (!placement) { io.err(`drover: ${name} is not placed`); return EXIT.error; }
-    const lease = await Lease.acquire(stateDir, 'drover sim write', 30_000); // the world log has one writer at a time
+    const lease = await acquireLease(location, 'drover sim write', 30_000); // the world log has one writer at a time: the master's lease
     const driver = new SimDriver({ stateDir, nodes: [...loaded.desired.nodes.values()] });
     const version = await driver.writeData(placement.primary, name);
     await driver.close();
-    lease.release();
+    await lease.release();
     io.out(`${name}: data version ${version} on ${placement.primary}.`);
     return EXIT.ok;
   }

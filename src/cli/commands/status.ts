@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { clusterStatus } from '../../plan/status.ts';
 import { formatBytes, formatDuration } from '../../model/quantity.ts';
 import { withLook } from '../context.ts';
-import { EXIT, type Io } from '../io.ts';
+import { EXIT, type Io, STORE_OPTIONS } from '../io.ts';
 import { table } from '../render/table.ts';
 
 export const usage = `drover status [PATH...] [--json]
@@ -10,8 +10,8 @@ export const usage = `drover status [PATH...] [--json]
   (state, primary, secondary, template, degraded, recovery point).`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, 'state-dir': { type: 'string' } } });
-  const code = await withLook(positionals, values['state-dir'], io, async ({ desired, store, observed }) => {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, ...STORE_OPTIONS } });
+  const code = await withLook(positionals, values, io, async ({ desired, store, observed }) => {
     const s = clusterStatus(desired, observed, store);
     if (values.json) { io.out(JSON.stringify(s)); return EXIT.ok; }
     const now = Date.now();

@@ -3,11 +3,12 @@ import { startWatch, type Loaded, type WatchEvent } from '../../apply/watch.ts';
 import type { EventSink } from '../../apply/events.ts';
 import { formatDiagnostic, loadManifests, DEFAULT_MANIFEST_PATH } from '../../manifest/index.ts';
 import { formatDuration, parseDuration } from '../../model/quantity.ts';
-import { Lease, LeaseBusyError } from '../../store/lease.ts';
+import type { StoreLocation } from '../../store/backend.ts';
+import { acquireLease, LeaseBusyError, type MasterLease } from '../../store/lease.ts';
 import { Store } from '../../store/store.ts';
-import { loadOrReport, openDriver } from '../context.ts';
+import { exitWhenLost, loadOrReport, openDriver } from '../context.ts';
 import { gitInfo, shortGit } from '../git.ts';
-import { EXIT, stateDirOf, UsageError, type Io } from '../io.ts';
+import { EXIT, locationOf, STORE_OPTIONS, UsageError, type Io } from '../io.ts';
 import { jsonSink, lineSink } from '../render/progress.ts';
 
 export const usage = `drover watch [PATH...] [--json] [--interval D] [--prune] [--no-wait]
@@ -19,21 +20,23 @@ export const usage = `drover watch [PATH...] [--json] [--interval D] [--prune] [
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
-    json: { type: 'boolean' }, interval: { type: 'string' }, prune: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, 'state-dir': { type: 'string' },
+    json: { type: 'boolean' }, interval: { type: 'string' }, prune: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, ...STORE_OPTIONS,
   } });
   const intervalMs = values.interval === undefined ? undefined : parseDuration(values.interval);
   if (intervalMs === undefined && values.interval !== undefined) throw new UsageError(`--interval: "${values.interval}" is not a duration (30s, 5m, 1h)`);
   const paths = positionals.length ? positionals : [DEFAULT_MANIFEST_PATH];
   const loaded = await loadOrReport(paths, io);
   if (!loaded) return EXIT.error;
-  const stateDir = stateDirOf(values['state-dir']);
+  const location = locationOf(values);
+  const stateDir = location.stateDir;
   const stop = new AbortController();
   const onStop = (sig: string) => () => { if (!stop.signal.aborted) { report({ type: 'stopping', reason: sig }); stop.abort(); } };
   const report = values.json ? (e: WatchEvent) => io.out(JSON.stringify({ ...e, time: new Date().toISOString() })) : textReport(io);
   process.on('SIGTERM', onStop('SIGTERM')).on('SIGINT', onStop('SIGINT'));
-  const lease = await takeLease(stateDir, argv, !!values['no-wait'], stop.signal, io);
+  const lease = await takeLease(location, argv, !!values['no-wait'], stop.signal, io);
   if (!lease) return stop.signal.aborted ? EXIT.ok : EXIT.error;
-  const store = new Store(stateDir);
+  exitWhenLost(lease, io);
+  const store = await Store.open(location, { lease });
   const events: EventSink = values.json ? jsonSink(io) : lineSink(io);
   try {
     const w = startWatch({
@@ -46,18 +49,18 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return EXIT.ok;
   } finally {
     await store.close();
-    lease.release();
+    await lease.release();
   }
 }
 
-async function takeLease(stateDir: string, argv: readonly string[], noWait: boolean, signal: AbortSignal, io: Io): Promise<Lease | undefined> {
+async function takeLease(location: StoreLocation, argv: readonly string[], noWait: boolean, signal: AbortSignal, io: Io): Promise<MasterLease | undefined> {
   try {
     // A standby watch waits for the lease as long as it takes; a signal ends the wait.
     const stopped = new Promise<undefined>((r) => signal.addEventListener('abort', () => r(undefined), { once: true }));
-    const lease = Lease.acquire(stateDir, `drover watch ${argv.join(' ')}`.trim(), noWait ? 0 : Infinity);
+    const lease = acquireLease(location, `drover watch ${argv.join(' ')}`.trim(), noWait ? 0 : Infinity);
     const got = await Promise.race([lease, stopped]);
     if (!got) {
-      // Lease.acquire polls until it gets the lease; nothing is open yet, so leave without it.
+      // acquireLease polls until it gets the lease; nothing is open yet, so leave without it.
       void lease.then((l) => l.release(), () => undefined);
       setTimeout(() => process.exit(EXIT.ok), 100).unref();
     }
