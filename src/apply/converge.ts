@@ -235,8 +235,20 @@ function limitsOf(desired: Desired): Limits {
   };
 }
 
+/**
+ * Fence each node once per run, however many of its instances fail over at once: concurrent
+ * failovers share the one fence in progress. A failed fence is forgotten, so a retry runs it again.
+ */
 function fencer(driver: Driver, desired: Desired): (node: string) => Promise<boolean> {
-  return (node) => driver.fence(node, desired.nodes.get(node)?.endpoint);
+  const fenced = new Map<string, Promise<boolean>>();
+  return (node) => {
+    let f = fenced.get(node);
+    if (!f) {
+      f = driver.fence(node, desired.nodes.get(node)?.endpoint).then((ok) => { if (!ok) fenced.delete(node); return ok; }, (e: unknown) => { fenced.delete(node); throw e; });
+      fenced.set(node, f);
+    }
+    return f;
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -72,6 +72,17 @@ function failoverBlocked(cluster: DesiredCluster | undefined): string | undefine
   return undefined;
 }
 
+/** Why a node cannot take new instances or replicas, for messages. */
+export function unusableWhy(f: NodeFacts | undefined): string {
+  if (!f?.desired) return 'it is in no manifest';
+  if (!f.up) return `it is unreachable (${f.error ?? 'no answer'})`;
+  if (f.desired.offline) return 'it is offline';
+  if (f.desired.drained) return 'it is drained';
+  if (f.fenced) return 'it was fenced and its stale copies are not cleaned yet';
+  if (f.held) return 'it failed too often lately and is held back';
+  return 'it cannot take work now';
+}
+
 /** instance → its copies on reachable nodes. */
 export function copiesByInstance(input: PlanInput): Map<string, Copy[]> {
   const byInstance = new Map<string, Map<string, { container?: ObservedContainer; volumes: ObservedVolume[] }>>();

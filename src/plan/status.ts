@@ -21,7 +21,7 @@ export interface NodeStatus {
 
 export interface InstanceStatus {
   readonly name: string;
-  /** running, stopped, missing (no container), lost (primary down), unplaced, absent */
+  /** running, stopped, missing (no container), node-down (primary unreachable), unplaced, absent */
   readonly state: string;
   readonly desiredState: string;
   readonly primary?: string;
@@ -44,7 +44,8 @@ export function clusterStatus(desired: Desired, observed: Observed, store: Store
     const p = store.placements.get(d.name);
     const primary = p ? observed.nodes.get(p.primary) : undefined;
     const container = primary?.containers.find((c) => c.instance === d.name);
-    const state = !p ? (d.state === 'absent' ? 'absent' : 'unplaced') : primary?.health !== 'up' ? 'lost' : container ? container.state : 'missing';
+    // A primary that does not answer says nothing of the instance: "node-down", not "lost".
+    const state = !p ? (d.state === 'absent' ? 'absent' : 'unplaced') : primary?.health !== 'up' ? 'node-down' : container ? container.state : 'missing';
     const secondary = p?.secondary ? observed.nodes.get(p.secondary) : undefined;
     const replicaOk = !!secondary && secondary.health === 'up'
       && secondary.volumes.filter((v) => v.instance === d.name).length >= d.disks.length && p?.lastSync?.node === p?.secondary;

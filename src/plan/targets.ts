@@ -8,7 +8,7 @@ import type { ClusterModel, InstanceModel } from '../alloc/model.ts';
 import { instanceModel, nodeModels } from './model.ts';
 import type { DesiredCluster, DesiredInstance } from '../model/desired.ts';
 import type { BalanceTarget, Placement } from '../store/types.ts';
-import type { NodeFacts } from './facts.ts';
+import { unusableWhy, type NodeFacts } from './facts.ts';
 import { diskBytes } from './spec.ts';
 import type { PlanInput } from './types.ts';
 
@@ -98,7 +98,8 @@ const largestFirst = (a: Draft, b: Draft): number =>
 function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMap<string, NodeFacts>, budget: Budget, target?: BalanceTarget): Draft {
   const replicated = d.diskTemplate === 'replicated';
   const usable = (n: string | undefined) => n !== undefined && facts.get(n)?.usable === true;
-  if (!p) return newInstance(d, replicated, usable);
+  const why = (n: string) => unusableWhy(facts.get(n));
+  if (!p) return newInstance(d, replicated, usable, why);
   const draft: Draft = { instance: d, placement: p, primary: p.primary, primaryChange: { kind: 'keep' } };
   if (replicated && p.secondary) draft.secondary = p.secondary;
   const pf = facts.get(p.primary);
@@ -119,7 +120,7 @@ function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMa
   const evacuate = evacuation(p.primary, pf);
   const pin = pinsOf(d, target, usable);
   if (pin.primary && pin.primary !== p.primary) {
-    if (!usable(pin.primary)) return { ...draft, blocked: `pinned primary ${pin.primary} cannot take instances now` };
+    if (!usable(pin.primary)) return { ...draft, blocked: `pinned primary ${pin.primary} cannot take instances now: ${why(pin.primary)}` };
     moveTo(draft, pin.primary, pin.why ?? `pinned to primary ${pin.primary}`);
   } else if (evacuate) {
     if (secondaryOk) moveTo(draft, p.secondary!, evacuate);
@@ -127,7 +128,7 @@ function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMa
   }
   // A secondary that is only briefly unreachable keeps its role until its grace is over.
   const waiting = (n: string | undefined) => { const f = n ? facts.get(n) : undefined; return !!f && !f.up && !f.dead; };
-  return withSecondary(draft, d, p, pin, (n) => usable(n) || waiting(n));
+  return withSecondary(draft, d, p, pin, (n) => usable(n) || waiting(n), why);
 }
 
 /** Pins: the manifest's, else a balance decision's (which is dropped, not blocking, when its nodes cannot take it). */
@@ -153,14 +154,14 @@ function failoverBudget(input: PlanInput, cluster: DesiredCluster): Budget {
   return { left: limit - used, used, limit };
 }
 
-function newInstance(d: DesiredInstance, replicated: boolean, usable: (n: string | undefined) => boolean): Draft {
+function newInstance(d: DesiredInstance, replicated: boolean, usable: (n: string | undefined) => boolean, why: (n: string) => string): Draft {
   const draft: Draft = { instance: d, primaryChange: { kind: 'keep' } };
   if (!d.primary) { draft.needsPrimary = 'new instance'; return draft; }
-  if (!usable(d.primary)) return { ...draft, blocked: `pinned primary ${d.primary} cannot take instances now` };
+  if (!usable(d.primary)) return { ...draft, blocked: `pinned primary ${d.primary} cannot take instances now: ${why(d.primary)}` };
   draft.primary = d.primary;
   if (!replicated) return draft;
   if (d.secondary) {
-    if (!usable(d.secondary)) return { ...draft, blocked: `pinned secondary ${d.secondary} cannot take replicas now` };
+    if (!usable(d.secondary)) return { ...draft, blocked: `pinned secondary ${d.secondary} cannot take replicas now: ${why(d.secondary)}` };
     draft.secondary = d.secondary;
   } else draft.needsSecondary = 'new instance';
   return draft;
@@ -182,14 +183,14 @@ function moveTo(draft: Draft, node: string, why: string): void {
 }
 
 /** The secondary after the primary change: kept, pinned, or to be chosen. */
-function withSecondary(draft: Draft, d: DesiredInstance, p: Placement, pin: Pins, usable: (n: string | undefined) => boolean): Draft {
+function withSecondary(draft: Draft, d: DesiredInstance, p: Placement, pin: Pins, usable: (n: string | undefined) => boolean, why: (n: string) => string): Draft {
   if (d.diskTemplate !== 'replicated') {
     delete draft.secondary;
     if (p.secondary) draft.secondaryWhy = 'disk template is now plain';
     return draft;
   }
   if (pin.secondary && pin.secondary !== draft.secondary && pin.secondary !== draft.primary) {
-    if (!usable(pin.secondary)) return { ...draft, blocked: `pinned secondary ${pin.secondary} cannot take replicas now` };
+    if (!usable(pin.secondary)) return { ...draft, blocked: `pinned secondary ${pin.secondary} cannot take replicas now: ${why(pin.secondary)}` };
     draft.secondary = pin.secondary;
     draft.secondaryWhy = pin.why ?? `pinned to secondary ${pin.secondary}`;
     return draft;

@@ -185,7 +185,7 @@ test('status --json: nodes and instances with the documented fields', async () =
   assert.is(s2.instances.find((i) => i.name === 'web')!.state, 'running');
   assert.is((await drover(['sim', 'fail-node', 'n1', '--state-dir', dir])).code, 0);
   const s3 = await droverJson<{ instances: Record<string, any>[] }>(['status', FO, '--json', '--state-dir', dir]);
-  assert.is(s3.instances.find((i) => i.name === 'db')!.state, 'lost');
+  assert.is(s3.instances.find((i) => i.name === 'db')!.state, 'node-down');
 });
 
 test('jobs --json: the journal, one entry per operation with id, type, instance, start, end, result', async () => {

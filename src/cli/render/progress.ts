@@ -13,7 +13,10 @@ export function jsonSink(io: Io): EventSink {
 }
 
 export function lineSink(io: Io): EventSink {
+  let lastWait = '';
   return (e) => {
+    // Waiting re-probes every second: a log needs the reason once, not thirty times.
+    if (e.type === 'waiting') { if (e.reason === lastWait) return; lastWait = e.reason; }
     const line = plainLine(e);
     if (line) io.out(line);
   };
