@@ -63,6 +63,7 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
         if (!(await c.fence(op.from))) throw new StepFailure(`could not fence ${op.from}; not failing over (two copies must never run)`);
         const rec = c.store.nodes.get(op.from);
         if (rec?.fencedAt === undefined) await c.store.putNode({ ...rec, name: op.from, fencedAt: c.now() });
+        await stoppedByFence(c, op.from);
       }],
       ['createContainer', (c) => c.driver.createInstance(op.to, op.spec, op.generation)],
       ['promote', (c) => c.driver.promoteDisks(op.to, op.instance, op.generation)],
@@ -144,6 +145,16 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
     ['demoteSource', (c) => c.driver.createDisks(op.from, op.instance, op.spec.disks, 'replica', op.generation)],
     ['verify', (c) => verify(c, op.to, op.instance, op.start)],
   ];
+}
+
+/**
+ * Fencing stopped everything on the node: record it as Drover's doing, so that the instances left
+ * there (plain ones) are not reported as stopped by hand when the node returns.
+ */
+async function stoppedByFence(c: StepContext, node: string): Promise<void> {
+  for (const p of [...c.store.placements.values()]) {
+    if (p.primary === node && p.applied?.running) await c.store.putPlacement({ ...p, applied: { ...p.applied, running: false } });
+  }
 }
 
 async function updatePlacement(c: StepContext, instance: string, f: (p: Placement) => Placement): Promise<void> {
