@@ -65,3 +65,22 @@ function dirSize(dir: string): number {
   }
   return total;
 }
+
+/** Loading and validating one 3 MB file of 20,000 instance documents (js-yaml + ajv + checks). */
+export async function benchLoad(): Promise<string[]> {
+  const { loadManifests } = await import('../src/manifest/index.ts');
+  const { bigManifest } = await import('../test/fixtures/manifests/generate.ts');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drover-bench-load-'));
+  const file = path.join(dir, 'big.yaml');
+  const text = bigManifest(20_000, 100);
+  fs.writeFileSync(file, text);
+  await loadManifests([file]); // warm-up: the schemas compile once per process
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await loadManifests([file]);
+    times.push(performance.now() - t0);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  return [`load + validate ${(text.length / 1024 / 1024).toFixed(1)} MiB, 20,000 instances: best ${Math.min(...times).toFixed(0)} ms of 3`];
+}

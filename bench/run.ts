@@ -1,8 +1,9 @@
 /** `npm run bench`: every benchmark, figures and ratios, one report. */
-import { benchApply, benchPlan } from './core.ts';
+import { benchApply, benchLoad, benchPlan } from './core.ts';
 import { benchWatch } from './watch.ts';
 
 const sections: [string, () => Promise<string[]>][] = [
+  ['Manifests', benchLoad],
   ['Plan (pure, no I/O)', benchPlan],
   ['Apply on the sim backend', () => benchApply()],
   ['Watch: manifest save to first operation', benchWatch],
