@@ -3,6 +3,7 @@
  * within the per-node and total limits. Every transition's snapshot goes to the store before the
  * next step's effect can be acknowledged, so a master killed at any instant resumes where it was.
  */
+import * as os from 'node:os';
 import { createActor, type Actor } from 'xstate';
 import type { Driver } from '../drivers/driver.ts';
 import { nodesOf, type Operation } from '../model/operations.ts';
@@ -178,7 +179,7 @@ export class Executor {
     return {
       id, type: op.type, instance: op.instance, reason: op.reason, start, result: 'running',
       ...(previous?.drift && { drift: previous.drift }), ...this.options.tag?.(op),
-      ...(resumed && { resumed: (previous?.resumed ?? 0) + 1 }),
+      ...(resumed && { resumed: (previous?.resumed ?? 0) + 1, resumedAt: this.now() }), master: MASTER,
     };
   }
 
@@ -240,6 +241,9 @@ export class Executor {
     });
   }
 }
+
+/** Who acts, for the journal: with a standby master (etcd store), each job says which one ran it. */
+const MASTER = { host: os.hostname(), pid: process.pid } as const;
 
 function tally(outcomes: readonly { op: Operation; error: string | undefined }[], skipped: number): RunResult {
   const failed = outcomes.filter((o) => o.error !== undefined).map((o) => ({ op: o.op, error: o.error! }));

@@ -52,6 +52,10 @@ export interface JobRecord {
   readonly error?: string;
   /** How many times a master resumed it after a crash. */
   readonly resumed?: number;
+  /** When the last resume started: from then on `master` ran it (the journal shows who acted when). */
+  readonly resumedAt?: number;
+  /** The master process that ran it (last, when resumed). */
+  readonly master?: { readonly host: string; readonly pid: number };
   /** Set when the operation corrects a change made on the node outside Drover. */
   readonly drift?: { readonly kind: DriftKind; readonly detail: string };
   /** The manifests' git commit when the run that made this job started. */
