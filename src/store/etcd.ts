@@ -113,8 +113,9 @@ export class EtcdLease implements MasterLease {
     for (;;) {
       try {
         const got = await EtcdLease.tryTake(client, key, command);
-        if (got instanceof EtcdLease) return got;
-        if (Date.now() >= deadline) throw new LeaseBusyError(got);
+        if (got) return got;
+        const holder = Date.now() >= deadline ? await holderOf(client, key) : undefined;
+        if (holder) throw new LeaseBusyError(holder);
       } catch (e) {
         // A wrong address fails at once; an etcd blip while a standby waits is waited out.
         if (first || !(e instanceof EtcdError) || Date.now() >= deadline) throw e;
@@ -124,10 +125,9 @@ export class EtcdLease implements MasterLease {
     }
   }
 
-  /** One attempt: the lease if the key was free, else who holds it. */
-  private static async tryTake(client: EtcdClient, key: string, command: string): Promise<EtcdLease | LeaseHolder> {
-    const held = await holderOf(client, key);
-    if (held) return held;
+  /** One attempt: the lease if the key was free (a standby polls this: one range get while held). */
+  private static async tryTake(client: EtcdClient, key: string, command: string): Promise<EtcdLease | undefined> {
+    if ((await client.range(key)).kvs?.length) return undefined;
     const granted = await client.call<LeaseResponse>('/v3/lease/grant', { TTL: TTL_MS / 1000 });
     const now = Date.now();
     const holder: LeaseHolder = { host: os.hostname(), pid: process.pid, command, acquiredAt: now, expiresAt: now + TTL_MS };
@@ -137,7 +137,7 @@ export class EtcdLease implements MasterLease {
     );
     if (!r.succeeded) { // another master was quicker
       await client.call('/v3/lease/revoke', { ID: granted.ID }).catch(() => undefined);
-      return (await holderOf(client, key)) ?? holder;
+      return undefined;
     }
     const lease = new EtcdLease(client, key, r.header!.revision!, granted.ID!, holder);
     lease.schedule(TTL_MS / 3);

@@ -4,7 +4,7 @@ import type { EventSink } from '../../apply/events.ts';
 import { formatDiagnostic, loadManifests, DEFAULT_MANIFEST_PATH } from '../../manifest/index.ts';
 import { formatDuration, parseDuration } from '../../model/quantity.ts';
 import type { StoreLocation } from '../../store/backend.ts';
-import { acquireLease, LeaseBusyError, type MasterLease } from '../../store/lease.ts';
+import { acquireLease, LeaseBusyError, leaseStatus, type MasterLease } from '../../store/lease.ts';
 import { Store } from '../../store/store.ts';
 import { exitWhenLost, loadOrReport, openDriver } from '../context.ts';
 import { gitInfo, shortGit } from '../git.ts';
@@ -57,6 +57,8 @@ async function takeLease(location: StoreLocation, argv: readonly string[], noWai
   try {
     // A standby watch waits for the lease as long as it takes; a signal ends the wait.
     const stopped = new Promise<undefined>((r) => signal.addEventListener('abort', () => r(undefined), { once: true }));
+    const holder = noWait ? undefined : await leaseStatus(location);
+    if (holder) io.err(`Waiting for the cluster lease (pid ${holder.pid} on ${holder.host}: ${holder.command}): standing by until it is free.`);
     const lease = acquireLease(location, `drover watch ${argv.join(' ')}`.trim(), noWait ? 0 : Infinity);
     const got = await Promise.race([lease, stopped]);
     if (!got) {
