@@ -8,7 +8,7 @@ import type { ClusterModel, InstanceModel } from './model.ts';
 import type { ScoreBreakdown } from './metrics.ts';
 import { ClusterState, type InstState } from './state.ts';
 import { NodeDelta, Trial } from './trial.ts';
-import { canScanFast, ShortLists, TopK, type ScanResult } from './scan.ts';
+import { canScanFast, secondaryCap, ShortLists, TopK, type ScanResult } from './scan.ts';
 
 export type PlaceResult =
   | { readonly ok: true; readonly primary: string; readonly secondary?: string; readonly warnings: readonly string[] }
@@ -58,6 +58,8 @@ export class Allocator {
   private readonly spindleLimit: boolean;
   private readonly dP = new NodeDelta();
   private readonly dS = new NodeDelta();
+  /** The spread guard's limit for the current search (Infinity when off). */
+  private cap = Infinity;
   /** Per node: the primary check's REASONS index, -1 when it fits (reused across calls). */
   private readonly reasons: Int8Array;
   private readonly lists: ShortLists;
@@ -83,7 +85,7 @@ export class Allocator {
     const known = st.instIndex.get(instance.name);
     if (known !== undefined && st.insts[known]!.pri >= 0) return this.describe(known, []);
     const idx = st.addInstanceRecord(instance, true);
-    const found = this.search(idx, -1, new Set());
+    const found = this.searchSpread(idx, -1, new Set());
     if (!found.ok) return found;
     st.assign(idx, found.choice.p, found.choice.s);
     this.trial.refresh();
@@ -109,7 +111,7 @@ export class Allocator {
     if (oldS >= 0) ex.add(oldS);
     st.assign(idx, p, -1);
     this.trial.refresh();
-    const found = this.search(idx, p, ex);
+    const found = this.searchSpread(idx, p, ex);
     st.assign(idx, p, found.ok ? found.choice.s : oldS);
     this.trial.refresh();
     return found.ok ? this.describe(idx, found.warnings) : found;
@@ -211,6 +213,7 @@ export class Allocator {
     if (st.hardOffline[s]) return R_OFFLINE;
     if (st.drained[s]) return R_DRAINED;
     if (s === p || st.group[s] !== st.group[p]) return R_NOSEC;
+    if (st.sCnt[s]! + 1 > this.cap) return R_NOSEC;
     if (inst.local && st.fDskF[s]! - inst.dsk < 0) return R_DSK;
     if (this.spindleLimit && inst.local && st.instSpF[s]! + inst.spindleUse > st.hiSp[s]!) return R_SPN;
     return -1;
@@ -237,16 +240,24 @@ export class Allocator {
     return x;
   }
 
+  /** Search with the spread guard (scan.ts secondaryCap), then without it if nothing fits. */
+  private searchSpread(idx: number, fixedPrimary: number, exclude: ReadonlySet<number>): ReturnType<Allocator['search']> {
+    const first = this.state.insts[idx]!.replicated ? this.search(idx, fixedPrimary, exclude, true) : undefined;
+    return first?.ok ? first : this.search(idx, fixedPrimary, exclude, false);
+  }
+
   private search(
     idx: number,
     fixedPrimary: number,
     exclude: ReadonlySet<number>,
+    spread: boolean,
   ): { ok: true; choice: Choice; warnings: string[] } | { ok: false; reason: string } {
     const st = this.state, inst = st.insts[idx]!, n = st.n;
     const tiers = this.useN1 && !this.strict ? 2 : 1;
     const held = fixedPrimary >= 0;
     const reasons = this.reasons;
-    const rules = { useN1: this.useN1, strict: this.strict, spindleLimit: this.spindleLimit };
+    const rules = { useN1: this.useN1, strict: this.strict, spindleLimit: this.spindleLimit, spread };
+    this.cap = spread ? secondaryCap(st) : Infinity;
     const fast = !held && canScanFast(st, inst);
     // The fast scan checks the hard rules inline; the reasons are only needed when nothing fits.
     let reasonsKnown = !fast;
@@ -276,6 +287,8 @@ export class Allocator {
           ?? this.bestPair(inst, prims, () => range(n), t, exclude, held);
         if (found) return ok(found);
       }
+      // The guarded pass gives up here: the unguarded pass does the exhaustive search.
+      if (spread) return { ok: false, reason: '' };
       // Nothing among the best primaries: every feasible primary against every node.
       fillReasons();
       const all: number[] = [];
@@ -317,6 +330,7 @@ export class Allocator {
       if (exclude.has(s) || st.unusable[s]) continue;
       if (inst.local && st.fDskF[s]! - inst.dsk < 0) continue;
       if (this.spindleLimit && inst.local && st.instSpF[s]! + inst.spindleUse > st.hiSp[s]!) continue;
+      if (st.sCnt[s]! + 1 > this.cap) continue;
       const breaks = this.secondaryBreaks(inst, s, inst.mem);
       if (breaks && this.strict) continue;
       const d = this.trial.delta(s, this.secondaryDelta(inst, s, inst.mem), -1, undefined);

@@ -254,7 +254,7 @@ class Balancer {
 
   /** The best few nodes as new primary and as new secondary for this instance's shape. */
   private shortTargets(inst: InstState): { asPrimary: readonly number[]; asSecondary: readonly number[] } {
-    const lists = this.lists.get(inst, { useN1: this.st.redundancy !== 'none', strict: true, spindleLimit: this.spindleLimit }, TARGETS);
+    const lists = this.lists.get(inst, { useN1: this.st.redundancy !== 'none', strict: true, spindleLimit: this.spindleLimit, spread: false }, TARGETS);
     const g = this.st.group[inst.pri]!;
     return { asPrimary: lists.topP[0].idx, asSecondary: lists.topS[0][g]?.idx ?? [] };
   }

@@ -13,15 +13,16 @@ const K_MEM = 0, K_DSK = 1, K_REM = 2, K_CPU = 3, K_LPRI = 4, K_LALL = 5, K_SPN 
 
 /** A short best-first list (insertion; ties go to the lower node index, whatever the push order). */
 export class TopK {
-  private readonly i: Int32Array;
-  private readonly v: Float64Array;
-  size = 0;
-  constructor(private readonly k: number) {
-    this.i = new Int32Array(k);
-    this.v = new Float64Array(k);
+  // Plain arrays: a few are made per placement, and typed-array allocation costs more than it saves.
+  private readonly i: number[] = [];
+  private readonly v: number[] = [];
+  constructor(private readonly k: number) {}
+  get size(): number {
+    return this.i.length;
   }
-  get idx(): number[] {
-    return Array.from(this.i.subarray(0, this.size));
+  /** The indices, best first (a live view: do not keep it across pushes). */
+  get idx(): readonly number[] {
+    return this.i;
   }
   at(j: number): number {
     return this.i[j]!;
@@ -31,19 +32,21 @@ export class TopK {
   }
   /** Whether (i, v) would not enter a full list. */
   rejects(i: number, v: number): boolean {
-    const n = this.size;
+    const n = this.i.length;
     return n === this.k && (v > this.v[n - 1]! || (v === this.v[n - 1]! && i > this.i[n - 1]!));
   }
   push(i: number, v: number): void {
     if (this.rejects(i, v)) return;
-    let j = this.size < this.k ? this.size++ : this.k - 1;
-    while (j > 0 && (this.v[j - 1]! > v || (this.v[j - 1]! === v && this.i[j - 1]! > i))) {
-      this.v[j] = this.v[j - 1]!;
-      this.i[j] = this.i[j - 1]!;
+    const a = this.i, b = this.v;
+    let j = a.length;
+    if (j < this.k) { a.push(i); b.push(v); } else j = this.k - 1;
+    while (j > 0 && (b[j - 1]! > v || (b[j - 1]! === v && a[j - 1]! > i))) {
+      b[j] = b[j - 1]!;
+      a[j] = a[j - 1]!;
       j--;
     }
-    this.v[j] = v;
-    this.i[j] = i;
+    b[j] = v;
+    a[j] = i;
   }
 }
 
@@ -52,6 +55,23 @@ export interface ScanRules {
   /** N+1 breakers are dropped rather than kept for the second tier. */
   readonly strict: boolean;
   readonly spindleLimit: boolean;
+  /** Refuse secondaries far above the mean instance count (see secondaryCap). */
+  readonly spread: boolean;
+}
+
+/**
+ * The spread guard: a node may take a secondary only while its secondary count stays within
+ * mean + max(1, mean/8). Why: reserved_mem_cv and reserved_mem_rtotal reward a secondary on a node
+ * that already reserves the memory, and at ~1,000 nodes the spreads that should outweigh them move by
+ * only ~1/n per placement: Ganeti's score alone piled 20,000 DRBD replicas 40 deep onto a few dozen
+ * nodes, left 400 nodes with none, and lost 4 % of capacity to stranded disk. The allocator drops the
+ * guard when nothing else fits.
+ */
+export function secondaryCap(st: ClusterState): number {
+  // Σ secondaries over online nodes = Σ(primaries + secondaries) − Σ primaries: O(1) from the sums.
+  const mean = Math.round(st.S[K_LALL]! - st.S[K_LPRI]!) / Math.max(1, st.nOnline);
+  // A whole number, so it moves rarely and the cached short lists (keyed on it) stay valid.
+  return Math.floor(mean + Math.max(1, mean / 8));
 }
 
 /** Tier 0: choices that keep N+1; tier 1: any choice (used only when tier 0 is empty). */
@@ -78,7 +98,9 @@ class Ranker {
   pScore = 0; pFlag: Flag = Flag.No; sScore = 0; sFlag: Flag = Flag.No;
   private readonly c = new Float64Array(7);
   private readonly m2 = new Float64Array(7);
+  private readonly cap: number;
   constructor(private readonly st: ClusterState, private readonly inst: InstState, private readonly rules: ScanRules) {
+    this.cap = rules.spread ? secondaryCap(st) : Infinity;
     const inv = 1 / st.nOnline, S = st.S, Q = st.Q;
     const m = inst.mem, d = inst.local ? inst.dsk : 0, su = inst.local ? inst.spindleUse : 0;
     // Reference δ per slot (node 0's capacities): only keeps the secant finite when var ≈ 0.
@@ -123,6 +145,7 @@ class Ranker {
       }
     }
     // Ranked as secondary even for a plain instance, so plain and replicated share the cached lists.
+    if (st.sCnt[i]! + 1 > this.cap) return;
     const secMem = inst.autoBalance; // the fast path only sees online, real instances
     const newR = secMem && m > rMem ? m : rMem;
     const breaksS = useN1 && secMem && !failing && free < newR;
@@ -168,7 +191,7 @@ export class ShortLists {
   get(inst: InstState, rules: ScanRules, k: number): ScanResult {
     const st = this.st;
     // Plain and replicated share a shape: the ranker always ranks both roles.
-    const key = `${inst.mem},${inst.vcpus},${inst.dsk},${inst.spindleUse},${inst.local},${inst.autoBalance},${rules.strict}`;
+    const key = `${inst.mem},${inst.vcpus},${inst.dsk},${inst.spindleUse},${inst.local},${inst.autoBalance},${rules.strict},${rules.spread ? secondaryCap(st) : '-'}`;
     let c = this.cache.get(key);
     if (!c || c.cursor < st.touchBase || ++c.uses > REBUILD_EVERY) c = this.rebuild(inst, rules, key);
     const end = st.touchEnd();
