@@ -51,4 +51,15 @@ test('maxInstances caps a run', () => {
   assert.is(capacityStandard(four(), { memory: GiB, disk: GiB, vcpus: 1, template: 'plain' }, { maxInstances: 5 }).count, 5);
 });
 
+test('at scale replicas spread evenly and capacity reaches the disk bound (the spread guard)', () => {
+  // 300 nodes × 2 TiB, 50 GiB DRBD disks: exactly 40 disk slots per node → 6,000 instances.
+  const nodes = Array.from({ length: 300 }, (_, i) => node(`n${String(i).padStart(3, '0')}`, { memory: 128 * GiB, vcpus: 32, disk: 2048 * GiB }));
+  const m = cluster(nodes, [], { vcpuRatio: 4 });
+  const r = capacityStandard(m, { memory: 4 * GiB, disk: 50 * GiB, vcpus: 2, template: 'replicated' });
+  assert.is(r.count, 6000);
+  const sec = new Map<string, number>();
+  for (const p of r.placements) sec.set(p.secondary!, (sec.get(p.secondary!) ?? 0) + 1);
+  assert.ok(Math.max(...sec.values()) - Math.min(...sec.values()) <= 2, 'secondaries within 2 of each other');
+});
+
 test.run();
