@@ -1,16 +1,33 @@
-/** `npm run bench`: every benchmark, figures and ratios, one report. */
+/**
+ * `npm run bench`: every benchmark, figures and ratios, one report.
+ * `npm run bench -- NAME` runs the sections whose title contains NAME. Sections that need a real
+ * system (Docker engines as root, etcd, Ganeti's htools) say so and are skipped when it is absent.
+ */
+import { execFileSync } from 'node:child_process';
 import { benchApply, benchLoad, benchPlan } from './core.ts';
-import { benchWatch } from './watch.ts';
 
-const sections: [string, () => Promise<string[]>][] = [
+type Section = readonly [title: string, run: () => Promise<string[]>, needs?: () => string | undefined];
+
+const has = (cmd: string) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
+const needsDocker = () => (process.getuid?.() !== 0 ? 'needs root' : has('dockerd') ? undefined : 'needs dockerd: run scripts/ci-setup-docker');
+const needsEtcd = () => (has('etcd') ? undefined : 'needs etcd: run scripts/ci-setup-etcd');
+const needsHtools = () => (has('/usr/lib/ganeti/3.0/usr/bin/hbal') ? undefined : 'needs Ganeti htools: run scripts/install-htools');
+
+const sections: readonly Section[] = [
   ['Manifests', benchLoad],
   ['Plan (pure, no I/O)', benchPlan],
   ['Apply on the sim backend', () => benchApply()],
-  ['Watch: manifest save to first operation', benchWatch],
+  ['Watch: manifest save to first operation', async () => (await import('./watch.ts')).benchWatch()],
+  ['Allocator against Ganeti htools (hbal, hspace)', async () => (await import('./alloc.ts')).benchAlloc(), needsHtools],
+  ['Docker backend (real engines)', async () => (await import('./docker.ts')).benchDocker(), needsDocker],
+  ['Standby master takeover (etcd)', async () => (await import('./etcd.ts')).benchEtcd(), needsEtcd],
 ];
-const only = process.argv[2];
-for (const [title, run] of sections) {
-  if (only && !title.toLowerCase().includes(only.toLowerCase())) continue;
+
+const only = process.argv[2]?.toLowerCase();
+for (const [title, run, needs] of sections) {
+  if (only && !title.toLowerCase().includes(only)) continue;
   console.log(`\n## ${title}`);
+  const missing = needs?.();
+  if (missing) { console.log(`skipped: ${missing}`); continue; }
   for (const line of await run()) console.log(line);
 }
