@@ -113,7 +113,7 @@ export class Executor {
           const chain = queue[i];
           if (!chain) { if (i === head) head++; continue; }
           const op = chain.ops[chain.next]!;
-          const nodes = [...new Set(nodesOf(op))];
+          const nodes = [...new Set(loadedNodes(op))];
           if (!fits(nodes)) continue;
           queue[i] = null;
           if (i === head) head++;
@@ -166,7 +166,7 @@ export class Executor {
     // The journal's result before the machine's removal (one batch): a torn write can leave the
     // machine to be resumed (its last step is idempotent), never a job 'running' without a machine.
     await Promise.all([
-      store.putJob({ ...job, end, result: error ? 'failed' : 'succeeded', ...(error && { error }) }),
+      store.putJob({ ...job, end, result: error ? 'failed' : 'succeeded', ...(error && { error }), ...(note && { note }) }),
       store.deleteMachine(id),
     ]);
     events({ type: 'operation-finished', id, op, result: error ? 'failed' : 'succeeded', durationMs: end - startedAt, ...(error && { error }), ...(note && { note }) });
@@ -244,6 +244,14 @@ export class Executor {
 
 /** Who acts, for the journal: with a standby master (etcd store), each job says which one ran it. */
 const MASTER = { host: os.hostname(), pid: process.pid } as const;
+
+/**
+ * The nodes an operation keeps busy, for the per-node limit. A failover's old primary is dead and
+ * does no work: counting it would let only perNode of its instances fail over at a time.
+ */
+function loadedNodes(op: Operation): string[] {
+  return op.type === 'FailoverInstance' ? [op.to] : nodesOf(op);
+}
 
 function tally(outcomes: readonly { op: Operation; error: string | undefined }[], skipped: number): RunResult {
   const failed = outcomes.filter((o) => o.error !== undefined).map((o) => ({ op: o.op, error: o.error! }));

@@ -52,6 +52,8 @@ export interface JobRecord {
   readonly error?: string;
   /** How many times a master resumed it after a crash. */
   readonly resumed?: number;
+  /** What the operation noted on its way (e.g. "live, downtime 812 ms"). */
+  readonly note?: string;
   /** When the last resume started: from then on `master` ran it (the journal shows who acted when). */
   readonly resumedAt?: number;
   /** The master process that ran it (last, when resumed). */

@@ -18,7 +18,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const iso = (t?: number) => (t ? new Date(t).toISOString().replace('T', ' ').slice(0, 23) : '-');
   io.out(table(['ID', 'Type', 'Instance', 'Start', 'End', 'Result', 'Commit', 'Detail'], shown.map((j) => [
     j.id, j.type, j.instance, iso(j.start), iso(j.end), j.result + (j.resumed ? ` (resumed ×${j.resumed})` : ''), shortGit(j.git) || '-',
-    (j.drift ? `drift ${j.drift.kind}: ${j.drift.detail}` : '') + (j.drift && (j.error ?? '') ? '; ' : '') + (j.error ?? (j.drift ? '' : j.reason)),
+    (j.drift ? `drift ${j.drift.kind}: ${j.drift.detail}` : '') + (j.drift && (j.error ?? '') ? '; ' : '') + (j.error ?? (j.drift ? '' : j.reason)) + (j.note ? ` [${j.note}]` : ''),
   ])));
   return EXIT.ok;
 }
