@@ -1,8 +1,13 @@
 /**
  * Placement (hail's "allocate" and "relocate"), committed into an incremental cluster state so a plan
- * can place thousands of instances in one pass. Each place() is O(nodes): one pass scores every node as
- * primary and as secondary alone, then only the best few (primary, secondary) pairs are scored exactly
- * together; the full O(nodes²) pair scan is a fallback for when those few are all blocked.
+ * can place thousands of instances in one pass. hail scores every (primary, secondary) pair by
+ * rebuilding the cluster: O(nodes²) trials of O(nodes) each. Here one place() is at most O(nodes): the
+ * short lists (scan.ts) rank every node as primary and as secondary alone — re-ranking only changed
+ * nodes between placements of the same size — and the best TOP × TOP pairs are scored exactly (Trial).
+ * The O(nodes²) pair scan is only a last resort when those are all blocked.
+ *
+ * Choice = lowest resulting Ganeti score under the hard rules, with one guard of ours: secondaries are
+ * first sought among nodes not far above the mean secondary count (scan.ts secondaryCap explains why).
  */
 import type { ClusterModel, InstanceModel } from './model.ts';
 import type { ScoreBreakdown } from './metrics.ts';
