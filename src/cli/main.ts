@@ -20,6 +20,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   jobs: () => import('./commands/jobs.ts'),
   balance: () => import('./commands/balance.ts'),
   capacity: () => import('./commands/capacity.ts'),
+  verify: () => import('./commands/verify.ts'),
   lock: () => import('./commands/lock.ts'),
   sim: () => import('./commands/sim.ts'),
 };
@@ -37,6 +38,7 @@ Commands:
   jobs       the journal of operations
   balance    moves that lower Ganeti's cluster score, carried out by the next apply
   capacity   how many more instances of a spec fit, and what runs out first
+  verify     the checks of gnt-cluster verify (N+1, policy, copies, replicas, orphans)
   lock       who holds the cluster lease; break it
   sim        fault injection on the simulated backend (fail-node, restore-node, write)
 

@@ -9,7 +9,13 @@ import type { NodeFacts } from './facts.ts';
 import { diskBytes } from './spec.ts';
 import type { PlanInput } from './types.ts';
 
-export function nodeModels(input: PlanInput, cluster: DesiredCluster, facts: ReadonlyMap<string, NodeFacts>): Map<string, NodeModel> {
+/**
+ * `usable`: a node that cannot take work now counts as drained (placement); `declared`: only what
+ * the manifests say (verify reports unreachable nodes on their own, not as drained).
+ */
+export type NodeFlags = 'usable' | 'declared';
+
+export function nodeModels(input: PlanInput, cluster: DesiredCluster, facts: ReadonlyMap<string, NodeFacts>, flags: NodeFlags = 'usable'): Map<string, NodeModel> {
   const nodes = new Map<string, NodeModel>();
   for (const f of facts.values()) {
     if (f.desired?.cluster !== cluster.name) continue;
@@ -20,8 +26,8 @@ export function nodeModels(input: PlanInput, cluster: DesiredCluster, facts: Rea
       memory: f.desired.capacity?.memory ?? observed?.memory ?? 0,
       vcpus: f.desired.capacity?.vcpus ?? observed?.vcpus ?? 0,
       disk: f.desired.capacity?.disk ?? observed?.disk ?? 0,
-      drained: !f.usable || f.held, // held nodes keep what they have and get nothing new
-      offline: f.desired.offline || (!f.up && f.dead),
+      drained: flags === 'declared' ? f.desired.drained : !f.usable || f.held, // held nodes keep what they have and get nothing new
+      offline: f.desired.offline || (flags === 'usable' && !f.up && f.dead),
       labels: f.desired.labels,
     });
   }
@@ -43,12 +49,12 @@ export function instanceModel(i: DesiredInstance, primary: string | undefined, s
 }
 
 /** The cluster's current placement as a model (instances the store has placed and the manifests want). */
-export function currentModel(input: PlanInput, cluster: DesiredCluster, facts: ReadonlyMap<string, NodeFacts>): ClusterModel {
+export function currentModel(input: PlanInput, cluster: DesiredCluster, facts: ReadonlyMap<string, NodeFacts>, flags: NodeFlags = 'usable'): ClusterModel {
   const instances = new Map<string, InstanceModel>();
   for (const d of input.desired.instances.values()) {
     const p = input.store.placements.get(d.name);
     if (d.cluster !== cluster.name || d.state === 'absent' || !p) continue;
     instances.set(d.name, instanceModel(d, p.primary, d.diskTemplate === 'replicated' ? p.secondary : undefined));
   }
-  return { nodes: nodeModels(input, cluster, facts), instances, policy: cluster.policy };
+  return { nodes: nodeModels(input, cluster, facts, flags), instances, policy: cluster.policy };
 }

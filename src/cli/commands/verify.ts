@@ -1,0 +1,28 @@
+import { parseArgs } from 'node:util';
+import { verify } from '../../plan/verify.ts';
+import { withLook } from '../context.ts';
+import { EXIT, type Io } from '../io.ts';
+import { table } from '../render/table.ts';
+
+export const usage = `drover verify [PATH...] [--json]
+  The checks of gnt-cluster verify that apply here: N+1 memory (Ganeti's rule), policy limits,
+  exclusion-tag (antiAffinity) conflicts, primary and secondary in different groups, nodes
+  unreachable, instances down that should run or running where they should not (wrong node, two
+  copies), degraded or missing replicas, orphan containers and volumes.
+  Exit 0 when there is no error (warnings allowed), 1 otherwise.`;
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, 'state-dir': { type: 'string' }, store: { type: 'string' } } });
+  const code = await withLook(positionals, values, io, async ({ desired, store, observed }) => {
+    const findings = verify({ desired, observed, store, now: Date.now() });
+    const errors = findings.filter((f) => f.severity === 'error').length;
+    if (values.json) io.out(JSON.stringify({ findings, errors, warnings: findings.length - errors }));
+    else if (!findings.length) io.out('Cluster verified: no findings.');
+    else {
+      io.out(table(['Severity', 'Code', 'Node', 'Instance', 'Message'], findings.map((f) => [f.severity.toUpperCase(), f.code, f.node ?? '-', f.instance ?? '-', f.message])));
+      io.out(`\n${errors} error${errors === 1 ? '' : 's'}, ${findings.length - errors} warning${findings.length - errors === 1 ? '' : 's'}.`);
+    }
+    return errors ? EXIT.error : EXIT.ok;
+  });
+  return code ?? EXIT.error;
+}

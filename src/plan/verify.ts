@@ -1,0 +1,85 @@
+/**
+ * `drover verify`: the checks of `gnt-cluster verify` that apply to Drover. The model's checks
+ * (N+1 with Ganeti's rule, policy limits, exclusion conflicts, groups) come from alloc/; the ones
+ * that need what the nodes say (instances down or running where they should not, two copies,
+ * degraded replicas, orphans, unreachable nodes) are here. Pure.
+ */
+import { verifyModel, type Finding as ModelFinding } from '../alloc/verify.ts';
+import { copiesByInstance, nodeFacts, type Copy } from './facts.ts';
+import { currentModel } from './model.ts';
+import type { PlanInput } from './types.ts';
+
+export type ObservedCode =
+  | 'ENODEUNREACHABLE' | 'EINSTANCEDOWN' | 'EINSTANCEUP' | 'EINSTANCEDUP' | 'EINSTANCEWRONGNODE'
+  | 'EINSTANCEMISSING' | 'EINSTANCEDEGRADED' | 'EINSTANCEUNPLACED' | 'EORPHAN';
+
+export interface Finding {
+  readonly code: ModelFinding['code'] | ObservedCode;
+  readonly severity: 'error' | 'warning';
+  readonly node?: string;
+  readonly instance?: string;
+  readonly message: string;
+}
+
+export function verify(input: PlanInput): Finding[] {
+  const facts = nodeFacts(input);
+  const model = [...input.desired.clusters.values()].flatMap((c) => verifyModel(currentModel(input, c, facts, 'declared')));
+  const findings: Finding[] = [...model, ...nodeFindings(input), ...instanceFindings(input)];
+  const rank = (f: Finding) => (f.severity === 'error' ? 0 : 1);
+  return findings.sort((a, b) => rank(a) - rank(b) || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0) || ((a.node ?? a.instance ?? '') < (b.node ?? b.instance ?? '') ? -1 : 1));
+}
+
+function nodeFindings(input: PlanInput): Finding[] {
+  return [...input.desired.nodes.values()].flatMap((n) => {
+    const o = input.observed.nodes.get(n.name);
+    if (o?.health === 'up' || n.offline) return [];
+    return [{ code: 'ENODEUNREACHABLE' as const, severity: 'error' as const, node: n.name, message: `node ${n.name} is unreachable: ${o?.error ?? 'not probed'}` }];
+  });
+}
+
+function instanceFindings(input: PlanInput): Finding[] {
+  const copies = copiesByInstance(input);
+  const out: Finding[] = [];
+  for (const d of input.desired.instances.values()) {
+    const p = input.store.placements.get(d.name);
+    const list = copies.get(d.name) ?? [];
+    if (d.state === 'absent') {
+      if (list.some((c) => c.container?.state === 'running')) out.push(err('EINSTANCEUP', d.name, `instance ${d.name} is running but its manifest says state: absent`));
+      continue;
+    }
+    if (!p) { out.push(err('EINSTANCEUNPLACED', d.name, `instance ${d.name} is not placed yet (drover apply creates it)`)); continue; }
+    out.push(...runningFindings(d.name, d.state, p.primary, list, input));
+    if (d.diskTemplate === 'replicated') out.push(...replicaFindings(d.name, d.disks.length, p, list, input));
+  }
+  for (const [instance, list] of copies) {
+    if (input.desired.instances.has(instance) || input.store.placements.has(instance)) continue;
+    for (const c of list) out.push({ code: 'EORPHAN', severity: 'warning', node: c.node, instance, message: `${instance} on ${c.node} carries Drover's labels but no manifest or placement wants it (apply --prune removes it)` });
+  }
+  return out;
+}
+
+function runningFindings(name: string, state: string, primary: string, list: readonly Copy[], input: PlanInput): Finding[] {
+  const out: Finding[] = [];
+  const running = list.filter((c) => c.container?.state === 'running');
+  if (running.length > 1) out.push(err('EINSTANCEDUP', name, `instance ${name} runs on ${running.map((c) => c.node).join(' and ')}: two copies`));
+  for (const c of running) if (c.node !== primary) out.push(err('EINSTANCEWRONGNODE', name, `instance ${name} runs on ${c.node}, but its primary is ${primary}`, c.node));
+  if (input.observed.nodes.get(primary)?.health !== 'up') return out; // reported as the node's finding
+  const here = list.find((c) => c.node === primary)?.container;
+  if (!here) out.push(err('EINSTANCEMISSING', name, `instance ${name} has no container on its primary ${primary}`, primary));
+  else if (state === 'running' && here.state !== 'running') out.push(err('EINSTANCEDOWN', name, `instance ${name} is down on ${primary} but should run`, primary));
+  else if (state === 'stopped' && here.state === 'running') out.push(err('EINSTANCEUP', name, `instance ${name} runs on ${primary} but its manifest says state: stopped`, primary));
+  return out;
+}
+
+function replicaFindings(name: string, disks: number, p: { readonly secondary?: string; readonly lastSync?: { readonly node: string } }, list: readonly Copy[], input: PlanInput): Finding[] {
+  const s = p.secondary;
+  if (!s) return [warn('EINSTANCEDEGRADED', name, `instance ${name} is replicated but has no secondary`)];
+  if (input.observed.nodes.get(s)?.health !== 'up') return [warn('EINSTANCEDEGRADED', name, `instance ${name}: its secondary ${s} is unreachable`, s)];
+  const replicas = list.find((c) => c.node === s)?.volumes.length ?? 0;
+  if (replicas < disks) return [err('EINSTANCEDEGRADED', name, `instance ${name}: ${disks - replicas} of ${disks} replica disk(s) missing on ${s}`, s)];
+  if (p.lastSync?.node !== s) return [warn('EINSTANCEDEGRADED', name, `instance ${name}: the replica on ${s} was never synced`, s)];
+  return [];
+}
+
+const err = (code: ObservedCode, instance: string, message: string, node?: string): Finding => ({ code, severity: 'error', instance, message, ...(node && { node }) });
+const warn = (code: ObservedCode, instance: string, message: string, node?: string): Finding => ({ code, severity: 'warning', instance, message, ...(node && { node }) });
