@@ -15,9 +15,10 @@
  * Deterministic from its seed (the choices; timing is the machine's). Bounded by rounds and minutes.
  *
  *   node --import tsx scripts/soak.ts [--backend sim|docker] [--rounds N] [--minutes M] [--instances 30] [--seed S]
- *                                     [--base 70] [--quiet]
+ *                                     [--base 70] [--failover-grace S]
  * Prints one line per round and `soak: R rounds, V violations, K master kills, N node kills, E manifest edits in T s`;
- * exits 1 when V > 0. The docker backend starts its own test bed (4 nodes at 127.0.0.(base+1..4)), torn down at the end.
+ * exits 1 when V > 0. --failover-grace S: then time a node's death until its instances run elsewhere (grace S).
+ * The docker backend starts its own test bed (4 nodes at 127.0.0.(base+1..4)), torn down at the end.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -39,6 +40,11 @@ export interface SoakOptions {
   readonly seed: number;
   /** docker: the test bed's address base (127.0.0.(base+I)). */
   readonly base?: number;
+  /**
+   * After the rounds, with this grace (seconds): kill the node with the most running replicated primaries
+   * and time until all of them run elsewhere (apply started at the kill, as a watch would be).
+   */
+  readonly measureFailover?: number;
   /** per-round lines go here (default: console.log). */
   readonly log?: (line: string) => void;
 }
@@ -50,8 +56,10 @@ export interface SoakResult {
   readonly nodeKills: number;
   readonly edits: number;
   readonly seconds: number;
-  /** docker: node death → its running instances running elsewhere, per failover seen (ms). */
+  /** node death → its running replicated instances running elsewhere, per failover seen in the rounds (ms). */
   readonly failoverMs: readonly number[];
+  /** measureFailover: ms from the kill until all of the node's instances ran elsewhere, and how many. */
+  readonly failover?: { readonly ms: number; readonly instances: number; readonly graceS: number };
   readonly summary: string;
 }
 
@@ -298,6 +306,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const violations: string[] = [];
   const failoverMs: number[] = [];
   let masterKills = 0, nodeKills = 0, edits = 0, rounds = 0;
+  let failover: SoakResult['failover'];
   let bed: Bed | undefined;
   let backend: Backend;
   const children = new Set<Spawned>();
@@ -458,6 +467,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       log(`round ${round}: ${((Date.now() - rs) / 1000).toFixed(1)} s, ${note.join(', ')}; applies ${exits.join(',')}; ${polls} polls; ${bad.length} violations`);
       for (const b of bad) log(`  violation: ${b}`);
     }
+    if (opts.measureFailover !== undefined && !violations.length) failover = await measure(opts.measureFailover);
   } finally {
     for (const s of children) if (s.child.pid) { try { process.kill(s.child.pid, 'SIGKILL'); } catch { /* gone */ } }
     await backend.close();
@@ -468,7 +478,43 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const seconds = (Date.now() - t0) / 1000;
   const summary = `soak: ${rounds} rounds, ${violations.length} violations, ${masterKills} master kills, ${nodeKills} node kills, ${edits} manifest edits in ${seconds.toFixed(0)} s`;
   log(summary);
-  return { rounds, violations, masterKills, nodeKills, edits, seconds, failoverMs, summary };
+  if (failover) log(`failover: node killed → its ${failover.instances} instances running elsewhere in ${failover.ms} ms (grace ${failover.graceS} s)`);
+  return { rounds, violations, masterKills, nodeKills, edits, seconds, failoverMs, summary, ...(failover && { failover }) };
+
+  async function measure(graceS: number): Promise<SoakResult['failover']> {
+    (backend.clusterSpec.failover as Record<string, unknown>).nodeDownAfter = `${graceS}s`;
+    for (const i of insts) delete i.primary;
+    save();
+    let r = await apply().done;
+    if (r.code !== 0) { violations.push(`failover measure: apply before exited ${r.code}`); return undefined; }
+    const status = await cliJson<StatusJson>(['status', manifests, '--state-dir', stateDir]);
+    const moving = (n: string) => status.instances.filter((i) => i.primary === n && i.secondary && insts.some((x) => x.name === i.name && x.state === 'running')).map((i) => i.name);
+    const victim = [...NODES].sort((a, b) => moving(b).length - moving(a).length)[0]!;
+    const names = moving(victim);
+    const bad: string[] = [];
+    await backend.killNode(victim);
+    const t = Date.now();
+    const s = apply();
+    let ms: number | undefined;
+    while (ms === undefined && Date.now() - t < 120_000) {
+      const m = await backend.running().catch(() => undefined);
+      if (m) {
+        for (const [inst, ns] of m) if (ns.length > 1) bad.push(`two running copies of ${inst}: ${ns.join(', ')}`);
+        if (names.every((i) => (m.get(i) ?? []).some((n) => n !== victim))) ms = Date.now() - t;
+      }
+      await sleep(100);
+    }
+    r = await s.done;
+    if (r.code !== 0) bad.push(`failover apply exited ${r.code}`);
+    if (ms === undefined) bad.push(`${names.join(', ')} not running elsewhere within 120 s`);
+    await backend.restoreNode(victim);
+    r = await apply().done;
+    if (r.code !== 0) bad.push(`apply after the restore exited ${r.code}`);
+    else bad.push(...(await check([], Date.now())).bad);
+    violations.push(...bad.map((b) => `failover measure: ${b}`));
+    for (const b of bad) log(`  violation: failover measure: ${b}`);
+    return ms === undefined ? undefined : { ms, instances: names.length, graceS };
+  }
 
   // ------------------------------------------------------------ helpers of the loop
 
@@ -592,6 +638,7 @@ function parse(argv: string[]): SoakOptions {
     instances: Number(o.instances ?? 30),
     seed: Number(o.seed ?? 1),
     base: Number(o.base ?? 70),
+    ...(o['failover-grace'] !== undefined && { measureFailover: Number(o['failover-grace']) }),
   };
 }
 
