@@ -57,6 +57,8 @@ export interface Look {
   readonly location: StoreLocation;
   readonly store: Store;
   readonly observed: Observed;
+  /** Opened read-only: for the commands that ask the nodes more than a probe tells (verify). */
+  readonly driver: Driver;
 }
 
 /** Load, open read-only, observe, run `fn`, close. Undefined when the manifests have errors. */
@@ -69,7 +71,7 @@ export async function withLook<T>(paths: readonly string[], flags: Parameters<ty
   const driver = await openDriver(loaded.desired, stateDir, { readOnly: true });
   try {
     const observed = await observeAndRecord(driver, [...loaded.desired.nodes.values()], store, undefined, { record: false });
-    return await fn({ ...loaded, stateDir, location, store, observed });
+    return await fn({ ...loaded, stateDir, location, store, observed, driver });
   } finally {
     await driver.close();
   }

@@ -69,5 +69,11 @@ export interface Driver {
    */
   liveMigrate?(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<{ readonly downtimeMs: number } | undefined>;
 
+  /**
+   * Which of these images `node` holds (verify reports nodes whose images differ). Absent on
+   * backends without images of their own (sim).
+   */
+  imagesPresent?(node: string, images: readonly string[]): Promise<readonly string[]>;
+
   close(): Promise<void>;
 }

@@ -10,7 +10,7 @@ import { currentModel } from './model.ts';
 import type { PlanInput } from './types.ts';
 
 export type ObservedCode =
-  | 'ENODEUNREACHABLE' | 'EINSTANCEDOWN' | 'EINSTANCEUP' | 'EINSTANCEDUP' | 'EINSTANCEWRONGNODE'
+  | 'EIMAGES' | 'ENODEUNREACHABLE' | 'EINSTANCEDOWN' | 'EINSTANCEUP' | 'EINSTANCEDUP' | 'EINSTANCEWRONGNODE'
   | 'EINSTANCEMISSING' | 'EINSTANCEDEGRADED' | 'EINSTANCEUNPLACED' | 'EORPHAN';
 
 export interface Finding {
@@ -21,10 +21,13 @@ export interface Finding {
   readonly message: string;
 }
 
-export function verify(input: PlanInput): Finding[] {
+/** node → the images (of those the manifests use) it holds; absent where the backend has no images. */
+export type ImagesByNode = ReadonlyMap<string, readonly string[]>;
+
+export function verify(input: PlanInput, images?: ImagesByNode): Finding[] {
   const facts = nodeFacts(input);
   const model = [...input.desired.clusters.values()].flatMap((c) => verifyModel(currentModel(input, c, facts, 'declared')));
-  const findings: Finding[] = [...model, ...nodeFindings(input), ...instanceFindings(input)];
+  const findings: Finding[] = [...model, ...nodeFindings(input), ...instanceFindings(input), ...imageFindings(input, images)];
   const rank = (f: Finding) => (f.severity === 'error' ? 0 : 1);
   return findings.sort((a, b) => rank(a) - rank(b) || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0) || ((a.node ?? a.instance ?? '') < (b.node ?? b.instance ?? '') ? -1 : 1));
 }
@@ -35,6 +38,24 @@ function nodeFindings(input: PlanInput): Finding[] {
     if (o?.health === 'up' || n.offline) return [];
     return [{ code: 'ENODEUNREACHABLE' as const, severity: 'error' as const, node: n.name, message: `node ${n.name} is unreachable: ${o?.error ?? 'not probed'}` }];
   });
+}
+
+/** Nodes of a cluster whose images differ: one lacks what another has (Drover copies it on first use). */
+function imageFindings(input: PlanInput, images: ImagesByNode | undefined): Finding[] {
+  if (!images) return [];
+  const out: Finding[] = [];
+  for (const c of input.desired.clusters.values()) {
+    const nodes = [...input.desired.nodes.values()].filter((n) => n.cluster === c.name && images.has(n.name));
+    const wanted = new Set([...input.desired.instances.values()].filter((i) => i.cluster === c.name && i.state !== 'absent').map((i) => i.image));
+    for (const image of [...wanted].sort()) {
+      const holders = nodes.filter((n) => images.get(n.name)!.includes(image)).map((n) => n.name);
+      const lacking = nodes.filter((n) => !holders.includes(n.name)).map((n) => n.name);
+      if (!lacking.length) continue;
+      const where = holders.length ? `; ${holders.join(', ')} ha${holders.length === 1 ? 's' : 've'} it (Drover copies it before it creates an instance there)` : '; no node has it: instances using it cannot be created';
+      for (const node of lacking) out.push({ code: 'EIMAGES', severity: holders.length ? 'warning' : 'error', node, message: `node ${node} lacks image ${image}${where}` });
+    }
+  }
+  return out;
 }
 
 function instanceFindings(input: PlanInput): Finding[] {

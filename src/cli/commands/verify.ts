@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
-import { verify } from '../../plan/verify.ts';
+import type { Driver } from '../../drivers/driver.ts';
+import type { Desired } from '../../model/desired.ts';
+import type { Observed } from '../../model/observed.ts';
+import { verify, type ImagesByNode } from '../../plan/verify.ts';
 import { withLook } from '../context.ts';
 import { EXIT, type Io } from '../io.ts';
 import { table } from '../render/table.ts';
@@ -13,8 +16,8 @@ export const usage = `drover verify [PATH...] [--json]
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, 'state-dir': { type: 'string' }, store: { type: 'string' } } });
-  const code = await withLook(positionals, values, io, async ({ desired, store, observed }) => {
-    const findings = verify({ desired, observed, store, now: Date.now() });
+  const code = await withLook(positionals, values, io, async ({ desired, store, observed, driver }) => {
+    const findings = verify({ desired, observed, store, now: Date.now() }, await imagesByNode(driver, desired, observed));
     const errors = findings.filter((f) => f.severity === 'error').length;
     if (values.json) io.out(JSON.stringify({ findings, errors, warnings: findings.length - errors }));
     else if (!findings.length) io.out('Cluster verified: no findings.');
@@ -25,4 +28,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return errors ? EXIT.error : EXIT.ok;
   });
   return code ?? EXIT.error;
+}
+
+/** Ask every reachable node which of the manifests' images it holds (backends with images only). */
+async function imagesByNode(driver: Driver, desired: Desired, observed: Observed): Promise<ImagesByNode | undefined> {
+  if (!driver.imagesPresent) return undefined;
+  const images = [...new Set([...desired.instances.values()].map((i) => i.image))];
+  const up = [...observed.nodes.values()].filter((n) => n.health === 'up').map((n) => n.name);
+  const found = await Promise.all(up.map(async (n) => [n, await driver.imagesPresent!(n, images).catch(() => undefined)] as const));
+  return new Map(found.filter((x): x is readonly [string, readonly string[]] => x[1] !== undefined));
 }

@@ -267,6 +267,12 @@ class DockerDriver implements Driver {
     return (await this.maybe(c, `inspect image ${image}`, (signal) => loose<unknown>(c.docker.getImage(image), 'inspect', { abortSignal: signal }))) !== undefined;
   }
 
+  async imagesPresent(node: string, images: readonly string[]): Promise<readonly string[]> {
+    const c = this.conn(node);
+    const present = await Promise.all(images.map((i) => this.hasImage(c, i)));
+    return images.filter((_, k) => present[k]);
+  }
+
   /** Make sure `node` has `image`: copy it from another node of the cluster (save → load), else pull if allowed. */
   private async ensureImage(c: Conn, image: string): Promise<void> {
     if (await this.hasImage(c, image)) return;
