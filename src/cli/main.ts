@@ -21,6 +21,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   balance: () => import('./commands/balance.ts'),
   capacity: () => import('./commands/capacity.ts'),
   verify: () => import('./commands/verify.ts'),
+  import: () => import('./commands/import.ts'),
+  export: () => import('./commands/export.ts'),
   lock: () => import('./commands/lock.ts'),
   sim: () => import('./commands/sim.ts'),
 };
@@ -39,6 +41,8 @@ Commands:
   balance    moves that lower Ganeti's cluster score, carried out by the next apply
   capacity   how many more instances of a spec fit, and what runs out first
   verify     the checks of gnt-cluster verify (N+1, policy, copies, replicas, orphans)
+  import     manifests from a Ganeti htools text file (import ganeti FILE)
+  export     the htools text file from the manifests and Drover's placements (export ganeti)
   lock       who holds the cluster lease; break it
   sim        fault injection on the simulated backend (fail-node, restore-node, write)
 
