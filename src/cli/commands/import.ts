@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { GanetiTextError, parseGanetiText } from '../../alloc/ganeti-text.ts';
-import { ganetiToManifests, isDroverName, toYaml, type ImportedManifests } from '../../interop/ganeti.ts';
+import { ganetiToManifests, isDroverName, toYaml, type ImportedManifests, type ManifestDoc } from '../../interop/ganeti.ts';
 import { EXIT, UsageError, type Io } from '../io.ts';
 
 export const usage = `drover import ganeti FILE [--out DIR] [--cluster NAME] [--backend sim|docker]
@@ -40,7 +40,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
 /** One file per kind. A cluster without instances gets no instances.yaml: an empty manifest file is an error. */
 async function write(dir: string, m: ImportedManifests): Promise<string> {
   await fs.mkdir(dir, { recursive: true });
-  const files: [string, readonly ImportedManifests['nodes'][number][]][] = [['cluster.yaml', [m.cluster]], ['nodes.yaml', m.nodes], ['instances.yaml', m.instances]];
+  const files: [string, readonly ManifestDoc[]][] = [['cluster.yaml', [m.cluster]], ['nodes.yaml', m.nodes], ['instances.yaml', m.instances]];
   const written: string[] = [];
   for (const [name, docs] of files) {
     const p = path.join(dir, name);
