@@ -127,8 +127,8 @@ interface Backend {
   probe(): Promise<Probe>;
   /** instance → live running nodes (a powered-off node runs nothing); for the double-run watcher. */
   running(): Promise<Map<string, string[]>>;
-  /** Change an instance's data on `node` (its primary). */
-  write(node: string, instance: string, round: number): Promise<void>;
+  /** Change an instance's data on `node` (its primary); returns what it wrote, for `covers`. */
+  write(node: string, instance: string, round: number): Promise<unknown>;
   /** What an instance's disk holds on `node`, as something `covers` compares. */
   read(node: string, instance: string): Promise<unknown>;
   /** `now` still holds everything `floor` held. */
@@ -186,6 +186,7 @@ function simBackend(stateDir: string, manifests: string): Backend {
     async write(_node, instance) {
       const r = await cliIn(['sim', 'write', instance, manifests, '--state-dir', stateDir]);
       if (r.code !== 0) throw new Error(`sim write ${instance}: ${r.err}`);
+      return Number(/data version (\d+)/.exec(r.out)?.[1] ?? NaN);
     },
     async read(node, instance) {
       const w = world();
@@ -255,7 +256,9 @@ async function dockerBackend(base: number): Promise<{ backend: Backend; bed: Bed
       return new Map([...copies].map(([i, cs]) => [i, cs.map((c) => c.node)]));
     },
     async write(node, instance, round) {
-      await bed.data.write(node, instance, 0, { [`soak/r${round}.txt`]: `${instance} round ${round}` });
+      const files = { [`soak/r${round}.txt`]: `${instance} round ${round}` };
+      await bed.data.write(node, instance, 0, files);
+      return files;
     },
     read: (node, instance) => bed.data.read(node, instance, 0),
     covers(now, floor) {
@@ -286,7 +289,7 @@ async function cliJson<T>(argv: string[]): Promise<T> {
 
 interface StatusJson {
   nodes: { name: string; health: string }[];
-  instances: { name: string; state: string; primary?: string; secondary?: string; degraded: boolean }[];
+  instances: { name: string; state: string; primary?: string; secondary?: string; degraded: boolean; recoveryPoint?: number }[];
 }
 interface PlanJson { operations: { type: string; instance: string; reason?: string }[]; warnings: string[]; errors: unknown[]; pending?: unknown[] }
 interface JobJson { id: string; type: string; instance: string; start: number; end?: number; result: string; error?: string; resumed?: number; master?: { pid: number } }
@@ -348,14 +351,17 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       const rs = Date.now();
       const bad: string[] = [];
       const note: string[] = [];
+      let failedJobs: string[] = [];
       const status = await cliJson<StatusJson>(['status', manifests, '--state-dir', stateDir]);
       const placed = new Map(status.instances.map((i) => [i.name, i]));
 
       // data written before the chaos: lost only if a failover beats the next sync (asynchronous replication)
       const writable = insts.filter((i) => i.state === 'running' && placed.get(i.name)?.primary);
+      const written: { name: string; at: number; data: unknown }[] = [];
       for (let k = 0; k < 3 && writable.length; k++) {
         const i = writable.splice(Math.floor(rand() * writable.length), 1)[0]!;
-        await backend.write(placed.get(i.name)!.primary!, i.name, round);
+        const at = Date.now();
+        written.push({ name: i.name, at, data: await backend.write(placed.get(i.name)!.primary!, i.name, round) });
       }
       // last round's pins and removals are done: unpin (Drover keeps its placement), forget the removed
       for (const i of insts) delete i.primary;
@@ -458,14 +464,16 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       if (killedAt !== undefined && movedAt !== undefined) failoverMs.push(movedAt - killedAt);
 
       if (final === 0) {
-        const c = await check(killTimes, rs);
+        const c = await check(killTimes, rs, written);
         bad.push(...c.bad);
-        note.push(`${c.resumed} jobs resumed, ${c.dataChecked} disks checked`);
+        note.push(`${c.resumed} jobs resumed, ${c.failed.length} failed (retried), ${c.dataChecked} disks checked`);
+        failedJobs = c.failed;
       }
       await recordFloors(round);
       violations.push(...bad.map((b) => `round ${round}: ${b}`));
       log(`round ${round}: ${((Date.now() - rs) / 1000).toFixed(1)} s, ${note.join(', ')}; applies ${exits.join(',')}; ${polls} polls; ${bad.length} violations`);
       for (const b of bad) log(`  violation: ${b}`);
+      for (const f of failedJobs) log(`  failed job (not a violation: a later apply converged): ${f}`);
     }
     if (opts.measureFailover !== undefined && !violations.length) failover = await measure(opts.measureFailover);
   } finally {
@@ -554,8 +562,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     }
   }
 
-  async function check(killTimes: readonly { at: number; pid: number }[], roundStart: number): Promise<{ bad: string[]; resumed: number; dataChecked: number }> {
+  async function check(killTimes: readonly { at: number; pid: number }[], roundStart: number,
+    written: readonly { name: string; at: number; data: unknown }[] = []): Promise<{ bad: string[]; resumed: number; dataChecked: number; failed: string[] }> {
     const bad: string[] = [];
+    const failed: string[] = [];
     let resumed = 0, dataChecked = 0;
     const [probe, status, plan, jobs] = await Promise.all([
       backend.probe(),
@@ -597,6 +607,22 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         if (!backend.covers(now, floor)) bad.push(`${i.name}: data lost on ${s.primary}: had ${JSON.stringify(floor)}, now ${JSON.stringify(now)}`);
       }
     }
+    // 4 again: data written before a sync is on the replica and on the primary. Asynchronous replication: a
+    // failover before the first sync after the write loses it, by design (the recovery point); later ones must not.
+    for (const w of written) {
+      const i = insts.find((x) => x.name === w.name);
+      const s = st.get(w.name);
+      if (!i || i.state === 'absent' || !s?.primary || !s.secondary) continue;
+      const after = jobs.jobs.filter((j) => j.instance === w.name && j.start >= w.at).sort((a, b) => a.start - b.start);
+      const synced = after.find((j) => j.result === 'succeeded' && ['SyncDisks', 'MigrateInstance', 'ReplaceSecondary'].includes(j.type));
+      const failed = after.find((j) => j.type === 'FailoverInstance');
+      if (!synced || (failed && failed.start < synced.end!)) continue;
+      dataChecked++;
+      for (const node of [s.primary, s.secondary]) {
+        const now = await backend.read(node, w.name).catch((e) => `unreadable: ${(e as Error).message}`);
+        if (!backend.covers(now, w.data)) bad.push(`${w.name}: written before its last sync, missing on ${node}: wrote ${JSON.stringify(w.data)}, now ${JSON.stringify(now)}`);
+      }
+    }
     for (const [inst, cs] of probe.containers) if (!insts.some((i) => i.name === inst)) bad.push(`${inst}: no manifest, but containers on ${cs.map((c) => c.node).join(', ')}`);
     for (const [inst, vs] of probe.volumes) if (!insts.some((i) => i.name === inst)) bad.push(`${inst}: no manifest, but volumes on ${vs.map((c) => c.node).join(', ')}`);
     // 5: nothing left to do but periodic re-syncs, nothing unexplained
@@ -611,11 +637,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       if (j.start < roundStart) continue;
       const killed = killTimes.filter((k) => j.start <= k.at && k.at < j.end!);
       if (j.resumed) resumed++;
+      if (j.result === 'failed') failed.push(`${j.type} ${j.instance}: ${j.error ?? '?'}`);
       if (killed.length && !j.resumed) bad.push(`job ${j.id} ${j.type} ${j.instance} was in flight when master ${killed[0]!.pid} was killed, but does not show resumed`);
       const dead = killTimes.find((k) => k.pid === j.master?.pid && k.at < j.end!);
       if (dead) bad.push(`job ${j.id} ${j.type} ${j.instance} ended (${j.result}) by master ${dead.pid} after it was killed`);
     }
-    return { bad, resumed, dataChecked };
+    return { bad, resumed, dataChecked, failed };
   }
 }
 
