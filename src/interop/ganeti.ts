@@ -332,7 +332,9 @@ function withGroups(groups: readonly GanetiGroup[], nodes: readonly DesiredNode[
 function numLabel(labels: Labels, key: string, dflt: number, where: string): number {
   const v = labels[LABEL + key];
   if (v === undefined) return dflt;
-  if (!/^-?\d+(\.\d+)?$/.test(v)) throw new GanetiExportError(`${where}: label ${LABEL}${key}: expected a number, got ${JSON.stringify(v)}`);
+  // Every Ganeti number kept in a label is an integer, except the CPU speed.
+  const ok = key === 'cpu-speed' ? /^\d+(\.\d+)?$/ : /^-?\d+$/;
+  if (!ok.test(v)) throw new GanetiExportError(`${where}: label ${LABEL}${key}: expected ${key === 'cpu-speed' ? 'a number' : 'an integer'}, got ${JSON.stringify(v)}`);
   return Number(v);
 }
 
