@@ -10,8 +10,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  IDLE, MiB, clusterSpec, cli, events, nodeIndex, opNodes, runningCopies, tempDir, upBed, watchCopies, writeManifests,
-  type Bed, type Cli, type InstanceDoc, type JobJson, type StatusJson,
+  withBed, ok, IDLE, MiB, clusterSpec, events, nodeIndex, opNodes, runningCopies, watchCopies, writeManifests, type Bed, type Cli, type InstanceDoc, type JobJson, type StatusJson,
 } from './helpers.ts';
 
 const CLUSTER = 'e2e';
@@ -47,22 +46,8 @@ async function pool<T>(items: readonly T[], n: number, f: (t: T) => Promise<void
   await Promise.all(Array.from({ length: n }, async () => { for (let t = queue.shift(); t !== undefined; t = queue.shift()) await f(t); }));
 }
 
-const ok = (r: { code: number; stdout: string; stderr: string }, what: string, code = 0): void =>
-  assert.is(r.code, code, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
 
-test.before(async (ctx) => {
-  ctx.tmp = tempDir('drover-e2e-cluster-');
-  ctx.bed = await upBed(3, 50);
-  ctx.drover = cli(ctx.bed, path.join(ctx.tmp, 'state'), { FENCE_LOG: path.join(ctx.tmp, 'fence.log') });
-});
-
-test.after(async (ctx) => {
-  try {
-    await ctx.bed?.down();
-  } finally {
-    if (ctx.tmp) fs.rmSync(ctx.tmp, { recursive: true, force: true });
-  }
-});
+withBed(test, 'drover-e2e-cluster-', 3, 50);
 
 test('apply creates 10 replicated instances on 3 nodes: containers, limits, labels, restart policy, volumes on both nodes', async (ctx) => {
   const bed = ctx.bed!;

@@ -3,6 +3,8 @@
  * tests kill, partition and re-certify nodes), manifests written as files, the real CLI run as a child
  * process, and a watcher that polls every engine for running copies of each instance.
  */
+import * as assert from 'uvu/assert';
+import type { Test } from 'uvu';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -277,4 +279,30 @@ export async function logLines(docker: Docker, name: string): Promise<string[]> 
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** An exit code check that shows the output when it fails. */
+export const ok = (r: { code: number; stdout: string; stderr: string }, what: string, code = 0): void =>
+  assert.is(r.code, code, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+
+export interface BedCtx { bed?: Bed; tmp?: string; drover?: Cli }
+
+/**
+ * A suite's own test bed: up before its tests (then `setup`, e.g. a TLS node), down after them
+ * even when they fail, with a temp dir for the state and the fence log.
+ */
+export function withBed<C extends BedCtx>(test: Test<C>, prefix: string, nodes: number, base: number, setup?: (ctx: C) => Promise<void>): void {
+  test.before(async (ctx) => {
+    ctx.tmp = tempDir(prefix);
+    ctx.bed = await upBed(nodes, base);
+    await setup?.(ctx);
+    ctx.drover = cli(ctx.bed, path.join(ctx.tmp, 'state'), { FENCE_LOG: path.join(ctx.tmp, 'fence.log') });
+  });
+  test.after(async (ctx) => {
+    try {
+      await ctx.bed?.down();
+    } finally {
+      if (ctx.tmp) fs.rmSync(ctx.tmp, { recursive: true, force: true });
+    }
+  });
 }

@@ -9,8 +9,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  clusterSpec, cli, events, logLines, runningCopies, tempDir, until, upBed, watchCopies, writeManifests,
-  type Bed, type Cli, type JobJson, type StatusJson,
+  withBed, ok, clusterSpec, events, logLines, runningCopies, until, watchCopies, writeManifests, type Bed, type Cli, type JobJson, type StatusJson,
 } from './helpers.ts';
 
 const CLUSTER = 'mig';
@@ -28,22 +27,8 @@ function manifests(ctx: Ctx, o: { primary: string; secondary: string; nodeDownAf
   });
 }
 
-const ok = (r: { code: number; stdout: string; stderr: string }, what: string, code = 0): void =>
-  assert.is(r.code, code, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
 
-test.before(async (ctx) => {
-  ctx.tmp = tempDir('drover-e2e-mig-');
-  ctx.bed = await upBed(2, 55);
-  ctx.drover = cli(ctx.bed, path.join(ctx.tmp, 'state'), { FENCE_LOG: path.join(ctx.tmp, 'fence.log') });
-});
-
-test.after(async (ctx) => {
-  try {
-    await ctx.bed?.down();
-  } finally {
-    if (ctx.tmp) fs.rmSync(ctx.tmp, { recursive: true, force: true });
-  }
-});
+withBed(test, 'drover-e2e-mig-', 2, 55);
 
 test('migrate (primary pinned to the secondary): live with CRIU keeps the in-memory count; without CRIU the cold path runs', async (ctx) => {
   const bed = ctx.bed!;

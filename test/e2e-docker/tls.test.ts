@@ -8,7 +8,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { IDLE, clusterSpec, cli, events, runningCopies, tempDir, upBed, writeManifests, type Bed, type Cli, type StatusJson } from './helpers.ts';
+import {
+  withBed, ok, IDLE, clusterSpec, events, runningCopies, writeManifests, type Bed, type Cli, type StatusJson,
+} from './helpers.ts';
 
 const CLUSTER = 'sec';
 
@@ -24,25 +26,12 @@ function manifests(ctx: Ctx, files: { ca: string; cert: string; key: string }): 
   });
 }
 
-const ok = (r: { code: number; stdout: string; stderr: string }, what: string, code = 0): void =>
-  assert.is(r.code, code, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
 const noCrash = (r: { stdout: string; stderr: string }, what: string): void =>
   assert.not.match(r.stdout + r.stderr, /unexpected error|at .*\.ts:\d+|TypeError|ReferenceError/, `${what}: no crash\n${r.stdout}\n${r.stderr}`);
 
-test.before(async (ctx) => {
-  ctx.tmp = tempDir('drover-e2e-tls-');
-  ctx.dir = path.join(ctx.tmp, 'manifests');
-  ctx.bed = await upBed(2, 58);
-  await ctx.bed.run('tls', '2');
-  ctx.drover = cli(ctx.bed, path.join(ctx.tmp, 'state'), { FENCE_LOG: path.join(ctx.tmp, 'fence.log') });
-});
-
-test.after(async (ctx) => {
-  try {
-    await ctx.bed?.down();
-  } finally {
-    if (ctx.tmp) fs.rmSync(ctx.tmp, { recursive: true, force: true });
-  }
+withBed(test, 'drover-e2e-tls-', 2, 58, async (ctx) => {
+  ctx.dir = path.join(ctx.tmp!, 'manifests');
+  await ctx.bed!.run('tls', '2');
 });
 
 const pki = (bed: Bed) => `${bed.dir}/pki`;
