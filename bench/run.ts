@@ -20,6 +20,7 @@ const sections: readonly Section[] = [
   ['Watch: manifest save to first operation', async () => (await import('./watch.ts')).benchWatch()],
   ['Allocator against Ganeti htools (hbal, hspace)', async () => (await import('./alloc.ts')).benchAlloc(), needsHtools],
   ['Docker backend (real engines)', async () => (await import('./docker.ts')).benchDocker(), needsDocker],
+  ['Crash soak (master kill -9, node kills, manifest edits)', async () => (await import('./soak.ts')).benchSoak()],
   ['Standby master takeover (etcd)', async () => (await import('./etcd.ts')).benchEtcd(), needsEtcd],
 ];
 
