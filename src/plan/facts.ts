@@ -63,7 +63,8 @@ function factsOf(name: string, input: PlanInput): NodeFacts {
   };
 }
 
-function failoverBlocked(cluster: DesiredCluster | undefined): string | undefined {
+/** Why a dead node's instances could not fail over in this cluster, if they could not. */
+export function failoverBlocked(cluster: DesiredCluster | undefined): string | undefined {
   if (!cluster) return 'the node is in no manifest';
   if (!cluster.failover.automatic) return `automatic failover is off in Cluster "${cluster.name}" (failover.automatic: false)`;
   if (cluster.backend === 'docker' && !cluster.failover.fenceCommand) {

@@ -2,7 +2,8 @@
  * The cluster as `drover status` shows it: per node and per instance, from Desired + Observed +
  * the store. Pure, like the planner.
  */
-import type { Desired } from '../model/desired.ts';
+import type { Desired, DesiredCluster } from '../model/desired.ts';
+import { failoverBlocked } from './facts.ts';
 import type { Observed } from '../model/observed.ts';
 import type { StoreView } from '../store/types.ts';
 
@@ -17,6 +18,8 @@ export interface NodeStatus {
   readonly secondaries: number;
   readonly nodeDownSince?: number;
   readonly error?: string;
+  /** For a node that does not answer: why its instances would not fail over (no fence command...). */
+  readonly failoverBlocked?: string;
 }
 
 export interface InstanceStatus {
@@ -73,9 +76,15 @@ export function clusterStatus(desired: Desired, observed: Observed, store: Store
       secondaries: l.secondaries,
       ...(rec?.nodeDownSince !== undefined && { nodeDownSince: rec.nodeDownSince }),
       ...(o?.error && { error: o.error }),
+      ...(o?.health !== 'up' && blockedWhy(desired.clusters.get(n.cluster))),
     };
   });
   return { nodes, instances };
+}
+
+function blockedWhy(cluster: DesiredCluster | undefined): { failoverBlocked?: string } {
+  const why = failoverBlocked(cluster);
+  return why ? { failoverBlocked: why } : {};
 }
 
 interface Load { memory: number; vcpus: number; disk: number; primaries: number; secondaries: number }

@@ -21,7 +21,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
       String(n.primaries), String(n.secondaries), n.flags.join(',') || '-',
     ])));
     // why a node is not up (e.g. a TLS handshake refused): the table alone says only "unreachable"
-    for (const n of s.nodes) if (n.health !== 'up' && n.error) io.out(`  ${n.name}: ${n.error}`);
+    for (const n of s.nodes) {
+      if (n.health !== 'up' && n.error) io.out(`  ${n.name}: ${n.error}`);
+      if (n.failoverBlocked) io.out(`  ${n.name}: no automatic failover: ${n.failoverBlocked}`);
+    }
     io.out('');
     io.out(table(['Instance', 'Status', 'Wanted', 'Primary', 'Secondary', 'Template', 'Memory', 'Degraded', 'RecoveryPoint'], s.instances.map((i) => [
       i.name, i.state, i.desiredState, i.primary ?? '-', i.secondary ?? '-', i.diskTemplate, formatBytes(i.memory), i.degraded ? 'yes' : 'no',
