@@ -45,14 +45,14 @@ export async function benchApply(instances = 2000, nodes = 100): Promise<string[
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drover-bench-'));
     const d = generate(nodes, instances, cluster(512, 16));
     const store = new Store(dir, { fsync });
-    const driver = new SimDriver({ stateDir: dir, nodes: [...d.nodes.values()], latencyMs: 0, fsync });
+    const driver = new SimDriver({ stateDir: dir, nodes: [...d.nodes.values()], latencyMs: 0 });
     const t0 = performance.now();
     const r = await converge({ desired: d, driver, store, events: () => {} });
     const s = (performance.now() - t0) / 1000;
     await driver.close();
     await store.close();
     const jobs = r.succeeded;
-    lines.push(`apply ${instances} instances on ${nodes} sim nodes, zero latency, fsync ${fsync ? 'on ' : 'off'}: ${s.toFixed(2)} s, ${(instances / s).toFixed(0)} instances/s (${jobs} operations, ${r.failed.length} failed, store ${mib(dirSize(dir))})`);
+    lines.push(`apply ${instances} instances on ${nodes} sim nodes, zero latency, store fdatasync ${fsync ? 'on ' : 'off'}: ${s.toFixed(2)} s, ${(instances / s).toFixed(0)} instances/s (${jobs} operations, ${r.failed.length} failed, store ${mib(dirSize(dir))})`);
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return lines;

@@ -59,7 +59,9 @@ export class SimWorld {
 
   constructor(stateDir: string, options: { readonly fsync?: boolean; readonly readOnly?: boolean } = {}) {
     const dir = path.join(stateDir, 'sim');
-    const fsync = options.fsync ?? process.env.DROVER_FSYNC !== '0';
+    // The world stands for the nodes' own disks, not for Drover's state: it is written at once (a
+    // killed master loses nothing of it) but not fdatasync'ed unless asked; the store is.
+    const fsync = options.fsync ?? false;
     const { log, loaded } = AppendLog.open<WorldSnapshot, WorldRecord>(
       path.join(dir, 'world.log'), { fsync, compactAfter: 50_000 }, options.readOnly ?? false);
     this.log = log;
