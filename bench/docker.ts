@@ -7,7 +7,8 @@
  *    (create the replica volume, copy the volume through the archive API, create and start the container);
  *  - failover: from `scripts/testbed kill` of a node to all its instances running elsewhere
  *    (nodeDownAfter 3s, fenced by test/fixtures/docker/fence.sh);
- *  - live-migration downtime (the job note `live, downtime N ms`), of a process counting in memory.
+ *  - live-migration downtime (the job note `live, downtime N ms`), of a process counting in memory;
+ *  - periodic re-sync of a 100 MiB volume with 1% changed: whole copy against incremental.
  * Standalone: `node --import tsx bench/docker.ts`.
  */
 import * as fs from 'node:fs';
@@ -15,6 +16,7 @@ import * as path from 'node:path';
 import Docker from 'dockerode';
 import { IDLE, clusterSpec, cli, events, nodeIndex, runningCopies, tempDir, upBed, writeManifests, type Bed, type InstanceDoc } from '../test/e2e-docker/helpers.ts';
 import { engineAt, runIn } from '../test/docker/testbed.ts';
+import { createDockerDriver } from '../src/drivers/docker/index.ts';
 
 const N = 30;
 const MIB_EACH = 34; // 30 × 34 MiB = 1020 MiB
@@ -72,6 +74,36 @@ async function removeScriptWork(bed: Bed, names: readonly string[]): Promise<voi
 
 async function md5(bed: Bed, node: string, volume: string): Promise<string> {
   return (await runIn(bed.engine(nodeIndex(node)), bed.image, ['sh', '-c', 'md5sum /d/data.bin | cut -d" " -f1'], { [volume]: '/d' })).trim();
+}
+
+/** Re-sync of a 100 MiB volume (50 × 2 MiB) after 1 MiB of it changed: whole copy vs incremental, through the driver. */
+async function resyncFigures(bed: Bed): Promise<string> {
+  const cluster = 'bench-resync';
+  const nodes = ['node2', 'node3'].map((name) => ({
+    name, labels: {}, cluster, endpoint: bed.endpoint(nodeIndex(name)), group: 'default', drained: false, offline: false,
+    source: { file: 'bench', line: 1, column: 1 },
+  }));
+  const incr = createDockerDriver({ cluster, nodes, helperImage: bed.image, timeoutMs: 20_000 });
+  const full = createDockerDriver({ cluster, nodes, helperImage: bed.image, timeoutMs: 20_000, incrementalSync: false });
+  const disks = [{ size: 256 << 20, mount: '/data' }];
+  try {
+    await incr.createDisks('node2', 'rs', disks, 'primary', 1);
+    await incr.createDisks('node3', 'rs', disks, 'replica', 1);
+    const e = bed.engine(nodeIndex('node2'));
+    await runIn(e, bed.image, ['sh', '-c', 'for i in $(seq 1 50); do dd if=/dev/urandom of=/d/f$i bs=1M count=2 2>/dev/null; done'], { 'drover-rs-d0': '/d' });
+    await incr.syncDisks('node2', 'node3', 'rs');
+    const change = (f: string) => runIn(e, bed.image, ['sh', '-c', `dd if=/dev/urandom of=/d/${f} bs=1M count=1 2>/dev/null`], { 'drover-rs-d0': '/d' });
+    const timed = async (d: typeof incr) => { const t = Date.now(); const bytes = await d.syncDisks('node2', 'node3', 'rs'); return { ms: Date.now() - t, mib: bytes / (1 << 20) }; };
+    await change('f1');
+    const f = await timed(full);
+    await change('f2');
+    const i = await timed(incr);
+    return `re-sync of a 100 MiB volume with 1% changed (replication.interval): whole copy ${s(f.ms)} (${f.mib.toFixed(1)} MiB sent), ` +
+      `incremental ${s(i.ms)} (${i.mib.toFixed(1)} MiB sent), ratio ${(f.ms / i.ms).toFixed(1)}×`;
+  } finally {
+    for (const n of ['node2', 'node3']) await incr.removeDisks(n, 'rs').catch(() => {});
+    await Promise.all([incr.close(), full.close()]);
+  }
 }
 
 export async function benchDocker(): Promise<string[]> {
@@ -172,6 +204,10 @@ export async function benchDocker(): Promise<string[]> {
     lines.push(downs.length
       ? `live migration downtime (CRIU, 16 MiB volume, network none): ${downs.map((d) => `${d} ms`).join(', ')}${cold ? ` (${cold} fell back to cold)` : ''}`
       : `live migration: no CRIU on this test bed; ${cold} migrations ran cold (no downtime figure)`);
+
+    mark('resync');
+    // 5. periodic re-sync of a 100 MiB volume with 1% changed: whole copy against incremental (driver calls)
+    lines.push(await resyncFigures(bed));
     return lines;
   } finally {
     await bed?.down().catch((e: unknown) => { console.error(`test bed teardown failed: ${(e as Error).message}`); });

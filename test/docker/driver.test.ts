@@ -129,7 +129,7 @@ test('10 replicated instances on 3 nodes: containers, limits, labels, replica co
       });
     }
     assert.equal(await data.read(secondary, name, 0), { 'id.txt': name, 'sub/blob.txt': name.repeat(1000) }, `${name}: replica contents`);
-    assert.not.ok((await engines.get(secondary)!.listContainers({ all: true, filters: { name: [`drover-${name}`] } })).length, 'no container on the secondary');
+    assert.not.ok((await engines.get(secondary)!.listContainers({ all: true, filters: { name: [`^/drover-${name}$`] } })).length, 'no container on the secondary');
   }
   for (const n of nodes) {
     const p = await driver.probe(n.name);
@@ -157,8 +157,66 @@ test('volume sync throughput (100 MiB) and incremental deletions', async (ctx) =
   await data.write(a, 'big', 0, { f1: null, 'small/7': null, newfile: 'x' });
   await driver.syncDisks(a, b, 'big');
   assert.is(await runIn(engines.get(b)!, tb.image, sum, { 'drover-big-d0': '/d' }), await runIn(engines.get(a)!, tb.image, sum, { 'drover-big-d0': '/d' }));
+  // 1% changed (1 MiB of 100 MiB): a whole re-sync against an incremental one
+  const full = createDockerDriver({ cluster: ctx.cluster!, nodes, timeoutMs: 3000, stopTimeoutS: 2, helperImage: tb.image, incrementalSync: false });
+  const change = (f: string) => ['sh', '-c', `dd if=/dev/urandom of=/d/${f} bs=1M count=1 2>/dev/null`]; // 1 MiB new content
+  await runIn(engines.get(a)!, tb.image, change('f2'), { 'drover-big-d0': '/d' });
+  let t1 = Date.now();
+  const fullBytes = await full.syncDisks(a, b, 'big');
+  const fullMs = Date.now() - t1;
+  assert.is(await runIn(engines.get(b)!, tb.image, sum, { 'drover-big-d0': '/d' }), await runIn(engines.get(a)!, tb.image, sum, { 'drover-big-d0': '/d' }));
+  await runIn(engines.get(a)!, tb.image, change('f3'), { 'drover-big-d0': '/d' });
+  t1 = Date.now();
+  const incrBytes = await driver.syncDisks(a, b, 'big');
+  const incrMs = Date.now() - t1;
+  assert.is(await runIn(engines.get(b)!, tb.image, sum, { 'drover-big-d0': '/d' }), await runIn(engines.get(a)!, tb.image, sum, { 'drover-big-d0': '/d' }));
+  console.log(`    re-sync of 100 MiB with 1% changed: whole copy ${fullMs} ms (${(fullBytes / MiB).toFixed(1)} MiB sent), ` +
+    `incremental ${incrMs} ms (${(incrBytes / MiB).toFixed(1)} MiB sent)`);
+  assert.ok(incrBytes < 5 * MiB, `incremental re-sync sends the changed files only (${incrBytes} bytes)`);
+  await full.close();
   await driver.removeDisks(a, 'big');
   await driver.removeDisks(b, 'big');
+});
+
+test('incremental re-sync: 50 files, change 2, add 1, delete 1: only those are sent, contents equal', async (ctx) => {
+  const { tb, driver, nodes, engines } = C(ctx);
+  const [a, b] = [nodes[0]!.name, nodes[1]!.name];
+  const sp = spec(tb, 'inc');
+  const vol = { 'drover-inc-d0': '/d' };
+  await driver.createDisks(a, 'inc', sp.disks, 'primary', 1);
+  await driver.createDisks(b, 'inc', sp.disks, 'replica', 1);
+  await runIn(engines.get(a)!, tb.image, ['sh', '-c', 'mkdir -p /d/sub; for i in $(seq 1 50); do dd if=/dev/urandom of=/d/sub/f$i bs=64K count=1 2>/dev/null; done'], vol);
+  const md5s = ['sh', '-c', 'cd /d && find . -type f -exec md5sum {} + | sort -k2'];
+  const first = await driver.syncDisks(a, b, 'inc');
+  assert.ok(first >= 50 * 65536, `first sync copies everything (${first} bytes)`);
+  assert.is(await runIn(engines.get(b)!, tb.image, md5s, vol), await runIn(engines.get(a)!, tb.image, md5s, vol));
+  // change 2 (one of them same size, same second), add 1, delete 1
+  await runIn(engines.get(a)!, tb.image, ['sh', '-c',
+    'dd if=/dev/urandom of=/d/sub/f1 bs=64K count=1 2>/dev/null; echo more >> /d/sub/f2; dd if=/dev/urandom of=/d/sub/new bs=64K count=1 2>/dev/null; rm /d/sub/f3'], vol);
+  const seen: [number, number][] = [];
+  const t0 = Date.now();
+  const bytes = await driver.syncDisks(a, b, 'inc', (d, t) => seen.push([d, t]));
+  const total = seen[seen.length - 1]![1];
+  console.log(`    incremental re-sync of 3 changed files of 50: ${bytes} bytes sent in ${Date.now() - t0} ms (progress total ${total})`);
+  assert.ok(bytes >= 3 * 65536 && bytes < 4 * 65536 + 8192, `only ~3 files' bytes are sent (${bytes})`);
+  assert.is(total, bytes, 'progress total = the bytes sent');
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i]![0] >= seen[i - 1]![0] && seen[i]![0] <= seen[i]![1], 'progress monotonic and within the total');
+  const got = await runIn(engines.get(b)!, tb.image, md5s, vol);
+  assert.is(got, await runIn(engines.get(a)!, tb.image, md5s, vol), 'md5 of every file equal on both sides');
+  const names = got.trim().split('\n').map((l) => l.slice(34));
+  assert.is(names.length, 50, '50 files on the replica');
+  assert.not.ok(names.includes('./sub/f3'), 'deleted on the replica');
+  assert.ok(names.includes('./sub/new'), 'added on the replica');
+  // nothing changed: nothing sent
+  assert.is(await driver.syncDisks(a, b, 'inc'), 0, 'a re-sync with no change sends nothing');
+  // the kept helpers are Drover's (labelled) and go with the disks
+  const helpers = async (n: string) => (await engines.get(n)!.listContainers({ all: true, filters: { label: ['drover.helper'], name: ['^/drover-inc-'] } })).length;
+  assert.is(await helpers(a), 1, 'one kept sync helper on the source');
+  assert.is(await helpers(b), 1, 'one kept sync helper on the target');
+  assert.not.ok((await driver.probe(a)).containers.some((c) => c.instance === 'inc'), 'helpers are not instances');
+  await driver.removeDisks(a, 'inc');
+  await driver.removeDisks(b, 'inc');
+  assert.is(await helpers(a) + await helpers(b), 0, 'removeDisks removes the kept helpers');
 });
 
 test('live migration keeps the in-memory count (downtime printed)', async (ctx) => {

@@ -191,6 +191,15 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
       assert.equal(got, await data.read(a, sp.name, 0), 'replica equals primary after the second sync');
       assert.not.ok('old.txt' in got, 'deleted file is gone on the replica');
       assert.is(got['hello.txt'], 'changed\n');
+      // a re-sync after small changes: a same-size rewrite, a name with spaces, a new nested file, a deletion
+      await data.write(a, sp.name, 0, { 'hello.txt': 'CHANGED\n', 'with space.txt': 'spaced', 'dir/deep/er.txt': 'deeper', 'dir/nested.txt': null });
+      const seen2: [number, number][] = [];
+      const bytes2 = await driver.syncDisks(a, b, sp.name, (done, total) => seen2.push([done, total]));
+      assert.ok(bytes2 < 50_000, `a re-sync sends what changed, not everything (${bytes2} bytes)`);
+      assert.is(seen2[seen2.length - 1]![0], seen2[seen2.length - 1]![1], 're-sync progress completes');
+      const got2 = await data.read(b, sp.name, 0);
+      assert.equal(got2, await data.read(a, sp.name, 0), 'replica equals primary after the re-sync');
+      assert.is(got2['hello.txt'], 'CHANGED\n', 'a same-size rewrite is seen');
     }
     let vb = volumesOf(await driver.probe(b), sp.name);
     assert.is(vb.length, sp.disks.length);

@@ -9,10 +9,14 @@
  * - Volume labels cannot change, so a node's role for an instance (primary/replica) and its generation live
  *   on an empty marker volume `drover-<instance>-meta`, replaced by createDisks/promoteDisks; probe reports
  *   every disk volume with the marker's role/generation (falling back to the volume's own labels).
- * - syncDisks streams each volume from a never-started helper on `from` (getArchive) into one on `to`
- *   (putArchive), counting bytes; the tar's entry names are collected on the way, and files the target has
- *   but the source did not send are deleted afterwards (the target's listing is taken before the copy).
- *   The copy overwrites in place, so the replica is never empty during a sync (no incremental transfer yet).
+ * - syncDisks works through one kept helper per node+instance (`drover-<instance>-sync`, label drover.helper=sync,
+ *   a sleep loop with the disks at /v/d<i>, read-only on the source; removed by removeInstance/removeDisks)
+ *   and `exec` into it. Each side's content manifest (find+stat for type/size/mode/owner, md5sum for files)
+ *   decides what to send: new or changed files go as one `tar -cf - FILES` (batches of ~100 kB of names) from the source helper into
+ *   putArchive on the target, files gone on the source are deleted; progress counts the tar bytes of the
+ *   changed files. A first sync (empty target), or one whose manifest step fails, streams each volume whole
+ *   (getArchive → putArchive) and deletes what the source did not send. The copy overwrites in place, so the
+ *   replica is never empty during a sync.
  * - Helpers that run (find/rm, df, the CRIU probe) use `helperImage` (default drover/busybox:1: any image
  *   with a busybox-like sh, find, rm, df, sleep), copied from another node when missing.
  * - Live migration: both engines experimental + a checkpoint probe that works (cached per node), instance
@@ -31,7 +35,7 @@ import type { ObservedContainer, ObservedVolume } from '../../model/observed.ts'
 import type { InstanceSpec } from '../../model/operations.ts';
 import { specHash } from '../../model/hash.ts';
 import { EngineFault, engineMessage, statusOf, toDriverError } from './errors.ts';
-import { TarScanner } from './tar.ts';
+import { TarScanner, tarOf, tarSize } from './tar.ts';
 import { runFenceCommand } from './fence.ts';
 import { LABEL, containerName, helperName, markerName, volumeName } from './names.ts';
 
@@ -47,6 +51,8 @@ export interface DockerDriverOptions {
   readonly helperImage?: string;
   /** Seconds a container gets between SIGTERM and SIGKILL on stop (default 10). */
   readonly stopTimeoutS?: number;
+  /** Re-sync only what changed (content manifests on both sides; default true). false: always copy whole volumes. */
+  readonly incrementalSync?: boolean;
   /** Pull an image from its registry when no node of the cluster has it (default false: no registry here). */
   readonly pullImages?: boolean;
 }
@@ -569,7 +575,128 @@ class DockerDriver implements Driver {
       .sort((a, b) => a.index - b.index);
   }
 
-  /** Sync prepared before the copy: helpers on both sides, the target's listing, the expected total. */
+  /** The kept sync helper of an instance on a node: running (a sleep loop), the disks mounted at /v/d<i>. */
+  private async syncHelper(c: Conn, instance: string, disks: readonly number[], readOnly: boolean): Promise<Docker.Container> {
+    const name = helperName(instance, 'sync');
+    const want = disks.map((d) => `${volumeName(instance, d)}:/v/d${d}:${readOnly ? 'ro' : 'rw'}`).sort().join(',');
+    const info = await this.maybe(c, `inspect helper ${name}`, (signal) => c.docker.getContainer(name).inspect({ abortSignal: signal }) as Promise<
+      ContainerInfo & { Mounts?: { Name?: string; Destination: string; RW: boolean }[] }>);
+    if (info && this.ours(labelsOf(info))) {
+      const have = (info.Mounts ?? []).map((m) => `${m.Name ?? ''}:${m.Destination}:${m.RW ? 'rw' : 'ro'}`).sort().join(',');
+      if (have === want && info.Config.Image === this.helperImage) {
+        const h = c.docker.getContainer(info.Id);
+        if (info.State.Running) return h;
+        try {
+          await this.call(c, `start helper ${name}`, (signal) => h.start({ abortSignal: signal }));
+          return h;
+        } catch { /* recreate below */ }
+      }
+    }
+    const h = await this.createHelper(c, instance, 'sync', {
+      cmd: ['sh', '-c', "trap 'exit 0' TERM; while :; do sleep 3600; done"],
+      mounts: disks.map((d) => ({ source: volumeName(instance, d), target: `/v/d${d}`, readOnly })),
+    });
+    try {
+      await this.call(c, `start helper ${name}`, (signal) => h.start({ abortSignal: signal }));
+    } catch (e) {
+      await this.removeHelper(c, h);
+      throw e;
+    }
+    return h;
+  }
+
+  /** Start a command in a running helper; `stdout` streams its output, `done` its exit code and stderr. */
+  private async execStream(c: Conn, h: Docker.Container, what: string, cmd: string[]): Promise<{
+    stdout: PassThrough; done: Promise<{ exitCode: number; stderr: string }>; abort: () => void;
+  }> {
+    const ex = await this.call(c, `${what}: create exec`, (signal) =>
+      h.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false, abortSignal: signal } as Docker.ExecCreateOptions));
+    const stream = await this.call(c, `${what}: start exec`, () => ex.start({ hijack: true, stdin: false }) as Promise<NodeJS.ReadableStream>);
+    const stdout = new PassThrough();
+    const err = new PassThrough();
+    const errChunks: Buffer[] = [];
+    err.on('data', (b: Buffer) => { if (errChunks.length < 64) errChunks.push(b); });
+    c.docker.modem.demuxStream(stream, stdout, err);
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on('end', () => { stdout.end(); resolve(); });
+      stream.on('close', () => { stdout.end(); resolve(); });
+      stream.on('error', (e: Error) => { stdout.destroy(e); reject(e); });
+    });
+    ended.catch(() => {});
+    const done = (async () => {
+      await ended;
+      for (let i = 0; ; i++) {
+        const st = await this.call(c, `${what}: inspect exec`, (signal) => loose<{ Running: boolean; ExitCode: number | null }>(ex, 'inspect', { abortSignal: signal }));
+        if (!st.Running && st.ExitCode !== null) return { exitCode: st.ExitCode, stderr: Buffer.concat(errChunks).toString() };
+        if (i > 100) throw new DriverError(`node ${c.name}: ${what}: the command's output ended but it still runs`, true, c.name);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    done.catch(() => {});
+    const abort = (): void => { (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.(); };
+    return { stdout, done, abort };
+  }
+
+  /** Run a command in a running helper to completion (timeout), collecting its output. */
+  private async exec(c: Conn, h: Docker.Container, what: string, cmd: string[], timeoutMs = 300_000): Promise<RunResult> {
+    const x = await this.execStream(c, h, what, cmd);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => { x.abort(); reject(new DriverError(`node ${c.name} (${c.endpoint}): ${what}: no answer within ${timeoutMs} ms`, true, c.name)); }, timeoutMs);
+    });
+    try {
+      const [stdout, r] = await Promise.race([Promise.all([readAll(x.stdout), x.done]), expired]);
+      return { exitCode: r.exitCode, stdout, stderr: r.stderr };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Put small files into a helper's root (list files for tar -T and the delete step). */
+  private async putFiles(c: Conn, h: Docker.Container, what: string, files: Record<string, string>): Promise<void> {
+    const body = tarOf(files);
+    await this.call(c, what, (signal) => h.putArchive(body, { path: '/', abortSignal: signal }));
+  }
+
+  /**
+   * The content manifest of a helper's disks: per disk, relative path → entry. Regular files are
+   * compared by md5 (plus mode/owner), not by mtime: tar keeps whole seconds only, so a same-size rewrite
+   * in the second of the last sync would be missed, and an md5 of 100 MB costs about what a stat does
+   * (testbed.md §5). undefined when a name contains a newline (the lists are line based): copy everything.
+   */
+  private async manifest(c: Conn, h: Docker.Container, instance: string, disks: readonly number[]): Promise<Map<number, Map<string, ManifestEntry>> | undefined> {
+    const script = [
+      'cd /v || exit 3',
+      `if [ -n "$(find . -name '*\n*' | head -n 1)" ]; then exit 4; fi`,
+      "find . -mindepth 2 -exec stat -c '%f %s %u %g %n' {} + || exit 5",
+      'echo --md5',
+      'find . -mindepth 2 -type f -exec md5sum {} + || exit 6',
+    ].join('\n');
+    const r = await this.exec(c, h, `content manifest of ${instance}`, ['sh', '-c', script]);
+    if (r.exitCode === 4) return undefined;
+    if (r.exitCode !== 0) throw new DriverError(`node ${c.name}: content manifest of ${instance} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 300)}`, true, c.name);
+    const out = new Map<number, Map<string, ManifestEntry>>();
+    for (const d of disks) out.set(d, new Map());
+    let md5 = false;
+    for (const line of r.stdout.split('\n')) {
+      if (line === '--md5') { md5 = true; continue; }
+      if (!md5) {
+        const m = /^([0-9a-f]+) (\d+) (\d+) (\d+) \.\/d(\d+)\/(.+)$/.exec(line);
+        if (!m) continue;
+        const mode = parseInt(m[1]!, 16);
+        const fmt = mode & 0o170000;
+        const type = fmt === 0o100000 ? 'f' : fmt === 0o040000 ? 'd' : fmt === 0o120000 ? 'l' : 'o';
+        out.get(Number(m[5]))?.set(m[6]!, { type, size: Number(m[2]), meta: `${(mode & 0o7777).toString(8)}:${m[3]}:${m[4]}`, md5: '' });
+      } else {
+        const m = /^([0-9a-f]{32}) {2}\.\/d(\d+)\/(.+)$/.exec(line);
+        const e = m ? out.get(Number(m[2]))?.get(m[3]!) : undefined;
+        if (e) e.md5 = m![1]!;
+      }
+    }
+    return out;
+  }
+
+  /** Sync prepared before the copy: kept helpers on both sides, the target's manifest, the expected total. */
   private async prepareSync(from: Conn, to: Conn, instance: string): Promise<SyncSession> {
     if (from.name === to.name) throw new DriverError(`syncDisks: ${instance}: source and target are the same node ${from.name}`, false, from.name);
     const disks = await this.diskIndexes(from, instance);
@@ -588,41 +715,109 @@ class DockerDriver implements Driver {
         abortSignal: signal,
       } as Docker.VolumeCreateOptions));
     }
-    const mounts = (ro: boolean) => disks.map((d) => ({ source: volumeName(instance, d.index), target: `/v/d${d.index}`, readOnly: ro }));
-    const s = new SyncSession(disks.map((d) => d.index));
-    try {
-      s.src = await this.createHelper(from, instance, 'sync-src', { mounts: mounts(true) });
-      // the target helper first lists what the target has (a replica: only syncs write it)
-      s.dst = await this.createHelper(to, instance, 'sync-dst', { cmd: ['find', '/v', '-mindepth', '2'], mounts: mounts(false) });
-      const dst = s.dst;
-      await this.call(to, 'start sync helper', (signal) => dst.start({ abortSignal: signal }));
-      const res = await this.call(to, 'list target files', (signal) => loose<{ StatusCode: number }>(dst, 'wait', { abortSignal: signal }), 300_000);
-      const logs = await this.call(to, 'read target listing', (signal) =>
-        loose<Buffer>(dst, 'logs', { stdout: true, stderr: true, follow: false, abortSignal: signal }), 300_000);
-      const out = demuxLogs(Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs)));
-      if (res.StatusCode !== 0) throw new DriverError(`node ${to.name}: listing the replica of ${instance} failed: ${out.stderr.trim().slice(0, 300)}`, true, to.name);
-      for (const line of out.stdout.split('\n')) {
-        const m = /^\/v\/d(\d+)\/(.+)$/.exec(line);
-        if (m) s.target.get(Number(m[1]))?.add(m[2]!);
-      }
-      // the total for progress: the engine's own accounting of the source volumes
-      try {
-        const df = await this.call(from, 'disk usage', (signal) => loose<{ Volumes?: { Name: string; UsageData?: { Size?: number } }[] }>(from.docker, 'df', { abortSignal: signal }), Math.max(this.timeout, 30_000));
-        for (const v of df.Volumes ?? []) {
-          const m = disks.find((d) => volumeName(instance, d.index) === v.Name);
-          if (m && (v.UsageData?.Size ?? -1) >= 0) s.total += v.UsageData!.Size!;
-        }
-      } catch { s.total = 0; }
-      return s;
-    } catch (e) {
-      await this.removeHelper(from, s.src);
-      await this.removeHelper(to, s.dst);
+    const idx = disks.map((d) => d.index);
+    const s = new SyncSession(idx);
+    [s.src, s.dst] = await Promise.all([this.syncHelper(from, instance, idx, true), this.syncHelper(to, instance, idx, false)]);
+    // what the target has (a replica: only syncs write it), so it can be taken before the source freezes
+    const target = await this.manifest(to, s.dst, instance, idx).catch((e: unknown) => {
+      if (e instanceof DriverError && /manifest/.test(e.message)) return undefined; // fall back to the whole copy
       throw e;
-    }
+    });
+    if (target) s.target = target;
+    if (!target || this.opts.incrementalSync === false) s.incremental = false;
+    return s;
   }
 
-  /** Copy every disk and delete what the source no longer has. Returns the bytes streamed. */
+  /** Make the target's disks equal to the source's: incremental when both manifests work, else the whole copy. */
   private async runSync(from: Conn, to: Conn, instance: string, s: SyncSession, onProgress?: ProgressFn): Promise<number> {
+    const targetEmpty = [...s.target.values()].every((m) => m.size === 0);
+    if (s.incremental && !targetEmpty) {
+      const source = await this.manifest(from, s.src!, instance, s.disks).catch(() => undefined);
+      if (source) return this.runIncremental(from, to, instance, s, source, onProgress);
+    }
+    return this.runFull(from, to, instance, s, onProgress);
+  }
+
+  private async runIncremental(from: Conn, to: Conn, instance: string, s: SyncSession,
+    source: Map<number, Map<string, ManifestEntry>>, onProgress?: ProgressFn): Promise<number> {
+    const plans = s.disks.map((d) => {
+      const src = source.get(d) ?? new Map<string, ManifestEntry>();
+      const dst = s.target.get(d) ?? new Map<string, ManifestEntry>();
+      const gone: string[] = [];
+      for (const [p, e] of dst) { const x = src.get(p); if (!x || x.type !== e.type) gone.push(p); }
+      const mkdir: string[] = [];
+      const send: { name: string; size: number }[] = [];
+      for (const [p, e] of src) {
+        const x = dst.get(p);
+        const same = x !== undefined && x.type === e.type &&
+          (e.type === 'd' || (x.meta === e.meta && (e.type !== 'f' || (x.size === e.size && x.md5 === e.md5))));
+        if (e.type === 'd') { if (!same) mkdir.push(p); continue; }
+        if (e.type === 'l' || !same) send.push({ name: p, size: e.type === 'f' ? e.size : 0 }); // links: always (cheap)
+      }
+      gone.sort();
+      const top: string[] = [];
+      for (const p of gone) if (!top.some((t) => p.startsWith(`${t}/`))) top.push(p);
+      return { d, top, mkdir: mkdir.sort(), send };
+    });
+    s.total = plans.reduce((n, p) => n + (p.send.length ? tarSize(p.send, 100_000) : 0), 0);
+    s.files = plans.reduce((n, p) => n + p.send.length, 0);
+    let done = 0;
+    let lastReport = 0;
+    const report = (force: boolean): void => {
+      if (!onProgress) return;
+      if (!force && done - lastReport < 1 << 20) return;
+      lastReport = done;
+      onProgress(Math.min(done, s.total), s.total);
+    };
+    report(true);
+    const dst = s.dst!;
+    const src = s.src!;
+    for (const p of plans) {
+      // deletions (and type changes) first, then the directories the source has and the target lacks
+      if (p.top.length || p.mkdir.length) {
+        await this.putFiles(to, dst, `sync lists of ${instance}`, { '.drover-rm': p.top.map((x) => `${x}\n`).join(''), '.drover-mkdir': p.mkdir.map((x) => `${x}\n`).join('') });
+        const r = await this.exec(to, dst, `delete stale files of ${instance}`, ['sh', '-c',
+          `cd /v/d${p.d} && while IFS= read -r p; do rm -rf -- "./$p"; done < /.drover-rm && while IFS= read -r p; do mkdir -p -- "./$p"; done < /.drover-mkdir`]);
+        if (r.exitCode !== 0) throw new DriverError(`node ${to.name}: deleting ${p.top.length} stale files from the replica of ${instance} failed: ${r.stderr.trim().slice(0, 300)}`, true, to.name);
+        s.deleted += p.top.length;
+      }
+      // busybox tar has no -T: the names go as arguments, in batches of about 100 kB (one tar each)
+      for (let i = 0; i < p.send.length;) {
+        const batch: string[] = [];
+        let len = 0;
+        while (i < p.send.length && (batch.length === 0 || len < 100_000)) { const n = `./${p.send[i]!.name}`; batch.push(n); len += n.length + 1; i++; }
+        const base = done;
+        const scanner = new TarScanner((bytes) => { done = base + bytes; report(false); });
+        let run: Awaited<ReturnType<DockerDriver['execStream']>> | undefined;
+        await this.transfer(from, to, `sync changed files of disk ${p.d} of ${instance}`,
+          async () => {
+            run = await this.execStream(from, src, `tar changed files of ${instance}`, ['tar', '-C', `/v/d${p.d}`, '-cf', '-', ...batch]);
+            return run.stdout;
+          },
+          (body, signal) => dst.putArchive(body, { path: `/v/d${p.d}`, abortSignal: signal }),
+          [scanner]).catch((e: unknown) => { run?.abort(); throw e; });
+        const r = await run!.done;
+        if (r.exitCode !== 0) throw new DriverError(`node ${from.name}: tar of ${batch.length} changed files of ${instance} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 300)}`, true, from.name);
+        done = base + scanner.bytes;
+      }
+    }
+    s.total = Math.max(s.total, done);
+    done = s.total;
+    report(true);
+    return done;
+  }
+
+  /** Copy every disk whole (first sync, or no manifest) and delete what the source no longer has. Returns the bytes streamed. */
+  private async runFull(from: Conn, to: Conn, instance: string, s: SyncSession, onProgress?: ProgressFn): Promise<number> {
+    s.total = 0;
+    try {
+      // the total for progress: the engine's own accounting of the source volumes
+      const df = await this.call(from, 'disk usage', (signal) => loose<{ Volumes?: { Name: string; UsageData?: { Size?: number } }[] }>(from.docker, 'df', { abortSignal: signal }), Math.max(this.timeout, 30_000));
+      for (const v of df.Volumes ?? []) {
+        const m = s.disks.find((d) => volumeName(instance, d) === v.Name);
+        if (m !== undefined && (v.UsageData?.Size ?? -1) >= 0) s.total += v.UsageData!.Size!;
+      }
+    } catch { s.total = 0; }
     let done = 0;
     let lastReport = 0;
     const report = (force: boolean): void => {
@@ -632,28 +827,27 @@ class DockerDriver implements Driver {
       onProgress(done, Math.max(s.total, done));
     };
     report(true);
+    const src = s.src!;
+    const dst = s.dst!;
     for (const d of s.disks) {
       const base = done;
       const scanner = new TarScanner((bytes) => { done = base + bytes; report(false); });
-      const src = s.src!;
-      const dst = s.dst!;
       await this.transfer(from, to, `sync disk ${d} of ${instance}`,
         (signal) => src.getArchive({ path: `/v/d${d}/.`, abortSignal: signal }),
         (body, signal) => dst.putArchive(body, { path: `/v/d${d}`, abortSignal: signal }),
         [scanner]);
       done = base + scanner.bytes;
+      s.files += [...scanner.names].length;
       // delete what the target had and the source did not send (top-most paths only)
       const sent = scanner.names;
-      const gone = [...(s.target.get(d) ?? [])].filter((p) => !sent.has(p)).sort();
+      const gone = [...(s.target.get(d)?.keys() ?? [])].filter((p) => !sent.has(p)).sort();
       const top: string[] = [];
       for (const p of gone) if (!top.some((t) => p.startsWith(`${t}/`))) top.push(p);
-      for (let i = 0; i < top.length;) {
-        const batch: string[] = [];
-        let len = 0;
-        while (i < top.length && (batch.length === 0 || len < 100_000)) { const a = `/v/d${d}/${top[i]!}`; batch.push(a); len += a.length + 1; i++; }
-        const r = await this.runHelper(to, instance, 'sync-rm', ['rm', '-rf', '--', ...batch],
-          [{ source: volumeName(instance, d), target: `/v/d${d}` }]);
-        if (r.exitCode !== 0) throw new DriverError(`node ${to.name}: deleting ${batch.length} stale files from the replica of ${instance} failed: ${r.stderr.trim().slice(0, 300)}`, true, to.name);
+      if (top.length) {
+        await this.putFiles(to, dst, `sync lists of ${instance}`, { '.drover-rm': top.map((x) => `${x}\n`).join('') });
+        const r = await this.exec(to, dst, `delete stale files of ${instance}`, ['sh', '-c',
+          `cd /v/d${d} && while IFS= read -r p; do rm -rf -- "./$p"; done < /.drover-rm`]);
+        if (r.exitCode !== 0) throw new DriverError(`node ${to.name}: deleting ${top.length} stale files from the replica of ${instance} failed: ${r.stderr.trim().slice(0, 300)}`, true, to.name);
       }
       s.deleted += top.length;
     }
@@ -665,12 +859,7 @@ class DockerDriver implements Driver {
     const a = this.conn(from);
     const b = this.conn(to);
     const s = await this.prepareSync(a, b, instance);
-    try {
-      return await this.runSync(a, b, instance, s, onProgress);
-    } finally {
-      await this.removeHelper(a, s.src);
-      await this.removeHelper(b, s.dst);
-    }
+    return this.runSync(a, b, instance, s, onProgress);
   }
 
   // ---------------------------------------------------------------- instances
@@ -783,6 +972,8 @@ class DockerDriver implements Driver {
   async removeInstance(node: string, instance: string): Promise<void> {
     const c = this.conn(node);
     const name = containerName(instance);
+    // the kept sync helper goes with the instance (the next sync makes a new one)
+    await this.removeContainerByName(c, helperName(instance, 'sync'));
     const info = await this.inspectContainer(c, name);
     if (!info) return;
     if (!this.ours(labelsOf(info))) throw this.foreign(c, 'container', name);
@@ -906,7 +1097,8 @@ class DockerDriver implements Driver {
       }
       throw e;
     } finally {
-      await Promise.all([this.removeHelper(a, sync?.src), this.removeHelper(b, sync?.dst), this.removeHelper(a, ckA), this.removeHelper(b, ckB)]);
+      // the sync helpers are kept for the next sync (removed with the instance or its disks)
+      await Promise.all([this.removeHelper(a, ckA), this.removeHelper(b, ckB)]);
       if (frozen) {
         await this.call(a, 'delete checkpoint', (signal) => loose<unknown>(a.docker.getContainer(src.Id), 'deleteCheckpoint', ck, { dir: ckDirA, abortSignal: signal }))
           .catch(() => { /* the directory is removed with the data root at worst */ });
@@ -919,14 +1111,27 @@ class DockerDriver implements Driver {
   }
 }
 
+interface ManifestEntry {
+  /** f file, d directory, l symlink, o other */
+  readonly type: 'f' | 'd' | 'l' | 'o';
+  readonly size: number;
+  /** mode:uid:gid */
+  readonly meta: string;
+  md5: string;
+}
+
 class SyncSession {
   src: Docker.Container | undefined;
   dst: Docker.Container | undefined;
   total = 0;
   deleted = 0;
-  readonly target = new Map<number, Set<string>>();
+  files = 0;
+  /** false when the target's manifest could not be made: copy everything */
+  incremental = true;
+  /** the target's content per disk (paths relative to the disk) */
+  target = new Map<number, Map<string, ManifestEntry>>();
   constructor(readonly disks: readonly number[]) {
-    for (const d of disks) this.target.set(d, new Set());
+    for (const d of disks) this.target.set(d, new Map());
   }
 }
 

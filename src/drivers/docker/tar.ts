@@ -129,3 +129,48 @@ export class TarScanner extends Transform {
     }
   }
 }
+
+/** A small ustar archive of regular files (names < 100 bytes), e.g. list files put into a helper. */
+export function tarOf(files: Readonly<Record<string, Buffer | string>>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, content] of Object.entries(files)) {
+    const data = typeof content === 'string' ? Buffer.from(content) : content;
+    const h = Buffer.alloc(BLOCK);
+    h.write(name, 0, 100, 'utf8');
+    h.write('0000644\0', 100);
+    h.write('0000000\0', 108);
+    h.write('0000000\0', 116);
+    h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
+    h.write(`${Math.floor(Date.now() / 1000).toString(8).padStart(11, '0')}\0`, 136);
+    h.write('        ', 148);
+    h.write('0', 156);
+    h.write('ustar\0', 257);
+    h.write('00', 263);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    parts.push(h, data, Buffer.alloc((BLOCK - (data.length % BLOCK)) % BLOCK));
+  }
+  parts.push(Buffer.alloc(BLOCK * 2));
+  return Buffer.concat(parts);
+}
+
+/**
+ * Bytes the tars of these entries take when they are split into batches of about `batchChars` characters of
+ * names ("./" + name, as the sync sends them): per batch the end blocks, per entry a header, data padded to
+ * 512, and a GNU long-name entry for names of 100 bytes or more.
+ */
+export function tarSize(entries: readonly { name: string; size: number }[], batchChars = Infinity): number {
+  let n = 0;
+  let len = 0;
+  let open = false;
+  for (const e of entries) {
+    const name = `./${e.name}`;
+    if (!open || len >= batchChars) { n += BLOCK * 2; len = 0; open = true; }
+    len += name.length + 1;
+    n += BLOCK + Math.ceil(e.size / BLOCK) * BLOCK;
+    const nb = Buffer.byteLength(name);
+    if (nb >= 100) n += BLOCK + Math.ceil((nb + 1) / BLOCK) * BLOCK;
+  }
+  return n;
+}
