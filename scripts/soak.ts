@@ -29,6 +29,7 @@ import type { Io } from '../src/cli/io.ts';
 import { SimWorld } from '../src/drivers/sim/world.ts';
 import { spawnDrover, type Spawned } from '../test/helpers/cli.ts';
 import { FENCE, IDLE, nodeIndex, runningCopies, upBed, type Bed } from '../test/e2e-docker/helpers.ts';
+import { rng } from '../test/helpers/rng.ts';
 
 // ---------------------------------------------------------------- options, randomness
 
@@ -63,17 +64,6 @@ export interface SoakResult {
   readonly summary: string;
 }
 
-/** mulberry32: small, fast, good enough to pick moments and victims. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

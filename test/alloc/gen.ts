@@ -4,18 +4,8 @@
  * one vCPU per GiB) placed at random, the first 30 % of nodes three times as likely; vcpu-ratio 8.
  */
 import type { GanetiCluster, GanetiInstance, GanetiNode } from '../../src/alloc/ganeti-text.ts';
+import { rng } from '../helpers/rng.ts';
 
-/** mulberry32: small, fast, deterministic. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function generateCluster(nodes: number, perNode = 20, seed = 1): GanetiCluster {
   const r = rng(seed);

@@ -83,6 +83,15 @@ const DEFAULT_HELPER_IMAGE = 'drover/busybox:1';
 const DISK_CACHE_MS = 10 * 60_000;
 
 /** Call a dockerode method whose typings lack options the engine API takes (abortSignal, checkpoint, dir). */
+/** The engine's 304 (already started / already stopped) means the step is done: steps are idempotent. */
+async function alreadyDone(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    if (!(e instanceof DriverError && / 304: /.test(e.message))) throw e;
+  }
+}
+
 function loose<T>(target: object, method: string, ...args: unknown[]): Promise<T> {
   const fn = (target as Record<string, unknown>)[method];
   return (fn as (...a: unknown[]) => Promise<T>).apply(target, args);
@@ -945,12 +954,7 @@ class DockerDriver implements Driver {
     if (!info) throw new DriverError(`node ${node}: instance ${instance} has no container (${name}) to start`, false, node);
     if (!this.ours(labelsOf(info))) throw this.foreign(c, 'container', name);
     if (info.State.Running) return;
-    try {
-      await this.call(c, `start container ${name}`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal }), Math.max(this.timeout, 60_000));
-    } catch (e) {
-      if (e instanceof DriverError && / 304: /.test(e.message)) return;
-      throw e;
-    }
+    await alreadyDone(this.call(c, `start container ${name}`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal }), Math.max(this.timeout, 60_000)));
   }
 
   async stopInstance(node: string, instance: string): Promise<void> {
@@ -960,13 +964,8 @@ class DockerDriver implements Driver {
     if (!info) return; // nothing runs
     if (!this.ours(labelsOf(info))) throw this.foreign(c, 'container', name);
     if (!info.State.Running && info.State.Status !== 'paused' && info.State.Status !== 'restarting') return;
-    try {
-      await this.maybe(c, `stop container ${name}`, (signal) => c.docker.getContainer(info.Id).stop({ t: this.stopTimeoutS, abortSignal: signal }),
-        this.timeout + this.stopTimeoutS * 1000);
-    } catch (e) {
-      if (e instanceof DriverError && / 304: /.test(e.message)) return;
-      throw e;
-    }
+    await alreadyDone(this.maybe(c, `stop container ${name}`, (signal) => c.docker.getContainer(info.Id).stop({ t: this.stopTimeoutS, abortSignal: signal }),
+      this.timeout + this.stopTimeoutS * 1000));
   }
 
   async removeInstance(node: string, instance: string): Promise<void> {
