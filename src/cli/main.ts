@@ -58,7 +58,8 @@ Run 'drover <command> --help' for details.`;
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '-h' || name === '--help' || name === 'help') { io.out(HELP); return name ? EXIT.ok : EXIT.error; }
+  if (!name) { io.err(HELP); return EXIT.error; } // a usage mistake: help on stderr
+  if (name === '-h' || name === '--help' || name === 'help') { io.out(HELP); return EXIT.ok; }
   if (name === '--version') { io.out('drover 0.1.0'); return EXIT.ok; }
   const load = COMMANDS[name];
   if (!load) { io.err(`drover: unknown command "${name}"\n\n${HELP}`); return EXIT.error; }
