@@ -131,6 +131,7 @@ test('409 name conflict on create with a different container: non-transient', as
 });
 
 test('an object without our cluster label is never touched', async () => {
+  nock(ENGINE).get('/containers/drover-web-sync/json').reply(404, { message: 'No such container' }); // no kept sync helper
   nock(ENGINE).get('/containers/drover-web/json').reply(200, {
     Id: 'abc', Config: { Labels: { 'drover.cluster': 'someone-else' } }, State: { Running: true, Status: 'running' },
   });
