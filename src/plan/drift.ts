@@ -8,6 +8,7 @@ import { specHash } from '../model/hash.ts';
 import type { Observed } from '../model/observed.ts';
 import type { Operation } from '../model/operations.ts';
 import type { Plan } from './types.ts';
+import { instancesInFlight } from './facts.ts';
 
 export interface DriftItem {
   readonly instance: string;
@@ -67,10 +68,11 @@ function heldDisks(p: Plan): DriftItem[] {
 function unknownCopies(p: Plan, observed: Observed, store: StoreView): DriftItem[] {
   const removed = new Set(p.operations.flatMap((o) => (o.type === 'RemoveOrphan' ? [`${o.instance}@${o.node}`] : [])));
   const items: DriftItem[] = [];
+  const inFlight = instancesInFlight(store);
   for (const n of observed.nodes.values()) {
     const names = new Set([...n.containers.map((c) => c.instance), ...n.volumes.map((v) => v.instance)]);
     for (const instance of names) {
-      if (store.placements.has(instance) || inFlight(store, instance)) continue;
+      if (store.placements.has(instance) || inFlight.has(instance)) continue;
       const corrected = removed.has(`${instance}@${n.name}`);
       items.push({
         instance, node: n.name, kind: 'unknown-container', action: corrected ? 'corrected' : 'left',
@@ -81,7 +83,3 @@ function unknownCopies(p: Plan, observed: Observed, store: StoreView): DriftItem
   return items;
 }
 
-function inFlight(store: StoreView, instance: string): boolean {
-  for (const m of store.machines.values()) if (m.op.instance === instance) return true;
-  return false;
-}

@@ -5,6 +5,7 @@
 import type { DesiredCluster, DesiredNode } from '../model/desired.ts';
 import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
 import type { PlanInput } from './types.ts';
+import type { StoreView } from '../store/types.ts';
 
 export interface NodeFacts {
   readonly name: string;
@@ -103,4 +104,9 @@ export function copiesByInstance(input: PlanInput): Map<string, Copy[]> {
     out.set(instance, [...nodes].map(([node, c]) => ({ node, volumes: c.volumes, ...(c.container && { container: c.container }) })));
   }
   return out;
+}
+
+/** Instances with an operation in flight (resumed before anything is planned for them). */
+export function instancesInFlight(store: StoreView): ReadonlySet<string> {
+  return new Set([...store.machines.values()].map((m) => m.op.instance));
 }

@@ -4,7 +4,7 @@
  */
 import type { DesiredInstance } from '../model/desired.ts';
 import type { Operation } from '../model/operations.ts';
-import { copiesByInstance, nodeFacts, type NodeFacts } from './facts.ts';
+import { copiesByInstance, instancesInFlight, nodeFacts, type NodeFacts } from './facts.ts';
 import { instanceOperations } from './instance.ts';
 import { busyNodes, orphanOperations } from './orphans.ts';
 import { computeTargets } from './targets.ts';
@@ -19,12 +19,13 @@ export function plan(input: PlanInput): Plan {
   const errors: PlanError[] = [];
   const pending: Pending[] = [];
   const chains: Operation[][] = [];
+  const inFlight = instancesInFlight(input.store);
 
   for (const cluster of input.desired.clusters.values()) {
     const wanted: DesiredInstance[] = [];
     for (const d of input.desired.instances.values()) {
       if (d.cluster !== cluster.name) continue;
-      if (input.store.machines.size && inFlight(input, d.name)) continue; // resumed first, planned next run
+      if (inFlight.has(d.name)) continue; // resumed first, planned next run
       if (d.state === 'absent') {
         const remove = removal(input, d.name, 'state: absent');
         if (remove) chains.push([remove]);
@@ -53,11 +54,6 @@ export function plan(input: PlanInput): Plan {
   warnings.push(...orphans.warnings);
   for (const o of orphans.operations) chains.push([o]);
   return { operations: order(chains, facts), warnings, errors, pending };
-}
-
-function inFlight(input: PlanInput, instance: string): boolean {
-  for (const m of input.store.machines.values()) if (m.op.instance === instance) return true;
-  return false;
 }
 
 function removal(input: PlanInput, instance: string, reason: string): Operation | undefined {
