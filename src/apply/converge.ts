@@ -227,11 +227,12 @@ async function clearCleanedNodes(store: Store, observed: Observed, p: Plan): Pro
   return cleared;
 }
 
+/** One run, one set of limits: the strictest of the clusters' (manifests always have a cluster). */
 function limitsOf(desired: Desired): Limits {
   const clusters = [...desired.clusters.values()];
   return {
-    perNode: Math.min(...clusters.map((c) => c.reconcile.concurrency.perNode), Infinity) || 4,
-    total: Math.min(...clusters.map((c) => c.reconcile.concurrency.total), Infinity) || 32,
+    perNode: Math.min(...clusters.map((c) => c.reconcile.concurrency.perNode)),
+    total: Math.min(...clusters.map((c) => c.reconcile.concurrency.total)),
   };
 }
 

@@ -10,7 +10,7 @@ import { nodesOf, type Operation } from '../model/operations.ts';
 import type { Store } from '../store/store.ts';
 import type { JobRecord, JobTags, MachineRecord } from '../store/types.ts';
 import type { EventSink } from './events.ts';
-import { buildMachine, isRetryState, type MachineContext, type OperationMachine, type StepRequest } from './machine.ts';
+import { backoffMs, buildMachine, isRetryState, type MachineContext, type OperationMachine, type StepRequest } from './machine.ts';
 import { stepsOf, type Step, type StepContext } from './steps.ts';
 
 export interface Limits {
@@ -45,6 +45,8 @@ interface Running {
   readonly op: Operation;
   readonly steps: ReadonlyMap<string, Step>;
   readonly ctx: StepContext;
+  /** What its steps noted, for the journal (e.g. migration downtime). */
+  readonly notes: string[];
 }
 
 type OperationActor = Actor<OperationMachine>;
@@ -146,7 +148,8 @@ export class Executor {
     const steps = stepsOf(op);
     const names = steps.map(([name]) => name);
     const startedAt = resumed?.startedAt ?? this.now();
-    this.running.set(id, { op, steps: new Map(steps), ctx: this.contextFor(op, id) });
+    const notes: string[] = [];
+    this.running.set(id, { op, steps: new Map(steps), ctx: this.contextFor(op, id, notes), notes });
     events({ type: 'operation-started', id, op, resumed: !!resumed });
     const job = this.jobFor(op, id, startedAt, !!resumed);
     const machine = this.machineFor(names);
@@ -161,8 +164,7 @@ export class Executor {
     this.running.delete(id);
     const end = this.now();
     const error = outcome.failed ? outcome.error ?? 'failed' : undefined;
-    const note = this.notes.get(id);
-    this.notes.delete(id);
+    const note = notes.length ? notes.join('; ') : undefined;
     // The journal's result before the machine's removal (one batch): a torn write can leave the
     // machine to be resumed (its last step is idempotent), never a job 'running' without a machine.
     await Promise.all([
@@ -201,22 +203,20 @@ export class Executor {
     });
   }
 
-  private readonly notes = new Map<string, string>();
-
   private report(id: string, op: Operation, value: unknown, context: MachineContext): void {
     if (typeof value !== 'string' || value === 'done' || value === 'failed') return;
     if (isRetryState(value)) {
       const step = value.slice(0, -'_retry'.length);
-      this.options.events({ type: 'retry', id, instance: op.instance, step, error: context.error ?? '', attempt: context.attempts, delayMs: Math.min(5000, 200 * 2 ** (context.attempts - 1)) });
+      this.options.events({ type: 'retry', id, instance: op.instance, step, error: context.error ?? '', attempt: context.attempts, delayMs: backoffMs(context.attempts) });
     } else this.options.events({ type: 'step', id, instance: op.instance, step: value });
   }
 
-  private contextFor(op: Operation, id: string): StepContext {
+  private contextFor(op: Operation, id: string, notes: string[]): StepContext {
     const { driver, store, events, fence } = this.options;
     return {
       op, driver, store, fence, now: this.now,
       progress: (bytesDone, bytesTotal) => events({ type: 'progress', id, instance: op.instance, bytesDone, bytesTotal }),
-      note: (text) => this.notes.set(id, this.notes.has(id) ? `${this.notes.get(id)}; ${text}` : text),
+      note: (text) => void notes.push(text),
     };
   }
 

@@ -24,7 +24,10 @@ export interface StepRequest {
 }
 
 export const MAX_ATTEMPTS = 5;
-export const BACKOFF_BASE_MS = 200;
+const BACKOFF_BASE_MS = 200;
+
+/** The wait before retry number `attempts` (1-based): doubling from 200 ms, at most 5 s. */
+export const backoffMs = (attempts: number): number => Math.min(5000, BACKOFF_BASE_MS * 2 ** (attempts - 1));
 
 export const isRetryState = (value: unknown): boolean => typeof value === 'string' && value.endsWith('_retry');
 
@@ -56,7 +59,7 @@ export function buildMachine(steps: readonly string[], runStep: (req: StepReques
       canRetry: ({ context, event }) =>
         errorOf(event) instanceof DriverError && (errorOf(event) as DriverError).transient && context.attempts + 1 < MAX_ATTEMPTS,
     },
-    delays: { backoff: ({ context }) => Math.min(5000, BACKOFF_BASE_MS * 2 ** (context.attempts - 1)) },
+    delays: { backoff: ({ context }) => backoffMs(context.attempts) },
     actions: {
       resetAttempts: assign({ attempts: 0 }),
       countFailure: assign({ attempts: ({ context }) => context.attempts + 1, error: ({ event }) => messageOf(event) }),
