@@ -131,7 +131,7 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
     ['live', async (c) => {
       if (!op.start || !c.driver.liveMigrate) return;
       const r = await c.driver.liveMigrate(op.from, op.to, op.spec, op.generation, c.progress);
-      if (!r) return;
+      if (r.kind === 'cold') { c.note(`live → cold: ${r.why}`); return; }
       c.note(`live, downtime ${r.downtimeMs} ms`);
       await updatePlacement(c, op.instance, (p) => swapped(p, c));
     }],

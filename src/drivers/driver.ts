@@ -17,6 +17,8 @@ export class DriverError extends Error {
     /** A retry may succeed (node unreachable, timeout, 5xx); false for 4xx-like faults. */
     readonly transient: boolean,
     readonly node?: string,
+    /** The engine's HTTP status when it answered one; classify errors by this, never by message text. */
+    readonly status?: number,
   ) {
     super(message);
     this.name = 'DriverError';
@@ -29,6 +31,16 @@ export interface NodeProbe {
   readonly containers: readonly ObservedContainer[];
   readonly volumes: readonly ObservedVolume[];
 }
+
+/**
+ * What a live-migration attempt did. `live`: the instance runs on `to` only, its disks synced while it
+ * was frozen; role markers are untouched (apply/ promotes and demotes). `cold`: nothing changed — the
+ * instance is as it was on `from` (running, never paused) and nothing runs on `to`; apply/ then moves
+ * it cold and the journal records `live → cold` with `why`.
+ */
+export type LiveMigrateResult =
+  | { readonly kind: 'live'; readonly downtimeMs: number }
+  | { readonly kind: 'cold'; readonly why: string };
 
 export type ProgressFn = (bytesDone: number, bytesTotal: number) => void;
 
@@ -63,11 +75,11 @@ export interface Driver {
   fence(node: string, endpoint: string | undefined): Promise<boolean>;
 
   /**
-   * Live migration (process state kept) where both nodes support it; absent or resolving to
-   * `undefined` when they do not, and apply/ then migrates cold (stop, final sync, start there).
-   * On success the instance runs on `to` only, with its disks synced while it was frozen.
+   * Live migration (process state kept) where both nodes support it; absent on backends that cannot.
+   * See LiveMigrateResult: a failed or impossible attempt resolves `cold` with the instance as it was;
+   * it rejects only when it cannot tell (and then the instance must still not be left paused).
    */
-  liveMigrate?(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<{ readonly downtimeMs: number } | undefined>;
+  liveMigrate?(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult>;
 
   /**
    * Which of these images `node` holds (verify reports nodes whose images differ). Absent on

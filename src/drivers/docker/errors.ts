@@ -71,7 +71,7 @@ export function toDriverError(node: string, endpoint: string, what: string, err:
   const status = statusOf(err);
   if (status !== undefined) {
     const transient = status >= 500 || status === 408 || status === 429;
-    return new DriverError(`${where}: ${what}: engine answered ${status}: ${engineMessage(err)}`, transient, node);
+    return new DriverError(`${where}: ${what}: engine answered ${status}: ${engineMessage(err)}`, transient, node, status);
   }
   const e = err as EngineErrorShape | null;
   const code = typeof e?.code === 'string' ? e.code : '';

@@ -29,7 +29,7 @@ import { readFileSync } from 'node:fs';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isIP } from 'node:net';
-import { DriverError, type Driver, type NodeProbe, type ProgressFn } from '../driver.ts';
+import { DriverError, type Driver, type NodeProbe, type ProgressFn, type LiveMigrateResult } from '../driver.ts';
 import type { DesiredNode, DiskSpec, NodeCapacity } from '../../model/desired.ts';
 import type { ObservedContainer, ObservedVolume } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
@@ -1022,16 +1022,16 @@ class DockerDriver implements Driver {
     return p;
   }
 
-  async liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<{ readonly downtimeMs: number } | undefined> {
+  async liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult> {
     const a = this.conn(from);
     const b = this.conn(to);
     if (from === to) throw new DriverError(`liveMigrate: ${spec.name}: source and target are the same node ${from}`, false, from);
-    if (spec.ports.length > 0) return undefined; // network state cannot move
+    if (spec.ports.length > 0) return { kind: 'cold', why: 'published ports cannot move with the process' };
     const name = containerName(spec.name);
     const src = await this.inspectContainer(a, name);
-    if (!src || !this.ours(labelsOf(src)) || !src.State.Running) return undefined; // nothing to keep: migrate cold
+    if (!src || !this.ours(labelsOf(src)) || !src.State.Running) return { kind: 'cold', why: `${name} is not running on ${from}: no process state to keep` };
     const [okA, okB] = await Promise.all([this.supportsCheckpoint(a), this.supportsCheckpoint(b)]);
-    if (!okA || !okB) return undefined;
+    if (!okA || !okB) return { kind: 'cold', why: `no working CRIU checkpoint on ${!okA ? from : to}` };
 
     // prepare everything that can be done while the instance runs
     await this.createInstance(to, spec, generation);
@@ -1080,7 +1080,7 @@ class DockerDriver implements Driver {
       // the instance runs on `to` only: roles swap, the old container goes
       await Promise.all([this.setMarker(b, spec.name, 'primary', generation), this.setMarker(a, spec.name, 'replica', generation)]);
       await this.removeContainerByName(a, name).catch(() => { /* a stopped leftover; plan removes it */ });
-      return { downtimeMs };
+      return { kind: 'live', downtimeMs };
     } catch (e) {
       if (frozen && !restored) {
         // never leave the instance on no node: make sure nothing runs on `to`, start it again on `from` (cold)
