@@ -1,6 +1,6 @@
 /**
  * alloc/ against the real htools, side by side on the same clusters, at 10, 100 and 1,000 nodes:
- * - balance: Drover's balance() vs `hbal` on a generated cluster (test/alloc/gen.ts, 20 DRBD instances
+ * - balance: Drover's balance() vs `hbal` on a generated cluster (test/support/gen.ts, 20 DRBD instances
  *   per node, skewed), hbal under a wall-time cap (it needs ~18 CPU-s per move at 100 nodes);
  * - capacity: capacityStandard + capacityTiered vs `hspace --simulate` (ganeti.md §9.3 series D), capped;
  * - placement: 20,000 instances onto 1,000 empty nodes in one Allocator (the planner's worst case).
@@ -16,8 +16,8 @@ import {
   Allocator, balance, capacityStandard, capacityTiered, formatGanetiText, ganetiToModel, type ClusterModel, type InstanceModel,
   type NodeModel,
 } from '../src/alloc/index.ts';
-import { generateCluster, simulatedCluster } from '../test/alloc/gen.ts';
-import { ensureHtools, HTOOLS_BIN } from '../test/alloc/htools.ts';
+import { generateCluster, simulatedCluster } from '../test/support/gen.ts';
+import { ensureHtools, HTOOLS_BIN } from '../test/support/htools.ts';
 
 const GiB = 2 ** 30;
 

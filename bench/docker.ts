@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Docker from 'dockerode';
 import { IDLE, clusterSpec, cli, events, nodeIndex, runningCopies, tempDir, upBed, writeManifests, type Bed, type InstanceDoc } from '../test/e2e-docker/helpers.ts';
-import { engineAt, runIn } from '../test/docker/testbed.ts';
+import { engineAt, runIn } from '../test/support/testbed.ts';
 import { createDockerDriver } from '../src/drivers/docker/index.ts';
 
 const N = 30;

@@ -27,9 +27,9 @@ import { fileURLToPath } from 'node:url';
 import { main as droverMain } from '../src/cli/main.ts';
 import type { Io } from '../src/cli/io.ts';
 import { SimWorld } from '../src/drivers/sim/world.ts';
-import { spawnDrover, type Spawned } from '../test/helpers/cli.ts';
+import { spawnDrover, type Spawned } from '../test/support/cli.ts';
 import { FENCE, IDLE, nodeIndex, runningCopies, upBed, type Bed } from '../test/e2e-docker/helpers.ts';
-import { rng } from '../test/helpers/rng.ts';
+import { rng } from '../test/support/rng.ts';
 
 // ---------------------------------------------------------------- options, randomness
 

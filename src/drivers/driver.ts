@@ -1,6 +1,6 @@
 /**
  * The one interface through which Drover touches nodes. Each backend implements it, and
- * test/drivers/contract.ts runs the same suite against every backend.
+ * test/support/contract.ts runs the same suite against every backend.
  *
  * Contract for every method that changes something: it is idempotent (calling it again after a
  * crash, or after it half-happened, converges to the same result), it only touches objects carrying
@@ -30,6 +30,11 @@ export interface NodeProbe {
   readonly capacity: NodeCapacity;
   readonly containers: readonly ObservedContainer[];
   readonly volumes: readonly ObservedVolume[];
+  /**
+   * Whether a live migration from or to this node can keep process state, as far as the driver
+   * knows from a real (cached) checkpoint probe; absent when not known yet or not applicable.
+   */
+  readonly canCheckpoint?: boolean;
 }
 
 /**

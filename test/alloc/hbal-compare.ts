@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { formatGanetiText, parseGanetiText } from '../../src/alloc/ganeti-text.ts';
 import { ganetiToModel, withPlacements } from '../../src/alloc/ganeti-model.ts';
 import { balance, type BalanceOptions } from '../../src/alloc/balance.ts';
-import { hinfoScore, runTool } from './htools.ts';
+import { hinfoScore, runTool } from '../support/htools.ts';
 
 export interface HbalRun { readonly initial: number; readonly final: number; readonly moves: number; readonly ms: number; readonly timedOut: boolean }
 

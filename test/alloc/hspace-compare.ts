@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { formatGanetiText, parseGanetiText, type GanetiCluster, type GanetiInstance } from '../../src/alloc/ganeti-text.ts';
 import { ganetiToModel, MiB } from '../../src/alloc/ganeti-model.ts';
 import { capacityStandard, capacityTiered, type CapacityRun, type CapacitySpec } from '../../src/alloc/capacity.ts';
-import { parseHspace, runTool } from './htools.ts';
+import { parseHspace, runTool } from '../support/htools.ts';
 
 export interface HspaceRun { readonly standard: number; readonly tiered: number; readonly reason: string; readonly spec?: CapacitySpec; readonly tieredStart?: CapacitySpec; readonly ms: number; readonly timedOut: boolean; readonly keys: Map<string, string> }
 

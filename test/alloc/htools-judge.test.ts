@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatGanetiText, ganetiToModel, parseGanetiText, verifyModel } from '../../src/alloc/index.ts';
-import { ensureHtools, HTOOLS_DATA, runTool } from './htools.ts';
+import { ensureHtools, HTOOLS_DATA, runTool } from '../support/htools.ts';
 import { runHbal, runOurs } from './hbal-compare.ts';
 import { loadText, runCapacity, runHspace } from './hspace-compare.ts';
-import { generateCluster, simulatedCluster } from './gen.ts';
+import { generateCluster, simulatedCluster } from '../support/gen.ts';
 
 ensureHtools();
 const tmp = mkdtempSync(join(tmpdir(), 'drover-judge-'));

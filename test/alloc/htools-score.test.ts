@@ -9,7 +9,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { formatGanetiText, GanetiTextError, parseGanetiText } from '../../src/alloc/ganeti-text.ts';
 import { ganetiToModel } from '../../src/alloc/ganeti-model.ts';
 import { clusterScore } from '../../src/alloc/index.ts';
-import { ensureHtools, hinfoScore, HTOOLS_DATA } from './htools.ts';
+import { ensureHtools, hinfoScore, HTOOLS_DATA } from '../support/htools.ts';
 
 ensureHtools();
 const files = readdirSync(HTOOLS_DATA).filter((f) => f.endsWith('.data')).sort();

@@ -8,11 +8,11 @@ import * as path from 'node:path';
 import { DriverError } from '../../src/drivers/driver.ts';
 import type { ApplyEvent } from '../../src/apply/events.ts';
 import { nodesOf, type Operation } from '../../src/model/operations.ts';
-import { finished, simCluster } from '../helpers/apply.ts';
-import { ROOT, drover, fixture } from '../helpers/cli.ts';
-import * as F from '../helpers/fixtures.ts';
-import { cleanupTemps } from '../helpers/tmp.ts';
-import { assertConverged, assertNoDoubleRun, readWorld, runningCopies } from '../helpers/world.ts';
+import { finished, simCluster } from '../support/apply.ts';
+import { ROOT, drover, fixture } from '../support/cli.ts';
+import * as F from '../support/fixtures.ts';
+import { cleanupTemps } from '../support/tmp.ts';
+import { assertConverged, assertNoDoubleRun, readWorld, runningCopies } from '../support/world.ts';
 
 test.after(cleanupTemps);
 

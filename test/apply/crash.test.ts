@@ -9,10 +9,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
-import { load } from '../helpers/apply.ts';
-import { drover, droverJson, fixture, runDrover } from '../helpers/cli.ts';
-import { cleanupTemps, tempDir } from '../helpers/tmp.ts';
-import { assertConverged, assertNoDoubleRun, readStore, readWorld, runningCopies } from '../helpers/world.ts';
+import { load } from '../support/apply.ts';
+import { drover, droverJson, fixture, runDrover } from '../support/cli.ts';
+import { cleanupTemps, tempDir } from '../support/tmp.ts';
+import { assertConverged, assertNoDoubleRun, readStore, readWorld, runningCopies } from '../support/world.ts';
 import type { Desired } from '../../src/model/desired.ts';
 import type { JobRecord } from '../../src/store/types.ts';
 

@@ -6,8 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { drover, droverJson, fixture } from '../helpers/cli.ts';
-import { cleanupTemps, tempDir } from '../helpers/tmp.ts';
+import { drover, droverJson, fixture } from '../support/cli.ts';
+import { cleanupTemps, tempDir } from '../support/tmp.ts';
 
 test.after(cleanupTemps);
 

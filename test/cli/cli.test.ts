@@ -7,9 +7,9 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Lease } from '../../src/store/lease.ts';
-import { drover, droverJson, fixture, runDrover } from '../helpers/cli.ts';
-import { cleanupTemps, snapshotDir, tempDir } from '../helpers/tmp.ts';
-import { readStore } from '../helpers/world.ts';
+import { drover, droverJson, fixture, runDrover } from '../support/cli.ts';
+import { cleanupTemps, snapshotDir, tempDir } from '../support/tmp.ts';
+import { readStore } from '../support/world.ts';
 
 test.after(cleanupTemps);
 
@@ -119,7 +119,7 @@ test('apply --plan refuses a saved plan when the nodes changed since', async () 
   assert.is((await drover(['plan', FO, '--out', out, '--state-dir', dir])).code, 0);
   // someone stops web on its node after the plan was made
   const { SimDriver } = await import('../../src/drivers/sim/index.ts');
-  const { load } = await import('../helpers/apply.ts');
+  const { load } = await import('../support/apply.ts');
   const d = await load([FO]);
   const sim = new SimDriver({ stateDir: dir, nodes: [...d.nodes.values()], fsync: false });
   await sim.stopInstance('n2', 'web');

@@ -6,8 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadManifests } from '../../src/manifest/index.ts';
 import { SimDriver } from '../../src/drivers/sim/index.ts';
-import { drover, fixture } from '../helpers/cli.ts';
-import { cleanupTemps, tempDir } from '../helpers/tmp.ts';
+import { drover, fixture } from '../support/cli.ts';
+import { cleanupTemps, tempDir } from '../support/tmp.ts';
 
 test.after(cleanupTemps);
 

@@ -12,8 +12,8 @@ import { DriverError, type Driver } from '../../src/drivers/driver.ts';
 import type { DesiredNode } from '../../src/model/desired.ts';
 import type { InstanceSpec } from '../../src/model/operations.ts';
 import { specHash } from '../../src/model/hash.ts';
-import { dockerDiskData, engineAt, runIn, startTestbed, type Testbed } from './testbed.ts';
-import type { DiskData } from '../drivers/contract.ts';
+import { dockerDiskData, engineAt, runIn, startTestbed, type Testbed } from '../support/testbed.ts';
+import type { DiskData } from '../support/contract.ts';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/testbed', import.meta.url));
 const MiB = 1 << 20;

@@ -3,8 +3,8 @@
  * DROVER_TESTBED_NODES says where one runs). Needs root, docker.io, busybox-static (scripts/ci-setup-docker).
  */
 import { createDockerDriver } from '../../src/drivers/docker/index.ts';
-import { driverContract } from './contract.ts';
-import { dockerDiskData, engineAt, startTestbed } from '../docker/testbed.ts';
+import { driverContract } from '../support/contract.ts';
+import { dockerDiskData, engineAt, startTestbed } from '../support/testbed.ts';
 
 driverContract('docker', async () => {
   const tb = await startTestbed(2, 30);

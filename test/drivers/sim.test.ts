@@ -1,5 +1,5 @@
 /**
- * The sim driver: the shared driver contract (test/drivers/contract.ts), then what only the sim does
+ * The sim driver: the shared driver contract (test/support/contract.ts), then what only the sim does
  * (node failure and fencing as flags other processes can set, data versions, injected faults, its
  * world kept in the state directory).
  */
@@ -9,10 +9,10 @@ import * as fs from 'node:fs';
 import { DriverError } from '../../src/drivers/driver.ts';
 import { SimDriver } from '../../src/drivers/sim/index.ts';
 import type { InstanceSpec } from '../../src/model/operations.ts';
-import { driverContract } from './contract.ts';
-import * as F from '../helpers/fixtures.ts';
-import { drover } from '../helpers/cli.ts';
-import { cleanupTemps, tempDir } from '../helpers/tmp.ts';
+import { driverContract } from '../support/contract.ts';
+import * as F from '../support/fixtures.ts';
+import { drover } from '../support/cli.ts';
+import { cleanupTemps, tempDir } from '../support/tmp.ts';
 
 const spec = (name: string): InstanceSpec => ({
   name, image: 'busybox', memory: 64 * F.MiB, vcpus: 1, diskTemplate: 'replicated',

@@ -10,9 +10,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Docker from 'dockerode';
-import { ROOT, spawnDrover, type CliResult } from '../helpers/cli.ts';
-import { dockerDiskData } from '../docker/testbed.ts';
-import type { DiskData } from '../drivers/contract.ts';
+import { ROOT, spawnDrover, type CliResult } from '../support/cli.ts';
+import { dockerDiskData } from '../support/testbed.ts';
+import type { DiskData } from '../support/contract.ts';
 
 export { ROOT };
 export const TESTBED = path.join(ROOT, 'scripts/testbed');

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import type { JobRecord } from '../../src/store/types.ts';
-import { drover, sandbox, WatchProcess } from '../watch/helpers.ts';
+import { drover, sandbox, WatchProcess } from '../support/watch.ts';
 import { startEtcd, type Etcd } from './helpers.ts';
 import { takeover } from './standby.ts';
 

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { JobRecord } from '../../src/store/types.ts';
-import { drover, sandbox, WatchProcess, type Sandbox } from '../watch/helpers.ts';
+import { drover, sandbox, WatchProcess, type Sandbox } from '../support/watch.ts';
 
 export interface Takeover {
   readonly store: string;

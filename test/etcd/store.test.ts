@@ -5,8 +5,8 @@ import { storeLocation, type StoreLocation } from '../../src/store/backend.ts';
 import { acquireLease, breakLease, leaseStatus, LeaseBusyError, LeaseLostError, type MasterLease } from '../../src/store/lease.ts';
 import { Store } from '../../src/store/store.ts';
 import type { JobRecord, Placement } from '../../src/store/types.ts';
-import { drover } from '../helpers/cli.ts';
-import { cleanupTemps, tempDir } from '../helpers/tmp.ts';
+import { drover } from '../support/cli.ts';
+import { cleanupTemps, tempDir } from '../support/tmp.ts';
 import { startEtcd, type Etcd } from './helpers.ts';
 
 let etcd: Etcd;

@@ -14,9 +14,9 @@ import { ganetiToModel, withPlacements } from '../../src/alloc/ganeti-model.ts';
 import { clusterScore } from '../../src/alloc/index.ts';
 import { ganetiToManifests, LABEL, manifestsToGaneti, toYaml } from '../../src/interop/ganeti.ts';
 import { formatDiagnostic, loadManifests } from '../../src/manifest/index.ts';
-import { drover } from '../helpers/cli.ts';
-import { cleanupTemps, tempDir } from '../helpers/tmp.ts';
-import { ensureHtools, hinfoScore, HTOOLS_BIN, HTOOLS_DATA } from '../alloc/htools.ts';
+import { drover } from '../support/cli.ts';
+import { cleanupTemps, tempDir } from '../support/tmp.ts';
+import { ensureHtools, hinfoScore, HTOOLS_BIN, HTOOLS_DATA } from '../support/htools.ts';
 
 test.after(cleanupTemps);
 

@@ -1,13 +1,13 @@
 /**
- * plan(): pure rules, on inputs built by hand (test/helpers/fixtures.ts) and on a manifest fixture.
+ * plan(): pure rules, on inputs built by hand (test/support/fixtures.ts) and on a manifest fixture.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { plan, type Plan, type PlanInput } from '../../src/plan/index.ts';
 import type { Operation } from '../../src/model/operations.ts';
 import { loadManifests } from '../../src/manifest/index.ts';
-import * as F from '../helpers/fixtures.ts';
-import { fixture } from '../helpers/cli.ts';
+import * as F from '../support/fixtures.ts';
+import { fixture } from '../support/cli.ts';
 
 const NOW = 2_000_000;
 const ops = (p: Plan, type?: Operation['type']) => (type ? p.operations.filter((o) => o.type === type) : p.operations);

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { plan } from '../../src/plan/index.ts';
-import * as F from '../helpers/fixtures.ts';
+import * as F from '../support/fixtures.ts';
 
 const MIN = 60_000;
 

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { verify } from '../../src/plan/verify.ts';
-import * as F from '../helpers/fixtures.ts';
+import * as F from '../support/fixtures.ts';
 
 const d = F.desired(['n1', 'n2', 'n3'].map((n) => F.node(n)), [F.instance('web', { image: 'web:1' }), F.instance('db', { image: 'db:2' })]);
 const input = { desired: d, ...F.settled(d, []), now: 0 };

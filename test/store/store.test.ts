@@ -12,8 +12,8 @@ import { AppendLog } from '../../src/store/log.ts';
 import { Store } from '../../src/store/store.ts';
 import { Lease, LeaseBusyError } from '../../src/store/lease.ts';
 import type { Placement } from '../../src/store/types.ts';
-import { cleanupTemps, tempDir } from '../helpers/tmp.ts';
-import { ROOT } from '../helpers/cli.ts';
+import { cleanupTemps, tempDir } from '../support/tmp.ts';
+import { ROOT } from '../support/cli.ts';
 
 interface Rec { readonly k: string; readonly n: number }
 const opts = { fsync: false, compactAfter: 1_000_000 };

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { JobRecord } from '../../src/store/types.ts';
-import { drover, placement, sandbox, tamper, WatchProcess, type Sandbox } from './helpers.ts';
+import { drover, placement, sandbox, tamper, WatchProcess, type Sandbox } from '../support/watch.ts';
 
 const jobs = (sb: Sandbox): JobRecord[] => (JSON.parse(drover(sb, ['jobs', '--json']).out) as { jobs: JobRecord[] }).jobs;
 const SPEC = { image: 'busybox', memory: 1, vcpus: 1, diskTemplate: 'plain' as const, disks: [], env: {}, ports: [] };

@@ -9,7 +9,7 @@ import { loadManifests } from '../../src/manifest/index.ts';
 import type { Desired } from '../../src/model/desired.ts';
 import { plan } from '../../src/plan/index.ts';
 import { Store } from '../../src/store/store.ts';
-import { sandbox } from './helpers.ts';
+import { sandbox } from '../support/watch.ts';
 
 /** Only probe() is used by observe; every node empty, `down` ones unreachable. */
 function fakeDriver(down: ReadonlySet<string>): Driver {

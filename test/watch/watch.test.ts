@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Store } from '../../src/store/store.ts';
-import { drover, sandbox, WatchProcess } from './helpers.ts';
+import { drover, sandbox, WatchProcess } from '../support/watch.ts';
 
 const RUN = /Run (\d+) \((\S+)\)[^:]*: (.*)\n/;
 

@@ -4,7 +4,7 @@
  * one vCPU per GiB) placed at random, the first 30 % of nodes three times as likely; vcpu-ratio 8.
  */
 import type { GanetiCluster, GanetiInstance, GanetiNode } from '../../src/alloc/ganeti-text.ts';
-import { rng } from '../helpers/rng.ts';
+import { rng } from './rng.ts';
 
 
 export function generateCluster(nodes: number, perNode = 20, seed = 1): GanetiCluster {

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import type { DesiredNode, TlsFiles } from '../../src/model/desired.ts';
-import type { DiskData } from '../drivers/contract.ts';
+import type { DiskData } from './contract.ts';
 import { parseEndpoint } from '../../src/drivers/docker/index.ts';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/testbed', import.meta.url));
