@@ -33,7 +33,7 @@ import type { ClusterModel } from './model.ts';
 import type { ScoreBreakdown } from './metrics.ts';
 import { ClusterState } from './state.ts';
 
-export { Allocator, largestFirst, type PlaceResult, type N1Failure, type AllocatorOptions } from './allocator.ts';
+export { Allocator, largestFirst, failModes, refusalText, type PlaceResult, type N1Failure, type AllocatorOptions } from './allocator.ts';
 export { METRICS, type MetricComponent, type ScoreBreakdown } from './metrics.ts';
 export { balance, type BalanceMove, type BalanceOptions, type BalanceResult, type MoveKind } from './balance.ts';
 export { capacityStandard, capacityTiered, type CapacityOptions, type CapacityPlacement, type CapacityRun, type CapacitySpec } from './capacity.ts';

@@ -11,6 +11,7 @@ import { observe } from '../observe/index.ts';
 import { plan, type Plan } from '../plan/index.ts';
 import { rebalance } from '../plan/rebalance.ts';
 import { classifyDrift, type DriftItem } from '../plan/drift.ts';
+import { describeCause } from '../plan/reasons.ts';
 import { specHash } from '../model/hash.ts';
 import type { Store } from '../store/store.ts';
 import type { GitInfo, JobTags, NodeRecord, Placement } from '../store/types.ts';
@@ -103,7 +104,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
     if (!last.operations.length && !last.pending.length && (await autoRebalance(o.store, o.desired, observed))) continue;
     const retryAt = Math.min(...last.pending.map((p) => p.retryAt ?? Infinity));
     if (!Number.isFinite(retryAt) || retryAt > deadline) break;
-    o.events({ type: 'waiting', reason: last.pending.find((p) => p.retryAt === retryAt)!.reason, untilMs: retryAt });
+    o.events({ type: 'waiting', reason: describeCause(last.pending.find((p) => p.retryAt === retryAt)!.cause), untilMs: retryAt });
     await sleep(Math.max(250, Math.min(1000, retryAt - Date.now()))); // re-probe every second
     rounds--; // waiting is not a round of work
   }

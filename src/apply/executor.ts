@@ -6,7 +6,8 @@
 import * as os from 'node:os';
 import { createActor, type Actor } from 'xstate';
 import type { Driver } from '../drivers/driver.ts';
-import { nodesOf, type Operation } from '../model/operations.ts';
+import { nodesOf, withCause, type Operation } from '../model/operations.ts';
+import { describeCause } from '../plan/reasons.ts';
 import type { Store } from '../store/store.ts';
 import type { JobRecord, JobTags, MachineRecord } from '../store/types.ts';
 import type { EventSink } from './events.ts';
@@ -69,7 +70,7 @@ export class Executor {
 
   /** Finish the machines a previous master left in flight, before anything new is planned. */
   async resume(records: readonly MachineRecord[]): Promise<RunResult> {
-    const results = await Promise.all(records.map((r) => this.runOne(r.op, r.id, r)));
+    const results = await Promise.all(records.map((r) => this.runOne(withCause(r.op), r.id, r)));
     return tally(results.map((error, i) => ({ op: records[i]!.op, error })), 0);
   }
 
@@ -179,7 +180,7 @@ export class Executor {
   private jobFor(op: Operation, id: string, start: number, resumed: boolean): JobRecord {
     const previous = this.options.store.jobs.get(id);
     return {
-      id, type: op.type, instance: op.instance, reason: op.reason, start, result: 'running',
+      id, type: op.type, instance: op.instance, reason: describeCause(op.cause), start, result: 'running',
       ...(previous?.drift && { drift: previous.drift }), ...this.options.tag?.(op),
       ...(resumed && { resumed: (previous?.resumed ?? 0) + 1, resumedAt: this.now() }), master: MASTER,
     };

@@ -1,7 +1,8 @@
 /**
  * Operations: what a plan asks apply/ to do, one instance at a time. A discriminated union on
- * `type`. `reason` explains the plan to people; apply never decides anything from it.
+ * `type`. `cause` says why, as data (causes.ts); the sentence people read is rendered from it.
  */
+import type { Cause } from './causes.ts';
 import type { DiskSpec, DiskTemplate, PortSpec } from './desired.ts';
 
 /** What a container is made of: everything the driver needs to create it, and nothing else. */
@@ -19,7 +20,7 @@ export interface InstanceSpec {
 
 interface Base {
   readonly instance: string;
-  readonly reason: string;
+  readonly cause: Cause;
 }
 
 export interface CreateInstance extends Base {
@@ -137,4 +138,10 @@ export function nodesOf(op: Operation): string[] {
     case 'RemoveInstance': return [op.primary, op.secondary].filter((n): n is string => !!n);
     case 'RemoveOrphan': return [op.node];
   }
+}
+
+/** An operation as a master older than causes saved it (a machine in flight): its sentence becomes its cause. */
+export function withCause(op: Operation): Operation {
+  const saved = op as Operation & { readonly reason?: string };
+  return op.cause ? op : { ...op, cause: { kind: 'legacy-reason', reason: saved.reason ?? '' } };
 }

@@ -77,7 +77,7 @@ test('failover end to end: after the grace the instance runs on its secondary wi
   assert.equal(runningCopies(w).get('db'), ['n2'], 'runs once, on n2');
   assert.equal(runningCopies(w).get('web'), ['n2'], 'web was not on n1: untouched');
   assert.ok(w.nodes.n1!.containers.every((x) => x.state === 'stopped'), 'everything on the fenced node is stopped');
-  assert.ok(r.pending.some((x) => x.instance === 'scratch' && /lost/.test(x.reason)), `scratch (plain, on n1) is lost: ${JSON.stringify(r.pending)}`);
+  assert.ok(r.pending.some((x) => x.instance === 'scratch' && x.cause.kind === 'plain-lost'), `scratch (plain, on n1) is lost: ${JSON.stringify(r.pending)}`);
 
   // n1 comes back powered off: its stale db copy is removed first, and scratch runs again there
   await drover(['sim', 'restore-node', 'n1', '--state-dir', c.dir]);

@@ -128,7 +128,7 @@ test('store: 50,000 records compact on close and reload equal', async () => {
 test('store: machines keep their operation across snapshot records; deletes replay', async () => {
   const dir = tempDir();
   const s = new Store(dir, { fsync: false });
-  const op = { type: 'StartInstance' as const, instance: 'a', primary: 'n1', reason: 'r' };
+  const op = { type: 'StartInstance' as const, instance: 'a', primary: 'n1', cause: { kind: 'state-changed' as const, want: 'running' as const } };
   await s.putMachine({ id: 'm1', op, snapshot: { value: 'start' }, startedAt: 7 });
   await s.putMachine({ id: 'm1', op, snapshot: { value: 'verify' }, startedAt: 7 });
   await s.putMachine({ id: 'm2', op, snapshot: { value: 'start' }, startedAt: 8 });

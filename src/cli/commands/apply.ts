@@ -11,7 +11,7 @@ import { EXIT, locationOf, STORE_OPTIONS, UsageError, type Io } from '../io.ts';
 import { formatDuration } from '../../model/quantity.ts';
 import { gitInfo } from '../git.ts';
 import { jsonSink, lineSink, ttySink } from '../render/progress.ts';
-import { renderPlanText } from '../render/plan.ts';
+import { pendingLine, renderPlanText } from '../render/plan.ts';
 import type { SavedPlan } from './plan.ts';
 
 export const usage = `drover apply [PATH...] [--yes] [--json] [--prune] [--plan FILE] [--no-wait] [--detailed-exitcode]
@@ -79,7 +79,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (!values.json) {
       for (const e of r.errors) io.err(`${e.source ? `${e.source.file}:${e.source.line}:${e.source.column}: ` : ''}error: ${e.message}`);
       for (const w of r.warnings) io.err(`Warning: ${w}`);
-      for (const p of r.pending) io.err(`Pending: ${p.instance}: ${p.reason}`);
+      for (const p of r.pending) io.err(pendingLine(p));
       io.out(`Apply ${failed || r.errors.length ? 'finished with failures' : r.pending.length ? 'stopped with work pending' : 'complete'}: ${r.succeeded} succeeded, ${failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}, ${r.pending.length} pending, in ${formatDuration(durationMs)}.`);
     }
     if (failed || r.errors.length) return EXIT.error;

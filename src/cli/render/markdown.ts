@@ -5,6 +5,7 @@
 import type { DriftItem } from '../../plan/drift.ts';
 import type { Plan } from '../../plan/index.ts';
 import type { GitInfo } from '../../store/types.ts';
+import { describeCause } from '../../plan/reasons.ts';
 import { describe, summaryLine } from './plan.ts';
 
 export function renderPlanMarkdown(p: Plan, now: number, git: GitInfo | undefined, drift: readonly DriftItem[]): string {
@@ -17,11 +18,11 @@ export function renderPlanMarkdown(p: Plan, now: number, git: GitInfo | undefine
   if (p.errors.length) lines.push('');
   if (p.operations.length) {
     lines.push('| operation | instance | where | reason |', '|---|---|---|---|');
-    for (const op of p.operations) lines.push(`| ${op.type} | \`${op.instance}\` | ${cell(describe(op, now))} | ${cell(op.reason)} |`);
+    for (const op of p.operations) lines.push(`| ${op.type} | \`${op.instance}\` | ${cell(describe(op, now))} | ${cell(describeCause(op.cause))} |`);
     lines.push('');
   }
   section(lines, 'Drift on the nodes (changed outside Drover)', drift.map((d) => `\`${d.instance}\` on ${d.node}: ${d.kind}, ${d.action === 'corrected' ? 'would be corrected' : 'left alone'}: ${d.detail}`));
-  section(lines, 'Pending', p.pending.map((x) => `\`${x.instance}\`: ${x.reason}`));
+  section(lines, 'Pending', p.pending.map((x) => `\`${x.instance}\`: ${describeCause(x.cause)}`));
   section(lines, 'Warnings', p.warnings);
   return lines.join('\n').trimEnd();
 }

@@ -2,6 +2,7 @@
 import type { Operation } from '../../model/operations.ts';
 import type { Plan } from '../../plan/index.ts';
 import { formatDuration } from '../../model/quantity.ts';
+import { describeCause } from '../../plan/reasons.ts';
 
 const SYMBOL: Readonly<Record<Operation['type'], string>> = {
   CreateInstance: '+', RemoveInstance: '-', RemoveOrphan: '-', RecreateInstance: '-/+',
@@ -36,12 +37,12 @@ export function renderPlanText(p: Plan, now: number): string {
     const nameWidth = Math.max(...p.operations.map((o) => o.instance.length));
     for (const op of p.operations) {
       lines.push(`  ${SYMBOL[op.type].padEnd(3)} ${op.type.padEnd(width)}  ${op.instance.padEnd(nameWidth)}  ${describe(op, now)}`);
-      lines.push(`      ${' '.repeat(width + nameWidth + 2)}  # ${op.reason}`);
+      lines.push(`      ${' '.repeat(width + nameWidth + 2)}  # ${describeCause(op.cause)}`);
     }
     lines.push('', summaryLine(p.operations));
   }
   for (const w of p.warnings) lines.push(`Warning: ${w}`);
-  for (const x of p.pending) lines.push(`Pending: ${x.instance}: ${x.reason}`);
+  for (const x of p.pending) lines.push(pendingLine(x));
   return lines.join('\n');
 }
 
@@ -54,17 +55,25 @@ export function summaryLine(ops: readonly Operation[]): string {
   return `Plan: ${add} to create, ${change} to change, ${move} to move, ${remove} to remove.`;
 }
 
-/** The JSON form: `{"operations":[{type,instance,primary,secondary,from,to,reason}...],"warnings":[...]}`. */
+export const pendingLine = (x: Plan['pending'][number]): string => `Pending: ${x.instance}: ${describeCause(x.cause)}`;
+
+/**
+ * The JSON form: `{"operations":[{type,instance,primary,secondary,from,to,reason,cause}...],"warnings":[...],
+ * "pending":[{instance,reason,cause,retryAt}]}`. `reason` is the sentence, `cause` the same as data.
+ */
 export function planJson(p: Plan): object {
   return {
     operations: p.operations.map(opJson),
     warnings: p.warnings,
-    errors: p.errors.map((e) => ({ ...(e.instance && { instance: e.instance }), message: e.message, ...(e.source && { file: e.source.file, line: e.source.line, column: e.source.column }) })),
-    pending: p.pending,
+    errors: p.errors.map((e) => ({
+      ...(e.instance && { instance: e.instance }), message: e.message, ...(e.cause && { cause: e.cause }),
+      ...(e.source && { file: e.source.file, line: e.source.line, column: e.source.column }),
+    })),
+    pending: p.pending.map((x) => ({ instance: x.instance, reason: describeCause(x.cause), cause: x.cause, ...(x.retryAt !== undefined && { retryAt: x.retryAt }) })),
   };
 }
 
 export function opJson(op: Operation): object {
   const { spec: _spec, disks: _disks, ...rest } = op as Operation & { spec?: unknown; disks?: unknown };
-  return rest;
+  return { ...rest, reason: describeCause(op.cause) };
 }
