@@ -51,6 +51,10 @@ const WORDS: Readonly<Record<FailMode, readonly [string, string]>> = {
   'no-secondary': ['have no usable secondary', 'has no usable secondary'],
 };
 
+const noCounts = (): Record<FailMode, number> => ({
+  offline: 0, drained: 0, memory: 0, vcpus: 0, disk: 0, spindles: 0, 'anti-affinity': 0, 'n+1': 0, 'no-secondary': 0,
+});
+
 /** The modes that turned nodes down, most nodes first (ties in the order of the checks). */
 export function failModes(counts: Readonly<Record<FailMode, number>>): FailMode[] {
   return REASONS.filter((m) => counts[m] > 0).sort((a, b) => counts[b] - counts[a] || REASONS.indexOf(a) - REASONS.indexOf(b));
@@ -67,6 +71,7 @@ export function refusalText(r: Refusal): string {
     }
   }
 }
+
 /** Short-list length per role: exact joint scoring costs TOP² trials per replicated placement. */
 const TOP = 4;
 
@@ -311,7 +316,7 @@ export class Allocator {
         if (found) return ok(found);
       }
       // The guarded pass gives up here: the unguarded pass does the exhaustive search.
-      if (spread) return { ok: false, refusal: { kind: 'no-node', counts: this.counts([]) } };
+      if (spread) return { ok: false, refusal: { kind: 'no-node', counts: noCounts() } };
       // Nothing among the best primaries: every feasible primary against every node.
       fillReasons();
       const all: number[] = [];
@@ -323,16 +328,16 @@ export class Allocator {
       }
     }
     fillReasons();
-    const counts = new Array<number>(REASONS.length).fill(0);
+    const counts = noCounts();
     for (let p = 0; p < n; p++) {
       const r = reasons[p]!;
-      if (r >= 0 && r < REASONS.length) counts[r]!++;
+      if (r >= 0 && r < REASONS.length) counts[REASONS[r]!]++;
       else if (r < 0) {
         const n1Only = this.useN1 && this.strict && !held && this.primaryBreaks(inst, p);
-        counts[n1Only ? R_N1 : this.secondaryBlock(inst, p, exclude)]!++;
+        counts[REASONS[n1Only ? R_N1 : this.secondaryBlock(inst, p, exclude)]!]++;
       }
     }
-    return { ok: false, refusal: { kind: 'no-node', counts: this.counts(counts) } };
+    return { ok: false, refusal: { kind: 'no-node', counts } };
   }
 
   /** scanFast's job for the rare cases it does not cover (forthcoming, offline, tags, locations). */
@@ -411,10 +416,6 @@ export class Allocator {
     const st = this.state;
     const where = c.s >= 0 ? `${st.names[c.p]}/${st.names[c.s]}` : st.names[c.p]!;
     return `${inst.name} on ${where} breaks N+1: no placement keeps every node able to absorb a peer's failure`;
-  }
-
-  private counts(byIndex: readonly number[]): Record<FailMode, number> {
-    return Object.fromEntries(REASONS.map((m, i) => [m, byIndex[i] ?? 0])) as Record<FailMode, number>;
   }
 }
 

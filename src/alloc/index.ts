@@ -9,6 +9,8 @@
  *       .place(instance): PlaceResult                 best primary (+ secondary), committed; go largest
  *       .placeAll(instances)                          first, or let placeAll sort them so
  *       .replaceSecondary(name, exclude): PlaceResult
+ *     a refusal is data: { kind: 'no-node', counts: Record<FailMode, number> } (nodes turned down per
+ *     rule); refusalText(refusal) is its sentence, failModes(counts) the rules by weight
  *       .nPlusOneFailures(): N1Failure[]              { node, failingPeer, needed, free }
  *       .score(), .breakdown(), .placements()
  * - Score (hinfo):      clusterScore(model): ScoreBreakdown        { score, components[{name, weight, value}] }
