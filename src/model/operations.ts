@@ -140,7 +140,10 @@ export function nodesOf(op: Operation): string[] {
   }
 }
 
-/** An operation as a master older than causes saved it (a machine in flight): its sentence becomes its cause. */
+/**
+ * An operation as a version older than causes saved it (a machine in flight, a plan saved with
+ * --out): its sentence becomes its cause, so it runs and is journaled as it would have been.
+ */
 export function withCause(op: Operation): Operation {
   const saved = op as Operation & { readonly reason?: string };
   return op.cause ? op : { ...op, cause: { kind: 'legacy-reason', reason: saved.reason ?? '' } };

@@ -9,6 +9,7 @@ import { Store } from '../../store/store.ts';
 import { exitWhenLost, loadOrReport, openDriver } from '../context.ts';
 import { EXIT, locationOf, STORE_OPTIONS, UsageError, type Io } from '../io.ts';
 import { formatDuration } from '../../model/quantity.ts';
+import { withCause } from '../../model/operations.ts';
 import { gitInfo } from '../git.ts';
 import { jsonSink, lineSink, ttySink } from '../render/progress.ts';
 import { pendingLine, renderPlanText } from '../render/plan.ts';
@@ -101,5 +102,5 @@ function readSavedPlan(file: string): SavedPlan {
     throw new UsageError(`cannot read the saved plan ${file}: ${(e as Error).message}`);
   }
   if (saved.version !== 1 || !Array.isArray(saved.operations)) throw new UsageError(`${file} is not a plan saved by drover plan --out`);
-  return saved;
+  return { ...saved, operations: saved.operations.map(withCause) }; // a plan saved before causes carries sentences
 }
