@@ -7,6 +7,7 @@
  * Drover's labels for this cluster, and it rejects with a DriverError whose `transient` says whether
  * a retry can help.
  */
+import type { BackendName } from './backends.ts';
 import type { NodeCapacity, DiskSpec } from '../model/desired.ts';
 import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
 import type { InstanceSpec } from '../model/operations.ts';
@@ -50,7 +51,7 @@ export type LiveMigrateResult =
 export type ProgressFn = (bytesDone: number, bytesTotal: number) => void;
 
 export interface Driver {
-  readonly backend: 'sim' | 'docker';
+  readonly backend: BackendName;
 
   probe(node: string): Promise<NodeProbe>;
 

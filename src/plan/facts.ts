@@ -2,6 +2,7 @@
  * Facts the planner derives once per run: what each node can do now, and where each instance's
  * copies are. Pure functions over Desired + Observed + the store.
  */
+import { capabilitiesOf } from '../drivers/backends.ts';
 import type { DesiredCluster, DesiredNode } from '../model/desired.ts';
 import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
 import type { PlanInput } from './types.ts';
@@ -68,7 +69,7 @@ function factsOf(name: string, input: PlanInput): NodeFacts {
 export function failoverBlocked(cluster: DesiredCluster | undefined): string | undefined {
   if (!cluster) return 'the node is in no manifest';
   if (!cluster.failover.automatic) return `automatic failover is off in Cluster "${cluster.name}" (failover.automatic: false)`;
-  if (cluster.backend === 'docker' && !cluster.failover.fenceCommand) {
+  if (!capabilitiesOf(cluster.backend).powerSwitch && !cluster.failover.fenceCommand) {
     return `Cluster "${cluster.name}" has no failover.fenceCommand, so the node cannot be fenced and nothing fails over`;
   }
   return undefined;
