@@ -10,6 +10,7 @@ import { nodesOf, type Operation } from '../model/operations.ts';
 import type { Store } from '../store/store.ts';
 import type { JobRecord, JobTags, MachineRecord } from '../store/types.ts';
 import type { EventSink } from './events.ts';
+import type { FenceResult } from './fence.ts';
 import { backoffMs, buildMachine, isRetryState, type MachineContext, type OperationMachine, type StepRequest } from './machine.ts';
 import { stepsOf, type Step, type StepContext } from './steps.ts';
 
@@ -23,7 +24,7 @@ export interface ExecutorOptions {
   readonly store: Store;
   readonly events: EventSink;
   readonly limits: Limits;
-  readonly fence: (node: string) => Promise<boolean>;
+  readonly fence: (node: string) => Promise<FenceResult>;
   readonly now?: () => number;
   /** Extra journal fields for an operation (its drift, the run's git commit). */
   readonly tag?: (op: Operation) => JobTags | undefined;

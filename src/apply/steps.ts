@@ -7,6 +7,7 @@ import type { Driver } from '../drivers/driver.ts';
 import { DriverError } from '../drivers/driver.ts';
 import type { Operation } from '../model/operations.ts';
 import type { Store } from '../store/store.ts';
+import type { FenceResult } from './fence.ts';
 import type { Placement } from '../store/types.ts';
 
 export interface StepContext {
@@ -14,8 +15,8 @@ export interface StepContext {
   readonly driver: Driver;
   readonly store: Store;
   readonly now: () => number;
-  /** Fence a node (the driver's power switch or the cluster's fence command). */
-  readonly fence: (node: string) => Promise<boolean>;
+  /** Fence a node by its cluster's settings (fence.ts). */
+  readonly fence: (node: string) => Promise<FenceResult>;
   readonly progress: (bytesDone: number, bytesTotal: number) => void;
   /** A note for the journal (e.g. migration downtime). */
   readonly note: (text: string) => void;
@@ -60,7 +61,8 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
     ];
     case 'FailoverInstance': return [
       ['fence', async (c) => {
-        if (!(await c.fence(op.from))) throw new StepFailure(`could not fence ${op.from}; not failing over (two copies must never run)`);
+        const f = await c.fence(op.from);
+        if (!f.fenced) throw new StepFailure(`could not fence ${op.from} (${f.detail}); not failing over (two copies must never run)`);
         const rec = c.store.nodes.get(op.from);
         if (rec?.fencedAt === undefined) await c.store.putNode({ ...rec, name: op.from, fencedAt: c.now() });
         await stoppedByFence(c, op.from);

@@ -75,10 +75,10 @@ export interface Driver {
   removeInstance(node: string, instance: string): Promise<void>;
 
   /**
-   * Make it impossible for `node` to run anything until it is restored (power it off).
-   * Returns whether the node is known to be fenced; false means nothing may fail over from it.
+   * The backend's own power switch (backends with the `powerSwitch` capability): `node` runs nothing
+   * until it is restored. Used only by apply/'s fencing, which is cluster policy (apply/fence.ts).
    */
-  fence(node: string, endpoint: string | undefined): Promise<boolean>;
+  powerOff?(node: string): Promise<void>;
 
   /**
    * Live migration (process state kept) where both nodes support it; absent on backends that cannot.
