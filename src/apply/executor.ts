@@ -166,13 +166,14 @@ export class Executor {
     const end = this.now();
     const error = outcome.failed ? outcome.error ?? 'failed' : undefined;
     const note = notes.length ? notes.join('; ') : undefined;
+    const migration = store.jobs.get(id)?.migration; // written by the step that knew it, maybe before a restart
     // The journal's result before the machine's removal (one batch): a torn write can leave the
     // machine to be resumed (its last step is idempotent), never a job 'running' without a machine.
     await Promise.all([
-      store.putJob({ ...job, end, result: error ? 'failed' : 'succeeded', ...(error && { error }), ...(note && { note }) }),
+      store.putJob({ ...job, end, result: error ? 'failed' : 'succeeded', ...(error && { error }), ...(note && { note }), ...(migration && { migration }) }),
       store.deleteMachine(id),
     ]);
-    events({ type: 'operation-finished', id, op, result: error ? 'failed' : 'succeeded', durationMs: end - startedAt, ...(error && { error }), ...(note && { note }) });
+    events({ type: 'operation-finished', id, op, result: error ? 'failed' : 'succeeded', durationMs: end - startedAt, ...(error && { error }), ...(note && { note }), ...(migration && { migration }) });
     return error;
   }
 
@@ -181,7 +182,7 @@ export class Executor {
     const previous = this.options.store.jobs.get(id);
     return {
       id, type: op.type, instance: op.instance, reason: op.reason, start, result: 'running',
-      ...(previous?.drift && { drift: previous.drift }), ...this.options.tag?.(op),
+      ...(previous?.drift && { drift: previous.drift }), ...(previous?.migration && { migration: previous.migration }), ...this.options.tag?.(op),
       ...(resumed && { resumed: (previous?.resumed ?? 0) + 1, resumedAt: this.now() }), master: MASTER,
     };
   }
@@ -218,6 +219,10 @@ export class Executor {
       op, driver, store, fence, now: this.now,
       progress: (bytesDone, bytesTotal) => events({ type: 'progress', id, instance: op.instance, bytesDone, bytesTotal }),
       note: (text) => void notes.push(text),
+      migrated: async (migration) => {
+        const job = store.jobs.get(id);
+        if (job) await store.putJob({ ...job, migration });
+      },
     };
   }
 

@@ -5,7 +5,7 @@
  */
 import type { Driver } from '../drivers/driver.ts';
 import { DriverError } from '../drivers/driver.ts';
-import type { Operation } from '../model/operations.ts';
+import type { MigrationPath, Operation } from '../model/operations.ts';
 import type { Store } from '../store/store.ts';
 import type { FenceResult } from './fence.ts';
 import type { Placement } from '../store/types.ts';
@@ -18,8 +18,10 @@ export interface StepContext {
   /** Fence a node by its cluster's settings (fence.ts). */
   readonly fence: (node: string) => Promise<FenceResult>;
   readonly progress: (bytesDone: number, bytesTotal: number) => void;
-  /** A note for the journal (e.g. migration downtime). */
+  /** A note for the journal (e.g. an old replica left for later). */
   readonly note: (text: string) => void;
+  /** Which path a migration took: into the journal at once, so that a resumed machine keeps it. */
+  readonly migrated: (path: MigrationPath) => Promise<void>;
 }
 
 export type Step = (ctx: StepContext) => Promise<void>;
@@ -131,10 +133,15 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
     }],
     ['preSync', (c) => syncUnlessRunning(c, op.from, op.to, op.instance)],
     ['live', async (c) => {
-      if (!op.start || !c.driver.liveMigrate) return;
+      if (!op.start) return c.migrated({ path: 'cold', cause: 'stopped' });
+      if (!c.driver.liveMigrate) return c.migrated({ path: 'cold', cause: 'backend' });
       const r = await c.driver.liveMigrate(op.from, op.to, op.spec, op.generation, c.progress);
-      if (r.kind === 'cold') { c.note(`live → cold: ${r.why}`); return; }
+      if (r.kind === 'cold') {
+        c.note(`live → cold: ${r.why}`);
+        return c.migrated({ path: 'cold', cause: 'fell-back', why: r.why });
+      }
       c.note(`live, downtime ${r.downtimeMs} ms`);
+      await c.migrated({ path: 'live', downtimeMs: r.downtimeMs });
       await updatePlacement(c, op.instance, (p) => swapped(p, c));
     }],
     ['stopSource', (c) => stopIfThere(c, op.from, op.instance)],

@@ -8,7 +8,10 @@
 export type ResizableField = 'memory' | 'vcpus';
 
 export interface BackendCapabilities {
-  /** Can move a running instance keeping its process state (where both nodes can checkpoint). */
+  /**
+   * Can move a running instance keeping its process state, where both nodes can checkpoint; only
+   * instances without published ports today (a checkpoint is restored without a network).
+   */
   readonly liveMigration: boolean;
   /** Can power a node off by itself: fencing needs no `failover.fenceCommand`. */
   readonly powerSwitch: boolean;

@@ -2,7 +2,7 @@
  * Drover's own state: only what it decided. The manifests say what is wanted and the nodes say what
  * is; the store remembers placements, operations in flight, node health history and the journal.
  */
-import type { Operation } from '../model/operations.ts';
+import type { MigrationPath, Operation } from '../model/operations.ts';
 
 export interface Placement {
   readonly instance: string;
@@ -54,6 +54,8 @@ export interface JobRecord {
   readonly resumed?: number;
   /** What the operation noted on its way (e.g. "live, downtime 812 ms"). */
   readonly note?: string;
+  /** A migration: which path it took (written as soon as it is known, so a resumed one keeps it). */
+  readonly migration?: MigrationPath;
   /** When the last resume started: from then on `master` ran it (the journal shows who acted when). */
   readonly resumedAt?: number;
   /** The master process that ran it (last, when resumed). */
