@@ -12,6 +12,7 @@ import type { JobRecord, JobTags, MachineRecord } from '../store/types.ts';
 import type { EventSink } from './events.ts';
 import type { FenceResult } from './fence.ts';
 import { backoffMs, buildMachine, isRetryState, type MachineContext, type OperationMachine, type StepRequest } from './machine.ts';
+import { CURRENT_VERSIONS, resumePoint, UNVERSIONED, type VersionTables } from './resume.ts';
 import { stepsOf, type Step, type StepContext } from './steps.ts';
 
 export interface Limits {
@@ -28,6 +29,8 @@ export interface ExecutorOptions {
   readonly now?: () => number;
   /** Extra journal fields for an operation (its drift, the run's git commit). */
   readonly tag?: (op: Operation) => JobTags | undefined;
+  /** The step lists' versions and migrations (default: steps.ts's); tests bring their own. */
+  readonly versions?: VersionTables;
 }
 
 export interface Failure {
@@ -148,20 +151,29 @@ export class Executor {
     const { store, events } = this.options;
     const steps = stepsOf(op);
     const names = steps.map(([name]) => name);
+    const versions = this.options.versions ?? CURRENT_VERSIONS;
+    const point = resumed ? resumePoint(resumed, names, versions) : undefined;
+    if (point?.kind === 'parked') return this.parkRecord(resumed!, point.why);
     const startedAt = resumed?.startedAt ?? this.now();
     const notes: string[] = [];
     this.running.set(id, { op, steps: new Map(steps), ctx: this.contextFor(op, id, notes), notes });
     events({ type: 'operation-started', id, op, resumed: !!resumed });
     const job = this.jobFor(op, id, startedAt, !!resumed);
-    const machine = this.machineFor(names);
-    const actor = resumed
-      ? createActor(machine, { snapshot: resumed.snapshot as never, input: { opId: id } })
+    // A machine from an older step list starts afresh at the step its old one maps to.
+    const from = point?.kind === 'mapped' ? point.step : names[0]!;
+    if (point?.kind === 'mapped') notes.push(`resumed at ${point.step} (was ${point.was} of step list v${point.from})`);
+    const restore = point?.kind === 'snapshot';
+    const machine = this.machineFor(names, from);
+    const actor = restore
+      ? createActor(machine, { snapshot: resumed!.snapshot as never, input: { opId: id } })
       : createActor(machine, { input: { opId: id } });
-    const persist = () => store.putMachine({ id, op, snapshot: actor.getPersistedSnapshot(), startedAt });
+    const record = (): MachineRecord => ({ id, op, snapshot: actor.getPersistedSnapshot(), startedAt, stepsVersion: versions.versions[op.type] ?? UNVERSIONED });
+    const persist = () => store.putMachine(record());
     // The machine before its 'running' journal entry, in one batch: a master killed here (even
     // mid-write) never leaves a job 'running' that no machine will ever finish.
-    await Promise.all([...(resumed ? [] : [persist()]), store.putJob(job)]);
-    const outcome = await this.drive(actor, id, op, persist, resumed ? undefined : names[0]);
+    const first = !resumed ? [persist()] : restore ? [] : [store.replaceMachine(record())];
+    await Promise.all([...first, store.putJob(job)]);
+    const outcome = await this.drive(actor, id, op, persist, restore ? undefined : from);
     this.running.delete(id);
     const end = this.now();
     const error = outcome.failed ? outcome.error ?? 'failed' : undefined;
@@ -174,6 +186,19 @@ export class Executor {
       store.deleteMachine(id),
     ]);
     events({ type: 'operation-finished', id, op, result: error ? 'failed' : 'succeeded', durationMs: end - startedAt, ...(error && { error }), ...(note && { note }), ...(migration && { migration }) });
+    return error;
+  }
+
+  /**
+   * A machine this master cannot resume safely stays in the store, not run (its instance is left
+   * alone by the planner meanwhile); the journal and a failed event say which and why.
+   */
+  private async parkRecord(r: MachineRecord, why: string): Promise<string> {
+    const { store, events } = this.options;
+    const error = `cannot resume ${r.op.type} ${r.op.instance} (job ${r.id}): ${why}; parked, left in the store`;
+    const job = store.jobs.get(r.id) ?? this.jobFor(r.op, r.id, r.startedAt, false);
+    await store.putJob({ ...job, result: 'parked', error });
+    events({ type: 'operation-finished', id: r.id, op: r.op, result: 'failed', error, durationMs: 0 });
     return error;
   }
 
@@ -226,11 +251,11 @@ export class Executor {
     };
   }
 
-  private machineFor(names: readonly string[]): OperationMachine {
-    const key = names.join(',');
+  private machineFor(names: readonly string[], from: string): OperationMachine {
+    const key = `${names.join(',')}@${from}`;
     let m = this.machines.get(key);
     if (!m) {
-      m = buildMachine(names, (req) => this.runStep(req));
+      m = buildMachine(names, (req) => this.runStep(req), from);
       this.machines.set(key, m);
     }
     return m;

@@ -5,7 +5,7 @@
  */
 import type { Driver } from '../drivers/driver.ts';
 import { DriverError } from '../drivers/driver.ts';
-import type { MigrationPath, Operation } from '../model/operations.ts';
+import type { MigrationPath, Operation, OperationType } from '../model/operations.ts';
 import type { Store } from '../store/store.ts';
 import type { FenceResult } from './fence.ts';
 import type { Placement } from '../store/types.ts';
@@ -28,6 +28,26 @@ export type Step = (ctx: StepContext) => Promise<void>;
 
 /** A failure no retry can fix. */
 export class StepFailure extends Error {}
+
+/**
+ * The version of each operation type's step list, persisted with every machine. Bump it when a
+ * list changes in a way a machine persisted mid-way could notice (a step renamed, removed, split
+ * or moved), and say in STEP_MIGRATIONS where each old step resumes; a machine whose step has no
+ * mapping is parked, never resumed at a wrong step. Records without a version are version 1.
+ */
+export const STEPS_VERSION: Readonly<Record<OperationType, number>> = {
+  CreateInstance: 1, SyncDisks: 1, StartInstance: 1, StopInstance: 1, MigrateInstance: 1, MoveInstance: 1,
+  FailoverInstance: 1, ReplaceSecondary: 1, RecreateInstance: 1, RemoveInstance: 1, RemoveOrphan: 1,
+};
+
+/** From an older version of an operation type's list: old step name → the current step to re-run. */
+export interface StepMigration {
+  readonly from: number;
+  readonly steps: Readonly<Record<string, string>>;
+}
+
+/** None yet: every list is at its first version. */
+export const STEP_MIGRATIONS: Readonly<Partial<Record<OperationType, readonly StepMigration[]>>> = {};
 
 export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
   switch (op.type) {

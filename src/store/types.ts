@@ -37,9 +37,12 @@ export interface MachineRecord {
   readonly op: Operation;
   readonly snapshot: unknown;
   readonly startedAt: number;
+  /** The version of its operation type's step list (apply/steps.ts); absent on records from before versions: 1. */
+  readonly stepsVersion?: number;
 }
 
-export type JobResult = 'running' | 'succeeded' | 'failed';
+/** parked: left in flight, not resumed (a machine this master cannot resume safely; `error` says why). */
+export type JobResult = 'running' | 'succeeded' | 'failed' | 'parked';
 
 export interface JobRecord {
   readonly id: string;
