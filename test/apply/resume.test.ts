@@ -73,6 +73,16 @@ const executor = (c: SimCluster, versions?: VersionTables) => new Executor({
 });
 const running = (c: SimCluster) => c.driver.world.node('n1').containers.get('db')?.state;
 
+test('every new machine record carries its step list\'s version', async () => {
+  const c = await simCluster(F.desired([F.node('n1'), F.node('n2')], [F.instance('db')]));
+  const seen: [string, number | undefined][] = [];
+  const put = c.store.putMachine.bind(c.store);
+  c.store.putMachine = (m) => { if (!c.store.machines.has(m.id)) seen.push([m.op.type, m.stepsVersion]); return put(m); };
+  assert.equal((await c.converge()).failed, []);
+  assert.equal(seen, [['CreateInstance', STEPS_VERSION.CreateInstance]]);
+  await c.close();
+});
+
 test('a record without a version (written by the code before versions) resumes from its snapshot as before', async () => {
   const c = await leftInFlight(await record(NOW_STEPS, 'start'));
   const r = await c.converge();
