@@ -17,6 +17,7 @@ import type { Store } from '../store/store.ts';
 import type { GitInfo, JobTags, NodeRecord, Placement } from '../store/types.ts';
 import type { EventSink } from './events.ts';
 import { Executor, type Failure, type Limits } from './executor.ts';
+import { fencer } from './fence.ts';
 
 export interface ConvergeOptions {
   readonly desired: Desired;
@@ -234,22 +235,6 @@ function limitsOf(desired: Desired): Limits {
   return {
     perNode: Math.min(...clusters.map((c) => c.reconcile.concurrency.perNode)),
     total: Math.min(...clusters.map((c) => c.reconcile.concurrency.total)),
-  };
-}
-
-/**
- * Fence each node once per run, however many of its instances fail over at once: concurrent
- * failovers share the one fence in progress. A failed fence is forgotten, so a retry runs it again.
- */
-function fencer(driver: Driver, desired: Desired): (node: string) => Promise<boolean> {
-  const fenced = new Map<string, Promise<boolean>>();
-  return (node) => {
-    let f = fenced.get(node);
-    if (!f) {
-      f = driver.fence(node, desired.nodes.get(node)?.endpoint).then((ok) => { if (!ok) fenced.delete(node); return ok; }, (e: unknown) => { fenced.delete(node); throw e; });
-      fenced.set(node, f);
-    }
-    return f;
   };
 }
 

@@ -44,6 +44,27 @@ export interface StopInstance extends Base {
   readonly type: 'StopInstance';
   readonly primary: string;
 }
+/**
+ * Why a migration is (or was) cold: the backend cannot migrate live, the instance is stopped (nothing
+ * to keep), it publishes ports (only an instance without them moves live today), `node` cannot
+ * checkpoint, or the driver tried and fell back (apply only; its words in `why`).
+ */
+export type ColdCause = 'backend' | 'stopped' | 'ports' | 'no-checkpoint' | 'fell-back';
+
+/** What the planner expects of a migration, from the backend's capabilities, the spec and the nodes. */
+export type MigrationForecast =
+  | {
+    readonly path: 'live';
+    /** Nodes not probed for checkpointing yet: live is tried, and falls back to cold if it cannot be. */
+    readonly unprobed?: readonly string[];
+  }
+  | { readonly path: 'cold'; readonly cause: ColdCause; readonly node?: string };
+
+/** Which path a migration took, as the journal records it. */
+export type MigrationPath =
+  | { readonly path: 'live'; readonly downtimeMs: number }
+  | { readonly path: 'cold'; readonly cause: ColdCause; readonly why?: string };
+
 /** Move a running or stopped instance to its secondary and swap roles; nothing is lost. */
 export interface MigrateInstance extends Base {
   readonly type: 'MigrateInstance';
@@ -53,6 +74,8 @@ export interface MigrateInstance extends Base {
   readonly generation: number;
   /** Run it on `to` afterwards (false for an instance that should stay stopped). */
   readonly start: boolean;
+  /** Live or cold, as far as the planner can tell (absent in plans saved before it was added). */
+  readonly expected?: MigrationForecast;
 }
 /**
  * Move an instance to a node that holds no copy of it: create its disks there, copy them, stop,

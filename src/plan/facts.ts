@@ -2,6 +2,7 @@
  * Facts the planner derives once per run: what each node can do now, and where each instance's
  * copies are. Pure functions over Desired + Observed + the store.
  */
+import { capabilitiesOf } from '../drivers/backends.ts';
 import type { FailoverBlock, Unfit } from '../model/causes.ts';
 import type { DesiredCluster, DesiredNode, NodeCapacity } from '../model/desired.ts';
 import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
@@ -69,7 +70,7 @@ function factsOf(name: string, input: PlanInput): NodeFacts {
 export function failoverBlocked(cluster: DesiredCluster | undefined): FailoverBlock | undefined {
   if (!cluster) return { kind: 'no-manifest' };
   if (!cluster.failover.automatic) return { kind: 'automatic-off', cluster: cluster.name };
-  if (cluster.backend === 'docker' && !cluster.failover.fenceCommand) {
+  if (!capabilitiesOf(cluster.backend).powerSwitch && !cluster.failover.fenceCommand) {
     return { kind: 'no-fence', cluster: cluster.name };
   }
   return undefined;

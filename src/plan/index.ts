@@ -8,6 +8,7 @@ import type { Operation } from '../model/operations.ts';
 import { copiesByInstance, instancesInFlight, nodeFacts, type NodeFacts } from './facts.ts';
 import { instanceOperations } from './instance.ts';
 import { describeCause } from './reasons.ts';
+import { withForecast } from './migration.ts';
 import { busyNodes, orphanOperations } from './orphans.ts';
 import { computeTargets } from './targets.ts';
 import type { Pending, Plan, PlanError, PlanInput } from './types.ts';
@@ -43,7 +44,7 @@ export function plan(input: PlanInput): Plan {
       }
       const { ops, held } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs });
       if (held) pending.push({ instance: t.instance.name, cause: held });
-      if (ops.length) chains.push([...ops]);
+      if (ops.length) chains.push(ops.map((op) => withForecast(op, input.desired, input.observed)));
     }
   }
   for (const name of input.store.placements.keys()) {

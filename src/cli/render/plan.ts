@@ -1,5 +1,5 @@
 /** A plan as people read it (Terraform's style) and as scripts read it (--json). */
-import type { Operation } from '../../model/operations.ts';
+import type { ColdCause, MigrationForecast, Operation } from '../../model/operations.ts';
 import type { Plan } from '../../plan/index.ts';
 import { formatDuration } from '../../model/quantity.ts';
 import { describeCause } from '../../plan/reasons.ts';
@@ -17,13 +17,27 @@ export function describe(op: Operation, now?: number): string {
     case 'StartInstance':
     case 'StopInstance':
     case 'RecreateInstance': return `on ${op.primary}`;
-    case 'MigrateInstance': return `${op.from} → ${op.to} (roles swap)`;
+    case 'MigrateInstance': return `${op.from} → ${op.to} (roles swap${op.expected ? `; ${forecastText(op.expected)}` : ''})`;
     case 'MoveInstance': return `${op.from} → ${op.to}${op.secondary ? `, replica stays on ${op.secondary}` : ''}`;
     case 'FailoverInstance': return `${op.from} → ${op.to}, ${op.recoveryPoint ? `recovery point ${new Date(op.recoveryPoint).toISOString()}${now ? ` (${formatDuration(now - op.recoveryPoint)} of writes lost)` : ''}` : 'replica never synced: its disks start empty'}`;
     case 'ReplaceSecondary': return `${op.from ? `${op.from} → ` : ''}${op.to} (primary ${op.primary})`;
     case 'RemoveInstance': return [op.primary && `from ${op.primary}`, op.secondary && `replica on ${op.secondary}`].filter(Boolean).join(', ');
     case 'RemoveOrphan': return `on ${op.node}: ${[op.containers && 'container', op.volumes && 'disks'].filter(Boolean).join(' and ')}`;
   }
+}
+
+const COLD: Readonly<Record<ColdCause, (node?: string) => string>> = {
+  backend: () => 'the backend cannot migrate live',
+  stopped: () => 'it is stopped',
+  ports: () => 'it publishes ports',
+  'no-checkpoint': (node) => `${node ?? 'a node'} cannot checkpoint`,
+  'fell-back': () => 'the live attempt fell back',
+};
+
+/** "live", "live if n1 can checkpoint (not probed yet)", "cold: it publishes ports". */
+export function forecastText(f: MigrationForecast): string {
+  if (f.path === 'cold') return `cold: ${COLD[f.cause](f.node)}`;
+  return f.unprobed?.length ? `live if ${f.unprobed.join(' and ')} can checkpoint (not probed yet)` : 'live';
 }
 
 export function renderPlanText(p: Plan, now: number): string {
