@@ -144,7 +144,7 @@ function recordApplied(store: Store, events: EventSink): EventSink {
       before.delete(e.id);
       const p = store.placements.get(e.op.instance);
       const applied = e.result === 'succeeded' ? appliedAfter(e.op, p?.applied ?? kept) : p?.applied ?? kept;
-      if (p && applied && (applied.specHash !== p.applied?.specHash || applied.running !== p.applied?.running)) void store.putPlacement({ ...p, applied });
+      if (p && applied && applied !== p.applied) void store.putPlacement({ ...p, applied });
     }
     events(e);
   };
@@ -153,7 +153,10 @@ function recordApplied(store: Store, events: EventSink): EventSink {
 function appliedAfter(op: Operation, was: Placement['applied']): Placement['applied'] {
   switch (op.type) {
     case 'CreateInstance': case 'RecreateInstance': case 'FailoverInstance': case 'MigrateInstance': case 'MoveInstance':
-      return { specHash: specHash(op.spec), running: op.start };
+      return { specHash: specHash(op.spec), running: op.start, spec: op.spec };
+    case 'ModifyInstance': return was && { ...was, spec: op.spec };
+    case 'RestartInstance': return was && { ...was, running: op.start, spec: op.spec };
+    case 'GrowDisk': return was?.spec ? { ...was, spec: { ...was.spec, disks: op.disks } } : was;
     case 'StartInstance': return was && { ...was, running: true };
     case 'StopInstance': return was && { ...was, running: false };
     default: return was;

@@ -4,8 +4,9 @@
  * repeated blindly (a sync into a running instance) look first.
  */
 import type { Driver } from '../drivers/driver.ts';
+import type { DiskSpec } from '../model/desired.ts';
 import { DriverError } from '../drivers/driver.ts';
-import type { MigrationPath, Operation, OperationType } from '../model/operations.ts';
+import type { InstanceSpec, MigrationPath, Operation, OperationType } from '../model/operations.ts';
 import type { Store } from '../store/store.ts';
 import type { FenceResult } from './fence.ts';
 import type { Placement } from '../store/types.ts';
@@ -38,6 +39,7 @@ export class StepFailure extends Error {}
 export const STEPS_VERSION: Readonly<Record<OperationType, number>> = {
   CreateInstance: 1, SyncDisks: 1, StartInstance: 1, StopInstance: 1, MigrateInstance: 1, MoveInstance: 1,
   FailoverInstance: 1, ReplaceSecondary: 1, RecreateInstance: 1, RemoveInstance: 1, RemoveOrphan: 1,
+  ModifyInstance: 1, RestartInstance: 1, GrowDisk: 1,
 };
 
 /** From an older version of an operation type's list: old step name → the current step to re-run. */
@@ -108,6 +110,21 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
       ['record', (c) => updatePlacement(c, op.instance, (p) => ({ ...p, generation: op.generation }))],
       ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.primary, op.instance)] as const] : []),
       ['verify', (c) => verify(c, op.primary, op.instance, op.start)],
+    ];
+    case 'ModifyInstance': return [
+      ['update', (c) => update(c, op.primary, op.instance, op.spec)],
+      ['verify', (c) => verifyLimits(c, op.primary, op.instance, op.spec)],
+    ];
+    case 'RestartInstance': return [
+      ['stop', (c) => stopIfThere(c, op.primary, op.instance)],
+      ['update', (c) => update(c, op.primary, op.instance, op.spec)],
+      ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.primary, op.instance)] as const] : []),
+      ['verify', async (c) => { await verifyLimits(c, op.primary, op.instance, op.spec); await verify(c, op.primary, op.instance, op.start); }],
+    ];
+    case 'GrowDisk': return [
+      // the replica first: a sync never copies into a smaller disk
+      ...(op.secondary ? [['growReplica', (c: StepContext) => growDisks(c, op.secondary!, op.instance, op.disks)] as const] : []),
+      ['growPrimary', (c) => growDisks(c, op.primary, op.instance, op.disks)],
     ];
     case 'RemoveInstance': return [
       ...(op.primary ? [
@@ -224,7 +241,25 @@ async function removeReplicaIfReachable(c: StepContext, node: string, instance: 
 
 async function primaryDisks(c: StepContext, primary: string, instance: string) {
   const probe = await c.driver.probe(primary);
-  return probe.volumes.filter((v) => v.instance === instance).sort((a, b) => a.disk - b.disk).map((v) => ({ size: v.size, mount: '' }));
+  return probe.volumes.filter((v) => v.instance === instance).sort((a, b) => a.disk - b.disk).map((v) => ({ size: v.size }));
+}
+
+async function update(c: StepContext, node: string, instance: string, spec: InstanceSpec): Promise<void> {
+  if (!c.driver.updateInstance) throw new StepFailure(`the ${c.driver.backend} driver cannot change limits in place`);
+  await c.driver.updateInstance(node, instance, { memory: spec.memory, vcpus: spec.vcpus });
+}
+
+/** The node shows the new limits (a driver that cannot tell shows none, and is trusted). */
+async function verifyLimits(c: StepContext, node: string, instance: string, spec: InstanceSpec): Promise<void> {
+  const ctr = (await c.driver.probe(node)).containers.find((x) => x.instance === instance);
+  if (!ctr) throw new StepFailure(`${instance}: no container on ${node}`);
+  const wrong = (['memory', 'vcpus'] as const).filter((f) => ctr[f] !== undefined && ctr[f] !== spec[f]);
+  if (wrong.length) throw new StepFailure(`${instance}: ${wrong.map((f) => `${f} is ${ctr[f]} on ${node}, not ${spec[f]}`).join(', ')} after the update`);
+}
+
+async function growDisks(c: StepContext, node: string, instance: string, disks: readonly DiskSpec[]): Promise<void> {
+  if (!c.driver.growDisk) throw new StepFailure(`the ${c.driver.backend} driver cannot grow disks`);
+  for (const [disk, d] of disks.entries()) await c.driver.growDisk(node, instance, disk, d.size);
 }
 
 async function verify(c: StepContext, node: string, instance: string, running: boolean): Promise<void> {

@@ -15,8 +15,10 @@ export interface BackendCapabilities {
   readonly liveMigration: boolean;
   /** Can power a node off by itself: fencing needs no `failover.fenceCommand`. */
   readonly powerSwitch: boolean;
-  /** Fields it can change in place. None is used yet: the planner recreates on any spec change. */
+  /** Fields it changes on a running instance (Driver.updateInstance): ModifyInstance, no downtime. */
   readonly inPlaceResize: readonly ResizableField[];
+  /** Fields it changes only on a stopped instance: RestartInstance. Any other changed field is a RecreateInstance. */
+  readonly restartResize: readonly ResizableField[];
   /** Nodes hold images of their own (verify compares them). */
   readonly images: boolean;
 }
@@ -38,12 +40,13 @@ export interface BackendInfo {
 export const BACKENDS = {
   sim: {
     description: 'the embedded simulator',
-    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], images: false },
+    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: ['memory', 'vcpus'], restartResize: [], images: false },
     node: { capacity: true },
   },
   docker: {
     description: 'Docker engines',
-    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: [], images: true },
+    // memory and CPU limits through the engine's container update API (`docker update`)
+    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: ['memory', 'vcpus'], restartResize: [], images: true },
     node: { capacity: false, endpoint: { example: 'unix:///var/run/docker.sock' } },
   },
 } as const satisfies Readonly<Record<string, BackendInfo>>;

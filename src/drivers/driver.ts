@@ -48,6 +48,12 @@ export type LiveMigrateResult =
   | { readonly kind: 'live'; readonly downtimeMs: number }
   | { readonly kind: 'cold'; readonly why: string };
 
+/** The limits a backend may change on an existing container. */
+export interface Limits {
+  readonly memory?: number; // bytes
+  readonly vcpus?: number;
+}
+
 export type ProgressFn = (bytesDone: number, bytesTotal: number) => void;
 
 export interface Driver {
@@ -71,6 +77,16 @@ export interface Driver {
   createInstance(node: string, spec: InstanceSpec, generation: number): Promise<void>;
   startInstance(node: string, instance: string): Promise<void>;
   stopInstance(node: string, instance: string): Promise<void>;
+  /**
+   * Change the limits of the instance's container as it is (running or stopped; backends with the
+   * `inPlaceResize` capability, for those fields). Probes show the new limits afterwards.
+   */
+  updateInstance?(node: string, instance: string, limits: Limits): Promise<void>;
+  /**
+   * Grow disk `disk` of the instance on `node` to `size` bytes, keeping its contents (primary or replica
+   * alike). A disk already that large is left alone; rejects when the node has not the room.
+   */
+  growDisk?(node: string, instance: string, disk: number, size: number): Promise<void>;
   /** Remove the container (stopping it first). Absent is fine. */
   removeInstance(node: string, instance: string): Promise<void>;
 

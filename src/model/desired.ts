@@ -20,8 +20,12 @@ export type InstanceState = 'running' | 'stopped' | 'absent';
 export interface DiskSpec {
   /** bytes */
   readonly size: number;
-  readonly mount: string;
+  /** Where it appears inside the instance; absent: the backend's choice (docker: defaultMount). */
+  readonly mount?: string;
 }
+
+/** Where a disk without a mount point appears on backends with a filesystem view (docker): /data, /data1, … by its index. */
+export const defaultMount = (index: number): string => (index === 0 ? '/data' : `/data${index}`);
 
 export interface PortSpec {
   readonly container: number;
@@ -110,6 +114,8 @@ export interface DesiredInstance {
   readonly command?: readonly string[];
   readonly ports: readonly PortSpec[];
   readonly source: SourceLocation;
+  /** Where some fields are written (`disks[0].size`), for errors the planner finds in them; absent: `source`. */
+  readonly fieldSources?: Readonly<Record<string, SourceLocation>>;
 }
 
 /** Everything the manifests want, by name. */

@@ -14,6 +14,12 @@ export interface ObservedContainer {
   readonly specHash: string;
   /** Bumped by Drover on every create/failover; an older copy is stale. */
   readonly generation: number;
+  /**
+   * The limits it really runs with (bytes, CPUs), read from the node: a backend may change them in place,
+   * so they are not in the spec hash (see model/hash.ts). Absent when the driver cannot tell.
+   */
+  readonly memory?: number;
+  readonly vcpus?: number;
 }
 
 /** A disk of an instance found on a node: its primary copy, or the replica on its secondary. */

@@ -23,6 +23,25 @@ interface Base {
   readonly cause: Cause;
 }
 
+/** One field of the spec, from what was applied to what the manifest says, in the manifest's units (`memory: 1G → 768M`). */
+export interface FieldChange {
+  readonly path: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** What a change does to a running instance: nothing (in place), a restart, or a new container (disks kept). */
+export type Disruption = 'none' | 'restart' | 'recreate';
+
+/** An operation that changes the spec of an instance where it is: its fields and how disruptive it is. */
+interface Changing extends Base {
+  /** Empty when the fields are unknown (what was applied is not recorded: applied by an older version). */
+  readonly changes: readonly FieldChange[];
+  /** The fields that only a new container can change are not known (placement applied by an older version). */
+  readonly fieldsUnknown?: true;
+  readonly disruption: Disruption;
+}
+
 export interface CreateInstance extends Base {
   readonly type: 'CreateInstance';
   readonly primary: string;
@@ -111,12 +130,37 @@ export interface ReplaceSecondary extends Base {
   readonly generation: number;
 }
 /** The spec changed in a way the container cannot take in place: recreate it, keep the disks. */
-export interface RecreateInstance extends Base {
+export interface RecreateInstance extends Changing {
   readonly type: 'RecreateInstance';
   readonly primary: string;
   readonly spec: InstanceSpec;
   readonly generation: number;
   readonly start: boolean;
+  readonly disruption: 'recreate';
+}
+/** Limits the backend changes on the container as it runs (its `inPlaceResize` fields). */
+export interface ModifyInstance extends Changing {
+  readonly type: 'ModifyInstance';
+  readonly primary: string;
+  readonly spec: InstanceSpec;
+  readonly disruption: 'none';
+}
+/** Limits the backend changes only while the container is stopped (its `restartResize` fields): stop, change, start. */
+export interface RestartInstance extends Changing {
+  readonly type: 'RestartInstance';
+  readonly primary: string;
+  readonly spec: InstanceSpec;
+  readonly start: boolean;
+  readonly disruption: 'restart';
+}
+/** Disks grown to the manifest's sizes, on the secondary first (a replica is never smaller than its primary), then the primary. */
+export interface GrowDisk extends Changing {
+  readonly type: 'GrowDisk';
+  readonly primary: string;
+  readonly secondary?: string;
+  /** The instance's disks at their new sizes. */
+  readonly disks: readonly DiskSpec[];
+  readonly disruption: 'none';
 }
 export interface RemoveInstance extends Base {
   readonly type: 'RemoveInstance';
@@ -141,6 +185,9 @@ export type Operation =
   | FailoverInstance
   | ReplaceSecondary
   | RecreateInstance
+  | ModifyInstance
+  | RestartInstance
+  | GrowDisk
   | RemoveInstance
   | RemoveOrphan;
 
@@ -153,7 +200,10 @@ export function nodesOf(op: Operation): string[] {
     case 'SyncDisks': return [op.primary, op.secondary];
     case 'StartInstance':
     case 'StopInstance':
-    case 'RecreateInstance': return [op.primary];
+    case 'RecreateInstance':
+    case 'ModifyInstance':
+    case 'RestartInstance': return [op.primary];
+    case 'GrowDisk': return [op.primary, ...(op.secondary ? [op.secondary] : [])];
     case 'MigrateInstance':
     case 'FailoverInstance': return [op.from, op.to];
     case 'MoveInstance': return [op.from, op.to, ...(op.secondary ? [op.secondary] : [])];
@@ -170,4 +220,42 @@ export function nodesOf(op: Operation): string[] {
 export function withCause(op: Operation): Operation {
   const saved = op as Operation & { readonly reason?: string };
   return op.cause ? op : { ...op, cause: { kind: 'legacy-reason', reason: saved.reason ?? '' } };
+}
+
+/** How a running instance fares while an operation runs, as plans show it next to the operation. */
+export type Downtime =
+  | 'none' // keeps running (in-place change, disk grow, replica work, a new instance)
+  | 'freeze' // live migration: paused for its final sync
+  | 'restart' | 'recreate'
+  | 'move' // stopped, final sync, started elsewhere
+  | 'already-down' // failover: its node is gone
+  | 'stop' | 'start' | 'remove';
+
+export function downtimeOf(op: Operation): Downtime {
+  switch (op.type) {
+    case 'ModifyInstance': case 'GrowDisk': case 'CreateInstance': case 'SyncDisks': case 'ReplaceSecondary': return 'none';
+    case 'RestartInstance': return 'restart';
+    case 'RecreateInstance': return 'recreate';
+    case 'MigrateInstance': return op.start && op.expected?.path === 'live' ? 'freeze' : op.start ? 'move' : 'none';
+    case 'MoveInstance': return op.start ? 'move' : 'none';
+    case 'FailoverInstance': return 'already-down';
+    case 'StartInstance': return 'start';
+    case 'StopInstance': return 'stop';
+    case 'RemoveInstance': case 'RemoveOrphan': return 'remove';
+  }
+}
+
+/** What a move loses of the data that moves: nothing after a final sync, or the writes since the replica's last sync. */
+export type RecoveryPoint =
+  | { readonly kind: 'none-lost'; readonly finalSync: 'frozen' | 'stopped' }
+  | { readonly kind: 'last-sync'; readonly at: number }
+  | { readonly kind: 'never-synced' };
+
+export function recoveryPointOf(op: Operation): RecoveryPoint | undefined {
+  switch (op.type) {
+    case 'MigrateInstance': return { kind: 'none-lost', finalSync: downtimeOf(op) === 'freeze' ? 'frozen' : 'stopped' };
+    case 'MoveInstance': return { kind: 'none-lost', finalSync: 'stopped' };
+    case 'FailoverInstance': return op.recoveryPoint !== undefined ? { kind: 'last-sync', at: op.recoveryPoint } : { kind: 'never-synced' };
+    default: return undefined;
+  }
 }

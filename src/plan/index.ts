@@ -3,6 +3,7 @@
  * Pure and deterministic: no I/O, no clock (the caller passes `now`).
  */
 import type { RemovalCause } from '../model/causes.ts';
+import { capabilitiesOf } from '../drivers/backends.ts';
 import type { DesiredInstance } from '../model/desired.ts';
 import type { Operation } from '../model/operations.ts';
 import { copiesByInstance, instancesInFlight, nodeFacts, type NodeFacts } from './facts.ts';
@@ -42,8 +43,9 @@ export function plan(input: PlanInput): Plan {
         else errors.push({ instance: t.instance.name, message: describeCause(t.blocked), cause: t.blocked, source: t.instance.source });
         continue;
       }
-      const { ops, held } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs });
+      const { ops, held, refused } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs }, capabilitiesOf(cluster.backend));
       if (held) pending.push({ instance: t.instance.name, cause: held });
+      if (refused) errors.push(refused);
       if (ops.length) chains.push(ops.map((op) => withForecast(op, input.desired, input.observed)));
     }
   }
@@ -78,7 +80,7 @@ function waitingOnNode(primary: string | undefined, facts: ReadonlyMap<string, N
 /** Cleanup of fenced nodes first, then failovers, removals, moves, and new work last. */
 const PHASE: Readonly<Record<Operation['type'], number>> = {
   RemoveOrphan: 2, FailoverInstance: 1, RemoveInstance: 2, MigrateInstance: 3, MoveInstance: 3,
-  StopInstance: 4, RecreateInstance: 4, CreateInstance: 5, ReplaceSecondary: 6, SyncDisks: 7, StartInstance: 8,
+  StopInstance: 4, RecreateInstance: 4, RestartInstance: 4, ModifyInstance: 4, GrowDisk: 4, CreateInstance: 5, ReplaceSecondary: 6, SyncDisks: 7, StartInstance: 8,
 };
 
 function order(chains: Operation[][], facts: ReadonlyMap<string, NodeFacts>): Operation[] {

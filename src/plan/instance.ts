@@ -3,15 +3,22 @@
  */
 import type { HoldCause, RepairCause } from '../model/causes.ts';
 import type { Operation } from '../model/operations.ts';
-import { specHash } from '../model/hash.ts';
+import type { BackendCapabilities } from '../drivers/backends.ts';
+import { isCurrentHash } from '../model/hash.ts';
+import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
+import { formatBytes } from '../model/quantity.ts';
+import { specDiff, resizeBy } from './changes.ts';
 import { replicaHealth, type Copy, type NodeFacts, type ReplicaHealth } from './facts.ts';
 import type { Target } from './targets.ts';
+import type { PlanError } from './types.ts';
 import { toSpec } from './spec.ts';
 
 export interface InstancePlan {
   readonly ops: readonly Operation[];
   /** Set when the safe next step needs a human (never guessed when data could be lost). */
   readonly held?: HoldCause;
+  /** Set when the manifest asks for what the planner never does (shrink a disk): nothing is planned for it. */
+  readonly refused?: PlanError;
 }
 
 /** Time-dependent inputs: the planner never reads the clock. */
@@ -21,10 +28,28 @@ export interface Timing {
   readonly replicationIntervalMs: number;
 }
 
-export function instanceOperations(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>, timing: Timing): InstancePlan {
+export function instanceOperations(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>, timing: Timing, caps: BackendCapabilities): InstancePlan {
   const held = lostPrimaryDisks(t, copies);
   if (held) return { ops: [], held };
-  return { ops: operationsFor(t, copies, facts, timing) };
+  const refused = shrunkDisk(t, copies);
+  if (refused) return { ops: [], refused };
+  return { ops: operationsFor(t, copies, facts, timing, caps) };
+}
+
+/** A disk smaller in the manifest than on the primary: shrinking would cut off data, so it is refused at the field. */
+function shrunkDisk(t: Target, copies: readonly Copy[]): PlanError | undefined {
+  const d = t.instance;
+  const volumes = copies.find((c) => c.node === t.placement?.primary)?.volumes ?? [];
+  for (const [disk, want] of d.disks.entries()) {
+    const have = volumes.find((v) => v.disk === disk)?.size ?? 0;
+    if (have <= want.size) continue;
+    const path = `disks[${disk}].size`;
+    return {
+      instance: d.name, source: d.fieldSources?.[path] ?? d.source,
+      message: `Instance "${d.name}": spec.${path}: cannot shrink a disk (${formatBytes(have)} → ${formatBytes(want.size)}): its data would not fit; keep ${formatBytes(have)} or more, or make a new disk`,
+    };
+  }
+  return undefined;
 }
 
 /**
@@ -40,7 +65,7 @@ function lostPrimaryDisks(t: Target, copies: readonly Copy[]): HoldCause | undef
   return { kind: 'held-disks-missing-on-primary', instance: t.instance.name, node: p.primary, secondary: p.secondary, syncedAt: p.lastSync.at };
 }
 
-function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>, timing: Timing): Operation[] {
+function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>, timing: Timing, caps: BackendCapabilities): Operation[] {
   const up = (n: string | undefined) => n !== undefined && facts.get(n)?.up === true;
   const d = t.instance;
   const p = t.placement;
@@ -81,11 +106,11 @@ function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<st
     }
   }
   if (change.kind !== 'keep') return ops;
-  return [...ops, ...inPlace(t, copies, up, timing)];
+  return [...ops, ...inPlace(t, copies, up, timing, caps)];
 }
 
 /** No move this round: fix the container on the primary and the replica on the secondary. */
-function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefined) => boolean, timing: Timing): Operation[] {
+function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefined) => boolean, timing: Timing, caps: BackendCapabilities): Operation[] {
   const d = t.instance;
   const p = t.placement!;
   const primary = t.primary!;
@@ -95,19 +120,52 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
   const ops: Operation[] = [];
   const container = on?.container;
   const disksMissing = (on?.volumes.length ?? 0) < d.disks.length;
-  if (!container || container.specHash !== specHash(spec) || disksMissing) {
-    const kind = !container ? 'container-missing' : disksMissing ? 'disks-missing' : 'spec-changed';
-    ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause: { kind, node: primary } });
-  } else if (start && container.state !== 'running') {
-    ops.push({ type: 'StartInstance', instance: d.name, primary, cause: { kind: 'state-changed', want: 'running' } });
-  } else if (!start && container.state === 'running') {
-    ops.push({ type: 'StopInstance', instance: d.name, primary, cause: { kind: 'state-changed', want: 'stopped' } });
-  }
   const s = t.secondary;
-  if (s && s === p.secondary && up(s)) { // a secondary inside its grace stays degraded, untouched
-    const why = syncCause(replicaHealth(d.disks.length, p, { up: true, volumes: copies.find((c) => c.node === s)?.volumes.length ?? 0 }), timing);
-    if (why) ops.push({ type: 'SyncDisks', instance: d.name, primary, secondary: s, cause: why });
+  const replica = s && s === p.secondary && up(s) ? copies.find((c) => c.node === s)?.volumes ?? [] : undefined;
+  if (!container || disksMissing) {
+    const kind = !container ? 'container-missing' : 'disks-missing';
+    ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause: { kind, node: primary }, changes: [], disruption: 'recreate' });
+  } else {
+    ops.push(...specOperations(t, container, on.volumes, replica, caps));
+    const restarted = ops.some((o) => o.type === 'RecreateInstance' || o.type === 'RestartInstance');
+    if (!restarted && start && container.state !== 'running') {
+      ops.push({ type: 'StartInstance', instance: d.name, primary, cause: { kind: 'state-changed', want: 'running' } });
+    } else if (!restarted && !start && container.state === 'running') {
+      ops.push({ type: 'StopInstance', instance: d.name, primary, cause: { kind: 'state-changed', want: 'stopped' } });
+    }
   }
+  if (replica) { // a secondary inside its grace stays degraded, untouched
+    const why = syncCause(replicaHealth(d.disks.length, p, { up: true, volumes: replica.length }), timing);
+    if (why) ops.push({ type: 'SyncDisks', instance: d.name, primary, secondary: s!, cause: why });
+  }
+  return ops;
+}
+
+/** The spec's changes on a kept container: grown disks first (nothing stops), then the least disruptive change of the rest. */
+function specOperations(t: Target, container: ObservedContainer, volumes: readonly ObservedVolume[], replica: readonly ObservedVolume[] | undefined, caps: BackendCapabilities): Operation[] {
+  const d = t.instance;
+  const p = t.placement!;
+  const primary = t.primary!;
+  const spec = toSpec(d);
+  const start = d.state === 'running';
+  const diff = specDiff(spec, container, volumes, replica, p.applied?.spec);
+  const cause = { kind: 'spec-changed', node: primary } as const;
+  const only = (paths: (path: string) => boolean) => diff.changes.filter((c) => paths(c.path));
+  const ops: Operation[] = [];
+  if (diff.grown.length) {
+    const changes = diff.grown.map((g) => ({ path: `disks[${g.disk}].size`, from: formatBytes(g.from), to: formatBytes(g.to) }));
+    ops.push({ type: 'GrowDisk', instance: d.name, primary, ...(replica && { secondary: t.secondary! }), disks: d.disks, cause, changes, disruption: 'none' });
+  }
+  const resizedOnly = !diff.recreate && diff.resized.length > 0;
+  const how = diff.recreate ? 'RecreateInstance' : resizeBy(caps, diff.resized, container.specHash);
+  // a first-formula hash still holds the sizes the disks had: a grown disk recreates it once (see resizeBy)
+  const legacyGrow = diff.grown.length > 0 && !isCurrentHash(container.specHash);
+  if (!diff.recreate && !diff.resized.length && !legacyGrow) return ops;
+  const changes = only((path) => !/^disks\[\d+\]\.size$/.test(path));
+  const unknown = diff.fieldsUnknown ? { fieldsUnknown: true as const } : {};
+  if (resizedOnly && how === 'ModifyInstance') ops.push({ type: 'ModifyInstance', instance: d.name, primary, spec, cause, changes, disruption: 'none' });
+  else if (resizedOnly && how === 'RestartInstance') ops.push({ type: 'RestartInstance', instance: d.name, primary, spec, start, cause, changes, disruption: 'restart' });
+  else ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause, changes, disruption: 'recreate', ...unknown });
   return ops;
 }
 

@@ -2,7 +2,7 @@
  * Drover's own state: only what it decided. The manifests say what is wanted and the nodes say what
  * is; the store remembers placements, operations in flight, node health history and the journal.
  */
-import type { MigrationPath, Operation } from '../model/operations.ts';
+import type { InstanceSpec, MigrationPath, Operation } from '../model/operations.ts';
 
 export interface Placement {
   readonly instance: string;
@@ -16,7 +16,15 @@ export interface Placement {
    * What Drover last made the container (spec hash, running or not). Lets drift/ tell a change on
    * the node (drift) from a change in the manifests: absent on placements older than it.
    */
-  readonly applied?: { readonly specHash: string; readonly running: boolean };
+  readonly applied?: AppliedSpec;
+}
+
+/** What Drover last made an instance's container. */
+export interface AppliedSpec {
+  readonly specHash: string;
+  readonly running: boolean;
+  /** Its fields, for the plan's field diffs; absent on placements written before them (the diff then says so). */
+  readonly spec?: InstanceSpec;
 }
 
 export interface NodeRecord {
@@ -81,7 +89,9 @@ export interface GitInfo {
 /** What changed on a node outside Drover. */
 export type DriftKind =
   | 'stopped-by-hand' | 'started-by-hand' | 'container-removed' | 'spec-changed'
-  | 'volume-gone' | 'replica-gone' | 'unknown-container';
+  | 'volume-gone' | 'replica-gone' | 'unknown-container'
+  /** Its limits changed on the node (e.g. `docker update`), not in the manifests. */
+  | 'resized-by-hand';
 
 /** What a run adds to each of its journal entries. */
 export type JobTags = Pick<JobRecord, 'drift' | 'git' | 'trigger'>;

@@ -110,7 +110,7 @@ const planOf = (operations: Operation[], pending: Plan['pending'] = []): Plan =>
 
 test('drift: a recreate for a missing container or missing disks is drift; the cause decides, not the words', () => {
   const { store, observed } = world();
-  const recreate = (cause: Cause): Operation => ({ type: 'RecreateInstance', instance: 'a', primary: 'n1', spec, generation: 2, start: true, cause });
+  const recreate = (cause: Cause): Operation => ({ type: 'RecreateInstance', instance: 'a', primary: 'n1', spec, generation: 2, start: true, cause, changes: [], disruption: 'recreate' });
   const kinds = (op: Operation) => classifyDrift(planOf([op]), observed, store).map((x) => [x.kind, x.node, x.action]);
   assert.equal(kinds(recreate({ kind: 'container-missing', node: 'n1' })), [['container-removed', 'n1', 'corrected']]);
   assert.equal(kinds(recreate({ kind: 'disks-missing', node: 'n1' })), [['volume-gone', 'n1', 'corrected']]);

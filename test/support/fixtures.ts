@@ -151,7 +151,7 @@ export function settled(
   for (const p of placements) {
     const i = d.instances.get(p.instance);
     if (!i) continue;
-    view(p.primary).containers!.push({ instance: i.name, state: i.state === 'running' ? 'running' : 'stopped', specHash: hashOf(i), generation: p.generation });
+    view(p.primary).containers!.push({ instance: i.name, state: i.state === 'running' ? 'running' : 'stopped', specHash: hashOf(i), generation: p.generation, memory: i.memory, vcpus: i.vcpus });
     i.disks.forEach((disk, k) => {
       view(p.primary).volumes!.push({ instance: i.name, disk: k, role: 'primary', size: disk.size, generation: p.generation });
       if (p.secondary) view(p.secondary).volumes!.push({ instance: i.name, disk: k, role: 'replica', size: disk.size, generation: p.generation });

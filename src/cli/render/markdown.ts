@@ -6,7 +6,7 @@ import type { DriftItem } from '../../plan/drift.ts';
 import type { Plan } from '../../plan/index.ts';
 import type { GitInfo } from '../../store/types.ts';
 import { describeCause } from '../../plan/reasons.ts';
-import { describe, summaryLine } from './plan.ts';
+import { changeLines, describe, impactText, summaryLine } from './plan.ts';
 
 export function renderPlanMarkdown(p: Plan, now: number, git: GitInfo | undefined, drift: readonly DriftItem[]): string {
   const at = git ? ` at \`${git.commit.slice(0, 12)}\`${git.dirty ? ' (uncommitted changes)' : ''}` : '';
@@ -17,8 +17,11 @@ export function renderPlanMarkdown(p: Plan, now: number, git: GitInfo | undefine
   for (const e of p.errors) lines.push(`- **error**: ${e.source ? `\`${e.source.file}:${e.source.line}:${e.source.column}\` ` : ''}${cell(e.message)}`);
   if (p.errors.length) lines.push('');
   if (p.operations.length) {
-    lines.push('| operation | instance | where | reason |', '|---|---|---|---|');
-    for (const op of p.operations) lines.push(`| ${op.type} | \`${op.instance}\` | ${cell(describe(op, now))} | ${cell(describeCause(op.cause))} |`);
+    lines.push('| operation | instance | where | changes | impact | reason |', '|---|---|---|---|---|---|');
+    for (const op of p.operations) {
+      const changes = changeLines(op).map((c) => `\`${c}\``).join('<br>');
+      lines.push(`| ${op.type} | \`${op.instance}\` | ${cell(describe(op, now))} | ${cell(changes)} | ${cell(impactText(op, now))} | ${cell(describeCause(op.cause))} |`);
+    }
     lines.push('');
   }
   section(lines, 'Drift on the nodes (changed outside Drover)', drift.map((d) => `\`${d.instance}\` on ${d.node}: ${d.kind}, ${d.action === 'corrected' ? 'would be corrected' : 'left alone'}: ${d.detail}`));

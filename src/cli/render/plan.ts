@@ -1,5 +1,5 @@
 /** A plan as people read it (Terraform's style) and as scripts read it (--json). */
-import type { ColdCause, MigrationForecast, Operation } from '../../model/operations.ts';
+import { downtimeOf, recoveryPointOf, type ColdCause, type Downtime, type MigrationForecast, type Operation, type RecoveryPoint } from '../../model/operations.ts';
 import type { Plan } from '../../plan/index.ts';
 import { formatDuration } from '../../model/quantity.ts';
 import { describeCause } from '../../plan/reasons.ts';
@@ -8,6 +8,7 @@ const SYMBOL: Readonly<Record<Operation['type'], string>> = {
   CreateInstance: '+', RemoveInstance: '-', RemoveOrphan: '-', RecreateInstance: '-/+',
   StartInstance: '~', StopInstance: '~', SyncDisks: '~', ReplaceSecondary: '~',
   MigrateInstance: '>', MoveInstance: '>', FailoverInstance: '!',
+  ModifyInstance: '~', RestartInstance: '~', GrowDisk: '~',
 };
 
 export function describe(op: Operation, now?: number): string {
@@ -16,14 +17,44 @@ export function describe(op: Operation, now?: number): string {
     case 'SyncDisks': return `${op.primary} → ${op.secondary}`;
     case 'StartInstance':
     case 'StopInstance':
-    case 'RecreateInstance': return `on ${op.primary}`;
+    case 'ModifyInstance':
+    case 'RestartInstance': return `on ${op.primary}`;
+    case 'RecreateInstance': return `on ${op.primary}, disks kept`;
+    case 'GrowDisk': return `on ${op.primary}${op.secondary ? ` and its replica on ${op.secondary}` : ''}`;
     case 'MigrateInstance': return `${op.from} → ${op.to} (roles swap${op.expected ? `; ${forecastText(op.expected)}` : ''})`;
     case 'MoveInstance': return `${op.from} → ${op.to}${op.secondary ? `, replica stays on ${op.secondary}` : ''}`;
-    case 'FailoverInstance': return `${op.from} → ${op.to}, ${op.recoveryPoint ? `recovery point ${new Date(op.recoveryPoint).toISOString()}${now ? ` (${formatDuration(now - op.recoveryPoint)} of writes lost)` : ''}` : 'replica never synced: its disks start empty'}`;
+    case 'FailoverInstance': return `${op.from} → ${op.to}`;
     case 'ReplaceSecondary': return `${op.from ? `${op.from} → ` : ''}${op.to} (primary ${op.primary})`;
     case 'RemoveInstance': return [op.primary && `from ${op.primary}`, op.secondary && `replica on ${op.secondary}`].filter(Boolean).join(', ');
     case 'RemoveOrphan': return `on ${op.node}: ${[op.containers && 'container', op.volumes && 'disks'].filter(Boolean).join(' and ')}`;
   }
+}
+
+const DOWNTIME: Readonly<Record<Downtime, string>> = {
+  none: 'no downtime', freeze: 'paused for its final sync', restart: 'down for a restart', recreate: 'down while recreated',
+  move: 'down while it moves', 'already-down': 'down already (its node is gone)', stop: 'stops', start: 'starts', remove: 'removed',
+};
+
+/** "in place, no downtime; recovery point: none lost (final sync while stopped)". */
+export function impactText(op: Operation, now?: number): string {
+  const how = 'disruption' in op ? `${op.disruption === 'none' ? 'in place' : op.disruption}, ` : '';
+  const rp = recoveryPointOf(op);
+  return `${how}${DOWNTIME[downtimeOf(op)]}${rp ? `; recovery point: ${recoveryText(rp, now)}` : ''}`;
+}
+
+export function recoveryText(rp: RecoveryPoint, now?: number): string {
+  switch (rp.kind) {
+    case 'none-lost': return `none lost (final sync while ${rp.finalSync})`;
+    case 'last-sync': return `${new Date(rp.at).toISOString()}${now ? ` (${formatDuration(now - rp.at)} of writes lost)` : ''}`;
+    case 'never-synced': return 'replica never synced: its disks start empty';
+  }
+}
+
+/** `memory: 1G → 768M`, or what is known when the fields are not. */
+export function changeLines(op: Operation): string[] {
+  if (!('changes' in op)) return [];
+  const lines = op.changes.map((c) => `${c.path}: ${c.from} → ${c.to}`);
+  return op.fieldsUnknown ? [...lines, 'spec changed (fields unknown: applied by an older version)'] : lines;
 }
 
 const COLD: Readonly<Record<ColdCause, (node?: string) => string>> = {
@@ -51,7 +82,9 @@ export function renderPlanText(p: Plan, now: number): string {
     const nameWidth = Math.max(...p.operations.map((o) => o.instance.length));
     for (const op of p.operations) {
       lines.push(`  ${SYMBOL[op.type].padEnd(3)} ${op.type.padEnd(width)}  ${op.instance.padEnd(nameWidth)}  ${describe(op, now)}`);
-      lines.push(`      ${' '.repeat(width + nameWidth + 2)}  # ${describeCause(op.cause)}`);
+      const pad = `      ${' '.repeat(width + nameWidth + 2)}  `;
+      lines.push(`${pad}# ${describeCause(op.cause)}; ${impactText(op, now)}`);
+      for (const c of changeLines(op)) lines.push(`${pad}  ${c}`);
     }
     lines.push('', summaryLine(p.operations));
   }
@@ -63,7 +96,7 @@ export function renderPlanText(p: Plan, now: number): string {
 export function summaryLine(ops: readonly Operation[]): string {
   const count = (types: Operation['type'][]) => ops.filter((o) => types.includes(o.type)).length;
   const add = count(['CreateInstance']);
-  const change = count(['StartInstance', 'StopInstance', 'SyncDisks', 'ReplaceSecondary', 'RecreateInstance']);
+  const change = count(['StartInstance', 'StopInstance', 'SyncDisks', 'ReplaceSecondary', 'RecreateInstance', 'ModifyInstance', 'RestartInstance', 'GrowDisk']);
   const move = count(['MigrateInstance', 'MoveInstance', 'FailoverInstance']);
   const remove = count(['RemoveInstance', 'RemoveOrphan']);
   return `Plan: ${add} to create, ${change} to change, ${move} to move, ${remove} to remove.`;
@@ -87,7 +120,9 @@ export function planJson(p: Plan): object {
   };
 }
 
+/** `changes` ([{path, from, to}]) and `disruption` on the operations that change a spec; `downtime` (and `recovery` for moves) on all. */
 export function opJson(op: Operation): object {
   const { spec: _spec, disks: _disks, ...rest } = op as Operation & { spec?: unknown; disks?: unknown };
-  return { ...rest, reason: describeCause(op.cause) };
+  const rp = recoveryPointOf(op);
+  return { ...rest, reason: describeCause(op.cause), downtime: downtimeOf(op), ...(rp && { recovery: rp }) };
 }

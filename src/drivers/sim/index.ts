@@ -6,8 +6,8 @@
 import type { DesiredNode, DiskSpec } from '../../model/desired.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import { specHash } from '../../model/hash.ts';
-import { DriverError, type Driver, type NodeProbe, type ProgressFn } from '../driver.ts';
-import { SimWorld, type SimVolume } from './world.ts';
+import { DriverError, type Driver, type Limits, type NodeProbe, type ProgressFn } from '../driver.ts';
+import { SimWorld, volumeKey, type SimVolume } from './world.ts';
 
 export interface SimDriverOptions {
   readonly stateDir: string;
@@ -46,7 +46,7 @@ export class SimDriver implements Driver {
         vcpus: desired.capacity?.vcpus ?? 0,
         disk: desired.capacity?.disk ?? 0,
       },
-      containers: [...n.containers.values()].map(({ instance, state, specHash, generation }) => ({ instance, state, specHash, generation })),
+      containers: [...n.containers.values()].map(({ instance, state, specHash, generation, memory, vcpus }) => ({ instance, state, specHash, generation, memory, vcpus })),
       volumes: [...n.volumes.values()].map(({ instance, disk, role, size, generation }) => ({ instance, disk, role, size, generation })),
     };
   }
@@ -95,7 +95,10 @@ export class SimDriver implements Driver {
     await this.step('createInstance', node, spec.name);
     const hash = specHash(spec);
     const existing = this.world.node(node).containers.get(spec.name);
-    if (existing && existing.specHash === hash && existing.generation === generation) return;
+    if (existing && existing.specHash === hash && existing.generation === generation) {
+      if (existing.memory !== spec.memory || existing.vcpus !== spec.vcpus) await this.world.putContainer(node, { ...existing, memory: spec.memory, vcpus: spec.vcpus });
+      return;
+    }
     if (existing?.state === 'running') throw new DriverError(`${node}: container for ${spec.name} is running with another spec; stop it first`, false, node);
     await this.world.putContainer(node, { instance: spec.name, state: 'stopped', specHash: hash, generation, memory: spec.memory, vcpus: spec.vcpus });
   }
@@ -110,6 +113,25 @@ export class SimDriver implements Driver {
     await this.step('stopInstance', node, instance);
     const c = this.container(node, instance);
     if (c.state !== 'stopped') await this.world.putContainer(node, { ...c, state: 'stopped' });
+  }
+
+  async updateInstance(node: string, instance: string, limits: Limits): Promise<void> {
+    await this.step('updateInstance', node, instance);
+    const c = this.container(node, instance);
+    const next = { ...c, ...(limits.memory !== undefined && { memory: limits.memory }), ...(limits.vcpus !== undefined && { vcpus: limits.vcpus }) };
+    if (next.memory !== c.memory || next.vcpus !== c.vcpus) await this.world.putContainer(node, next);
+  }
+
+  async growDisk(node: string, instance: string, disk: number, size: number): Promise<void> {
+    await this.step('growDisk', node, instance);
+    const v = this.world.node(node).volumes.get(volumeKey(instance, disk));
+    if (!v) throw new DriverError(`${node}: no volume ${volumeKey(instance, disk)} to grow`, false, node);
+    if (v.size >= size) return;
+    const free = this.freeDisk(node);
+    if (free !== undefined && size - v.size > free) {
+      throw new DriverError(`${node}: cannot grow ${volumeKey(instance, disk)} by ${size - v.size} bytes: only ${free} free`, false, node);
+    }
+    await this.world.putVolume(node, { ...v, size });
   }
 
   async removeInstance(node: string, instance: string): Promise<void> {
@@ -144,6 +166,13 @@ export class SimDriver implements Driver {
   dataVersion(node: string, instance: string): number | undefined {
     const vols = this.volumesOf(node, instance);
     return vols.length ? Math.min(...vols.map((v) => v.dataVersion)) : undefined;
+  }
+
+  /** The node's disk not taken by volumes, when its manifest gives a capacity. */
+  private freeDisk(node: string): number | undefined {
+    const disk = this.nodes.get(node)?.capacity?.disk;
+    if (disk === undefined) return undefined;
+    return disk - [...this.world.node(node).volumes.values()].reduce((sum, v) => sum + v.size, 0);
   }
 
   private volumesOf(node: string, instance: string): SimVolume[] {
