@@ -49,8 +49,8 @@ function fromOperation(op: Operation, observed: Observed, store: StoreView): Dri
     case 'RestartInstance': {
       // The manifests still want what Drover applied, yet the node's limits differ: someone resized it.
       if (!applied?.spec || applied.spec.memory !== op.spec.memory || applied.spec.vcpus !== op.spec.vcpus) return undefined;
-      const changes = op.changes.map((c) => `${c.path} ${c.from}`).join(', ');
-      return item(op.primary, 'resized-by-hand', `limits changed on ${op.primary} outside Drover (${changes}); set back to the manifest's`);
+      const changes = op.changes.map((c) => `${c.path} ${c.from}, manifest ${c.to}`).join('; ');
+      return item(op.primary, 'resized-by-hand', `limits changed on ${op.primary} outside Drover (${changes}); set back in place`);
     }
     case 'StartInstance':
       return applied?.running === false ? undefined : item(op.primary, 'stopped-by-hand', `stopped on ${op.primary} outside Drover; started again`);

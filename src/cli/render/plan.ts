@@ -73,7 +73,7 @@ export function forecastText(f: MigrationForecast): string {
 
 export function renderPlanText(p: Plan, now: number): string {
   const lines: string[] = [];
-  for (const e of p.errors) lines.push(`Error: ${e.source ? `${e.source.file}:${e.source.line}:${e.source.column}: ` : ''}${e.message}`);
+  for (const e of p.errors) lines.push(`${e.source ? `${e.source.file}:${e.source.line}:${e.source.column}: ` : ''}error: ${e.message}`);
   if (p.operations.length === 0) {
     lines.push(p.errors.length ? '' : 'No changes. The nodes match the manifests.');
   } else {
