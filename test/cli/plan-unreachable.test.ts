@@ -16,9 +16,8 @@ async function withEmptyNodeDown(): Promise<{ manifests: string; state: string }
   const manifests = path.join(tempDir('drover-unasked-'), 'm');
   fs.cpSync(fixture('failover'), manifests, { recursive: true });
   const cluster = path.join(manifests, 'cluster.yaml');
-  // Syncs due within the test would be changes: an interval no test outlives.
-  fs.writeFileSync(cluster, fs.readFileSync(cluster, 'utf8').replace('failover: {', 'replication: { interval: 24h }\n  failover: {')
-    + '---\napiVersion: drover/v1\nkind: Node\nmetadata: { name: n4 }\nspec: { cluster: fo, drained: true, capacity: { memory: 8G, vcpus: 8, disk: 100G } }\n');
+  // (the fixture's replication.interval is one no test outlives: no sync comes due)
+  fs.appendFileSync(cluster, '---\napiVersion: drover/v1\nkind: Node\nmetadata: { name: n4 }\nspec: { cluster: fo, drained: true, capacity: { memory: 8G, vcpus: 8, disk: 100G } }\n');
   const state = tempDir('drover-unasked-state-');
   const applied = await drover(['apply', '--yes', manifests, '--state-dir', state]);
   assert.is(applied.code, 0, applied.stderr);
