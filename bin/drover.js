@@ -1,26 +1,21 @@
 #!/usr/bin/env node
 // Starts the compiled build (dist/, from `npm run build`) when it is current, else the TypeScript
-// sources through tsx. Current means: built after the last change under src/ (every file and
-// folder's mtime, so an edit, a new file, a deletion or a `git checkout` all make it stale), or no
-// src/ at all (an installed package ships dist/ only). A stale dist/ is never used: development
-// keeps running from sources without a build step to forget, and DROVER_FROM_SOURCE=1 forces them.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+// sources through tsx. Current means: built from the sources as they are now (bin/sources.js), or
+// no src/ at all (an installed package ships dist/ only). A stale dist/ is never used, so
+// development keeps running from sources with no build step to forget; DROVER_FROM_SOURCE=1
+// forces the sources.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sourcesFingerprint } from './sources.js';
 
-const root = new URL('../', import.meta.url);
-const stamp = new URL('dist/.built', root);
-const src = new URL('src/', root);
+const root = fileURLToPath(new URL('../', import.meta.url));
+const stamp = join(root, 'dist/.built'); // written by scripts/build once tsc succeeded
+const src = join(root, 'src');
 
-/** True when dist/ was built after every change under src/ (or there are no sources). */
 function distIsCurrent() {
   if (process.env.DROVER_FROM_SOURCE === '1' || !existsSync(stamp)) return false;
-  if (!existsSync(src)) return true;
-  const built = statSync(stamp).mtimeMs;
-  const srcDir = src.pathname;
-  if (statSync(srcDir).mtimeMs > built) return false;
-  for (const entry of readdirSync(srcDir, { recursive: true })) {
-    if (statSync(srcDir + entry).mtimeMs > built) return false;
-  }
-  return true;
+  return !existsSync(src) || readFileSync(stamp, 'utf8') === sourcesFingerprint(src);
 }
 
 let main;

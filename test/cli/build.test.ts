@@ -1,6 +1,6 @@
 /**
  * The compiled build: bin/drover.js starts dist/ in an installed package (no src/), finds the schemas
- * from there, and never starts a dist/ older than a change under src/.
+ * from there, and never starts a dist/ built from other sources than those under src/.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,9 +12,10 @@ import { cleanupTemps, tempDir } from '../support/tmp.ts';
 
 test.after(cleanupTemps);
 
-/** A package laid out as `npm pack` ships it: bin/, dist/, schemas/ and the dependencies, no src/. */
+/** A package laid out as `npm pack` ships it: package.json, bin/, dist/, schemas/ and the dependencies, no src/. */
 function packageWith(dist: (dir: string) => void): string {
   const dir = tempDir('drover-pkg-');
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
   fs.cpSync(path.join(ROOT, 'bin'), path.join(dir, 'bin'), { recursive: true });
   fs.cpSync(path.join(ROOT, 'schemas'), path.join(dir, 'schemas'), { recursive: true });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
@@ -48,17 +49,21 @@ test('a package built with tsc starts from dist/ and loads the schemas from ther
   assert.is(broken.status, 1, 'the schemas found from dist/ reject what they should');
 });
 
-test('dist/ is started only when built after every change under src/', () => {
+test('dist/ is started only while the sources are those it was built from', async () => {
+  const { sourcesFingerprint } = await import(path.join(ROOT, 'bin/sources.js')) as { sourcesFingerprint(src: string): string };
   const dir = packageWith(stubDist);
   assert.is(run(dir, ['--version']).stdout, 'from dist\n', 'no src/: an installed package');
-  fs.symlinkSync(path.join(ROOT, 'src'), path.join(dir, 'src'));
+  const src = path.join(dir, 'src');
+  fs.cpSync(path.join(ROOT, 'src'), src, { recursive: true, preserveTimestamps: true });
   const stamp = path.join(dir, 'dist/.built');
-  fs.utimesSync(stamp, new Date(0), new Date(0));
-  assert.is(run(dir, ['--version']).stdout, 'drover 0.1.0\n', 'a stale dist/ is never used: the sources answer');
-  const future = new Date(Date.now() + 3_600_000);
-  fs.utimesSync(stamp, future, future);
-  assert.is(run(dir, ['--version']).stdout, 'from dist\n', 'built after every change');
+  fs.writeFileSync(stamp, sourcesFingerprint(src)); // as scripts/build records it
+  assert.is(run(dir, ['--version']).stdout, 'from dist\n', 'built from these sources');
   assert.is(run(dir, ['--version'], { DROVER_FROM_SOURCE: '1' }).stdout, 'drover 0.1.0\n', 'DROVER_FROM_SOURCE=1 forces the sources');
+  fs.utimesSync(path.join(src, 'cli/main.ts'), new Date(0), new Date(0));
+  assert.is(run(dir, ['--version']).stdout, 'drover 0.1.0\n', 'a file put back with an older mtime: stale, the sources answer');
+  fs.writeFileSync(stamp, sourcesFingerprint(src));
+  fs.writeFileSync(path.join(src, 'cli/new.ts'), 'export {};\n');
+  assert.is(run(dir, ['--version']).stdout, 'drover 0.1.0\n', 'a new file: stale');
 });
 
 test.run();
