@@ -24,7 +24,7 @@ export interface TlsProblem {
 
 export async function checkTlsFiles(desired: Desired, manifests: readonly AnyManifest[], diags: Diagnostics): Promise<void> {
   const docs = new Map<string, Manifest<'Node'>>();
-  for (const m of manifests) if (m.kind === 'Node' && !docs.has(m.name)) docs.set(m.name, m as Manifest<'Node'>);
+  for (const m of manifests) if (m.kind === 'Node' && !docs.has(m.name)) docs.set(m.name, m);
   const checks = [...desired.nodes.values()]
     .filter((n) => n.tls !== undefined && n.endpoint?.startsWith('tcp://') === true)
     .map(async (node) => {
