@@ -7,7 +7,7 @@ import { planBasis } from '../../plan/basis.ts';
 import { acquireLease, LeaseBusyError, type MasterLease } from '../../store/lease.ts';
 import { Store } from '../../store/store.ts';
 import { exitWhenLost, loadOrReport, openDriver } from '../context.ts';
-import { EXIT, locationOf, STORE_OPTIONS, UsageError, type Io } from '../io.ts';
+import { EXIT, formatError, locationOf, STORE_OPTIONS, UsageError, type Io } from '../io.ts';
 import { formatDuration } from '../../model/quantity.ts';
 import { gitInfo } from '../git.ts';
 import { jsonSink, lineSink, ttySink } from '../render/progress.ts';
@@ -77,7 +77,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const failed = r.failed.length;
     events({ type: 'summary', succeeded: r.succeeded, failed, pending: r.pending.length, durationMs });
     if (!values.json) {
-      for (const e of r.errors) io.err(`${e.source ? `${e.source.file}:${e.source.line}:${e.source.column}: ` : ''}error: ${e.message}`);
+      for (const e of r.errors) io.err(formatError(e));
       for (const w of r.warnings) io.err(`Warning: ${w}`);
       for (const p of r.pending) io.err(`Pending: ${p.instance}: ${p.reason}`);
       io.out(`Apply ${failed || r.errors.length ? 'finished with failures' : r.pending.length ? 'stopped with work pending' : 'complete'}: ${r.succeeded} succeeded, ${failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}, ${r.pending.length} pending, in ${formatDuration(durationMs)}.`);

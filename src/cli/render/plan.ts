@@ -2,6 +2,7 @@
 import type { Operation } from '../../model/operations.ts';
 import type { Plan } from '../../plan/index.ts';
 import { formatDuration } from '../../model/quantity.ts';
+import { formatError } from '../io.ts';
 
 const SYMBOL: Readonly<Record<Operation['type'], string>> = {
   CreateInstance: '+', RemoveInstance: '-', RemoveOrphan: '-', RecreateInstance: '-/+',
@@ -27,7 +28,7 @@ export function describe(op: Operation, now?: number): string {
 
 export function renderPlanText(p: Plan, now: number): string {
   const lines: string[] = [];
-  for (const e of p.errors) lines.push(`Error: ${e.source ? `${e.source.file}:${e.source.line}:${e.source.column}: ` : ''}${e.message}`);
+  for (const e of p.errors) lines.push(formatError(e));
   if (p.operations.length === 0) {
     lines.push(p.errors.length ? '' : 'No changes. The nodes match the manifests.');
   } else {
