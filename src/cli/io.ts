@@ -1,7 +1,5 @@
 /** The CLI's edges: where output goes, and the options every command shares. */
 import * as path from 'node:path';
-import { formatDiagnostic } from '../manifest/index.ts';
-import type { SourceLocation } from '../model/desired.ts';
 import { storeLocation, type StoreLocation } from '../store/backend.ts';
 
 export interface Io {
@@ -47,10 +45,3 @@ export class UsageError extends Error {}
 /** Exit codes, documented in the README. */
 export const EXIT = { ok: 0, error: 1, changes: 2, pending: 3 } as const;
 
-/**
- * An error as every command prints it: `FILE:LINE:COL: error: MESSAGE` when it has a place in the
- * manifests (validate's format, which editors and CI annotate), else `error: MESSAGE`.
- */
-export function formatError(e: { readonly message: string; readonly source?: SourceLocation | undefined }): string {
-  return e.source ? formatDiagnostic({ ...e.source, message: e.message, severity: 'error' }) : `error: ${e.message}`;
-}

@@ -1,5 +1,5 @@
 /**
- * One error format everywhere: every command prints an error located in the manifests as
+ * One error format everywhere (formatError, manifest/diagnostic.ts): every command prints an error located in the manifests as
  * `FILE:LINE:COL: error: MESSAGE` (validate's form), never `Error: FILE:LINE:COL: …`.
  */
 import { test } from 'uvu';
@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { drover, fixture } from '../support/cli.ts';
 import { cleanupTemps, tempDir } from '../support/tmp.ts';
+import { WatchProcess } from '../support/watch.ts';
 
 test.after(cleanupTemps);
 
@@ -47,6 +48,18 @@ test('a plan error (an instance that fits nowhere) reads the same in plan and ap
     assert.ok(out.split('\n').includes(line), `${name} prints ${line}; it printed:\n${out}`);
     assert.not.match(r.stdout + r.stderr, /Error:/, name);
   }
+});
+
+test('a watch run prints a plan error in the same form', async () => {
+  const dir = tempDir();
+  fs.cpSync(fixture('impossible'), path.join(dir, 'manifests'), { recursive: true });
+  const w = new WatchProcess({ dir, manifests: path.join(dir, 'manifests'), state: path.join(dir, 'state') }, []);
+  try {
+    await w.waitFor(/Run 1 \(start\)/, 20_000);
+    const line = `${path.join(dir, 'manifests', 'instances.yaml')}:13:1: error: cannot place big3: no node: 2 lack memory`;
+    assert.ok(w.err.split('\n').map((l) => l.trim()).includes(line), w.err);
+    assert.is(await w.stop(), 0);
+  } finally { w.child.kill('SIGKILL'); }
 });
 
 test.run();

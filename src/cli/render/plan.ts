@@ -2,7 +2,7 @@
 import type { Operation } from '../../model/operations.ts';
 import type { Plan } from '../../plan/index.ts';
 import { formatDuration } from '../../model/quantity.ts';
-import { formatError } from '../io.ts';
+import { formatError } from '../../manifest/index.ts';
 
 const SYMBOL: Readonly<Record<Operation['type'], string>> = {
   CreateInstance: '+', RemoveInstance: '-', RemoveOrphan: '-', RecreateInstance: '-/+',
