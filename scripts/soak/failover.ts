@@ -17,14 +17,13 @@ export async function measureFailover(base: SoakContext, insts: readonly Inst[],
   const unpinned = insts.map(({ primary: _, ...i }) => i);
   save(c, unpinned);
   const bad: string[] = [];
-  const done = (ms?: number) => ({ ...(ms !== undefined && { measure: { ms, instances: names.length, graceS } }), violations: bad.map((b) => `failover measure: ${b}`) });
-  let names: string[] = [];
+  const done = (ms?: number, instances = 0) => ({ ...(ms !== undefined && { measure: { ms, instances, graceS } }), violations: bad.map((b) => `failover measure: ${b}`) });
   let r = await c.masters.start().done;
   if (r.code !== 0) { bad.push(`apply before exited ${r.code}`); return done(); }
   const st = await status(c);
   const moving = (n: string) => st.instances.filter((i) => i.primary === n && i.secondary && unpinned.some((x) => x.name === i.name && x.state === 'running')).map((i) => i.name);
   const victim = [...NODES].sort((a, b) => moving(b).length - moving(a).length)[0]!;
-  names = moving(victim);
+  const names = moving(victim);
   await c.backend.killNode(victim);
   const t = Date.now();
   const apply = c.masters.start();
@@ -44,5 +43,5 @@ export async function measureFailover(base: SoakContext, insts: readonly Inst[],
   r = await c.masters.start().done;
   if (r.code !== 0) bad.push(`apply after the restore exited ${r.code}`);
   else bad.push(...check(await gather(c, unpinned, floors, [], { kills: [], polls: [], roundStart: Date.now() })).map((x) => x.message));
-  return done(ms);
+  return done(ms, names.length);
 }
