@@ -31,7 +31,8 @@ export interface MasterLease {
   readonly holder: LeaseHolder;
   /**
    * `fn` runs once if the lease is lost while held (etcd: keep-alive failed, the lease expired, or
-   * it was broken): the holder must stop acting at once, another master may take over.
+   * it was broken; file: the file was removed or names another holder): the holder must stop
+   * acting at once, another master may take over.
    */
   onLost(fn: (e: Error) => void): void;
   release(): void | Promise<void>;
@@ -116,6 +117,7 @@ export class Lease implements MasterLease {
   private check(): void {
     const lost = (why: string) => this.lose(new LeaseLostError(`the cluster lease ${why}`));
     const seen = readHolder(this.file);
+    if (!seen && fs.existsSync(this.file)) return; // there but unreadable this once: look again at the next tick
     if (!seen) return lost(`file ${this.file} is gone (broken by hand?)`);
     if (!sameHolder(seen, this.current)) return lost(`was taken over by pid ${seen.pid} on ${seen.host} (${seen.command})`);
     if (this.current.expiresAt - Date.now() > (TTL_MS * 2) / 3) return;

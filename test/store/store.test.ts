@@ -225,7 +225,8 @@ test('lease: a holder whose file is removed (lock break) or taken over is told o
   broken.release();
   const stalled = await Lease.acquire(dir, 'stalled holder', 0);
   const other = { host: 'elsewhere', pid: 4242, command: 'drover watch (new)', acquiredAt: Date.now(), expiresAt: Date.now() + 15_000 };
-  fs.writeFileSync(file, JSON.stringify(other));
+  fs.writeFileSync(`${file}.new`, JSON.stringify(other)); // atomically, as a taker writes it
+  fs.renameSync(`${file}.new`, file);
   assert.match((await lost(stalled)).message, 'taken over by pid 4242 on elsewhere');
   stalled.release();
   assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')), other, 'the lost holder leaves the new one alone');

@@ -26,7 +26,8 @@ test('a watch whose lease is taken over (after a stall) stops acting and leaves 
   try {
     await w.waitFor(/Run 1 \(start\)/, 20_000);
     const other = { host: 'elsewhere', pid: 4242, command: 'drover watch (standby)', acquiredAt: Date.now(), expiresAt: Date.now() + 60_000 };
-    fs.writeFileSync(`${sb.state}/lease.json`, JSON.stringify(other));
+    fs.writeFileSync(`${sb.state}/lease.json.new`, JSON.stringify(other)); // atomically, as a taker writes it
+    fs.renameSync(`${sb.state}/lease.json.new`, `${sb.state}/lease.json`);
     assert.is(await w.exited, 1);
     assert.match(w.err, /drover: lost the cluster lease: the cluster lease was taken over by pid 4242 on elsewhere/);
     assert.equal(JSON.parse(fs.readFileSync(`${sb.state}/lease.json`, 'utf8')), other);
