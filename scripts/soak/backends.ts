@@ -6,7 +6,7 @@ import { SimWorld } from '../../src/drivers/sim/world.ts';
 import { FENCE, IDLE, nodeIndex, runningCopies, upBed, type Bed } from '../../test/e2e-docker/helpers.ts';
 import { CLUSTER, NODES, type ManifestSpec } from './cluster.ts';
 import { cliIn } from './drover.ts';
-import type { Copy, DataSeen, Probe, Running } from './invariants.ts';
+import type { ContainerSeen, DataSeen, Probe, Running, VolumesSeen } from './invariants.ts';
 
 export interface Backend extends ManifestSpec {
   readonly name: 'sim' | 'docker';
@@ -64,8 +64,8 @@ function simBackend(stateDir: string, manifests: string): Backend {
     async restoreNode(n) { await cliIn(['sim', 'restore-node', n, '--state-dir', stateDir]); },
     probe: async () => withWorld((w) => {
       const healthy = new Map<string, boolean>();
-      const containers = new Map<string, Copy[]>();
-      const volumes = new Map<string, Copy[]>();
+      const containers = new Map<string, ContainerSeen[]>();
+      const volumes = new Map<string, VolumesSeen[]>();
       for (const n of NODES) {
         const f = w.flagsOf(n);
         healthy.set(n, !f.failed && !f.fenced);
@@ -122,8 +122,8 @@ function dockerBackend(bed: Bed): Backend {
     async restoreNode(n) { await bed.run('restore', String(nodeIndex(n))); },
     async probe() {
       const healthy = new Map<string, boolean>();
-      const containers = new Map<string, Copy[]>();
-      const volumes = new Map<string, Copy[]>();
+      const containers = new Map<string, ContainerSeen[]>();
+      const volumes = new Map<string, VolumesSeen[]>();
       await Promise.all(NODES.map(async (n) => {
         let r;
         try { r = await probeNode(nodeIndex(n)); } catch { healthy.set(n, false); return; }

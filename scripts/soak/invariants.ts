@@ -7,15 +7,17 @@
 import type { Inst } from './cluster.ts';
 import type { JobJson, PlanJson, PlanOpJson, StatusInstance, StatusJson } from './drover.ts';
 
-/** A container (running or not) or a volume set (with its role) of an instance on a node. */
-export interface Copy { readonly node: string; readonly running?: boolean; readonly role?: string }
+/** An instance's container on a node, running or not. */
+export interface ContainerSeen { readonly node: string; readonly running: boolean }
+/** An instance's volumes on a node, with their role (primary, replica). */
+export interface VolumesSeen { readonly node: string; readonly role: string }
 
 /** What the nodes hold, seen directly. */
 export interface Probe {
   /** node → reachable and not powered off */
   readonly healthy: ReadonlyMap<string, boolean>;
-  readonly containers: ReadonlyMap<string, readonly Copy[]>;
-  readonly volumes: ReadonlyMap<string, readonly Copy[]>;
+  readonly containers: ReadonlyMap<string, readonly ContainerSeen[]>;
+  readonly volumes: ReadonlyMap<string, readonly VolumesSeen[]>;
 }
 
 /** instance → the nodes it runs on. */
@@ -72,7 +74,7 @@ export interface Violation { readonly invariant: Invariant; readonly message: st
 const byName = (f: Facts): ReadonlyMap<string, StatusInstance> => new Map(f.status.instances.map((i) => [i.name, i]));
 const live = (f: Facts): Inst[] => f.wanted.filter((i) => i.state !== 'absent');
 const v = (invariant: Invariant) => (message: string): Violation => ({ invariant, message });
-const nodesOf = (cs: readonly Copy[]) => cs.map((c) => c.node).join(', ');
+const nodesOf = (cs: readonly { readonly node: string }[]) => cs.map((c) => c.node).join(', ');
 
 /** 1. Every wanted instance exactly once, where status says, on a healthy node, as its manifest says; nothing else. */
 export function placement(f: Facts): Violation[] {
@@ -93,7 +95,7 @@ export function placement(f: Facts): Violation[] {
     const c = cs[0]!;
     if (c.node !== s.primary) out.push(bad(`${i.name}: container on ${c.node}, status says ${s.primary}`));
     if (!f.probe.healthy.get(c.node) || !nodeUp.get(c.node)) out.push(bad(`${i.name}: on ${c.node}, which is not healthy`));
-    if (!!c.running !== (i.state === 'running')) out.push(bad(`${i.name}: ${c.running ? 'running' : 'stopped'}, manifest says ${i.state}`));
+    if (c.running !== (i.state === 'running')) out.push(bad(`${i.name}: ${c.running ? 'running' : 'stopped'}, manifest says ${i.state}`));
     if (i.primary && s.primary !== i.primary) out.push(bad(`${i.name}: pinned to ${i.primary}, on ${s.primary}`));
     if (!vs.some((x) => x.node === s.primary)) out.push(bad(`${i.name}: no volumes on its primary ${s.primary}`));
     const stray = vs.filter((x) => x.node !== s.primary && x.node !== s.secondary);

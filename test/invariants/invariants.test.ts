@@ -12,7 +12,7 @@ import { planChaos } from '../../scripts/soak/chaos.ts';
 import type { JobJson, PlanOpJson, StatusInstance } from '../../scripts/soak/drover.ts';
 import {
   check, convergence, covers, data, doubleRun, failoverMs, journal, placement, replica, roundStats,
-  type Copy, type DataSeen, type Facts,
+  type ContainerSeen, type DataSeen, type Facts, type VolumesSeen,
 } from '../../scripts/soak/invariants.ts';
 import { rng } from '../support/rng.ts';
 
@@ -31,8 +31,8 @@ function converged(): Facts {
     { name: 'b', state: 'stopped', primary: 'node3', secondary: 'node4', degraded: false, recoveryPoint: T + 9000 },
     { name: 'p', state: 'running', primary: 'node2', degraded: false },
   ];
-  const containers = new Map<string, Copy[]>([['a', [{ node: 'node1', running: true }]], ['b', [{ node: 'node3', running: false }]], ['p', [{ node: 'node2', running: true }]]]);
-  const volumes = new Map<string, Copy[]>([
+  const containers = new Map<string, ContainerSeen[]>([['a', [{ node: 'node1', running: true }]], ['b', [{ node: 'node3', running: false }]], ['p', [{ node: 'node2', running: true }]]]);
+  const volumes = new Map<string, VolumesSeen[]>([
     ['a', [{ node: 'node1', role: 'primary' }, { node: 'node2', role: 'replica' }]],
     ['b', [{ node: 'node3', role: 'primary' }, { node: 'node4', role: 'replica' }]],
     ['p', [{ node: 'node2', role: 'primary' }]],
