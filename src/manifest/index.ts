@@ -13,7 +13,7 @@ import { checkTlsFiles } from './tls.ts';
 import type { AnyManifest } from './types.ts';
 import { parseYamlFile } from './yaml.ts';
 
-export { formatDiagnostic, type Diagnostic } from './diagnostic.ts';
+export { formatDiagnostic, formatError, type Diagnostic } from './diagnostic.ts';
 export { API_VERSION } from './document.ts';
 
 export type LoadResult =

@@ -5,6 +5,7 @@ import type { Desired } from '../../model/desired.ts';
 import type { Observed } from '../../model/observed.ts';
 import { formatDuration } from '../../model/quantity.ts';
 import { describeCause } from '../../plan/reasons.ts';
+import { formatError } from '../../manifest/index.ts';
 
 const SYMBOL: Readonly<Record<Operation['type'], string>> = {
   CreateInstance: '+', RemoveInstance: '-', RemoveOrphan: '-', RecreateInstance: '-/+',
@@ -68,7 +69,7 @@ export function noChangesLine(unasked: number): string {
 
 export function renderPlanText(p: Plan, now: number, unasked = 0): string {
   const lines: string[] = [];
-  for (const e of p.errors) lines.push(`Error: ${e.source ? `${e.source.file}:${e.source.line}:${e.source.column}: ` : ''}${e.message}`);
+  for (const e of p.errors) lines.push(formatError(e));
   if (p.operations.length === 0) {
     lines.push(p.errors.length ? '' : noChangesLine(unasked));
   } else {
