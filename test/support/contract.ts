@@ -160,6 +160,48 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     await driver.removeDisks(a, sp.name);
   });
 
+  test('updateInstance changes limits in place: it keeps running, same container, probe shows them; idempotent', async (ctx) => {
+    const { driver, nodes, spec } = S(ctx);
+    if (!driver.updateInstance) return;
+    const [a] = nodes as [string];
+    const sp = spec('ct-limits');
+    await driver.createDisks(a, sp.name, sp.disks, 'primary', 1);
+    await driver.createInstance(a, sp, 1);
+    await driver.startInstance(a, sp.name);
+    const limits = { memory: sp.memory * 2, vcpus: sp.vcpus + 1 };
+    await driver.updateInstance(a, sp.name, limits);
+    await driver.updateInstance(a, sp.name, limits);
+    const [c] = containersOf(await driver.probe(a), sp.name);
+    assert.equal([c!.state, c!.generation, c!.specHash, c!.memory, c!.vcpus], ['running', 1, specHash(sp), limits.memory, limits.vcpus]);
+    await driver.updateInstance(a, sp.name, { memory: sp.memory }); // smaller again
+    assert.is(containersOf(await driver.probe(a), sp.name)[0]!.memory, sp.memory);
+    await rejects(driver.updateInstance(a, 'ct-absent', limits), (e) => assert.is(e.transient, false), 'updateInstance of an absent instance');
+    await driver.removeInstance(a, sp.name);
+    await driver.removeDisks(a, sp.name);
+  });
+
+  test('growDisk grows a disk and keeps its contents, on a primary or a replica; never shrinks', async (ctx) => {
+    const { driver, nodes, spec, data } = S(ctx);
+    if (!driver.growDisk) return;
+    const [a, b] = nodes as [string, string];
+    const sp = spec('ct-grow');
+    await driver.createDisks(a, sp.name, sp.disks, 'primary', 1);
+    await driver.createDisks(b, sp.name, sp.disks, 'replica', 1);
+    if (data) await data.write(a, sp.name, 0, { 'marker.txt': 'kept\n' });
+    const bigger = sp.disks[0]!.size * 2;
+    for (const n of [b, a]) {
+      await driver.growDisk(n, sp.name, 0, bigger);
+      await driver.growDisk(n, sp.name, 0, bigger);
+      await driver.growDisk(n, sp.name, 0, sp.disks[0]!.size); // smaller: left alone
+      const sizes = volumesOf(await driver.probe(n), sp.name).map((v) => [v.disk, v.size]);
+      assert.equal(sizes, sp.disks.map((d, i) => [i, i === 0 ? bigger : d.size]), `${n}: disk 0 grown, the others as they were`);
+    }
+    if (data) assert.is((await data.read(a, sp.name, 0))['marker.txt'], 'kept\n');
+    await rejects(driver.growDisk(a, 'ct-absent', 0, bigger), (e) => assert.is(e.transient, false), 'growDisk of an absent disk');
+    await driver.removeDisks(a, sp.name);
+    await driver.removeDisks(b, sp.name);
+  });
+
   test('starting an instance that does not exist is a non-transient DriverError', async (ctx) => {
     const { driver, nodes } = S(ctx);
     await rejects(driver.startInstance(nodes[0]!, 'ct-absent'), (e) => assert.is(e.transient, false), 'startInstance');
@@ -247,6 +289,7 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     assert.is(typeof driver.powerOff === 'function', caps.powerSwitch, 'powerOff ⇔ powerSwitch');
     assert.is(typeof driver.liveMigrate === 'function', caps.liveMigration, 'liveMigrate ⇔ liveMigration');
     assert.is(typeof driver.imagesPresent === 'function', caps.images, 'imagesPresent ⇔ images');
+    assert.is(typeof driver.updateInstance === 'function', caps.inPlaceResize.length + caps.restartResize.length > 0, 'updateInstance ⇔ inPlaceResize or restartResize');
   });
 
   // Last: it leaves the node off.
