@@ -41,7 +41,7 @@ test('memory of both web instances: ModifyInstance in place, field diff in text,
   edit(sb, 'instances/web.yaml', 'memory: 1G', 'memory: 768M');
   const text = drover(sb, ['plan', sb.manifests]);
   assert.match(text.out, /ModifyInstance\s+web1\s+on node\d/);
-  assert.match(text.out, /# spec changed; in place, no downtime\n\s+memory: 1G → 768M/);
+  assert.match(text.out, /# spec changed; in place: no downtime\n\s+memory: 1G → 768M/);
   assert.not.match(text.out, /RecreateInstance/);
   const json = JSON.parse(drover(sb, ['plan', sb.manifests, '--json']).out) as { operations: OpJson[] };
   assert.equal(json.operations.map((o) => [o.type, o.instance, o.changes, o.disruption, o.downtime]), [
@@ -49,7 +49,7 @@ test('memory of both web instances: ModifyInstance in place, field diff in text,
     ['ModifyInstance', 'web2', [{ path: 'memory', from: '1G', to: '768M' }], 'none', 'none'],
   ]);
   const md = drover(sb, ['plan', sb.manifests, '--format', 'markdown']).out;
-  assert.match(md, /\| ModifyInstance \| `web1` \| on node\d \| `memory: 1G → 768M` \| in place, no downtime \| spec changed \|/);
+  assert.match(md, /\| ModifyInstance \| `web1` \| on node\d \| `memory: 1G → 768M` \| in place: no downtime \| spec changed \|/);
   applied(sb);
   const w = world(sb);
   for (const name of ['web1', 'web2']) {
@@ -66,8 +66,8 @@ test('env and image: RecreateInstance (disks kept), each field from → to', () 
   const sb = applied(sandbox());
   edit(sb, 'instances/db.yaml', 'DB_NAME: app', 'DB_NAME: app2\n    EXTRA: x');
   const text = drover(sb, ['plan', sb.manifests]).out;
-  assert.match(text, /-\/\+ RecreateInstance\s+db1\s+on node1, disks kept/);
-  assert.match(text, /# spec changed; recreate, down while recreated\n\s+env\.DB_NAME: app → app2\n\s+env\.EXTRA: \(unset\) → x/);
+  assert.match(text, /-\/\+ RecreateInstance\s+db1\s+on node1\n/);
+  assert.match(text, /# spec changed; recreate, disks kept: down while it is recreated\n\s+env\.DB_NAME: app → app2\n\s+env\.EXTRA: \(unset\) → x/);
   const op = (JSON.parse(drover(sb, ['plan', sb.manifests, '--json']).out) as { operations: OpJson[] }).operations[0]!;
   assert.equal([op.type, op.disruption, op.downtime], ['RecreateInstance', 'recreate', 'recreate']);
   applied(sb);
@@ -80,7 +80,7 @@ test('disk grow: GrowDisk on the replica and the primary, never a recreate; the 
   await tamper(sb, async (d) => { before = await d.writeData('node1', 'db1'); });
   edit(sb, 'instances/db.yaml', 'size: 10G', 'size: 20G');
   const text = drover(sb, ['plan', sb.manifests]).out;
-  assert.match(text, /~\s+GrowDisk\s+db1\s+on node1 and its replica on node2\n\s+# spec changed; in place, no downtime\n\s+disks\[0\]\.size: 10G → 20G/);
+  assert.match(text, /~\s+GrowDisk\s+db1\s+on node1 and its replica on node2\n\s+# spec changed; in place: no downtime\n\s+disks\[0\]\.size: 10G → 20G/);
   assert.not.match(text, /RecreateInstance/);
   applied(sb);
   const w = world(sb);

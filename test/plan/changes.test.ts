@@ -12,7 +12,7 @@ import { resizeBy } from '../../src/plan/changes.ts';
 import { classifyDrift } from '../../src/plan/drift.ts';
 import { plan, type Plan } from '../../src/plan/index.ts';
 import { toSpec } from '../../src/plan/spec.ts';
-import { changeLines } from '../../src/cli/render/plan.ts';
+import { changeLines, impactText } from '../../src/cli/render/plan.ts';
 import type { Placement } from '../../src/store/types.ts';
 import * as F from '../support/fixtures.ts';
 
@@ -120,6 +120,17 @@ test('limits changed on the node while the manifest still wants the applied ones
   assert.match(drift[0]!.detail, /memory 256M/);
   const edited = F.withInstances(base, F.instance('a', { memory: 256 * F.MiB }));
   assert.equal(brief(plan({ desired: edited, observed, store, now: NOW })), [], 'a manifest that follows the node: nothing to do');
+});
+
+test('moves say their downtime class and the recovery point of the data that moves', () => {
+  const spec = toSpec(F.instance('a'));
+  const base = { instance: 'a', from: 'n1', to: 'n2', spec, generation: 2, start: true, cause: { kind: 'node-drained', node: 'n1' } } as const;
+  const say = (op: Operation) => impactText(op, 10_000);
+  assert.is(say({ ...base, type: 'MigrateInstance', expected: { path: 'live' } }), 'paused for its final sync; recovery point: none lost (final sync while frozen)');
+  assert.is(say({ ...base, type: 'MigrateInstance', expected: { path: 'cold', cause: 'ports' } }), 'down while it moves; recovery point: none lost (final sync while stopped)');
+  assert.is(say({ ...base, type: 'MoveInstance' }), 'down while it moves; recovery point: none lost (final sync while stopped)');
+  assert.is(say({ ...base, type: 'FailoverInstance', recoveryPoint: 4_000 }), 'down already (its node is gone); recovery point: 1970-01-01T00:00:04.000Z (6.0s of writes lost)');
+  assert.is(say({ ...base, type: 'FailoverInstance' }), 'down already (its node is gone); recovery point: replica never synced: its disks start empty');
 });
 
 test.run();

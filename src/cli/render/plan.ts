@@ -1,5 +1,5 @@
 /** A plan as people read it (Terraform's style) and as scripts read it (--json). */
-import { downtimeOf, recoveryPointOf, type ColdCause, type Downtime, type MigrationForecast, type Operation, type RecoveryPoint } from '../../model/operations.ts';
+import { downtimeOf, recoveryPointOf, type ColdCause, type Disruption, type Downtime, type MigrationForecast, type Operation, type RecoveryPoint } from '../../model/operations.ts';
 import type { Plan } from '../../plan/index.ts';
 import type { Desired } from '../../model/desired.ts';
 import type { Observed } from '../../model/observed.ts';
@@ -20,9 +20,9 @@ export function describe(op: Operation, now?: number): string {
     case 'SyncDisks': return `${op.primary} → ${op.secondary}`;
     case 'StartInstance':
     case 'StopInstance':
+    case 'RecreateInstance':
     case 'ModifyInstance':
     case 'RestartInstance': return `on ${op.primary}`;
-    case 'RecreateInstance': return `on ${op.primary}, disks kept`;
     case 'GrowDisk': return `on ${op.primary}${op.secondary ? ` and its replica on ${op.secondary}` : ''}`;
     case 'MigrateInstance': return `${op.from} → ${op.to} (roles swap${op.expected ? `; ${forecastText(op.expected)}` : ''})`;
     case 'MoveInstance': return `${op.from} → ${op.to}${op.secondary ? `, replica stays on ${op.secondary}` : ''}`;
@@ -34,13 +34,15 @@ export function describe(op: Operation, now?: number): string {
 }
 
 const DOWNTIME: Readonly<Record<Downtime, string>> = {
-  none: 'no downtime', freeze: 'paused for its final sync', restart: 'down for a restart', recreate: 'down while recreated',
+  none: 'no downtime', freeze: 'paused for its final sync', restart: 'down for a restart', recreate: 'down while it is recreated',
   move: 'down while it moves', 'already-down': 'down already (its node is gone)', stop: 'stops', start: 'starts', remove: 'removed',
 };
 
-/** "in place, no downtime; recovery point: none lost (final sync while stopped)". */
+const DISRUPTION: Readonly<Record<Disruption, string>> = { none: 'in place', restart: 'restart', recreate: 'recreate, disks kept' };
+
+/** "in place: no downtime", "down while it moves; recovery point: none lost (final sync while stopped)". */
 export function impactText(op: Operation, now?: number): string {
-  const how = 'disruption' in op ? `${op.disruption === 'none' ? 'in place' : op.disruption}, ` : '';
+  const how = 'disruption' in op ? `${DISRUPTION[op.disruption]}: ` : '';
   const rp = recoveryPointOf(op);
   return `${how}${DOWNTIME[downtimeOf(op)]}${rp ? `; recovery point: ${recoveryText(rp, now)}` : ''}`;
 }
