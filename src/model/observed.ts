@@ -10,7 +10,7 @@ export type NodeHealth = 'up' | 'unreachable';
 export interface ObservedContainer {
   readonly instance: string;
   readonly state: 'running' | 'stopped';
-  /** Hash of what the container is (image, limits, env, command, ports, disks): see specHash(). */
+  /** Hash of what only a new container can change (image, env, command, ports, mounts): see specHash(). */
   readonly specHash: string;
   /** Bumped by Drover on every create/failover; an older copy is stale. */
   readonly generation: number;
