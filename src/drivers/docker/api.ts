@@ -7,7 +7,7 @@ import type Docker from 'dockerode';
 export interface ContainerInfo {
   readonly Id: string;
   readonly Config: { readonly Labels?: Record<string, string> | null; readonly Image?: string };
-  readonly State: { readonly Running: boolean; readonly Status: string };
+  readonly State: { readonly Running: boolean; readonly Paused?: boolean; readonly Status: string; readonly StartedAt?: string };
 }
 
 export interface VolumeInfo {

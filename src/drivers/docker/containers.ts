@@ -112,3 +112,22 @@ export async function removeInstance(e: Engine, node: string, instance: string):
   await stopInstance(e, node, instance);
   await e.maybe(c, `remove container ${name}`, (signal) => c.docker.getContainer(info.Id).remove({ force: true, v: false, abortSignal: signal }), e.stopCallMs);
 }
+
+/**
+ * After an aborted checkpoint: the instance must run on `node` again, neither paused nor stopped.
+ * Unpause it if the engine says paused, start it if it stopped, then check that it runs.
+ */
+export async function ensureRunning(e: Engine, node: string, instance: string): Promise<void> {
+  const c = e.conn(node);
+  const name = containerName(instance);
+  const info = await e.ownContainer(c, name);
+  if (info?.State.Paused) {
+    await e.call(c, `unpause container ${name}`, (signal) => c.docker.getContainer(info.Id).unpause({ abortSignal: signal }))
+      .catch(() => { /* checked below */ });
+  }
+  await startInstance(e, node, instance);
+  const now = await e.ownContainer(c, name);
+  if (!now?.State.Running || now.State.Paused) {
+    throw new DriverError(`node ${node}: instance ${instance} is ${now ? now.State.Status : 'gone'} after an aborted checkpoint and could not be resumed`, true, node);
+  }
+}

@@ -27,8 +27,18 @@ export interface DockerDriverOptions {
   readonly stopTimeoutS?: number;
   /** Re-sync only what changed (content manifests on both sides; default true). false: always copy whole volumes. */
   readonly incrementalSync?: boolean;
+  /** Bound of a real checkpoint in a live migration (default 30000): past it the attempt is aborted, the move done cold. */
+  readonly checkpointTimeoutMs?: number;
   /** Pull an image from its registry when no node of the cluster has it (default false: no registry here). */
   readonly pullImages?: boolean;
+}
+
+export interface CriuProbe {
+  readonly result: Promise<boolean>;
+  /** set once the probe has settled */
+  known?: boolean;
+  /** id of the container started with the probe: the engine restarted when it no longer runs */
+  sentinel?: string;
 }
 
 export interface Conn {
@@ -41,6 +51,9 @@ export interface Conn {
 }
 
 export type Work<T> = (signal: AbortSignal) => Promise<T>;
+
+/** An engine call that got no answer within its time: the engine is hung, partitioned, or the work itself hangs. */
+export class EngineTimeout extends DriverError {}
 
 const DEFAULT_HELPER_IMAGE = 'drover/busybox:1';
 
@@ -85,8 +98,8 @@ export class Engine {
   readonly helperImage: string;
   /** node → capacity of its data root, with the time it was measured */
   readonly diskCache = new Map<string, { at: number; bytes: number }>();
-  /** node → CRIU probe (a real checkpoint); `known` once it has settled */
-  readonly criuCache = new Map<string, { probe: Promise<boolean>; known?: boolean }>();
+  /** node → CRIU probe (a real checkpoint), valid while its sentinel container runs (criu.ts) */
+  readonly criuCache = new Map<string, CriuProbe>();
   /** node + image → the copy of that image under way */
   readonly imageInFlight = new Map<string, Promise<void>>();
   private readonly conns = new Map<string, Conn>();
@@ -120,7 +133,7 @@ export class Engine {
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         ac.abort();
-        reject(new DriverError(`node ${c.name} (${c.endpoint}): ${what}: no answer within ${timeoutMs} ms (engine hung, partitioned or overloaded)`, true, c.name));
+        reject(new EngineTimeout(`node ${c.name} (${c.endpoint}): ${what}: no answer within ${timeoutMs} ms (engine hung, partitioned or overloaded)`, true, c.name));
       }, timeoutMs);
     });
     try {

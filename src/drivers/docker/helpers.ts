@@ -16,6 +16,8 @@ export interface HelperMount { readonly source: string; readonly target: string;
 /** Create (never start) a helper container of ours, replacing a leftover of the same name. */
 export async function createHelper(e: Engine, c: Conn, instance: string, what: string, opts: {
   cmd?: string[]; mounts?: readonly HelperMount[]; binds?: string[];
+  /** in the host's PID namespace (the rescue of a hung checkpoint, criu.ts) */
+  host?: boolean;
 }): Promise<Docker.Container> {
   const name = helperName(instance, what);
   await ensureImage(e, c, e.helperImage);
@@ -27,6 +29,7 @@ export async function createHelper(e: Engine, c: Conn, instance: string, what: s
       NetworkMode: 'none', RestartPolicy: { Name: 'no' },
       Mounts: (opts.mounts ?? []).map((m) => ({ Type: 'volume' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly ?? false })),
       ...(opts.binds ? { Binds: opts.binds } : {}),
+      ...(opts.host ? { PidMode: 'host' } : {}),
     },
     abortSignal: signal,
   }));
@@ -48,8 +51,8 @@ export async function removeHelper(e: Engine, c: Conn, h: Docker.Container | und
 
 /** Run a helper to completion and return its output. */
 export async function runHelper(e: Engine, c: Conn, instance: string, what: string, cmd: string[],
-  mounts: readonly HelperMount[] = [], timeoutMs = 120_000): Promise<RunResult> {
-  const h = await createHelper(e, c, instance, what, { cmd, mounts });
+  mounts: readonly HelperMount[] = [], timeoutMs = 120_000, host = false): Promise<RunResult> {
+  const h = await createHelper(e, c, instance, what, { cmd, mounts, host });
   try {
     await e.call(c, `start helper ${what}`, (signal) => h.start({ abortSignal: signal }));
     const res = await e.call(c, `wait for helper ${what}`, (signal) => loose<{ StatusCode: number }>(h, 'wait', { abortSignal: signal }), timeoutMs);

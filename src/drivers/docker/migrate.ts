@@ -1,6 +1,7 @@
 /**
- * Live migration with CRIU (testbed.md §4, engine APIs only): both engines experimental and passing a
- * real checkpoint probe (cached per node), an instance without published ports. Checkpoint on `from`
+ * Live migration with CRIU (testbed.md §4, engine APIs only): both engines pass the checkpoint probe
+ * (criu.ts), the instance has no published ports. The checkpoint is bounded (checkpointTimeoutMs); any
+ * failure after it began puts the instance back to running on `from` and resolves `cold`. Checkpoint on `from`
  * (the container exits), volumes and checkpoint copied in parallel through helpers, restore on `to`.
  * Downtime = checkpoint start → restore returned. Role markers are not touched: apply/ promotes the
  * target and demotes the source after the `live` step.
@@ -9,45 +10,16 @@ import type Docker from 'dockerode';
 import { DriverError, type LiveMigrateResult, type ProgressFn } from '../driver.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import { dial, labelsOf, loose } from './api.ts';
-import { createInstance, startInstance, stopInstance } from './containers.ts';
-import type { Conn, Engine } from './engine.ts';
+import { createInstance, ensureRunning, stopInstance } from './containers.ts';
+import { abortCheckpoint, supportsCheckpoint } from './criu.ts';
+import { EngineTimeout, type Engine } from './engine.ts';
 import { createHelper, removeHelper } from './helpers.ts';
 import { containerName } from './names.ts';
 import { prepareSync, runSync } from './sync/index.ts';
 import type { SyncSession } from './sync/session.ts';
 import { transfer } from './transfer.ts';
 
-type Info = { ExperimentalBuild?: boolean; DockerRootDir: string };
-
-/** Whether the node can checkpoint: experimental engine and a CRIU that works (tried once, cached). */
-export function supportsCheckpoint(e: Engine, c: Conn): Promise<boolean> {
-  const have = e.criuCache.get(c.name);
-  if (have) return have.probe;
-  const entry: { probe: Promise<boolean>; known?: boolean } = { probe: probeCheckpoint(e, c) };
-  entry.probe.then((ok) => { entry.known = ok; }, () => e.criuCache.delete(c.name)); // unreachable: ask again next time
-  e.criuCache.set(c.name, entry);
-  return entry.probe;
-}
-
-async function probeCheckpoint(e: Engine, c: Conn): Promise<boolean> {
-  const info = await e.info<Info>(c);
-  if (!info.ExperimentalBuild) return false;
-  let h: Docker.Container | undefined;
-  try {
-    h = await createHelper(e, c, `probe-${e.cluster}`, 'criu', { cmd: ['sleep', '600'] });
-    const hc = h;
-    await e.call(c, 'start CRIU probe', (signal) => hc.start({ abortSignal: signal }));
-    await e.call(c, 'checkpoint CRIU probe', (signal) => loose<unknown>(hc, 'createCheckpoint', {
-      CheckpointID: 'probe', CheckpointDir: `${info.DockerRootDir}/drover-checkpoints/probe-${hc.id}`, Exit: true, abortSignal: signal,
-    }), Math.max(e.timeout, 60_000));
-    return true;
-  } catch (err) {
-    if (err instanceof DriverError && err.transient && err.status !== 500) throw err;
-    return false;
-  } finally {
-    await removeHelper(e, c, h);
-  }
-}
+type Info = { DockerRootDir: string };
 
 export async function liveMigrate(e: Engine, from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult> {
   const a = e.conn(from);
@@ -71,6 +43,7 @@ export async function liveMigrate(e: Engine, from: string, to: string, spec: Ins
   let ckA: Docker.Container | undefined;
   let ckB: Docker.Container | undefined;
   let frozen = false;
+  let dumping = false;
   try {
     const sync: SyncSession | undefined = spec.disks.length > 0 ? await prepareSync(e, a, b, spec.name) : undefined;
     ckA = await createHelper(e, a, spec.name, 'ck-src', { binds: [`${ckDirA}:/ck`] });
@@ -79,9 +52,11 @@ export async function liveMigrate(e: Engine, from: string, to: string, spec: Ins
     const t0 = Date.now();
     frozen = true;
     try {
+      dumping = true;
       await e.call(a, `checkpoint ${name}`, (signal) => loose<unknown>(a.docker.getContainer(src.Id), 'createCheckpoint', {
         CheckpointID: ck, CheckpointDir: ckDirA, Exit: true, abortSignal: signal,
-      }), Math.max(e.timeout, 120_000));
+      }), e.opts.checkpointTimeoutMs ?? 30_000);
+      dumping = false;
       await Promise.all([
         sync ? runSync(e, a, b, sync, onProgress) : Promise.resolve(0),
         transfer(e, a, b, `copy checkpoint of ${name}`,
@@ -94,6 +69,7 @@ export async function liveMigrate(e: Engine, from: string, to: string, spec: Ins
         statusCodes: { 204: true, 304: 'container already started', 404: 'no such container', 500: 'server error' },
       }), Math.max(e.timeout, 120_000));
     } catch (err) {
+      if (dumping && err instanceof EngineTimeout) await abortCheckpoint(e, a, src.Id);
       return await backToSource(e, from, to, spec.name, err);
     }
     const downtimeMs = Date.now() - t0;
@@ -112,13 +88,18 @@ export async function liveMigrate(e: Engine, from: string, to: string, spec: Ins
 
 /**
  * The live attempt failed after the freeze: never leave the instance on no node. Make sure nothing runs
- * on `to`, start it again (cold) on `from`, and report `cold`; reject only when that restart fails.
+ * on `to`, thaw or start it again on `from` (a checkpoint past its bound may have left it paused, one that
+ * finished left it stopped), and report `cold`; reject only when it cannot be made to run there.
  */
 async function backToSource(e: Engine, from: string, to: string, instance: string, err: unknown): Promise<LiveMigrateResult> {
   const why = err instanceof Error ? err.message : String(err);
   try { await stopInstance(e, to, instance); } catch { /* unreachable target: it cannot run it either */ }
   try {
-    await startInstance(e, from, instance);
+    // the engine may hold the container a moment longer while the aborted checkpoint unwinds
+    for (let i = 0; ; i++) {
+      try { await ensureRunning(e, from, instance); break; } catch (x) { if (i >= 2) throw x; }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   } catch (e2) {
     throw new DriverError(`live migration of ${instance} failed (${why}), and restarting it on ${from} failed too: ${(e2 as Error).message}`, true, from);
   }

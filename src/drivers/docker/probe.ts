@@ -8,6 +8,7 @@ import { DriverError, type NodeProbe } from '../driver.ts';
 import type { NodeCapacity } from '../../model/desired.ts';
 import type { ObservedContainer, ObservedVolume } from '../../model/observed.ts';
 import type { VolumeInfo } from './api.ts';
+import { knownCheckpoint } from './criu.ts';
 import type { Conn, Engine } from './engine.ts';
 import { runHelper } from './helpers.ts';
 import { LABEL } from './names.ts';
@@ -88,7 +89,7 @@ export async function probe(e: Engine, node: string): Promise<NodeProbe> {
     vcpus: override.vcpus ?? info.NCPU,
     disk: override.disk ?? await diskCapacity(e, c),
   };
-  const canCheckpoint = e.criuCache.get(node)?.known;
+  const canCheckpoint = knownCheckpoint(e, node, containers);
   return {
     capacity,
     containers: observeContainers(e.cluster, containers as Docker.ContainerInfo[]),
