@@ -23,7 +23,7 @@ const spec = (tb: Testbed, name: string): InstanceSpec => ({
 });
 
 test.before(async (ctx) => {
-  ctx.tb = await startTestbed(2, 50, { DROVER_TESTBED_CRIU_MODE: 'hang' });
+  ctx.tb = await startTestbed(2, 84, { DROVER_TESTBED_CRIU_MODE: 'hang' });
   const nodes = ctx.tb.nodes(`criu-${process.pid}`);
   ctx.driver = createDockerDriver({
     cluster: `criu-${process.pid}`, nodes, timeoutMs: 3000, stopTimeoutS: 2, helperImage: ctx.tb.image, checkpointTimeoutMs: 4000,

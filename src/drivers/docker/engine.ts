@@ -11,6 +11,7 @@ import { DriverError } from '../driver.ts';
 import type { DesiredNode } from '../../model/desired.ts';
 import { labelsOf, loose, type ContainerInfo, type VolumeInfo } from './api.ts';
 import { statusOf, toDriverError } from './errors.ts';
+import { BUILTIN_HELPER_IMAGE } from './helper-image.ts';
 import { LABEL } from './names.ts';
 
 export interface DockerDriverOptions {
@@ -21,7 +22,10 @@ export interface DockerDriverOptions {
   /** argv; the node's name and endpoint are appended. */
   readonly fenceCommand?: readonly string[];
   readonly fenceTimeoutMs?: number;
-  /** Image with sh, find, rm, df, sleep for helpers that run (default drover/busybox:1). */
+  /**
+   * Image with a busybox-like sh, find, stat, md5sum, tar, rm, df, sleep for helpers (Cluster spec.docker.helperImage);
+   * default: the one Drover builds from this machine's busybox-static and loads into each node (helper-image.ts).
+   */
   readonly helperImage?: string;
   /** Seconds a container gets between SIGTERM and SIGKILL on stop (default 10). */
   readonly stopTimeoutS?: number;
@@ -55,7 +59,6 @@ export type Work<T> = (signal: AbortSignal) => Promise<T>;
 /** An engine call that got no answer within its time: the engine is hung, partitioned, or the work itself hangs. */
 export class EngineTimeout extends DriverError {}
 
-const DEFAULT_HELPER_IMAGE = 'drover/busybox:1';
 
 export function parseEndpoint(endpoint: string): { socketPath: string } | { host: string; port: number } {
   const unix = /^unix:\/\/(\/.+)$/.exec(endpoint);
@@ -100,6 +103,8 @@ export class Engine {
   readonly diskCache = new Map<string, { at: number; bytes: number }>();
   /** node → CRIU probe (a real checkpoint), valid while its sentinel container runs (criu.ts) */
   readonly criuCache = new Map<string, CriuProbe>();
+  /** nodes whose helper image was made sure of at their first probe */
+  readonly helperChecked = new Set<string>();
   /** node + image → the copy of that image under way */
   readonly imageInFlight = new Map<string, Promise<void>>();
   private readonly conns = new Map<string, Conn>();
@@ -108,7 +113,7 @@ export class Engine {
     this.cluster = opts.cluster;
     this.timeout = opts.timeoutMs ?? 10_000;
     this.stopTimeoutS = opts.stopTimeoutS ?? 10;
-    this.helperImage = opts.helperImage ?? DEFAULT_HELPER_IMAGE;
+    this.helperImage = opts.helperImage ?? BUILTIN_HELPER_IMAGE;
   }
 
   conn(node: string): Conn {

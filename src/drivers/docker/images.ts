@@ -2,10 +2,12 @@
  * Images on nodes: whether a node has one, and getting it there — copied from another node of the
  * cluster (save → load, no registry needed), else pulled when the options allow it.
  */
+import { Readable } from 'node:stream';
 import { DriverError } from '../driver.ts';
 import { loose, readAll, streamError } from './api.ts';
 import type { Conn, Engine } from './engine.ts';
 import { EngineFault } from './errors.ts';
+import { BUILTIN_HELPER_IMAGE, builtinHelperArchive } from './helper-image.ts';
 import { transfer } from './transfer.ts';
 
 export async function hasImage(e: Engine, c: Conn, image: string): Promise<boolean> {
@@ -36,6 +38,13 @@ async function checkStream(res: NodeJS.ReadableStream, what: string): Promise<vo
 }
 
 async function fetchImage(e: Engine, c: Conn, image: string): Promise<void> {
+  if (image === BUILTIN_HELPER_IMAGE) {
+    await e.call(c, `load helper image ${image}`, async (signal) =>
+      checkStream(await c.docker.loadImage(Readable.from([builtinHelperArchive(c.name)]), { quiet: true, abortSignal: signal }), 'image load'),
+    Math.max(e.timeout, 60_000));
+    if (!(await hasImage(e, c, image))) throw new DriverError(`node ${c.name}: helper image ${image} still missing after loading it`, true, c.name);
+    return;
+  }
   const problems: string[] = [];
   for (const other of e.opts.nodes) {
     if (other.name === c.name || !other.endpoint) continue;

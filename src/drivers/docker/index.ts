@@ -9,8 +9,9 @@
  *   probe.ts       one look at a node                          volumes.ts     disks and role markers
  *   containers.ts  instance lifecycle                          sync/          content manifests, incremental/full sync
  *   migrate.ts     CRIU probe and live migration               transfer.ts    engine-to-engine streams
- * Helpers that run (find/rm, df, the CRIU probe) use `helperImage` (default drover/busybox:1: any image
- * with a busybox-like sh, find, rm, df, sleep), copied from another node when missing.
+ * Helpers (sync, df, the CRIU probe) use `helperImage`: by default an image Drover builds from this machine's
+ * busybox-static and loads into each node at its first probe (helper-image.ts); an override is copied from
+ * another node when missing.
  */
 import type { Driver, LiveMigrateResult, NodeProbe, ProgressFn } from '../driver.ts';
 import type { DiskSpec } from '../../model/desired.ts';

@@ -11,6 +11,8 @@ import type { VolumeInfo } from './api.ts';
 import { knownCheckpoint } from './criu.ts';
 import type { Conn, Engine } from './engine.ts';
 import { runHelper } from './helpers.ts';
+import { BUILTIN_HELPER_IMAGE } from './helper-image.ts';
+import { ensureImage } from './images.ts';
 import { LABEL } from './names.ts';
 
 const DISK_CACHE_MS = 10 * 60_000;
@@ -83,6 +85,10 @@ export async function probe(e: Engine, node: string): Promise<NodeProbe> {
     e.call(c, 'list containers', (signal) => c.docker.listContainers({ all: true, filters, abortSignal: signal })),
     e.call(c, 'list volumes', (signal) => c.docker.listVolumes({ filters, abortSignal: signal })),
   ]);
+  if (e.helperImage === BUILTIN_HELPER_IMAGE && !e.helperChecked.has(node)) {
+    // the first probe brings Drover's own helper image (helpers say what is missing when they are used)
+    await ensureImage(e, c, e.helperImage).then(() => e.helperChecked.add(node), () => {});
+  }
   const override = c.desired.capacity ?? {};
   const capacity: NodeCapacity = {
     memory: override.memory ?? info.MemTotal,
