@@ -2,7 +2,8 @@
  * Live migration that can only help, on a test bed of its own whose nodes' criu is a shim
  * (scripts/testbed criu real|hang|absent): a hanging CRIU makes the probe give up and the move cold with
  * the instance running where it was; a checkpoint that hangs after a good probe is aborted and the
- * instance thawed and running on its source; an engine restart invalidates the cached probe.
+ * instance thawed and running on its source; an engine restart invalidates the cached probe; no criu at all
+ * is a plain 'no'.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -98,6 +99,21 @@ test('a checkpoint that hangs after a good probe is aborted: the instance runs o
   assert.is(r.kind, 'cold');
   if (r.kind === 'cold') assert.match(r.why, /checkpoint/);
   await runsOnlyOn(ctx, 'node2', 'hang2');
+});
+
+test('no criu at all: the engine refuses the probe checkpoint, the move is cold, the instance keeps running', async (ctx) => {
+  const tb = ctx.tb!;
+  await tb.run('criu', 'absent');
+  for (const i of ['1', '2']) {
+    await tb.run('stop', i);
+    await tb.run('restore', i);
+  }
+  const sp = await place(ctx, 'absent1');
+  const r = await ctx.driver!.liveMigrate!('node1', 'node2', sp, 2);
+  assert.is(r.kind, 'cold');
+  if (r.kind === 'cold') assert.match(r.why, /CRIU/);
+  await runsOnlyOn(ctx, 'node1', 'absent1');
+  assert.is((await ctx.driver!.probe('node1')).canCheckpoint, false);
 });
 
 test.run();

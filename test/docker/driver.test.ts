@@ -83,6 +83,8 @@ test.after(async (ctx) => {
         await ctx.driver.removeInstance(n.name, i).catch(() => {});
         await ctx.driver.removeDisks(n.name, i).catch(() => {});
       }
+      // the CRIU probe's sentinel and other probe helpers (a shared test bed stays clean)
+      await ctx.driver.removeDisks(n.name, `probe-${ctx.cluster}`).catch(() => {});
     }
   }
   await tb.down();
