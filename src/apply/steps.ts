@@ -245,7 +245,6 @@ async function primaryDisks(c: StepContext, primary: string, instance: string) {
 }
 
 async function update(c: StepContext, node: string, instance: string, spec: InstanceSpec): Promise<void> {
-  if (!c.driver.updateInstance) throw new StepFailure(`the ${c.driver.backend} driver cannot change limits in place`);
   await c.driver.updateInstance(node, instance, { memory: spec.memory, vcpus: spec.vcpus });
 }
 
@@ -258,7 +257,6 @@ async function verifyLimits(c: StepContext, node: string, instance: string, spec
 }
 
 async function growDisks(c: StepContext, node: string, instance: string, disks: readonly DiskSpec[]): Promise<void> {
-  if (!c.driver.growDisk) throw new StepFailure(`the ${c.driver.backend} driver cannot grow disks`);
   for (const [disk, d] of disks.entries()) await c.driver.growDisk(node, instance, disk, d.size);
 }
 

@@ -81,12 +81,12 @@ export interface Driver {
    * Change the limits of the instance's container as it is (running or stopped; backends with the
    * `inPlaceResize` capability, for those fields). Probes show the new limits afterwards.
    */
-  updateInstance?(node: string, instance: string, limits: Limits): Promise<void>;
+  updateInstance(node: string, instance: string, limits: Limits): Promise<void>;
   /**
    * Grow disk `disk` of the instance on `node` to `size` bytes, keeping its contents (primary or replica
    * alike). A disk already that large is left alone; rejects when the node has not the room.
    */
-  growDisk?(node: string, instance: string, disk: number, size: number): Promise<void>;
+  growDisk(node: string, instance: string, disk: number, size: number): Promise<void>;
   /** Remove the container (stopping it first). Absent is fine. */
   removeInstance(node: string, instance: string): Promise<void>;
 

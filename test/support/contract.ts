@@ -162,7 +162,6 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
 
   test('updateInstance changes limits in place: it keeps running, same container, probe shows them; idempotent', async (ctx) => {
     const { driver, nodes, spec } = S(ctx);
-    if (!driver.updateInstance) return;
     const [a] = nodes as [string];
     const sp = spec('ct-limits');
     await driver.createDisks(a, sp.name, sp.disks, 'primary', 1);
@@ -182,7 +181,6 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
 
   test('growDisk grows a disk and keeps its contents, on a primary or a replica; never shrinks', async (ctx) => {
     const { driver, nodes, spec, data } = S(ctx);
-    if (!driver.growDisk) return;
     const [a, b] = nodes as [string, string];
     const sp = spec('ct-grow');
     await driver.createDisks(a, sp.name, sp.disks, 'primary', 1);
@@ -289,7 +287,6 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     assert.is(typeof driver.powerOff === 'function', caps.powerSwitch, 'powerOff ⇔ powerSwitch');
     assert.is(typeof driver.liveMigrate === 'function', caps.liveMigration, 'liveMigrate ⇔ liveMigration');
     assert.is(typeof driver.imagesPresent === 'function', caps.images, 'imagesPresent ⇔ images');
-    assert.is(typeof driver.updateInstance === 'function', caps.inPlaceResize.length + caps.restartResize.length > 0, 'updateInstance ⇔ inPlaceResize or restartResize');
   });
 
   // Last: it leaves the node off.

@@ -3,7 +3,8 @@
  * generation, its disks mounted as the volumes of volumes.ts; create / start / stop / remove, each idempotent.
  */
 import type Docker from 'dockerode';
-import { DriverError } from '../driver.ts';
+import { DriverError, type Limits } from '../driver.ts';
+import { defaultMount } from '../../model/desired.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import { specHash } from '../../model/hash.ts';
 import { labelsOf, loose, type ContainerInfo } from './api.ts';
@@ -71,7 +72,7 @@ export async function createInstance(e: Engine, node: string, spec: InstanceSpec
       Memory: spec.memory,
       NanoCpus: Math.round(spec.vcpus * 1e9),
       RestartPolicy: { Name: 'no' },
-      Mounts: spec.disks.map((d, i) => ({ Type: 'volume' as const, Source: volumeName(spec.name, i), Target: d.mount })),
+      Mounts: spec.disks.map((d, i) => ({ Type: 'volume' as const, Source: volumeName(spec.name, i), Target: d.mount ?? defaultMount(i) })),
       ...net,
     },
   };
@@ -91,6 +92,23 @@ export async function startInstance(e: Engine, node: string, instance: string): 
   if (!info) throw new DriverError(`node ${node}: instance ${instance} has no container (${name}) to start`, false, node);
   if (info.State.Running) return;
   await alreadyDone(e.call(c, `start container ${name}`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal }), Math.max(e.timeout, 60_000)));
+}
+
+/**
+ * Change the limits of the container as it is (`docker update`), running or not. The swap limit moves
+ * with the memory, as the engine set it at creation (twice the memory): a memory limit above the old
+ * swap limit is refused otherwise.
+ */
+export async function updateInstance(e: Engine, node: string, instance: string, limits: Limits): Promise<void> {
+  const c = e.conn(node);
+  const name = containerName(instance);
+  const info = await e.ownContainer(c, name);
+  if (!info) throw new DriverError(`node ${node}: instance ${instance} has no container (${name}) to update`, false, node);
+  const body = {
+    ...(limits.memory !== undefined && { Memory: limits.memory, MemorySwap: limits.memory * 2 }),
+    ...(limits.vcpus !== undefined && { NanoCpus: Math.round(limits.vcpus * 1e9) }),
+  };
+  await e.call(c, `update container ${name}`, (signal) => loose(c.docker.getContainer(info.Id), 'update', { ...body, abortSignal: signal }));
 }
 
 export async function stopInstance(e: Engine, node: string, instance: string): Promise<void> {

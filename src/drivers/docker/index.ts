@@ -13,7 +13,7 @@
  * busybox-static and loads into each node at its first probe (helper-image.ts); an override is copied from
  * another node when missing.
  */
-import type { Driver, LiveMigrateResult, NodeProbe, ProgressFn } from '../driver.ts';
+import type { Driver, Limits, LiveMigrateResult, NodeProbe, ProgressFn } from '../driver.ts';
 import type { DiskSpec } from '../../model/desired.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import * as containers from './containers.ts';
@@ -53,6 +53,8 @@ class DockerDriver implements Driver {
   startInstance(node: string, instance: string): Promise<void> { return containers.startInstance(this.e, node, instance); }
   stopInstance(node: string, instance: string): Promise<void> { return containers.stopInstance(this.e, node, instance); }
   removeInstance(node: string, instance: string): Promise<void> { return containers.removeInstance(this.e, node, instance); }
+  updateInstance(node: string, instance: string, limits: Limits): Promise<void> { return containers.updateInstance(this.e, node, instance, limits); }
+  growDisk(node: string, instance: string, disk: number, size: number): Promise<void> { return volumes.growDisk(this.e, node, instance, disk, size); }
 
   liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult> {
     return liveMigrate(this.e, from, to, spec, generation, onProgress);

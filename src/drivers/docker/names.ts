@@ -18,6 +18,12 @@ export const LABEL = {
   meta: 'drover.meta',
 } as const;
 
+/**
+ * On the marker volume: the size disk N was grown to (GrowDisk). A local volume has no size to change and
+ * its own labels cannot change either, so its size is the larger of its `drover.size` and this.
+ */
+export const grownLabel = (disk: number): string => `drover.grown.d${disk}`;
+
 export const containerName = (instance: string): string => `drover-${instance}`;
 export const volumeName = (instance: string, disk: number): string => `drover-${instance}-d${disk}`;
 /** Empty volume whose labels say which role and generation this node's copy of the instance has. */

@@ -13,68 +13,96 @@ import type { Conn, Engine } from './engine.ts';
 import { runHelper } from './helpers.ts';
 import { BUILTIN_HELPER_IMAGE } from './helper-image.ts';
 import { ensureImage } from './images.ts';
-import { LABEL } from './names.ts';
+import { LABEL, grownLabel } from './names.ts';
 
 const DISK_CACHE_MS = 10 * 60_000;
 
 type Labels = Readonly<Record<string, string>>;
 const roleOf = (l: Labels): 'primary' | 'replica' => (l[LABEL.role] === 'primary' ? 'primary' : 'replica');
 
-/** Drover's instance containers among a node's containers of this cluster (helpers are not instances). */
-export function observeContainers(cluster: string, containers: readonly { Labels?: Labels | null; State: string }[]): ObservedContainer[] {
+/** The limits a container runs with, as `docker inspect` shows them (HostConfig.Memory, NanoCpus). */
+export interface ContainerLimits { readonly Memory?: number; readonly NanoCpus?: number }
+
+const isInstance = (cluster: string, l: Labels): boolean => l[LABEL.cluster] === cluster && l[LABEL.helper] === undefined && !!l[LABEL.instance];
+
+/**
+ * Drover's instance containers among a node's containers of this cluster (helpers are not instances), with
+ * their limits by container Id: read off the engine, not the labels, since `docker update` changes them.
+ */
+export function observeContainers(cluster: string, containers: readonly { Id?: string; Labels?: Labels | null; State: string }[], limits: ReadonlyMap<string, ContainerLimits> = new Map()): ObservedContainer[] {
   const out: ObservedContainer[] = [];
   for (const ct of containers) {
     const l = ct.Labels ?? {};
-    if (l[LABEL.cluster] !== cluster || l[LABEL.helper] !== undefined || !l[LABEL.instance]) continue;
+    if (!isInstance(cluster, l)) continue;
+    const lim = ct.Id ? limits.get(ct.Id) : undefined;
     out.push({
       instance: l[LABEL.instance]!,
       state: ct.State === 'running' || ct.State === 'restarting' || ct.State === 'paused' ? 'running' : 'stopped',
       specHash: l[LABEL.spec] ?? '',
       generation: Number(l[LABEL.generation] ?? 0),
+      ...(lim?.Memory && { memory: lim.Memory }),
+      ...(lim?.NanoCpus && { vcpus: lim.NanoCpus / 1e9 }),
     });
   }
   return out;
 }
 
+/** The limits of the instance containers, by Id: listing containers does not show them. */
+async function containerLimits(e: Engine, c: Conn, containers: readonly Docker.ContainerInfo[]): Promise<Map<string, ContainerLimits>> {
+  const ours = containers.filter((ct) => isInstance(e.cluster, ct.Labels ?? {}));
+  const seen = await Promise.all(ours.map((ct) => e.maybe(c, `inspect container ${ct.Id}`, (signal) =>
+    c.docker.getContainer(ct.Id).inspect({ abortSignal: signal }) as Promise<{ HostConfig?: ContainerLimits }>)));
+  return new Map(ours.map((ct, i) => [ct.Id, seen[i]?.HostConfig ?? {}]));
+}
+
 /** The disks among a node's volumes, each with its instance's marker role and generation (else its own labels). */
 export function observeVolumes(cluster: string, volumes: readonly { Labels?: Labels | null }[]): ObservedVolume[] {
   const ours = volumes.map((v) => v.Labels ?? {}).filter((l) => l[LABEL.cluster] === cluster && l[LABEL.instance]);
-  const markers = new Map<string, { role: 'primary' | 'replica'; generation: number }>();
+  const markers = new Map<string, { role: 'primary' | 'replica'; generation: number; grown: Labels }>();
   for (const l of ours) {
-    if (l[LABEL.meta] !== undefined) markers.set(l[LABEL.instance]!, { role: roleOf(l), generation: Number(l[LABEL.generation] ?? 0) });
+    if (l[LABEL.meta] !== undefined) markers.set(l[LABEL.instance]!, { role: roleOf(l), generation: Number(l[LABEL.generation] ?? 0), grown: l });
   }
   const out: ObservedVolume[] = [];
   for (const l of ours) {
     if (l[LABEL.meta] !== undefined || l[LABEL.disk] === undefined) continue;
     const m = markers.get(l[LABEL.instance]!);
+    const disk = Number(l[LABEL.disk]);
     out.push({
       instance: l[LABEL.instance]!,
-      disk: Number(l[LABEL.disk]),
+      disk,
       role: m?.role ?? roleOf(l),
-      size: Number(l[LABEL.size] ?? 0),
+      size: Math.max(Number(l[LABEL.size] ?? 0), Number(m?.grown[grownLabel(disk)] ?? 0)),
       generation: m?.generation ?? Number(l[LABEL.generation] ?? 0),
     });
   }
   return out.sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : a.disk - b.disk));
 }
 
-/** The size of the node's data root (cached); 0 when no helper can run to measure it. */
-async function diskCapacity(e: Engine, c: Conn): Promise<number> {
-  const cached = e.diskCache.get(c.name);
-  if (cached && Date.now() - cached.at < DISK_CACHE_MS) return cached.bytes;
-  let bytes = 0;
+/** `df -k` of the node's data root (size and available bytes); undefined when no helper can run to measure it. */
+async function dataRoot(e: Engine, c: Conn): Promise<{ size: number; free: number } | undefined> {
   try {
     // the container's rootfs is an overlay on the data root's filesystem: its size is the data root's
     const r = await runHelper(e, c, `probe-${e.cluster}`, 'df', ['df', '-k', '/'], [], 30_000);
-    const line = r.stdout.trim().split('\n').pop() ?? '';
-    const kb = Number(line.trim().split(/\s+/)[1]);
-    if (r.exitCode === 0 && Number.isFinite(kb) && kb > 0) bytes = kb * 1024;
+    const [size, , free] = (r.stdout.trim().split('\n').pop() ?? '').trim().split(/\s+/).slice(1).map(Number);
+    return r.exitCode === 0 && size! > 0 && Number.isFinite(free) ? { size: size! * 1024, free: free! * 1024 } : undefined;
   } catch (err) {
     if (err instanceof DriverError && err.transient) throw err;
-    bytes = 0; // no helper image anywhere: unknown (set capacity.disk in the Node manifest)
+    return undefined; // no helper image anywhere: unknown (set capacity.disk in the Node manifest)
   }
+}
+
+/** The size of the node's data root (cached); 0 when it cannot be measured. */
+async function diskCapacity(e: Engine, c: Conn): Promise<number> {
+  const cached = e.diskCache.get(c.name);
+  if (cached && Date.now() - cached.at < DISK_CACHE_MS) return cached.bytes;
+  const bytes = (await dataRoot(e, c))?.size ?? 0;
   e.diskCache.set(c.name, { at: Date.now(), bytes });
   return bytes;
+}
+
+/** Bytes free on the node's data root now (not cached: a disk grow checks it); undefined when unknown. */
+export async function freeDisk(e: Engine, c: Conn): Promise<number | undefined> {
+  return (await dataRoot(e, c))?.free;
 }
 
 export async function probe(e: Engine, node: string): Promise<NodeProbe> {
@@ -98,7 +126,7 @@ export async function probe(e: Engine, node: string): Promise<NodeProbe> {
   const canCheckpoint = knownCheckpoint(e, node, containers);
   return {
     capacity,
-    containers: observeContainers(e.cluster, containers as Docker.ContainerInfo[]),
+    containers: observeContainers(e.cluster, containers, await containerLimits(e, c, containers)),
     volumes: observeVolumes(e.cluster, (volumes.Volumes ?? []) as VolumeInfo[]),
     ...(canCheckpoint !== undefined ? { canCheckpoint } : {}),
   };

@@ -9,7 +9,8 @@ import type { DiskSpec } from '../../model/desired.ts';
 import { labelsOf, type VolumeInfo } from './api.ts';
 import type { Conn, Engine } from './engine.ts';
 import { removeHelper } from './helpers.ts';
-import { LABEL, markerName, volumeName } from './names.ts';
+import { LABEL, grownLabel, markerName, volumeName } from './names.ts';
+import { freeDisk } from './probe.ts';
 
 type Role = 'primary' | 'replica';
 
@@ -29,15 +30,37 @@ export async function ensureVolume(e: Engine, c: Conn, name: string, labels: Rec
   return true;
 }
 
-async function setMarker(e: Engine, c: Conn, instance: string, role: Role, generation: number): Promise<void> {
+const isGrown = (label: string): boolean => label.startsWith(grownLabel(0).slice(0, -1));
+
+/** Replace the marker when its role, generation or grown sizes (`grown`, added to those it has) differ. */
+async function setMarker(e: Engine, c: Conn, instance: string, role: Role, generation: number, grown: Readonly<Record<string, string>> = {}): Promise<void> {
   const name = markerName(instance);
   const have = await e.inspectVolume(c, name);
-  if (have && e.ours(labelsOf(have))) {
-    const l = labelsOf(have);
-    if (l[LABEL.role] === role && Number(l[LABEL.generation]) === generation) return;
-    await e.maybe(c, `remove volume ${name}`, (signal) => c.docker.getVolume(name).remove({ abortSignal: signal }));
+  const l = have && e.ours(labelsOf(have)) ? labelsOf(have) : {};
+  const sizes = { ...Object.fromEntries(Object.entries(l).filter(([k]) => isGrown(k))), ...grown };
+  if (have && l[LABEL.role] === role && Number(l[LABEL.generation]) === generation && Object.entries(grown).every(([k, v]) => l[k] === v)) return;
+  if (have && e.ours(labelsOf(have))) await e.maybe(c, `remove volume ${name}`, (signal) => c.docker.getVolume(name).remove({ abortSignal: signal }));
+  await ensureVolume(e, c, name, { [LABEL.instance]: instance, [LABEL.meta]: '1', [LABEL.role]: role, [LABEL.generation]: String(generation), ...sizes });
+}
+
+/**
+ * A local volume has no size to change: growing one checks that the node's data root has the room, and
+ * records the new size on the marker (its contents are untouched). Growing to a size it has is a no-op.
+ */
+export async function growDisk(e: Engine, node: string, instance: string, disk: number, size: number): Promise<void> {
+  const c = e.conn(node);
+  const volume = (await diskVolumes(e, c, instance)).find((d) => d.index === disk);
+  if (!volume) throw new DriverError(`node ${node}: instance ${instance} has no disk ${disk} here to grow`, false, node);
+  const marker = await e.inspectVolume(c, markerName(instance));
+  const m = marker ? labelsOf(marker) : {};
+  const now = Math.max(Number(volume.labels[LABEL.size] ?? 0), Number(m[grownLabel(disk)] ?? 0));
+  if (now >= size) return;
+  const free = await freeDisk(e, c);
+  if (free !== undefined && size - now > free) {
+    throw new DriverError(`node ${node}: cannot grow disk ${disk} of ${instance} by ${size - now} bytes: its data root has ${free} bytes free`, false, node);
   }
-  await ensureVolume(e, c, name, { [LABEL.instance]: instance, [LABEL.meta]: '1', [LABEL.role]: role, [LABEL.generation]: String(generation) });
+  const role = (m[LABEL.role] ?? volume.labels[LABEL.role]) === 'primary' ? 'primary' : 'replica';
+  await setMarker(e, c, instance, role, Number(m[LABEL.generation] ?? volume.labels[LABEL.generation] ?? 0), { [grownLabel(disk)]: String(size) });
 }
 
 export async function createDisks(e: Engine, node: string, instance: string, disks: readonly DiskSpec[], role: Role, generation: number): Promise<void> {
