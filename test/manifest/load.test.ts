@@ -78,6 +78,8 @@ test('every field written out is mapped (anchors, merge keys, flow style)', asyn
   assert.equal(a1.env, { MODE: 'production', PORT: '8080' });
   assert.equal(a1.command, ['nginx', '-g', 'daemon off;']);
   assert.equal(a1.antiAffinity, ['front', 'zone-a']);
+  assert.equal(a1.disks, [{ size: 20 * GiB, mount: '/srv' }, { size: 5 * GiB }], 'a disk by size alone has no mount');
+  assert.equal(a1.fieldSources?.['disks[1].size'], { file: a1.source.file, line: 52, column: 13 }, 'where each size is written, for the planner\'s errors');
 
   const a2 = r.desired.instances.get('app2')!;
   assert.equal([a2.cluster, a2.image, a2.state, a2.env], ['full.example.lan', 'nginx:1.27', 'absent', a1.env]);
