@@ -208,6 +208,7 @@ export class Executor {
     const previous = this.options.store.jobs.get(id);
     return {
       id, type: op.type, instance: op.instance, reason: describeCause(op.cause), start, result: 'running',
+      ...('changes' in op && op.changes.length > 0 && { changes: op.changes }),
       ...(previous?.drift && { drift: previous.drift }), ...(previous?.migration && { migration: previous.migration }), ...this.options.tag?.(op),
       ...(resumed && { resumed: (previous?.resumed ?? 0) + 1, resumedAt: this.now() }), master: MASTER,
     };

@@ -2,7 +2,7 @@
  * Drover's own state: only what it decided. The manifests say what is wanted and the nodes say what
  * is; the store remembers placements, operations in flight, node health history and the journal.
  */
-import type { InstanceSpec, MigrationPath, Operation } from '../model/operations.ts';
+import type { FieldChange, InstanceSpec, MigrationPath, Operation } from '../model/operations.ts';
 
 export interface Placement {
   readonly instance: string;
@@ -63,6 +63,8 @@ export interface JobRecord {
   readonly error?: string;
   /** How many times a master resumed it after a crash. */
   readonly resumed?: number;
+  /** The fields it changed (ModifyInstance, RestartInstance, RecreateInstance, GrowDisk), applied → wanted. */
+  readonly changes?: readonly FieldChange[];
   /** What the operation noted on its way (e.g. "live, downtime 812 ms"). */
   readonly note?: string;
   /** A migration: which path it took (written as soon as it is known, so a resumed one keeps it). */

@@ -58,7 +58,10 @@ test('memory of both web instances: ModifyInstance in place, field diff in text,
     assert.is(c.generation, 1, `${name} was not recreated`);
   }
   w.close();
-  assert.equal(jobs(sb).filter((j) => j.type === 'ModifyInstance').map((j) => `${j.instance} ${j.result}`).sort(), ['web1 succeeded', 'web2 succeeded']);
+  assert.equal(jobs(sb).filter((j) => j.type === 'ModifyInstance').map((j) => [j.instance, j.result, j.changes]).sort(), [
+    ['web1', 'succeeded', [{ path: 'memory', from: '1G', to: '768M' }]], ['web2', 'succeeded', [{ path: 'memory', from: '1G', to: '768M' }]],
+  ]);
+  assert.match(drover(sb, ['jobs']).out, /ModifyInstance +web1 .*spec changed: memory 1G → 768M/);
   assert.match(drover(sb, ['plan', sb.manifests]).out, /No changes/);
 });
 

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { Store } from '../../store/store.ts';
+import type { JobRecord } from '../../store/types.ts';
 import { EXIT, locationOf, STORE_OPTIONS, type Io } from '../io.ts';
 import { table } from '../render/table.ts';
 import { shortGit } from '../git.ts';
@@ -18,7 +19,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const iso = (t?: number) => (t ? new Date(t).toISOString().replace('T', ' ').slice(0, 23) : '-');
   io.out(table(['ID', 'Type', 'Instance', 'Start', 'End', 'Result', 'Commit', 'Detail'], shown.map((j) => [
     j.id, j.type, j.instance, iso(j.start), iso(j.end), j.result + (j.resumed ? ` (resumed ×${j.resumed})` : ''), shortGit(j.git) || '-',
-    (j.drift ? `drift ${j.drift.kind}: ${j.drift.detail}` : '') + (j.drift && (j.error ?? '') ? '; ' : '') + (j.error ?? (j.drift ? '' : j.reason)) + (j.note ? ` [${j.note}]` : ''),
+    (j.drift ? `drift ${j.drift.kind}: ${j.drift.detail}` : '') + (j.drift && (j.error ?? '') ? '; ' : '') + (j.error ?? (j.drift ? '' : reasonOf(j))) + (j.note ? ` [${j.note}]` : ''),
   ])));
   return EXIT.ok;
 }
+
+/** "spec changed: memory 1G → 768M": the reason, with the fields an operation changed. */
+const reasonOf = (j: JobRecord): string =>
+  j.reason + (j.changes ? `: ${j.changes.map((c) => `${c.path} ${c.from} → ${c.to}`).join(', ')}` : '');
