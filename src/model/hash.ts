@@ -1,25 +1,44 @@
 /**
- * The spec hash: a short digest of what a container is made of that only a new container can change.
- * The drivers write it with the container (a label on docker, the container record in the sim world);
- * plan/ compares it with specMatches(). Left out: the limits a backend changes in place (memory, vcpus:
- * a docker label cannot follow a `docker update`, so they are read off the node instead, see
- * ObservedContainer) and the disks' sizes (GrowDisk changes them). Formula `v2:`; hashes without a
- * prefix are the first formula, which hashed the limits and sizes too (see specMatches).
+ * The spec hash: a short digest of what a container is made of that only a new container can change, so
+ * that a different one means RecreateInstance. The drivers write it with the container (a label on docker,
+ * the container record in the sim world), apply/ keeps it in the placement (`applied.specHash`), plan/
+ * compares it with specMatches().
+ *
+ * Left out: the limits a backend changes in place (memory, vcpus: a docker label cannot follow a
+ * `docker update`, so they are read off the node instead, see ObservedContainer) and the disks' sizes
+ * (GrowDisk changes them, the node shows them).
+ *
+ * Made to survive upgrades, so that a new Drover recreates nothing by itself:
+ * - keyed: fields are hashed by name (objects with sorted keys), never by position;
+ * - a field at its default (absent, an empty list or map) is left out, so a field added to the spec
+ *   later, at its default on every instance made before, changes no hash;
+ * - versioned: the hash starts with its formula's version (`v2:…`), and a hash of an older formula is
+ *   recomputed with that formula from the desired spec instead of being taken for a change.
  */
 import { createHash } from 'node:crypto';
+import { isV1Hash, specHashV1, v1View } from './hash-v1.ts';
 import type { InstanceSpec } from './operations.ts';
 
-const digest = (value: unknown): string => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 12);
-const sortedEnv = (env: Readonly<Record<string, string>>) => Object.entries(env).sort(([a], [b]) => (a < b ? -1 : 1));
+const VERSION = 'v2';
 
+/**
+ * Fields that are not what only a new container can change: its name is the key it is found by, the disk
+ * template says where its replica lives, the limits change in place.
+ */
+const NOT_HASHED: ReadonlySet<string> = new Set<keyof InstanceSpec>(['name', 'diskTemplate', 'memory', 'vcpus']);
+
+/** The hash of the current formula: what drivers and apply/ write. */
 export function specHash(spec: InstanceSpec): string {
-  return `v2:${digest({
-    image: spec.image, mounts: spec.disks.map((d) => d.mount ?? null), env: sortedEnv(spec.env),
-    command: spec.command ?? null, ports: spec.ports.map((p) => [p.container, p.host ?? null, p.protocol]),
-  })}`;
+  const fields = Object.fromEntries(Object.entries(spec).filter(([k]) => !NOT_HASHED.has(k)));
+  const disks = spec.disks.map(({ size: _size, ...rest }) => rest); // sizes grow in place
+  const canonical = JSON.stringify(withoutDefaults({ ...fields, disks }) ?? {});
+  return `${VERSION}:${createHash('sha256').update(canonical).digest('hex').slice(0, 12)}`;
 }
 
-/** What the node says of the fields left out of the hash; absent: the spec's own. */
+/** Written by the current formula: a container that can be changed in place and keep matching. */
+export const isCurrentHash = (hash: string): boolean => hash.startsWith(`${VERSION}:`);
+
+/** What the node says of the fields the hash leaves out; absent: the spec's own. */
 export interface SeenLimits {
   readonly memory?: number;
   readonly vcpus?: number;
@@ -28,25 +47,29 @@ export interface SeenLimits {
 }
 
 /**
- * Whether a container's hash stands for this spec. A first-formula hash also covered limits and sizes
- * as they were at its creation; those are what the node shows (nothing changed them in place before
- * this formula), so it is recomputed with them: a limit or size change stays an in-place one.
+ * Whether a stored hash, of any formula this Drover knows, stands for this spec. A v1 hash also covered
+ * the limits and sizes as they were when the container was made; those are what the node shows (nothing
+ * changed them in place before v2), so it is recomputed with them: a limit or size change stays in place.
  */
 export function specMatches(hash: string, spec: InstanceSpec, seen: SeenLimits = {}): boolean {
-  if (hash.startsWith('v2:')) return hash === specHash(spec);
-  return hash === specHashV1({
+  if (isCurrentHash(hash)) return hash === specHash(spec);
+  if (!isV1Hash(hash)) return false; // written by a newer Drover, whose formula this one cannot recompute
+  const made: InstanceSpec = {
     ...spec, memory: seen.memory ?? spec.memory, vcpus: seen.vcpus ?? spec.vcpus,
     disks: spec.disks.map((d, i) => ({ ...d, size: seen.sizes?.[i] ?? d.size })),
-  });
+  };
+  // v1 saw fewer fields: a spec that sets one it did not know is a change, whatever v1 says
+  return hash === specHashV1(made) && specHash(v1View(spec)) === specHash(spec);
 }
 
-/** The first formula, frozen: positional, limits and sizes included. */
-function specHashV1(spec: InstanceSpec): string {
-  return digest([
-    spec.image, spec.memory, spec.vcpus, spec.disks.map((d) => [d.size, d.mount]),
-    sortedEnv(spec.env), spec.command ?? null, spec.ports.map((p) => [p.container, p.host ?? null, p.protocol]),
-  ]);
+/** The value with object keys sorted and, at every depth, fields at their default (undefined, [], {}) left out; undefined if it is all default. */
+function withoutDefaults(value: unknown): unknown {
+  if (Array.isArray(value)) return value.length === 0 ? undefined : value.map((v) => withoutDefaults(v) ?? null);
+  if (value === null || typeof value !== 'object') return value;
+  const kept: [string, unknown][] = [];
+  for (const key of Object.keys(value).sort()) {
+    const v = withoutDefaults((value as Record<string, unknown>)[key]);
+    if (v !== undefined) kept.push([key, v]);
+  }
+  return kept.length === 0 ? undefined : Object.fromEntries(kept);
 }
-
-/** Written by this formula: a container that can be changed in place and keep matching. */
-export const isCurrentHash = (hash: string): boolean => hash.startsWith('v2:');
