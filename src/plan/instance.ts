@@ -2,7 +2,7 @@
  * The operations that take one instance from what is to its target, in the order they must run.
  */
 import type { Operation } from '../model/operations.ts';
-import { specHash } from '../model/hash.ts';
+import { specMatches } from '../model/hash.ts';
 import { formatDuration } from '../model/quantity.ts';
 import type { Copy, NodeFacts } from './facts.ts';
 import type { Target } from './targets.ts';
@@ -96,7 +96,7 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
   const ops: Operation[] = [];
   const container = on?.container;
   const disksMissing = (on?.volumes.length ?? 0) < d.disks.length;
-  if (!container || container.specHash !== specHash(spec) || disksMissing) {
+  if (!container || !specMatches(container.specHash, spec) || disksMissing) {
     const why = !container ? `container missing on ${primary}` : disksMissing ? `disks missing on ${primary}` : 'spec changed';
     ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, reason: why });
   } else if (start && container.state !== 'running') {
