@@ -9,6 +9,7 @@
  * Choice = lowest resulting Ganeti score under the hard rules, with one guard of ours: secondaries are
  * first sought among nodes not far above the mean secondary count (scan.ts secondaryCap explains why).
  */
+import type { FailMode, Refusal } from '../model/causes.ts';
 import type { ClusterModel, InstanceModel } from './model.ts';
 import type { ScoreBreakdown } from './metrics.ts';
 import { ClusterState, type InstState } from './state.ts';
@@ -17,7 +18,7 @@ import { canScanFast, secondaryCap, ShortLists, TopK, type ScanResult } from './
 
 export type PlaceResult =
   | { readonly ok: true; readonly primary: string; readonly secondary?: string; readonly warnings: readonly string[] }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly refusal: Refusal };
 
 export interface N1Failure {
   readonly node: string;
@@ -38,17 +39,39 @@ export interface AllocatorOptions {
 }
 
 // Why a node cannot take an instance; the order is the order of the checks and of the message.
-const REASONS = [
-  'offline', 'drained', 'lack memory', 'lack vcpus', 'lack disk', 'lack spindles', 'conflict on anti-affinity',
-  'would break N+1', 'have no usable secondary',
-] as const;
+const REASONS: readonly FailMode[] = ['offline', 'drained', 'memory', 'vcpus', 'disk', 'spindles', 'anti-affinity', 'n+1', 'no-secondary'];
 const R_OFFLINE = 0, R_DRAINED = 1, R_MEM = 2, R_CPU = 3, R_DSK = 4, R_SPN = 5, R_AFF = 6, R_N1 = 7, R_NOSEC = 8;
 /** Not a candidate at all (replace-secondary keeps its primary): counted nowhere. */
 const R_SKIP = 99;
-const SINGULAR: Readonly<Record<string, string>> = {
-  'lack memory': 'lacks memory', 'lack vcpus': 'lacks vcpus', 'lack disk': 'lacks disk',
-  'lack spindles': 'lacks spindles', 'have no usable secondary': 'has no usable secondary',
+/** How a refusal names each mode: [for several nodes, for one]. */
+const WORDS: Readonly<Record<FailMode, readonly [string, string]>> = {
+  offline: ['offline', 'offline'], drained: ['drained', 'drained'], memory: ['lack memory', 'lacks memory'],
+  vcpus: ['lack vcpus', 'lacks vcpus'], disk: ['lack disk', 'lacks disk'], spindles: ['lack spindles', 'lacks spindles'],
+  'anti-affinity': ['conflict on anti-affinity', 'conflict on anti-affinity'], 'n+1': ['would break N+1', 'would break N+1'],
+  'no-secondary': ['have no usable secondary', 'has no usable secondary'],
 };
+
+const noCounts = (): Record<FailMode, number> => ({
+  offline: 0, drained: 0, memory: 0, vcpus: 0, disk: 0, spindles: 0, 'anti-affinity': 0, 'n+1': 0, 'no-secondary': 0,
+});
+
+/** The modes that turned nodes down, most nodes first (ties in the order of the checks). */
+export function failModes(counts: Readonly<Record<FailMode, number>>): FailMode[] {
+  return REASONS.filter((m) => counts[m] > 0).sort((a, b) => counts[b] - counts[a] || REASONS.indexOf(a) - REASONS.indexOf(b));
+}
+
+/** A refusal as people read it, e.g. "no node: 3 lack memory, 1 drained". */
+export function refusalText(r: Refusal): string {
+  switch (r.kind) {
+    case 'not-placed': return `${r.instance} is not placed`;
+    case 'not-replicated': return `${r.instance} is not replicated: it has no secondary`;
+    case 'no-node': {
+      const parts = failModes(r.counts).map((m) => `${r.counts[m]} ${WORDS[m][r.counts[m] === 1 ? 1 : 0]}`);
+      return parts.length === 0 ? 'no node: the cluster has no nodes' : `no node: ${parts.join(', ')}`;
+    }
+  }
+}
+
 /** Short-list length per role: exact joint scoring costs TOP² trials per replicated placement. */
 const TOP = 4;
 
@@ -107,9 +130,9 @@ export class Allocator {
   replaceSecondary(instance: string, exclude: readonly string[]): PlaceResult {
     const st = this.state;
     const idx = st.instIndex.get(instance);
-    if (idx === undefined || st.insts[idx]!.pri < 0) return { ok: false, reason: `${instance} is not placed` };
+    if (idx === undefined || st.insts[idx]!.pri < 0) return { ok: false, refusal: { kind: 'not-placed', instance } };
     const inst = st.insts[idx]!;
-    if (!inst.replicated) return { ok: false, reason: `${instance} is not replicated: it has no secondary` };
+    if (!inst.replicated) return { ok: false, refusal: { kind: 'not-replicated', instance } };
     const p = inst.pri, oldS = inst.sec;
     const ex = new Set<number>();
     for (const name of exclude) { const i = st.index.get(name); if (i !== undefined) ex.add(i); }
@@ -256,7 +279,7 @@ export class Allocator {
     fixedPrimary: number,
     exclude: ReadonlySet<number>,
     spread: boolean,
-  ): { ok: true; choice: Choice; warnings: string[] } | { ok: false; reason: string } {
+  ): { ok: true; choice: Choice; warnings: string[] } | { ok: false; refusal: Refusal } {
     const st = this.state, inst = st.insts[idx]!, n = st.n;
     const tiers = this.useN1 && !this.strict ? 2 : 1;
     const held = fixedPrimary >= 0;
@@ -293,7 +316,7 @@ export class Allocator {
         if (found) return ok(found);
       }
       // The guarded pass gives up here: the unguarded pass does the exhaustive search.
-      if (spread) return { ok: false, reason: '' };
+      if (spread) return { ok: false, refusal: { kind: 'no-node', counts: noCounts() } };
       // Nothing among the best primaries: every feasible primary against every node.
       fillReasons();
       const all: number[] = [];
@@ -305,16 +328,16 @@ export class Allocator {
       }
     }
     fillReasons();
-    const counts = new Array<number>(REASONS.length).fill(0);
+    const counts = noCounts();
     for (let p = 0; p < n; p++) {
       const r = reasons[p]!;
-      if (r >= 0 && r < REASONS.length) counts[r]!++;
+      if (r >= 0 && r < REASONS.length) counts[REASONS[r]!]++;
       else if (r < 0) {
         const n1Only = this.useN1 && this.strict && !held && this.primaryBreaks(inst, p);
-        counts[n1Only ? R_N1 : this.secondaryBlock(inst, p, exclude)]!++;
+        counts[REASONS[n1Only ? R_N1 : this.secondaryBlock(inst, p, exclude)]!]++;
       }
     }
-    return { ok: false, reason: this.reasonText(counts) };
+    return { ok: false, refusal: { kind: 'no-node', counts } };
   }
 
   /** scanFast's job for the rare cases it does not cover (forthcoming, offline, tags, locations). */
@@ -393,14 +416,6 @@ export class Allocator {
     const st = this.state;
     const where = c.s >= 0 ? `${st.names[c.p]}/${st.names[c.s]}` : st.names[c.p]!;
     return `${inst.name} on ${where} breaks N+1: no placement keeps every node able to absorb a peer's failure`;
-  }
-
-  private reasonText(counts: readonly number[]): string {
-    const parts = REASONS.map((r, i) => ({ r, i, c: counts[i]! }))
-      .filter((x) => x.c > 0)
-      .sort((a, b) => b.c - a.c || a.i - b.i)
-      .map((x) => `${x.c} ${x.c === 1 ? SINGULAR[x.r] ?? x.r : x.r}`);
-    return parts.length === 0 ? 'no node: the cluster has no nodes' : `no node: ${parts.join(', ')}`;
   }
 }
 

@@ -8,8 +8,9 @@
  * Unlike hspace (its default "capacity checks"), we do not also require that every node could be
  * evacuated after each step: the count is what N+1 and the hard rules allow.
  */
+import type { FailMode, Refusal } from '../model/causes.ts';
 import type { ClusterModel, InstanceModel } from './model.ts';
-import { Allocator } from './allocator.ts';
+import { Allocator, failModes, refusalText } from './allocator.ts';
 
 export interface CapacitySpec {
   readonly memory: number; // bytes
@@ -24,7 +25,7 @@ export interface CapacityPlacement { readonly name: string; readonly spec: Capac
 export interface CapacityRun {
   /** Instances placed. */
   readonly count: number;
-  /** Why the next one did not fit (allocator's reason counts). */
+  /** Why the next one did not fit (the allocator's refusal, as text). */
   readonly stoppedBy: string;
   /** The resource that ran out first: memory, disk, vcpus, N+1, or other. */
   readonly limitingResource: 'memory' | 'disk' | 'vcpus' | 'N+1' | 'other' | 'limit';
@@ -46,14 +47,14 @@ const MiB = 2 ** 20;
 /** Ganeti's shrink units (htools Types.hs unitMem, unitDsk, unitCpu). */
 const UNIT = { memory: 64 * MiB, disk: 256 * MiB, vcpus: 1 } as const;
 
-function resourceOf(reason: string): CapacityRun['limitingResource'] {
-  // The reason text lists categories by count, largest first: the first one decides.
-  const first = /^no node: \d+ (.+?)(?:,|$)/.exec(reason)?.[1] ?? '';
-  if (/memory/.test(first)) return 'memory';
-  if (/disk|spindles/.test(first)) return 'disk';
-  if (/vcpus/.test(first)) return 'vcpus';
-  if (/N\+1/.test(first)) return 'N+1';
-  return 'other';
+const RESOURCE: Readonly<Partial<Record<FailMode, CapacityRun['limitingResource']>>> = {
+  memory: 'memory', disk: 'disk', spindles: 'disk', vcpus: 'vcpus', 'n+1': 'N+1',
+};
+
+/** The resource behind the mode that turned most nodes down (ties: the allocator's order of checks). */
+function resourceOf(r: Refusal): CapacityRun['limitingResource'] {
+  const first = r.kind === 'no-node' ? failModes(r.counts)[0] : undefined;
+  return (first && RESOURCE[first]) ?? 'other';
 }
 
 function instanceOf(spec: CapacitySpec, name: string): InstanceModel {
@@ -75,8 +76,8 @@ export function capacityStandard(model: ClusterModel, spec: CapacitySpec, opts: 
     const name = `${prefix}${placements.length + 1}`;
     const r = a.place(instanceOf(spec, name));
     if (!r.ok) {
-      stoppedBy = r.reason;
-      limiting = resourceOf(r.reason);
+      stoppedBy = refusalText(r.refusal);
+      limiting = resourceOf(r.refusal);
       break;
     }
     placements.push({ name, spec, primary: r.primary, ...(r.secondary ? { secondary: r.secondary } : {}) });
@@ -103,9 +104,9 @@ export function capacityTiered(model: ClusterModel, start: CapacitySpec, opts: C
       else tiers.push({ spec, count: 1 });
       continue;
     }
-    const res = resourceOf(r.reason);
+    const res = resourceOf(r.refusal);
     firstFailure ??= res;
-    stoppedBy = r.reason;
+    stoppedBy = refusalText(r.refusal);
     // N+1 is a memory shortage on the secondaries; anything else cannot be shrunk away.
     const shrink = res === 'N+1' ? 'memory' : res;
     if (shrink !== 'memory' && shrink !== 'disk' && shrink !== 'vcpus') { limiting = res; break; }

@@ -9,6 +9,8 @@
  *       .place(instance): PlaceResult                 best primary (+ secondary), committed; go largest
  *       .placeAll(instances)                          first, or let placeAll sort them so
  *       .replaceSecondary(name, exclude): PlaceResult
+ *     a refusal is data: { kind: 'no-node', counts: Record<FailMode, number> } (nodes turned down per
+ *     rule); refusalText(refusal) is its sentence, failModes(counts) the rules by weight
  *       .nPlusOneFailures(): N1Failure[]              { node, failingPeer, needed, free }
  *       .score(), .breakdown(), .placements()
  * - Score (hinfo):      clusterScore(model): ScoreBreakdown        { score, components[{name, weight, value}] }
@@ -33,7 +35,7 @@ import type { ClusterModel } from './model.ts';
 import type { ScoreBreakdown } from './metrics.ts';
 import { ClusterState } from './state.ts';
 
-export { Allocator, largestFirst, type PlaceResult, type N1Failure, type AllocatorOptions } from './allocator.ts';
+export { Allocator, largestFirst, failModes, refusalText, type PlaceResult, type N1Failure, type AllocatorOptions } from './allocator.ts';
 export { METRICS, type MetricComponent, type ScoreBreakdown } from './metrics.ts';
 export { balance, type BalanceMove, type BalanceOptions, type BalanceResult, type MoveKind } from './balance.ts';
 export { capacityStandard, capacityTiered, type CapacityOptions, type CapacityPlacement, type CapacityRun, type CapacitySpec } from './capacity.ts';

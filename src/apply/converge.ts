@@ -11,11 +11,13 @@ import { observe } from '../observe/index.ts';
 import { plan, type Plan } from '../plan/index.ts';
 import { rebalance } from '../plan/rebalance.ts';
 import { classifyDrift, type DriftItem } from '../plan/drift.ts';
+import { describeCause } from '../plan/reasons.ts';
 import { specHash } from '../model/hash.ts';
 import type { Store } from '../store/store.ts';
 import type { GitInfo, JobTags, NodeRecord, Placement } from '../store/types.ts';
 import type { EventSink } from './events.ts';
 import { Executor, type Failure, type Limits } from './executor.ts';
+import { fencer } from './fence.ts';
 
 export interface ConvergeOptions {
   readonly desired: Desired;
@@ -103,7 +105,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
     if (!last.operations.length && !last.pending.length && (await autoRebalance(o.store, o.desired, observed))) continue;
     const retryAt = Math.min(...last.pending.map((p) => p.retryAt ?? Infinity));
     if (!Number.isFinite(retryAt) || retryAt > deadline) break;
-    o.events({ type: 'waiting', reason: last.pending.find((p) => p.retryAt === retryAt)!.reason, untilMs: retryAt });
+    o.events({ type: 'waiting', reason: describeCause(last.pending.find((p) => p.retryAt === retryAt)!.cause), untilMs: retryAt });
     await sleep(Math.max(250, Math.min(1000, retryAt - Date.now()))); // re-probe every second
     rounds--; // waiting is not a round of work
   }
@@ -233,22 +235,6 @@ function limitsOf(desired: Desired): Limits {
   return {
     perNode: Math.min(...clusters.map((c) => c.reconcile.concurrency.perNode)),
     total: Math.min(...clusters.map((c) => c.reconcile.concurrency.total)),
-  };
-}
-
-/**
- * Fence each node once per run, however many of its instances fail over at once: concurrent
- * failovers share the one fence in progress. A failed fence is forgotten, so a retry runs it again.
- */
-function fencer(driver: Driver, desired: Desired): (node: string) => Promise<boolean> {
-  const fenced = new Map<string, Promise<boolean>>();
-  return (node) => {
-    let f = fenced.get(node);
-    if (!f) {
-      f = driver.fence(node, desired.nodes.get(node)?.endpoint).then((ok) => { if (!ok) fenced.delete(node); return ok; }, (e: unknown) => { fenced.delete(node); throw e; });
-      fenced.set(node, f);
-    }
-    return f;
   };
 }
 

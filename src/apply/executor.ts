@@ -6,11 +6,14 @@
 import * as os from 'node:os';
 import { createActor, type Actor } from 'xstate';
 import type { Driver } from '../drivers/driver.ts';
-import { nodesOf, type Operation } from '../model/operations.ts';
+import { nodesOf, withCause, type Operation } from '../model/operations.ts';
+import { describeCause } from '../plan/reasons.ts';
 import type { Store } from '../store/store.ts';
 import type { JobRecord, JobTags, MachineRecord } from '../store/types.ts';
 import type { EventSink } from './events.ts';
+import type { FenceResult } from './fence.ts';
 import { backoffMs, buildMachine, isRetryState, type MachineContext, type OperationMachine, type StepRequest } from './machine.ts';
+import { CURRENT_VERSIONS, resumePoint, UNVERSIONED, type VersionTables } from './resume.ts';
 import { stepsOf, type Step, type StepContext } from './steps.ts';
 
 export interface Limits {
@@ -23,10 +26,12 @@ export interface ExecutorOptions {
   readonly store: Store;
   readonly events: EventSink;
   readonly limits: Limits;
-  readonly fence: (node: string) => Promise<boolean>;
+  readonly fence: (node: string) => Promise<FenceResult>;
   readonly now?: () => number;
   /** Extra journal fields for an operation (its drift, the run's git commit). */
   readonly tag?: (op: Operation) => JobTags | undefined;
+  /** The step lists' versions and migrations (default: steps.ts's); tests bring their own. */
+  readonly versions?: VersionTables;
 }
 
 export interface Failure {
@@ -69,7 +74,7 @@ export class Executor {
 
   /** Finish the machines a previous master left in flight, before anything new is planned. */
   async resume(records: readonly MachineRecord[]): Promise<RunResult> {
-    const results = await Promise.all(records.map((r) => this.runOne(r.op, r.id, r)));
+    const results = await Promise.all(records.map((r) => this.runOne(withCause(r.op), r.id, r)));
     return tally(results.map((error, i) => ({ op: records[i]!.op, error })), 0);
   }
 
@@ -147,31 +152,54 @@ export class Executor {
     const { store, events } = this.options;
     const steps = stepsOf(op);
     const names = steps.map(([name]) => name);
+    const versions = this.options.versions ?? CURRENT_VERSIONS;
+    const point = resumed ? resumePoint(resumed, names, versions) : undefined;
+    if (point?.kind === 'parked') return this.parkRecord(resumed!, point.why);
     const startedAt = resumed?.startedAt ?? this.now();
     const notes: string[] = [];
     this.running.set(id, { op, steps: new Map(steps), ctx: this.contextFor(op, id, notes), notes });
     events({ type: 'operation-started', id, op, resumed: !!resumed });
     const job = this.jobFor(op, id, startedAt, !!resumed);
-    const machine = this.machineFor(names);
-    const actor = resumed
-      ? createActor(machine, { snapshot: resumed.snapshot as never, input: { opId: id } })
+    // A machine from an older step list starts afresh at the step its old one maps to.
+    const from = point?.kind === 'mapped' ? point.step : names[0]!;
+    if (point?.kind === 'mapped') notes.push(`resumed at ${point.step} (was ${point.was} of step list v${point.from})`);
+    const restore = point?.kind === 'snapshot';
+    const machine = this.machineFor(names, from);
+    const actor = restore
+      ? createActor(machine, { snapshot: resumed!.snapshot as never, input: { opId: id } })
       : createActor(machine, { input: { opId: id } });
-    const persist = () => store.putMachine({ id, op, snapshot: actor.getPersistedSnapshot(), startedAt });
+    const record = (): MachineRecord => ({ id, op, snapshot: actor.getPersistedSnapshot(), startedAt, stepsVersion: versions.versions[op.type] ?? UNVERSIONED });
+    const persist = () => store.putMachine(record());
     // The machine before its 'running' journal entry, in one batch: a master killed here (even
     // mid-write) never leaves a job 'running' that no machine will ever finish.
-    await Promise.all([...(resumed ? [] : [persist()]), store.putJob(job)]);
-    const outcome = await this.drive(actor, id, op, persist, resumed ? undefined : names[0]);
+    const first = !resumed ? [persist()] : restore ? [] : [store.replaceMachine(record())];
+    await Promise.all([...first, store.putJob(job)]);
+    const outcome = await this.drive(actor, id, op, persist, restore ? undefined : from);
     this.running.delete(id);
     const end = this.now();
     const error = outcome.failed ? outcome.error ?? 'failed' : undefined;
     const note = notes.length ? notes.join('; ') : undefined;
+    const migration = store.jobs.get(id)?.migration; // written by the step that knew it, maybe before a restart
     // The journal's result before the machine's removal (one batch): a torn write can leave the
     // machine to be resumed (its last step is idempotent), never a job 'running' without a machine.
     await Promise.all([
-      store.putJob({ ...job, end, result: error ? 'failed' : 'succeeded', ...(error && { error }), ...(note && { note }) }),
+      store.putJob({ ...job, end, result: error ? 'failed' : 'succeeded', ...(error && { error }), ...(note && { note }), ...(migration && { migration }) }),
       store.deleteMachine(id),
     ]);
-    events({ type: 'operation-finished', id, op, result: error ? 'failed' : 'succeeded', durationMs: end - startedAt, ...(error && { error }), ...(note && { note }) });
+    events({ type: 'operation-finished', id, op, result: error ? 'failed' : 'succeeded', durationMs: end - startedAt, ...(error && { error }), ...(note && { note }), ...(migration && { migration }) });
+    return error;
+  }
+
+  /**
+   * A machine this master cannot resume safely stays in the store, not run (its instance is left
+   * alone by the planner meanwhile); the journal and a failed event say which and why.
+   */
+  private async parkRecord(r: MachineRecord, why: string): Promise<string> {
+    const { store, events } = this.options;
+    const error = `cannot resume ${r.op.type} ${r.op.instance} (job ${r.id}): ${why}; parked, left in the store`;
+    const job = store.jobs.get(r.id) ?? this.jobFor(r.op, r.id, r.startedAt, false);
+    await store.putJob({ ...job, result: 'parked', error });
+    events({ type: 'operation-finished', id: r.id, op: r.op, result: 'failed', error, durationMs: 0 });
     return error;
   }
 
@@ -179,8 +207,8 @@ export class Executor {
   private jobFor(op: Operation, id: string, start: number, resumed: boolean): JobRecord {
     const previous = this.options.store.jobs.get(id);
     return {
-      id, type: op.type, instance: op.instance, reason: op.reason, start, result: 'running',
-      ...(previous?.drift && { drift: previous.drift }), ...this.options.tag?.(op),
+      id, type: op.type, instance: op.instance, reason: describeCause(op.cause), start, result: 'running',
+      ...(previous?.drift && { drift: previous.drift }), ...(previous?.migration && { migration: previous.migration }), ...this.options.tag?.(op),
       ...(resumed && { resumed: (previous?.resumed ?? 0) + 1, resumedAt: this.now() }), master: MASTER,
     };
   }
@@ -217,14 +245,18 @@ export class Executor {
       op, driver, store, fence, now: this.now,
       progress: (bytesDone, bytesTotal) => events({ type: 'progress', id, instance: op.instance, bytesDone, bytesTotal }),
       note: (text) => void notes.push(text),
+      migrated: async (migration) => {
+        const job = store.jobs.get(id);
+        if (job) await store.putJob({ ...job, migration });
+      },
     };
   }
 
-  private machineFor(names: readonly string[]): OperationMachine {
-    const key = names.join(',');
+  private machineFor(names: readonly string[], from: string): OperationMachine {
+    const key = `${names.join(',')}@${from}`;
     let m = this.machines.get(key);
     if (!m) {
-      m = buildMachine(names, (req) => this.runStep(req));
+      m = buildMachine(names, (req) => this.runStep(req), from);
       this.machines.set(key, m);
     }
     return m;

@@ -31,8 +31,8 @@ export const backoffMs = (attempts: number): number => Math.min(5000, BACKOFF_BA
 
 export const isRetryState = (value: unknown): boolean => typeof value === 'string' && value.endsWith('_retry');
 
-/** Build the machine for one list of step names; `runStep` does the work. */
-export function buildMachine(steps: readonly string[], runStep: (req: StepRequest) => Promise<void>) {
+/** Build the machine for one list of step names, starting at `from`; `runStep` does the work. */
+export function buildMachine(steps: readonly string[], runStep: (req: StepRequest) => Promise<void>, from: string = steps[0]!) {
   const states: Record<string, object> = {};
   steps.forEach((step, i) => {
     const next = steps[i + 1] ?? 'done';
@@ -67,7 +67,7 @@ export function buildMachine(steps: readonly string[], runStep: (req: StepReques
     },
   }).createMachine({
     id: 'operation',
-    initial: steps[0]!,
+    initial: from,
     context: ({ input }) => ({ opId: input.opId, attempts: 0 }),
     states: states as never,
   });

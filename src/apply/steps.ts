@@ -5,8 +5,9 @@
  */
 import type { Driver } from '../drivers/driver.ts';
 import { DriverError } from '../drivers/driver.ts';
-import type { Operation } from '../model/operations.ts';
+import type { MigrationPath, Operation, OperationType } from '../model/operations.ts';
 import type { Store } from '../store/store.ts';
+import type { FenceResult } from './fence.ts';
 import type { Placement } from '../store/types.ts';
 
 export interface StepContext {
@@ -14,17 +15,39 @@ export interface StepContext {
   readonly driver: Driver;
   readonly store: Store;
   readonly now: () => number;
-  /** Fence a node (the driver's power switch or the cluster's fence command). */
-  readonly fence: (node: string) => Promise<boolean>;
+  /** Fence a node by its cluster's settings (fence.ts). */
+  readonly fence: (node: string) => Promise<FenceResult>;
   readonly progress: (bytesDone: number, bytesTotal: number) => void;
-  /** A note for the journal (e.g. migration downtime). */
+  /** A note for the journal (e.g. an old replica left for later). */
   readonly note: (text: string) => void;
+  /** Which path a migration took: into the journal at once, so that a resumed machine keeps it. */
+  readonly migrated: (path: MigrationPath) => Promise<void>;
 }
 
 export type Step = (ctx: StepContext) => Promise<void>;
 
 /** A failure no retry can fix. */
 export class StepFailure extends Error {}
+
+/**
+ * The version of each operation type's step list, persisted with every machine. Bump it when a
+ * list changes in a way a machine persisted mid-way could notice (a step renamed, removed, split
+ * or moved), and say in STEP_MIGRATIONS where each old step resumes; a machine whose step has no
+ * mapping is parked, never resumed at a wrong step. Records without a version are version 1.
+ */
+export const STEPS_VERSION: Readonly<Record<OperationType, number>> = {
+  CreateInstance: 1, SyncDisks: 1, StartInstance: 1, StopInstance: 1, MigrateInstance: 1, MoveInstance: 1,
+  FailoverInstance: 1, ReplaceSecondary: 1, RecreateInstance: 1, RemoveInstance: 1, RemoveOrphan: 1,
+};
+
+/** From an older version of an operation type's list: old step name → the current step to re-run. */
+export interface StepMigration {
+  readonly from: number;
+  readonly steps: Readonly<Record<string, string>>;
+}
+
+/** None yet: every list is at its first version. */
+export const STEP_MIGRATIONS: Readonly<Partial<Record<OperationType, readonly StepMigration[]>>> = {};
 
 export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
   switch (op.type) {
@@ -60,7 +83,8 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
     ];
     case 'FailoverInstance': return [
       ['fence', async (c) => {
-        if (!(await c.fence(op.from))) throw new StepFailure(`could not fence ${op.from}; not failing over (two copies must never run)`);
+        const f = await c.fence(op.from);
+        if (!f.fenced) throw new StepFailure(`could not fence ${op.from} (${f.detail}); not failing over (two copies must never run)`);
         const rec = c.store.nodes.get(op.from);
         if (rec?.fencedAt === undefined) await c.store.putNode({ ...rec, name: op.from, fencedAt: c.now() });
         await stoppedByFence(c, op.from);
@@ -129,10 +153,15 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
     }],
     ['preSync', (c) => syncUnlessRunning(c, op.from, op.to, op.instance)],
     ['live', async (c) => {
-      if (!op.start || !c.driver.liveMigrate) return;
+      if (!op.start) return c.migrated({ path: 'cold', cause: 'stopped' });
+      if (!c.driver.liveMigrate) return c.migrated({ path: 'cold', cause: 'backend' });
       const r = await c.driver.liveMigrate(op.from, op.to, op.spec, op.generation, c.progress);
-      if (r.kind === 'cold') { c.note(`live → cold: ${r.why}`); return; }
+      if (r.kind === 'cold') {
+        c.note(`live → cold: ${r.why}`);
+        return c.migrated({ path: 'cold', cause: 'fell-back', why: r.why });
+      }
       c.note(`live, downtime ${r.downtimeMs} ms`);
+      await c.migrated({ path: 'live', downtimeMs: r.downtimeMs });
       await updatePlacement(c, op.instance, (p) => swapped(p, c));
     }],
     ['stopSource', (c) => stopIfThere(c, op.from, op.instance)],

@@ -1,8 +1,8 @@
 /** Loading manifests and opening the backend and the store for a command. */
-import { loadManifests, formatDiagnostic, DEFAULT_MANIFEST_PATH } from '../manifest/index.ts';
+import { loadManifests, formatDiagnostic, DEFAULT_MANIFEST_PATH, type LoadOptions } from '../manifest/index.ts';
 import type { Desired } from '../model/desired.ts';
 import type { Driver } from '../drivers/driver.ts';
-import { SimDriver } from '../drivers/sim/index.ts';
+import { backend, DEFAULT_BACKEND } from '../drivers/index.ts';
 import { observeAndRecord } from '../apply/converge.ts';
 import type { Observed } from '../model/observed.ts';
 import type { StoreLocation } from '../store/backend.ts';
@@ -11,8 +11,8 @@ import { Store } from '../store/store.ts';
 import { EXIT, locationOf, type Io } from './io.ts';
 
 /** Load and validate; on errors print every diagnostic and return undefined. */
-export async function loadOrReport(paths: readonly string[], io: Io): Promise<{ desired: Desired; files: readonly string[] } | undefined> {
-  const r = await loadManifests(paths.length ? paths : [DEFAULT_MANIFEST_PATH]);
+export async function loadOrReport(paths: readonly string[], io: Io, options: LoadOptions = {}): Promise<{ desired: Desired; files: readonly string[] } | undefined> {
+  const r = await loadManifests(paths.length ? paths : [DEFAULT_MANIFEST_PATH], options);
   if (!r.ok) {
     for (const d of r.diagnostics) io.err(formatDiagnostic(d));
     const errors = r.diagnostics.filter((d) => d.severity === 'error').length;
@@ -26,15 +26,11 @@ export async function loadOrReport(paths: readonly string[], io: Io): Promise<{ 
 /** The driver for the manifests' backend. One backend per run. */
 export async function openDriver(desired: Desired, stateDir: string, options: { readOnly?: boolean } = {}): Promise<Driver> {
   const clusters = [...desired.clusters.values()];
-  const backends = new Set(clusters.map((c) => c.backend));
-  if (backends.size > 1) throw new Error('manifests mix the sim and docker backends; run them separately');
+  const names = [...new Set(clusters.map((c) => c.backend))];
+  if (names.length > 1) throw new Error(`manifests mix the ${names.join(' and ')} backends; run them separately`);
+  const cluster = clusters[0];
   const nodes = [...desired.nodes.values()];
-  if (backends.has('docker')) {
-    const { createDockerDriver } = await import('../drivers/docker/index.ts');
-    const c = clusters[0]!;
-    return createDockerDriver({ cluster: c.name, nodes, ...(c.failover.fenceCommand && { fenceCommand: c.failover.fenceCommand }) });
-  }
-  return new SimDriver({ stateDir, nodes, latencyMs: clusters[0]?.sim.latencyMs ?? 0, ...(options.readOnly && { readOnly: true }) });
+  return backend(cluster?.backend ?? DEFAULT_BACKEND).open({ nodes, stateDir, ...(cluster && { cluster }), ...(options.readOnly && { readOnly: true }) });
 }
 
 /**

@@ -7,6 +7,7 @@
  * Drover's labels for this cluster, and it rejects with a DriverError whose `transient` says whether
  * a retry can help.
  */
+import type { BackendName } from './backends.ts';
 import type { NodeCapacity, DiskSpec } from '../model/desired.ts';
 import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
 import type { InstanceSpec } from '../model/operations.ts';
@@ -50,7 +51,7 @@ export type LiveMigrateResult =
 export type ProgressFn = (bytesDone: number, bytesTotal: number) => void;
 
 export interface Driver {
-  readonly backend: 'sim' | 'docker';
+  readonly backend: BackendName;
 
   probe(node: string): Promise<NodeProbe>;
 
@@ -74,10 +75,10 @@ export interface Driver {
   removeInstance(node: string, instance: string): Promise<void>;
 
   /**
-   * Make it impossible for `node` to run anything until it is restored (power it off).
-   * Returns whether the node is known to be fenced; false means nothing may fail over from it.
+   * The backend's own power switch (backends with the `powerSwitch` capability): `node` runs nothing
+   * until it is restored. Used only by apply/'s fencing, which is cluster policy (apply/fence.ts).
    */
-  fence(node: string, endpoint: string | undefined): Promise<boolean>;
+  powerOff?(node: string): Promise<void>;
 
   /**
    * Live migration (process state kept) where both nodes support it; absent on backends that cannot.

@@ -21,6 +21,7 @@ import {
   formatGanetiText, GanetiTextError, parseGanetiText,
   type GanetiCluster, type GanetiGroup, type GanetiInstance, type GanetiNode, type GanetiPolicy,
 } from '../alloc/ganeti-text.ts';
+import { DEFAULT_BACKEND } from '../drivers/backends.ts';
 import type { Backend, Desired, DesiredCluster, DesiredInstance, DesiredNode, NodeCapacity } from '../model/desired.ts';
 
 /** Prefix of the labels that carry what Drover's model does not. */
@@ -104,7 +105,7 @@ export function ganetiToManifests(gc: GanetiCluster, file: string, options: Impo
   const iex = prefixes(gc.clusterTags);
   const offline = new Set(gc.nodes.filter((n) => n.role === 'Y').map((n) => n.name));
   return {
-    cluster: clusterDoc(gc, cluster, options.backend ?? 'sim'),
+    cluster: clusterDoc(gc, cluster, options.backend ?? DEFAULT_BACKEND),
     nodes: gc.nodes.map((n) => nodeDoc(n, gc, cluster, nodeName, use, file)),
     instances: gc.instances.map((i) => instanceDoc(i, { cluster, nodes: nodeName, names: instName, iex, offline, file })),
   };

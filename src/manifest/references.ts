@@ -1,5 +1,6 @@
 /** Checks of what manifests name: their cluster, pinned nodes, and what each backend needs. */
 
+import { BACKENDS, type NodeNeeds } from '../drivers/backends.ts';
 import type { Desired, DesiredCluster } from '../model/desired.ts';
 import type { Docs } from './build.ts';
 import type { Diagnostics } from './diagnostic.ts';
@@ -27,15 +28,15 @@ export function checkNodeBackends(desired: Desired, docs: Docs, diags: Diagnosti
   for (const node of desired.nodes.values()) {
     const m = docs.nodes.get(node.name)!;
     const backend = desired.clusters.get(node.cluster)!.backend;
-    if (backend === 'sim') {
-      const missing = (['memory', 'vcpus', 'disk'] as const).filter((k) => node.capacity?.[k] === undefined);
-      if (missing.length > 0) {
-        diags.error(where(m, '/spec/capacity', 'key'),
-          `${m.title}: spec.capacity: ${missing.join(', ')} required on the sim backend (cluster "${node.cluster}")`);
-      }
-    } else if (node.endpoint === undefined) {
+    const needs: NodeNeeds = BACKENDS[backend].node;
+    const missing = (['memory', 'vcpus', 'disk'] as const).filter((k) => node.capacity?.[k] === undefined);
+    if (needs.capacity && missing.length > 0) {
+      diags.error(where(m, '/spec/capacity', 'key'),
+        `${m.title}: spec.capacity: ${missing.join(', ')} required on the ${backend} backend (cluster "${node.cluster}")`);
+    }
+    if (needs.endpoint && node.endpoint === undefined) {
       diags.error(where(m, '/spec', 'key'),
-        `${m.title}: spec.endpoint is required on the docker backend (e.g. unix:///var/run/docker.sock)`);
+        `${m.title}: spec.endpoint is required on the ${backend} backend (e.g. ${needs.endpoint.example})`);
     }
     if (node.tls !== undefined && node.endpoint?.startsWith('tcp://') !== true) {
       diags.warning(where(m, '/spec/tls', 'key'), `${m.title}: spec.tls is only used with a tcp:// endpoint`);

@@ -3,6 +3,7 @@
  * These types mirror schemas/*.schema.json; resolve.ts turns them into the model's Desired types.
  */
 
+import type { BackendName } from '../drivers/backends.ts';
 import type { SourceLocation } from '../model/desired.ts';
 import type { Kind } from './schemas.ts';
 import type { YamlDoc } from './yaml.ts';
@@ -17,7 +18,7 @@ export interface DiskDoc {
 }
 
 export interface ClusterSpecDoc {
-  readonly backend: 'sim' | 'docker';
+  readonly backend: BackendName;
   readonly defaults: {
     readonly memory: Quantity;
     readonly vcpus: number;

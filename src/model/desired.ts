@@ -3,6 +3,8 @@
  * durations in ms). Produced by manifest/, read by plan/ and alloc/. Plain readonly data.
  */
 
+import type { BackendName } from '../drivers/backends.ts';
+
 /** Where a document or field came from, for messages. Lines and columns are 1-based. */
 export interface SourceLocation {
   readonly file: string;
@@ -10,7 +12,8 @@ export interface SourceLocation {
   readonly column: number;
 }
 
-export type Backend = 'sim' | 'docker';
+/** A backend's name; drivers/backends.ts lists them with their capabilities. */
+export type Backend = BackendName;
 export type DiskTemplate = 'plain' | 'replicated';
 export type InstanceState = 'running' | 'stopped' | 'absent';
 
@@ -51,7 +54,7 @@ export interface DesiredCluster {
   readonly failover: {
     readonly automatic: boolean;
     readonly nodeDownAfterMs: number;
-    /** argv; the node's name and endpoint are appended. Absent: the sim backend fences by itself. */
+    /** argv; the node's name and endpoint are appended. Absent: only a backend with a power switch can fence. */
     readonly fenceCommand?: readonly string[];
     /** Failovers started per hour in the cluster at most; 0 = no limit. Optional: models built by hand (tests, bench) may omit it: 10. */
     readonly maxPerHour?: number;

@@ -34,6 +34,8 @@ export interface ObservedNode {
   readonly capacity?: NodeCapacity;
   readonly containers: readonly ObservedContainer[];
   readonly volumes: readonly ObservedVolume[];
+  /** Can checkpoint a running instance (live migration), as the driver last found; absent when not known. */
+  readonly canCheckpoint?: boolean;
 }
 
 export interface Observed {

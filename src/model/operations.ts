@@ -1,7 +1,8 @@
 /**
  * Operations: what a plan asks apply/ to do, one instance at a time. A discriminated union on
- * `type`. `reason` explains the plan to people; apply never decides anything from it.
+ * `type`. `cause` says why, as data (causes.ts); the sentence people read is rendered from it.
  */
+import type { Cause } from './causes.ts';
 import type { DiskSpec, DiskTemplate, PortSpec } from './desired.ts';
 
 /** What a container is made of: everything the driver needs to create it, and nothing else. */
@@ -19,7 +20,7 @@ export interface InstanceSpec {
 
 interface Base {
   readonly instance: string;
-  readonly reason: string;
+  readonly cause: Cause;
 }
 
 export interface CreateInstance extends Base {
@@ -43,6 +44,27 @@ export interface StopInstance extends Base {
   readonly type: 'StopInstance';
   readonly primary: string;
 }
+/**
+ * Why a migration is (or was) cold: the backend cannot migrate live, the instance is stopped (nothing
+ * to keep), it publishes ports (only an instance without them moves live today), `node` cannot
+ * checkpoint, or the driver tried and fell back (apply only; its words in `why`).
+ */
+export type ColdCause = 'backend' | 'stopped' | 'ports' | 'no-checkpoint' | 'fell-back';
+
+/** What the planner expects of a migration, from the backend's capabilities, the spec and the nodes. */
+export type MigrationForecast =
+  | {
+    readonly path: 'live';
+    /** Nodes not probed for checkpointing yet: live is tried, and falls back to cold if it cannot be. */
+    readonly unprobed?: readonly string[];
+  }
+  | { readonly path: 'cold'; readonly cause: ColdCause; readonly node?: string };
+
+/** Which path a migration took, as the journal records it. */
+export type MigrationPath =
+  | { readonly path: 'live'; readonly downtimeMs: number }
+  | { readonly path: 'cold'; readonly cause: ColdCause; readonly why?: string };
+
 /** Move a running or stopped instance to its secondary and swap roles; nothing is lost. */
 export interface MigrateInstance extends Base {
   readonly type: 'MigrateInstance';
@@ -52,6 +74,8 @@ export interface MigrateInstance extends Base {
   readonly generation: number;
   /** Run it on `to` afterwards (false for an instance that should stay stopped). */
   readonly start: boolean;
+  /** Live or cold, as far as the planner can tell (absent in plans saved before it was added). */
+  readonly expected?: MigrationForecast;
 }
 /**
  * Move an instance to a node that holds no copy of it: create its disks there, copy them, stop,
@@ -137,4 +161,13 @@ export function nodesOf(op: Operation): string[] {
     case 'RemoveInstance': return [op.primary, op.secondary].filter((n): n is string => !!n);
     case 'RemoveOrphan': return [op.node];
   }
+}
+
+/**
+ * An operation as a version older than causes saved it (a machine in flight, a plan saved with
+ * --out): its sentence becomes its cause, so it runs and is journaled as it would have been.
+ */
+export function withCause(op: Operation): Operation {
+  const saved = op as Operation & { readonly reason?: string };
+  return op.cause ? op : { ...op, cause: { kind: 'legacy-reason', reason: saved.reason ?? '' } };
 }

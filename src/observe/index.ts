@@ -19,7 +19,7 @@ async function observeNode(driver: Driver, name: string, timeoutMs: number): Pro
   });
   try {
     const probe = await Promise.race([driver.probe(name), timeout]);
-    return { name, health: 'up', capacity: probe.capacity, containers: probe.containers, volumes: probe.volumes };
+    return { name, health: 'up', capacity: probe.capacity, containers: probe.containers, volumes: probe.volumes, ...(probe.canCheckpoint !== undefined && { canCheckpoint: probe.canCheckpoint }) };
   } catch (e) {
     return { name, health: 'unreachable', error: (e as Error).message, containers: [], volumes: [] };
   } finally {

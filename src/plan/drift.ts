@@ -38,8 +38,8 @@ function fromOperation(op: Operation, observed: Observed, store: StoreView): Dri
   const item = (node: string, kind: DriftKind, detail: string): DriftItem => ({ instance: op.instance, node, kind, detail, action: 'corrected', op });
   switch (op.type) {
     case 'RecreateInstance': {
-      if (op.reason.startsWith('container missing')) return item(op.primary, 'container-removed', `container removed on ${op.primary} outside Drover; recreated`);
-      if (op.reason.startsWith('disks missing')) return item(op.primary, 'volume-gone', `volume(s) gone on ${op.primary}; recreated`);
+      if (op.cause.kind === 'container-missing') return item(op.primary, 'container-removed', `container removed on ${op.primary} outside Drover; recreated`);
+      if (op.cause.kind === 'disks-missing') return item(op.primary, 'volume-gone', `volume(s) gone on ${op.primary}; recreated`);
       const seen = observed.nodes.get(op.primary)?.containers.find((c) => c.instance === op.instance);
       // Only when the manifests still want what Drover applied is a different container the node's doing.
       if (!applied || !seen || seen.specHash === applied.specHash || !specMatches(applied.specHash, op.spec)) return undefined;
@@ -50,7 +50,7 @@ function fromOperation(op: Operation, observed: Observed, store: StoreView): Dri
     case 'StopInstance':
       return applied?.running === true ? undefined : item(op.primary, 'started-by-hand', `started on ${op.primary} outside Drover but its manifest says state: stopped; stopped again`);
     case 'SyncDisks':
-      return op.reason.startsWith('replica missing') && placed.lastSync?.node === op.secondary
+      return op.cause.kind === 'replica-missing' && placed.lastSync?.node === op.secondary
         ? item(op.secondary, 'replica-gone', `replica volume(s) gone on ${op.secondary}; recreated and resynced`) : undefined;
     default:
       return undefined;
@@ -59,9 +59,9 @@ function fromOperation(op: Operation, observed: Observed, store: StoreView): Dri
 
 /** The planner holds an instance whose primary lost its disks while the replica has them. */
 function heldDisks(p: Plan): DriftItem[] {
-  return p.pending
-    .filter((x) => x.reason.includes('are missing on its primary'))
-    .map((x) => ({ instance: x.instance, node: /primary (\S+)/.exec(x.reason)?.[1] ?? '?', kind: 'volume-gone' as const, detail: `volume(s) gone on the primary; held, not recreated empty (the replica has the data)`, action: 'left' as const }));
+  return p.pending.flatMap(({ instance, cause }): DriftItem[] => (cause.kind === 'held-disks-missing-on-primary'
+    ? [{ instance, node: cause.node, kind: 'volume-gone', detail: `volume(s) gone on the primary; held, not recreated empty (the replica has the data)`, action: 'left' }]
+    : []));
 }
 
 /** Containers or volumes with Drover's labels that no placement accounts for. */

@@ -2,10 +2,12 @@
  * Facts the planner derives once per run: what each node can do now, and where each instance's
  * copies are. Pure functions over Desired + Observed + the store.
  */
-import type { DesiredCluster, DesiredNode } from '../model/desired.ts';
+import { capabilitiesOf } from '../drivers/backends.ts';
+import type { FailoverBlock, Unfit } from '../model/causes.ts';
+import type { DesiredCluster, DesiredNode, NodeCapacity } from '../model/desired.ts';
 import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
 import type { PlanInput } from './types.ts';
-import type { StoreView } from '../store/types.ts';
+import type { Placement, StoreView } from '../store/types.ts';
 
 export interface NodeFacts {
   readonly name: string;
@@ -24,7 +26,7 @@ export interface NodeFacts {
   /** When `dead` will become true if the node stays down. */
   readonly deadAt?: number;
   /** Why a dead node's instances cannot fail over, if they cannot. */
-  readonly failoverBlocked?: string;
+  readonly failoverBlocked?: FailoverBlock;
   readonly error?: string;
 }
 
@@ -65,24 +67,58 @@ function factsOf(name: string, input: PlanInput): NodeFacts {
 }
 
 /** Why a dead node's instances could not fail over in this cluster, if they could not. */
-export function failoverBlocked(cluster: DesiredCluster | undefined): string | undefined {
-  if (!cluster) return 'the node is in no manifest';
-  if (!cluster.failover.automatic) return `automatic failover is off in Cluster "${cluster.name}" (failover.automatic: false)`;
-  if (cluster.backend === 'docker' && !cluster.failover.fenceCommand) {
-    return `Cluster "${cluster.name}" has no failover.fenceCommand, so the node cannot be fenced and nothing fails over`;
+export function failoverBlocked(cluster: DesiredCluster | undefined): FailoverBlock | undefined {
+  if (!cluster) return { kind: 'no-manifest' };
+  if (!cluster.failover.automatic) return { kind: 'automatic-off', cluster: cluster.name };
+  if (!capabilitiesOf(cluster.backend).powerSwitch && !cluster.failover.fenceCommand) {
+    return { kind: 'no-fence', cluster: cluster.name };
   }
   return undefined;
 }
 
-/** Why a node cannot take new instances or replicas, for messages. */
-export function unusableWhy(f: NodeFacts | undefined): string {
-  if (!f?.desired) return 'it is in no manifest';
-  if (!f.up) return `it is unreachable (${f.error ?? 'no answer'})`;
-  if (f.desired.offline) return 'it is offline';
-  if (f.desired.drained) return 'it is drained';
-  if (f.fenced) return 'it was fenced and its stale copies are not cleaned yet';
-  if (f.held) return 'it failed too often lately and is held back';
-  return 'it cannot take work now';
+/** Why a node cannot take new instances or replicas. */
+export function unfitness(f: NodeFacts | undefined): Unfit {
+  if (!f?.desired) return { kind: 'no-manifest' };
+  if (!f.up) return { kind: 'unreachable', ...(f.error && { error: f.error }) };
+  if (f.desired.offline) return { kind: 'offline' };
+  if (f.desired.drained) return { kind: 'drained' };
+  if (f.fenced) return { kind: 'fenced' };
+  if (f.held) return { kind: 'held' };
+  return { kind: 'busy' };
+}
+
+/** A node's capacity: what its manifest says, else what the node reports, else nothing. */
+export function nodeCapacity(desired: DesiredNode, observed: NodeCapacity | undefined): NodeCapacity {
+  return {
+    memory: desired.capacity?.memory ?? observed?.memory ?? 0,
+    vcpus: desired.capacity?.vcpus ?? observed?.vcpus ?? 0,
+    disk: desired.capacity?.disk ?? observed?.disk ?? 0,
+  };
+}
+
+/**
+ * The state of a replicated instance's replica (the degraded-replica rule): anything but `synced`
+ * is degraded. `secondary` is what its node shows: whether it answers and how many of the
+ * instance's disks it holds.
+ */
+export type ReplicaHealth =
+  | { readonly kind: 'synced'; readonly node: string; readonly at: number }
+  | { readonly kind: 'no-secondary' }
+  | { readonly kind: 'unreachable'; readonly node: string }
+  | { readonly kind: 'missing'; readonly node: string; readonly missing: number; readonly of: number }
+  | { readonly kind: 'never-synced'; readonly node: string };
+
+export function replicaHealth(
+  disks: number,
+  placement: Pick<Placement, 'secondary' | 'lastSync'>,
+  secondary: { readonly up: boolean; readonly volumes: number },
+): ReplicaHealth {
+  const node = placement.secondary;
+  if (!node) return { kind: 'no-secondary' };
+  if (!secondary.up) return { kind: 'unreachable', node };
+  if (secondary.volumes < disks) return { kind: 'missing', node, missing: disks - secondary.volumes, of: disks };
+  if (placement.lastSync?.node !== node) return { kind: 'never-synced', node };
+  return { kind: 'synced', node, at: placement.lastSync.at };
 }
 
 /** instance → its copies on reachable nodes. */

@@ -1,11 +1,14 @@
 /**
- * plan(): Desired + Observed + the store → an ordered list of operations, each with its reason.
+ * plan(): Desired + Observed + the store → an ordered list of operations, each with its cause.
  * Pure and deterministic: no I/O, no clock (the caller passes `now`).
  */
+import type { RemovalCause } from '../model/causes.ts';
 import type { DesiredInstance } from '../model/desired.ts';
 import type { Operation } from '../model/operations.ts';
 import { copiesByInstance, instancesInFlight, nodeFacts, type NodeFacts } from './facts.ts';
 import { instanceOperations } from './instance.ts';
+import { describeCause } from './reasons.ts';
+import { withForecast } from './migration.ts';
 import { busyNodes, orphanOperations } from './orphans.ts';
 import { computeTargets } from './targets.ts';
 import type { Pending, Plan, PlanError, PlanInput } from './types.ts';
@@ -27,7 +30,7 @@ export function plan(input: PlanInput): Plan {
       if (d.cluster !== cluster.name) continue;
       if (inFlight.has(d.name)) continue; // resumed first, planned next run
       if (d.state === 'absent') {
-        const remove = removal(input, d.name, 'state: absent');
+        const remove = removal(input, d.name, { kind: 'state-absent' });
         if (remove) chains.push([remove]);
       } else wanted.push(d);
     }
@@ -35,19 +38,19 @@ export function plan(input: PlanInput): Plan {
       const waiting = waitingOnNode(t.placement?.primary, facts, t.instance.name);
       if (waiting) { pending.push(waiting); continue; }
       if (t.blocked) {
-        if (t.placement) pending.push({ instance: t.instance.name, reason: t.blocked });
-        else errors.push({ instance: t.instance.name, message: t.blocked, source: t.instance.source });
+        if (t.placement) pending.push({ instance: t.instance.name, cause: t.blocked });
+        else errors.push({ instance: t.instance.name, message: describeCause(t.blocked), cause: t.blocked, source: t.instance.source });
         continue;
       }
       const { ops, held } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs });
-      if (held) pending.push({ instance: t.instance.name, reason: held });
-      if (ops.length) chains.push([...ops]);
+      if (held) pending.push({ instance: t.instance.name, cause: held });
+      if (ops.length) chains.push(ops.map((op) => withForecast(op, input.desired, input.observed)));
     }
   }
   for (const name of input.store.placements.keys()) {
     if (input.desired.instances.has(name)) continue;
     if (!input.prune) { warnings.push(`${name}: placed by Drover but in no manifest; kept (use --prune to remove it)`); continue; }
-    const remove = removal(input, name, 'in no manifest (--prune)');
+    const remove = removal(input, name, { kind: 'not-in-manifest' });
     if (remove) chains.push([remove]);
   }
   const orphans = orphanOperations(input, copies, facts, busyNodes(chains.flat()));
@@ -56,10 +59,10 @@ export function plan(input: PlanInput): Plan {
   return { operations: order(chains, facts), warnings, errors, pending };
 }
 
-function removal(input: PlanInput, instance: string, reason: string): Operation | undefined {
+function removal(input: PlanInput, instance: string, cause: RemovalCause): Operation | undefined {
   const p = input.store.placements.get(instance);
   if (!p) return undefined;
-  return { type: 'RemoveInstance', instance, primary: p.primary, ...(p.secondary && { secondary: p.secondary }), reason };
+  return { type: 'RemoveInstance', instance, primary: p.primary, ...(p.secondary && { secondary: p.secondary }), cause };
 }
 
 function waitingOnNode(primary: string | undefined, facts: ReadonlyMap<string, NodeFacts>, instance: string): Pending | undefined {
@@ -67,7 +70,7 @@ function waitingOnNode(primary: string | undefined, facts: ReadonlyMap<string, N
   if (!f || f.up || f.dead) return undefined;
   return {
     instance,
-    reason: `primary ${f.name} unreachable since ${new Date(f.nodeDownSince!).toISOString()} (${f.error ?? 'no answer'}); failover at ${new Date(f.deadAt!).toISOString()} if it stays down`,
+    cause: { kind: 'node-down', node: f.name, since: f.nodeDownSince!, deadAt: f.deadAt!, ...(f.error && { error: f.error }) },
     retryAt: f.deadAt!,
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { ClusterModel, InstanceModel, NodeModel } from '../alloc/model.ts';
 import type { DesiredCluster, DesiredInstance } from '../model/desired.ts';
-import type { NodeFacts } from './facts.ts';
+import { nodeCapacity, type NodeFacts } from './facts.ts';
 import { diskBytes } from './spec.ts';
 import type { PlanInput } from './types.ts';
 
@@ -19,13 +19,10 @@ export function nodeModels(input: PlanInput, cluster: DesiredCluster, facts: Rea
   const nodes = new Map<string, NodeModel>();
   for (const f of facts.values()) {
     if (f.desired?.cluster !== cluster.name) continue;
-    const observed = input.observed.nodes.get(f.name)?.capacity;
     nodes.set(f.name, {
       name: f.name,
       group: f.desired.group,
-      memory: f.desired.capacity?.memory ?? observed?.memory ?? 0,
-      vcpus: f.desired.capacity?.vcpus ?? observed?.vcpus ?? 0,
-      disk: f.desired.capacity?.disk ?? observed?.disk ?? 0,
+      ...nodeCapacity(f.desired, input.observed.nodes.get(f.name)?.capacity),
       drained: flags === 'declared' ? f.desired.drained : !f.usable || f.held, // held nodes keep what they have and get nothing new
       offline: f.desired.offline || (flags === 'usable' && !f.up && f.dead),
       labels: f.desired.labels,

@@ -3,6 +3,7 @@
  * its primary and secondary, and everything of instances no manifest or placement knows.
  * Stale copies on a node that was fenced are removed first and always; unknown ones only with prune.
  */
+import type { RemovalCause } from '../model/causes.ts';
 import { nodesOf, type Operation, type RemoveOrphan } from '../model/operations.ts';
 import type { Copy, NodeFacts } from './facts.ts';
 import type { PlanInput } from './types.ts';
@@ -28,7 +29,7 @@ export function orphanOperations(
       if (wanted && wanted.state !== 'absent') {
         warnings.push(`${instance}: copies on ${list.map((c) => c.node).join(', ')} are not in Drover's store; left alone (restore the state directory, or remove them)`);
       } else if (!wanted) {
-        if (input.prune) for (const c of list) operations.push(orphan(instance, c, 'no manifest wants it (--prune)', true));
+        if (input.prune) for (const c of list) operations.push(orphan(instance, c, { kind: 'unknown-copy' }, true));
         else warnings.push(`${instance}: found on ${list.map((c) => c.node).join(', ')} but no manifest wants it; use --prune to remove`);
       }
       continue;
@@ -37,8 +38,8 @@ export function orphanOperations(
       if (busy.get(instance)?.has(c.node)) continue;
       const stale = staleParts(c, placement.primary, placement.secondary);
       if (!stale) continue;
-      const fenced = facts.get(c.node)?.fenced ? ` (left on ${c.node} when it was fenced)` : '';
-      operations.push({ type: 'RemoveOrphan', instance, node: c.node, containers: stale.containers, volumes: stale.volumes, reason: `stale copy${fenced}` });
+      const cause: RemovalCause = facts.get(c.node)?.fenced ? { kind: 'fenced-stale-copy', node: c.node } : { kind: 'stale-copy' };
+      operations.push({ type: 'RemoveOrphan', instance, node: c.node, containers: stale.containers, volumes: stale.volumes, cause });
     }
   }
   return { operations, warnings };
@@ -51,8 +52,8 @@ function staleParts(c: Copy, primary: string, secondary: string | undefined): { 
   return containers || volumes ? { containers, volumes } : undefined;
 }
 
-function orphan(instance: string, c: Copy, reason: string, all: boolean): RemoveOrphan {
-  return { type: 'RemoveOrphan', instance, node: c.node, containers: all || !!c.container, volumes: all || c.volumes.length > 0, reason };
+function orphan(instance: string, c: Copy, cause: RemovalCause, all: boolean): RemoveOrphan {
+  return { type: 'RemoveOrphan', instance, node: c.node, containers: all || !!c.container, volumes: all || c.volumes.length > 0, cause };
 }
 
 /** Nodes an operation list touches, per instance. */

@@ -3,7 +3,8 @@
  * the store. Pure, like the planner.
  */
 import type { Desired, DesiredCluster } from '../model/desired.ts';
-import { failoverBlocked } from './facts.ts';
+import { failoverBlocked, nodeCapacity, replicaHealth } from './facts.ts';
+import { describeFailoverBlock } from './reasons.ts';
 import type { Observed } from '../model/observed.ts';
 import type { StoreView } from '../store/types.ts';
 
@@ -50,11 +51,10 @@ export function clusterStatus(desired: Desired, observed: Observed, store: Store
     // A primary that does not answer says nothing of the instance: "node-down", not "lost".
     const state = !p ? (d.state === 'absent' ? 'absent' : 'unplaced') : primary?.health !== 'up' ? 'node-down' : container ? container.state : 'missing';
     const secondary = p?.secondary ? observed.nodes.get(p.secondary) : undefined;
-    const replicaOk = !!secondary && secondary.health === 'up'
-      && secondary.volumes.filter((v) => v.instance === d.name).length >= d.disks.length && p?.lastSync?.node === p?.secondary;
+    const replica = { up: secondary?.health === 'up', volumes: secondary?.volumes.filter((v) => v.instance === d.name).length ?? 0 };
     return {
       name: d.name, state, desiredState: d.state, diskTemplate: d.diskTemplate, memory: d.memory, vcpus: d.vcpus,
-      degraded: d.diskTemplate === 'replicated' && !!p && !replicaOk,
+      degraded: d.diskTemplate === 'replicated' && !!p && replicaHealth(d.disks.length, p, replica).kind !== 'synced',
       ...(p && { primary: p.primary }), ...(p?.secondary && { secondary: p.secondary }),
       ...(p?.lastSync && p.lastSync.node === p.secondary && { recoveryPoint: p.lastSync.at }),
     };
@@ -64,7 +64,7 @@ export function clusterStatus(desired: Desired, observed: Observed, store: Store
     const o = observed.nodes.get(n.name);
     const rec = store.nodes.get(n.name);
     const l = load.get(n.name) ?? { memory: 0, vcpus: 0, disk: 0, primaries: 0, secondaries: 0 };
-    const cap = { memory: n.capacity?.memory ?? o?.capacity?.memory ?? 0, vcpus: n.capacity?.vcpus ?? o?.capacity?.vcpus ?? 0, disk: n.capacity?.disk ?? o?.capacity?.disk ?? 0 };
+    const cap = nodeCapacity(n, o?.capacity);
     return {
       name: n.name,
       health: rec?.fencedAt !== undefined ? 'fenced' as const : o?.health ?? 'unreachable',
@@ -84,7 +84,7 @@ export function clusterStatus(desired: Desired, observed: Observed, store: Store
 
 function blockedWhy(cluster: DesiredCluster | undefined): { failoverBlocked?: string } {
   const why = failoverBlocked(cluster);
-  return why ? { failoverBlocked: why } : {};
+  return why ? { failoverBlocked: describeFailoverBlock(why) } : {};
 }
 
 interface Load { memory: number; vcpus: number; disk: number; primaries: number; secondaries: number }

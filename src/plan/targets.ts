@@ -6,17 +6,18 @@
 import { Allocator } from '../alloc/index.ts';
 import type { ClusterModel, InstanceModel } from '../alloc/model.ts';
 import { instanceModel, nodeModels } from './model.ts';
+import type { EvacuationCause, HoldCause, PlacementCause, Unfit } from '../model/causes.ts';
 import type { DesiredCluster, DesiredInstance } from '../model/desired.ts';
 import type { BalanceTarget, Placement } from '../store/types.ts';
-import { unusableWhy, type NodeFacts } from './facts.ts';
+import { unfitness, type NodeFacts } from './facts.ts';
 import { diskBytes } from './spec.ts';
 import type { PlanInput } from './types.ts';
 
 export type PrimaryChange =
   | { readonly kind: 'keep' }
-  | { readonly kind: 'failover'; readonly why: string }
-  | { readonly kind: 'migrate'; readonly why: string }
-  | { readonly kind: 'move'; readonly why: string };
+  | { readonly kind: 'failover'; readonly why: PlacementCause }
+  | { readonly kind: 'migrate'; readonly why: PlacementCause }
+  | { readonly kind: 'move'; readonly why: PlacementCause };
 
 export interface Target {
   readonly instance: DesiredInstance;
@@ -25,9 +26,9 @@ export interface Target {
   readonly secondary?: string;
   readonly primaryChange: PrimaryChange;
   /** Why the secondary changes, when it does. */
-  readonly secondaryWhy?: string;
+  readonly secondaryWhy?: PlacementCause;
   /** Set when the instance cannot be placed or moved now. */
-  readonly blocked?: string;
+  readonly blocked?: HoldCause;
 }
 
 interface Draft {
@@ -36,10 +37,10 @@ interface Draft {
   primary?: string;
   secondary?: string;
   primaryChange: PrimaryChange;
-  secondaryWhy?: string;
-  needsPrimary?: string; // why the allocator must choose a primary
-  needsSecondary?: string; // why the allocator must choose a secondary
-  blocked?: string;
+  secondaryWhy?: PlacementCause;
+  needsPrimary?: PlacementCause; // why the allocator must choose a primary
+  needsSecondary?: PlacementCause; // why the allocator must choose a secondary
+  blocked?: HoldCause;
 }
 
 export function computeTargets(
@@ -56,7 +57,7 @@ export function computeTargets(
   for (const d of unplaced) {
     const r = allocator.place(instanceModel(d.instance, undefined, undefined));
     if (!r.ok) {
-      d.blocked = `cannot place ${d.instance.name}: ${r.reason}`;
+      d.blocked = { kind: 'no-placement', instance: d.instance.name, refusal: r.refusal };
       continue;
     }
     warnings.push(...r.warnings.map((w) => `${d.instance.name}: ${w}`));
@@ -69,7 +70,7 @@ export function computeTargets(
   }
   for (const d of drafts.filter((x) => x.needsSecondary && x.primary && !x.blocked)) {
     const r = allocator.replaceSecondary(d.instance.name, [d.primary!, ...(d.placement?.secondary ? [d.placement.secondary] : [])]);
-    if (!r.ok) d.blocked = `no new secondary for ${d.instance.name}: ${r.reason}`;
+    if (!r.ok) d.blocked = { kind: 'no-secondary', instance: d.instance.name, refusal: r.refusal };
     else {
       warnings.push(...r.warnings.map((w) => `${d.instance.name}: ${w}`));
       d.secondary = r.secondary ?? r.primary;
@@ -98,7 +99,7 @@ const largestFirst = (a: Draft, b: Draft): number =>
 function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMap<string, NodeFacts>, budget: Budget, target?: BalanceTarget): Draft {
   const replicated = d.diskTemplate === 'replicated';
   const usable = (n: string | undefined) => n !== undefined && facts.get(n)?.usable === true;
-  const why = (n: string) => unusableWhy(facts.get(n));
+  const why = (n: string) => unfitness(facts.get(n));
   if (!p) return newInstance(d, replicated, usable, why);
   const draft: Draft = { instance: d, placement: p, primary: p.primary, primaryChange: { kind: 'keep' } };
   if (replicated && p.secondary) draft.secondary = p.secondary;
@@ -106,22 +107,23 @@ function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMa
   const secondaryOk = replicated && usable(p.secondary);
   if (pf && !pf.up) {
     if (!pf.dead) return draft; // within the grace: nothing moves yet (reported as pending)
-    if (pf.failoverBlocked) return { ...draft, blocked: `${p.primary} is down: ${pf.failoverBlocked}` };
-    if (!secondaryOk) return { ...draft, blocked: replicated ? `${p.primary} is down and the secondary ${p.secondary ?? '(none)'} cannot take over; lost until ${p.primary} returns` : `${p.primary} is down and ${d.name} is plain (no replica); lost until ${p.primary} returns` };
-    if (budget.left <= 0) return { ...draft, blocked: `${p.primary} is down, but ${budget.used} failovers started in the last hour (failover.maxPerHour: ${budget.limit}); waiting` };
+    const node = p.primary;
+    if (pf.failoverBlocked) return { ...draft, blocked: { kind: 'failover-blocked', node, block: pf.failoverBlocked } };
+    if (!secondaryOk) return { ...draft, blocked: replicated ? { kind: 'no-takeover', node, ...(p.secondary && { secondary: p.secondary }) } : { kind: 'plain-lost', node, instance: d.name } };
+    if (budget.left <= 0) return { ...draft, blocked: { kind: 'budget', node, used: budget.used, limit: budget.limit } };
     budget.left--;
     draft.primary = p.secondary!;
     delete draft.secondary;
-    draft.primaryChange = { kind: 'failover', why: `primary ${p.primary} down since ${new Date(pf.nodeDownSince!).toISOString()}` };
-    draft.needsSecondary = `${p.primary} failed`;
-    if (d.secondary && d.secondary !== draft.primary && usable(d.secondary)) { draft.secondary = d.secondary; draft.secondaryWhy = `${p.primary} failed`; delete draft.needsSecondary; }
+    draft.primaryChange = { kind: 'failover', why: { kind: 'node-dead', node, since: pf.nodeDownSince! } };
+    draft.needsSecondary = { kind: 'failed-over', node };
+    if (d.secondary && d.secondary !== draft.primary && usable(d.secondary)) { draft.secondary = d.secondary; draft.secondaryWhy = { kind: 'failed-over', node }; delete draft.needsSecondary; }
     return draft;
   }
   const evacuate = evacuation(p.primary, pf);
   const pin = pinsOf(d, target, usable);
   if (pin.primary && pin.primary !== p.primary) {
-    if (!usable(pin.primary)) return { ...draft, blocked: `pinned primary ${pin.primary} cannot take instances now: ${why(pin.primary)}` };
-    moveTo(draft, pin.primary, pin.why ?? `pinned to primary ${pin.primary}`);
+    if (!usable(pin.primary)) return { ...draft, blocked: pinUnusable('primary', pin.primary, why(pin.primary)) };
+    moveTo(draft, pin.primary, pin.why ?? { kind: 'pinned', role: 'primary', node: pin.primary });
   } else if (evacuate) {
     if (secondaryOk) moveTo(draft, p.secondary!, evacuate);
     else { draft.needsPrimary = evacuate; draft.primaryChange = { kind: 'move', why: evacuate }; }
@@ -132,12 +134,12 @@ function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMa
 }
 
 /** Pins: the manifest's, else a balance decision's (which is dropped, not blocking, when its nodes cannot take it). */
-interface Pins { readonly primary?: string; readonly secondary?: string; readonly why?: string }
+interface Pins { readonly primary?: string; readonly secondary?: string; readonly why?: PlacementCause }
 
 function pinsOf(d: DesiredInstance, target: BalanceTarget | undefined, usable: (n: string | undefined) => boolean): Pins {
   if (d.primary || d.secondary || !target) return { ...(d.primary && { primary: d.primary }), ...(d.secondary && { secondary: d.secondary }) };
   if (!usable(target.primary) || (target.secondary !== undefined && !usable(target.secondary))) return {};
-  return { primary: target.primary, ...(target.secondary && { secondary: target.secondary }), why: target.reason };
+  return { primary: target.primary, ...(target.secondary && { secondary: target.secondary }), why: { kind: 'balance', note: target.reason } };
 }
 
 /** Failovers this plan may still start: the cluster's hourly bound minus the journal's last hour. */
@@ -154,27 +156,29 @@ function failoverBudget(input: PlanInput, cluster: DesiredCluster): Budget {
   return { left: limit - used, used, limit };
 }
 
-function newInstance(d: DesiredInstance, replicated: boolean, usable: (n: string | undefined) => boolean, why: (n: string) => string): Draft {
+function newInstance(d: DesiredInstance, replicated: boolean, usable: (n: string | undefined) => boolean, why: (n: string) => Unfit): Draft {
   const draft: Draft = { instance: d, primaryChange: { kind: 'keep' } };
-  if (!d.primary) { draft.needsPrimary = 'new instance'; return draft; }
-  if (!usable(d.primary)) return { ...draft, blocked: `pinned primary ${d.primary} cannot take instances now: ${why(d.primary)}` };
+  if (!d.primary) { draft.needsPrimary = { kind: 'new-instance' }; return draft; }
+  if (!usable(d.primary)) return { ...draft, blocked: pinUnusable('primary', d.primary, why(d.primary)) };
   draft.primary = d.primary;
   if (!replicated) return draft;
   if (d.secondary) {
-    if (!usable(d.secondary)) return { ...draft, blocked: `pinned secondary ${d.secondary} cannot take replicas now: ${why(d.secondary)}` };
+    if (!usable(d.secondary)) return { ...draft, blocked: pinUnusable('secondary', d.secondary, why(d.secondary)) };
     draft.secondary = d.secondary;
-  } else draft.needsSecondary = 'new instance';
+  } else draft.needsSecondary = { kind: 'new-instance' };
   return draft;
 }
 
-function evacuation(node: string, f: NodeFacts | undefined): string | undefined {
-  if (!f?.desired) return `node ${node} is no longer in the manifests`;
-  if (f.desired.offline) return `node ${node} is offline`;
-  if (f.desired.drained) return `node ${node} is drained`;
+const pinUnusable = (role: 'primary' | 'secondary', node: string, unfit: Unfit): HoldCause => ({ kind: 'pin-unusable', role, node, unfit });
+
+function evacuation(node: string, f: NodeFacts | undefined): EvacuationCause | undefined {
+  if (!f?.desired) return { kind: 'node-removed', node };
+  if (f.desired.offline) return { kind: 'node-offline', node };
+  if (f.desired.drained) return { kind: 'node-drained', node };
   return undefined;
 }
 
-function moveTo(draft: Draft, node: string, why: string): void {
+function moveTo(draft: Draft, node: string, why: PlacementCause): void {
   const p = draft.placement!;
   const kind = node === p.secondary ? 'migrate' : 'move';
   draft.primary = node;
@@ -183,23 +187,23 @@ function moveTo(draft: Draft, node: string, why: string): void {
 }
 
 /** The secondary after the primary change: kept, pinned, or to be chosen. */
-function withSecondary(draft: Draft, d: DesiredInstance, p: Placement, pin: Pins, usable: (n: string | undefined) => boolean, why: (n: string) => string): Draft {
+function withSecondary(draft: Draft, d: DesiredInstance, p: Placement, pin: Pins, usable: (n: string | undefined) => boolean, why: (n: string) => Unfit): Draft {
   if (d.diskTemplate !== 'replicated') {
     delete draft.secondary;
-    if (p.secondary) draft.secondaryWhy = 'disk template is now plain';
+    if (p.secondary) draft.secondaryWhy = { kind: 'template-plain' };
     return draft;
   }
   if (pin.secondary && pin.secondary !== draft.secondary && pin.secondary !== draft.primary) {
-    if (!usable(pin.secondary)) return { ...draft, blocked: `pinned secondary ${pin.secondary} cannot take replicas now: ${why(pin.secondary)}` };
+    if (!usable(pin.secondary)) return { ...draft, blocked: pinUnusable('secondary', pin.secondary, why(pin.secondary)) };
     draft.secondary = pin.secondary;
-    draft.secondaryWhy = pin.why ?? `pinned to secondary ${pin.secondary}`;
+    draft.secondaryWhy = pin.why ?? { kind: 'pinned', role: 'secondary', node: pin.secondary };
     return draft;
   }
   if (draft.needsPrimary) return draft;
   const s = draft.secondary;
-  if (!s) draft.needsSecondary = p.secondary ? 'secondary lost' : 'disk template is now replicated';
-  else if (s === draft.primary) draft.needsSecondary = 'secondary became primary';
-  else if (!usable(s)) draft.needsSecondary = `secondary ${s} cannot hold replicas (down, drained, offline or fenced)`;
+  if (!s) draft.needsSecondary = p.secondary ? { kind: 'secondary-lost' } : { kind: 'template-replicated' };
+  else if (s === draft.primary) draft.needsSecondary = { kind: 'secondary-promoted' };
+  else if (!usable(s)) draft.needsSecondary = { kind: 'secondary-unusable', node: s };
   if (draft.needsSecondary) delete draft.secondary;
   return draft;
 }

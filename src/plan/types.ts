@@ -1,3 +1,4 @@
+import type { HoldCause } from '../model/causes.ts';
 import type { Desired, SourceLocation } from '../model/desired.ts';
 import type { Observed } from '../model/observed.ts';
 import type { Operation } from '../model/operations.ts';
@@ -17,13 +18,16 @@ export interface PlanInput {
 export interface PlanError {
   readonly instance?: string;
   readonly message: string;
+  /** Why, as data, when the planner found it (e.g. no node fits). */
+  readonly cause?: HoldCause;
   readonly source?: SourceLocation;
 }
 
 /** Work the plan cannot do yet, and when it may become possible. */
 export interface Pending {
   readonly instance: string;
-  readonly reason: string;
+  /** Why it waits; its sentence is plan/reasons.ts describeCause(cause). */
+  readonly cause: HoldCause;
   /** ms since epoch when re-planning may change the answer (a node's grace ends). */
   readonly retryAt?: number;
 }

@@ -5,9 +5,10 @@
  * degraded replicas, orphans, unreachable nodes) are here. Pure.
  */
 import { verifyModel, type Finding as ModelFinding } from '../alloc/verify.ts';
-import { copiesByInstance, nodeFacts, type Copy } from './facts.ts';
+import { copiesByInstance, nodeFacts, replicaHealth, type Copy } from './facts.ts';
 import { currentModel } from './model.ts';
 import type { PlanInput } from './types.ts';
+import type { Placement } from '../store/types.ts';
 
 export type ObservedCode =
   | 'EIMAGES' | 'ENODEUNREACHABLE' | 'EINSTANCEDOWN' | 'EINSTANCEUP' | 'EINSTANCEDUP' | 'EINSTANCEWRONGNODE'
@@ -92,14 +93,17 @@ function runningFindings(name: string, state: string, primary: string, list: rea
   return out;
 }
 
-function replicaFindings(name: string, disks: number, p: { readonly secondary?: string; readonly lastSync?: { readonly node: string } }, list: readonly Copy[], input: PlanInput): Finding[] {
+function replicaFindings(name: string, disks: number, p: Pick<Placement, 'secondary' | 'lastSync'>, list: readonly Copy[], input: PlanInput): Finding[] {
   const s = p.secondary;
-  if (!s) return [warn('EINSTANCEDEGRADED', name, `instance ${name} is replicated but has no secondary`)];
-  if (input.observed.nodes.get(s)?.health !== 'up') return [warn('EINSTANCEDEGRADED', name, `instance ${name}: its secondary ${s} is unreachable`, s)];
-  const replicas = list.find((c) => c.node === s)?.volumes.length ?? 0;
-  if (replicas < disks) return [err('EINSTANCEDEGRADED', name, `instance ${name}: ${disks - replicas} of ${disks} replica disk(s) missing on ${s}`, s)];
-  if (p.lastSync?.node !== s) return [warn('EINSTANCEDEGRADED', name, `instance ${name}: the replica on ${s} was never synced`, s)];
-  return [];
+  const up = s !== undefined && input.observed.nodes.get(s)?.health === 'up';
+  const r = replicaHealth(disks, p, { up, volumes: list.find((c) => c.node === s)?.volumes.length ?? 0 });
+  switch (r.kind) {
+    case 'synced': return [];
+    case 'no-secondary': return [warn('EINSTANCEDEGRADED', name, `instance ${name} is replicated but has no secondary`)];
+    case 'unreachable': return [warn('EINSTANCEDEGRADED', name, `instance ${name}: its secondary ${r.node} is unreachable`, r.node)];
+    case 'missing': return [err('EINSTANCEDEGRADED', name, `instance ${name}: ${r.missing} of ${r.of} replica disk(s) missing on ${r.node}`, r.node)];
+    case 'never-synced': return [warn('EINSTANCEDEGRADED', name, `instance ${name}: the replica on ${r.node} was never synced`, r.node)];
+  }
 }
 
 const err = (code: ObservedCode, instance: string, message: string, node?: string): Finding => ({ code, severity: 'error', instance, message, ...(node && { node }) });

@@ -53,6 +53,8 @@ export class Store implements StoreView {
     return this.machines.has(m.id) ? this.write({ k: 'snap', name: m.id, s: m.snapshot }) : this.write({ k: 'machine', name: m.id, v: m });
   }
   deleteMachine(id: string): Promise<void> { return this.write({ k: 'machine', name: id, v: null }); }
+  /** The whole record again, in one write (a resumed machine moved to a newer step list). */
+  replaceMachine(m: MachineRecord): Promise<void> { return this.write({ k: 'machine', name: m.id, v: m }); }
   putJob(j: JobRecord): Promise<void> { return this.write({ k: 'job', name: j.id, v: j }); }
   putTarget(t: BalanceTarget): Promise<void> { return this.write({ k: 'target', name: t.instance, v: t }); }
   deleteTarget(instance: string): Promise<void> { return this.write({ k: 'target', name: instance, v: null }); }

@@ -2,7 +2,7 @@
  * Drover's own state: only what it decided. The manifests say what is wanted and the nodes say what
  * is; the store remembers placements, operations in flight, node health history and the journal.
  */
-import type { Operation } from '../model/operations.ts';
+import type { MigrationPath, Operation } from '../model/operations.ts';
 
 export interface Placement {
   readonly instance: string;
@@ -37,9 +37,12 @@ export interface MachineRecord {
   readonly op: Operation;
   readonly snapshot: unknown;
   readonly startedAt: number;
+  /** The version of its operation type's step list (apply/steps.ts); absent on records from before versions: 1. */
+  readonly stepsVersion?: number;
 }
 
-export type JobResult = 'running' | 'succeeded' | 'failed';
+/** parked: left in flight, not resumed (a machine this master cannot resume safely; `error` says why). */
+export type JobResult = 'running' | 'succeeded' | 'failed' | 'parked';
 
 export interface JobRecord {
   readonly id: string;
@@ -54,6 +57,8 @@ export interface JobRecord {
   readonly resumed?: number;
   /** What the operation noted on its way (e.g. "live, downtime 812 ms"). */
   readonly note?: string;
+  /** A migration: which path it took (written as soon as it is known, so a resumed one keeps it). */
+  readonly migration?: MigrationPath;
   /** When the last resume started: from then on `master` ran it (the journal shows who acted when). */
   readonly resumedAt?: number;
   /** The master process that ran it (last, when resumed). */

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { capacityStandard, capacityTiered, verifyModel, type ClusterModel, type CapacityRun } from '../../src/alloc/index.ts';
+import { Allocator, capacityStandard, capacityTiered, failModes, refusalText, verifyModel, type ClusterModel, type CapacityRun } from '../../src/alloc/index.ts';
+import type { FailMode } from '../../src/model/causes.ts';
 import { GiB, cluster, node } from './helpers.ts';
 
 function withPlacements(m: ClusterModel, run: CapacityRun): ClusterModel {
@@ -60,6 +61,42 @@ test('at scale replicas spread evenly and capacity reaches the disk bound (the s
   const sec = new Map<string, number>();
   for (const p of r.placements) sec.set(p.secondary!, (sec.get(p.secondary!) ?? 0) + 1);
   assert.ok(Math.max(...sec.values()) - Math.min(...sec.values()) <= 2, 'secondaries within 2 of each other');
+});
+
+// ── the limiting resource comes from the allocator's counts, not from its sentence ───────────
+
+test('a failed placement carries counts per mode, and the text is rendered from them', () => {
+  const a = new Allocator(four());
+  const r = a.place({ name: 'huge', memory: 128 * GiB, vcpus: 1, disk: GiB, template: 'plain', running: true, antiAffinity: [] });
+  assert.is(r.ok, false);
+  if (r.ok || r.refusal.kind !== 'no-node') return;
+  assert.equal(r.refusal.counts, { offline: 0, drained: 0, memory: 4, vcpus: 0, disk: 0, spindles: 0, 'anti-affinity': 0, 'n+1': 0, 'no-secondary': 0 });
+  assert.is(refusalText(r.refusal), 'no node: 4 lack memory');
+});
+
+test('failModes: most nodes first, ties in the order of the checks', () => {
+  const counts: Record<FailMode, number> = { offline: 0, drained: 1, memory: 2, vcpus: 0, disk: 2, spindles: 0, 'anti-affinity': 0, 'n+1': 1, 'no-secondary': 0 };
+  assert.equal(failModes(counts), ['memory', 'disk', 'drained', 'n+1']);
+});
+
+test('standard, plain: disk-bound, read from the counts', () => {
+  const r = capacityStandard(four(), { memory: GiB, disk: 300 * GiB, vcpus: 1, template: 'plain' });
+  assert.is(r.count, 12); // 3 × 300 GiB per 1 TiB node
+  assert.is(r.limitingResource, 'disk');
+  assert.is(r.stoppedBy, 'no node: 4 lack disk');
+});
+
+test('standard, replicated: N+1 named when it turns the nodes down', () => {
+  // Two nodes: each must keep room for the other's primaries, so N+1 stops it before memory runs out.
+  const two = cluster([node('a', { memory: 16 * GiB }), node('b', { memory: 16 * GiB })]);
+  const r = capacityStandard(two, { memory: 4 * GiB, disk: GiB, vcpus: 1, template: 'replicated' });
+  assert.is(r.limitingResource, 'N+1', r.stoppedBy);
+  assert.match(r.stoppedBy, /would break N\+1/);
+});
+
+test('an empty cluster limits by "other"', () => {
+  const r = capacityStandard(cluster([]), { memory: GiB, disk: GiB, vcpus: 1, template: 'plain' });
+  assert.equal([r.count, r.limitingResource, r.stoppedBy], [0, 'other', 'no node: the cluster has no nodes']);
 });
 
 test.run();

@@ -1,11 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Allocator, clusterScore, type PlaceResult } from '../../src/alloc/index.ts';
+import { Allocator, clusterScore, refusalText, type PlaceResult } from '../../src/alloc/index.ts';
 import type { InstanceModel } from '../../src/alloc/model.ts';
 import { GiB, cluster, inst, node } from './helpers.ts';
 
 function ok(r: PlaceResult): { primary: string; secondary?: string; warnings: readonly string[] } {
-  if (!r.ok) throw new Error(`expected a placement, got: ${r.reason}`);
+  if (!r.ok) throw new Error(`expected a placement, got: ${refusalText(r.refusal)}`);
   return r;
 }
 
@@ -28,7 +28,7 @@ test('drained and offline nodes take nothing, and the reason says so', () => {
   assert.equal(ok(a.place(inst('p', { template: 'plain' }))).primary, 'c');
   const r = a.place(inst('r'));
   assert.is(r.ok, false);
-  if (!r.ok) assert.is(r.reason, 'no node: 1 offline, 1 drained, 1 has no usable secondary');
+  if (!r.ok) assert.is(refusalText(r.refusal), 'no node: 1 offline, 1 drained, 1 has no usable secondary');
 });
 
 test('memory: within memory × overcommit, stopped instances count too', () => {
@@ -37,7 +37,7 @@ test('memory: within memory × overcommit, stopped instances count too', () => {
   // a has 24 GiB left (the stopped instance counts), b has 16: 30 GiB fits nowhere.
   const r = a.place(inst('big', { memory: 30 * GiB, template: 'plain' }));
   assert.is(r.ok, false);
-  if (!r.ok) assert.is(r.reason, 'no node: 2 lack memory');
+  if (!r.ok) assert.is(refusalText(r.refusal), 'no node: 2 lack memory');
   const over = new Allocator(cluster([node('a'), node('b', { memory: 16 * GiB })], [existing], { memoryOvercommit: 1.5 }));
   assert.is(ok(over.place(inst('big', { memory: 30 * GiB, template: 'plain' }))).primary, 'a'); // 96 − 40 = 56
 });
@@ -47,7 +47,7 @@ test('vcpus: primaries within vcpus × vcpuRatio', () => {
   ok(a.place(inst('x', { vcpus: 3, template: 'plain', memory: GiB })));
   const r = a.place(inst('y', { vcpus: 2, template: 'plain', memory: GiB }));
   assert.is(r.ok, false);
-  if (!r.ok) assert.is(r.reason, 'no node: 1 lacks vcpus');
+  if (!r.ok) assert.is(refusalText(r.refusal), 'no node: 1 lacks vcpus');
 });
 
 test('disk: both primary and secondary must hold it', () => {
@@ -56,7 +56,7 @@ test('disk: both primary and secondary must hold it', () => {
   assert.equal([r.primary, r.secondary].sort(), ['a', 'c']);
   const r2 = a.place(inst('y', { disk: 60 * GiB }));
   assert.is(r2.ok, false);
-  if (!r2.ok) assert.match(r2.reason, /lack disk/);
+  if (!r2.ok) assert.match(refusalText(r2.refusal), /lack disk/);
 });
 
 test('antiAffinity: instances sharing a value never share a primary', () => {
@@ -66,7 +66,7 @@ test('antiAffinity: instances sharing a value never share a primary', () => {
   assert.is(prim.size, 3);
   const r = a.place(inst('w3', { template: 'plain', antiAffinity: ['db', 'web'] }));
   assert.is(r.ok, false);
-  if (!r.ok) assert.is(r.reason, 'no node: 3 conflict on anti-affinity');
+  if (!r.ok) assert.is(refusalText(r.refusal), 'no node: 3 conflict on anti-affinity');
 });
 
 /** Three nodes: a holds instances whose secondary is b, so b must keep their memory free. */
@@ -102,7 +102,7 @@ test('N+1: when the only choice breaks it, place and warn; strict refuses; none 
   const s = new Allocator({ ...model, nodes: new Map([...model.nodes].filter(([n]) => n !== 'a')), instances: new Map([['x1', inst('x1', { memory: 12 * GiB, primary: 'c', secondary: 'b' })]]) }, { n1: 'strict' });
   const rs = s.place(big);
   assert.is(rs.ok, false);
-  if (!rs.ok) assert.is(rs.reason, 'no node: 1 lacks memory, 1 would break N+1');
+  if (!rs.ok) assert.is(refusalText(rs.refusal), 'no node: 1 lacks memory, 1 would break N+1');
 
   const none = new Allocator({ ...model, policy: { ...model.policy, redundancy: 'none' }, nodes: new Map([...model.nodes].filter(([n]) => n !== 'a')), instances: new Map([['x1', inst('x1', { memory: 12 * GiB, primary: 'c', secondary: 'b' })]]) });
   assert.equal(ok(none.place(big)).warnings, []);
@@ -125,7 +125,7 @@ test('reason counts are sorted by count and name each category once', () => {
   ]));
   const r = a.place(inst('x', { template: 'plain' }));
   assert.is(r.ok, false);
-  if (!r.ok) assert.is(r.reason, 'no node: 3 lack memory, 1 drained, 1 lacks vcpus');
+  if (!r.ok) assert.is(refusalText(r.refusal), 'no node: 3 lack memory, 1 drained, 1 lacks vcpus');
 });
 
 function fleet(n: number) {

@@ -25,7 +25,7 @@ interface PlanJson {
   operations: Record<string, unknown>[];
   warnings: string[];
   errors?: { instance?: string; message: string; file?: string; line?: number; column?: number }[];
-  pending?: unknown[];
+  pending?: { instance: string; reason: string; cause: { kind: string; node?: string }; retryAt?: number }[];
 }
 
 test('plan --json: operations with type, instance, nodes and reason (no container specs), and warnings', async () => {
@@ -36,8 +36,8 @@ test('plan --json: operations with type, instance, nodes and reason (no containe
   const db = p.operations[0]!;
   assert.is(db.primary, 'n1');
   assert.is(db.secondary, 'n2');
-  assert.type(db.reason, 'string');
-  assert.ok((db.reason as string).length > 0);
+  assert.is(db.reason, 'new instance');
+  assert.equal(db.cause, { kind: 'new-instance' }, 'the reason as data, for scripts');
   assert.is(p.operations[1]!.secondary, undefined, 'plain: no secondary');
   for (const o of p.operations) assert.not.ok('spec' in o, 'no container spec in the JSON');
   assert.equal(fs.readdirSync(dir).filter((f) => f !== 'sim'), [], 'plan writes nothing to the store');
@@ -55,6 +55,7 @@ test('plan --json after a node is drained: migrate/replace operations carry from
   assert.is(rs!.from, 'n3');
   assert.is(rs!.to, 'n1');
   assert.is(rs!.primary, 'n2');
+  assert.equal([rs!.reason, rs!.cause], ['secondary n3 cannot hold replicas (down, drained, offline or fenced)', { kind: 'secondary-unusable', node: 'n3' }]);
   assert.not.ok('disks' in rs!, 'no disk specs either');
 });
 
@@ -76,7 +77,7 @@ test('plan --detailed-exitcode: 2 with changes, 0 without, 1 on errors', async (
   assert.is(p.errors![0]!.line, 13);
   const text = await drover(['plan', fixture('impossible'), '--state-dir', tempDir()]);
   assert.is(text.code, 1);
-  assert.match(text.stdout, /instances\.yaml:13:\d+: cannot place big3/);
+  assert.match(text.stdout, /instances\.yaml:13:\d+: error: cannot place big3/);
 });
 
 test('plan --out F, then apply --plan F applies exactly the saved operations', async () => {
@@ -186,6 +187,12 @@ test('status --json: nodes and instances with the documented fields', async () =
   assert.is((await drover(['sim', 'fail-node', 'n1', '--state-dir', dir])).code, 0);
   const s3 = await droverJson<{ instances: Record<string, any>[] }>(['status', FO, '--json', '--state-dir', dir]);
   assert.is(s3.instances.find((i) => i.name === 'db')!.state, 'node-down');
+  // plan --json: what waits on n1 says why in words and as data
+  const p = await droverJson<PlanJson>(['plan', FO, '--json', '--state-dir', dir]);
+  const db = p.pending?.find((x) => x.instance === 'db');
+  assert.ok(db, JSON.stringify(p.pending));
+  assert.equal([db!.cause.kind, db!.cause.node, typeof db!.retryAt], ['node-down', 'n1', 'number']);
+  assert.match(db!.reason, /^primary n1 unreachable since .+; failover at .+ if it stays down$/);
 });
 
 test('jobs --json: the journal, one entry per operation with id, type, instance, start, end, result', async () => {

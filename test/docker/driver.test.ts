@@ -7,6 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
+import { runFenceCommand } from '../../src/apply/fence.ts';
 import { createDockerDriver } from '../../src/drivers/docker/index.ts';
 import { DriverError, type Driver } from '../../src/drivers/driver.ts';
 import type { DesiredNode } from '../../src/model/desired.ts';
@@ -25,6 +26,8 @@ interface Ctx {
   data?: DiskData;
   engines?: Map<string, Docker>;
   cluster?: string;
+  /** The fence command (apply/ runs it; the driver has none). */
+  fence?: readonly string[];
 }
 const test = suite<Ctx>('docker driver on real engines', {});
 
@@ -50,18 +53,16 @@ async function pool<T>(items: readonly T[], n: number, f: (t: T) => Promise<void
   await Promise.all(Array.from({ length: n }, async () => { for (let t = queue.shift(); t !== undefined; t = queue.shift()) await f(t); }));
 }
 
-const C = (ctx: Ctx) => ({ tb: ctx.tb!, driver: ctx.driver!, nodes: ctx.nodes!, data: ctx.data!, engines: ctx.engines!, cluster: ctx.cluster! });
+const C = (ctx: Ctx) => ({ tb: ctx.tb!, driver: ctx.driver!, nodes: ctx.nodes!, data: ctx.data!, engines: ctx.engines!, cluster: ctx.cluster!, fence: ctx.fence! });
 
 test.before(async (ctx) => {
   ctx.tb = await startTestbed(3, 40);
   ctx.cluster = `it-${process.pid}`;
   ctx.nodes = ctx.tb.nodes(ctx.cluster).filter((n) => /^node[123]$/.test(n.name));
   const env = `DROVER_TESTBED=${ctx.tb.dir} DROVER_TESTBED_BASE=${ctx.tb.base}`;
-  ctx.driver = createDockerDriver({
-    cluster: ctx.cluster, nodes: ctx.nodes, timeoutMs: 3000, stopTimeoutS: 2, helperImage: ctx.tb.image,
-    // the fence: power the node off (node name and endpoint are appended as $1 and $2)
-    fenceCommand: ['sh', '-c', `${env} ${SCRIPT} kill "\${1#node}"`, 'fence'], fenceTimeoutMs: 30_000,
-  });
+  ctx.driver = createDockerDriver({ cluster: ctx.cluster, nodes: ctx.nodes, timeoutMs: 3000, stopTimeoutS: 2, helperImage: ctx.tb.image });
+  // the fence: power the node off (node name and endpoint are appended as $1 and $2)
+  ctx.fence = ['sh', '-c', `${env} ${SCRIPT} kill "\${1#node}"`, 'fence'];
   ctx.engines = new Map(ctx.nodes.map((n) => [n.name, engineAt(n.endpoint!)]));
   const engines = ctx.engines;
   ctx.data = dockerDiskData(ctx.tb.image, (node) => engines.get(node)!);
@@ -278,7 +279,7 @@ test('partition and hang: transient errors within the timeout, nothing disturbed
 });
 
 test('failover: fence (kill) the primary, run on the secondary from the last sync, never two copies', async (ctx) => {
-  const { tb, driver, nodes, data, engines } = C(ctx);
+  const { tb, driver, nodes, data, engines, fence } = C(ctx);
   const [a, b] = [nodes[0]!.name, nodes[1]!.name];
   const sp = spec(tb, 'fo');
   await driver.createDisks(a, 'fo', sp.disks, 'primary', 1);
@@ -289,7 +290,7 @@ test('failover: fence (kill) the primary, run on the secondary from the last syn
   await driver.syncDisks(a, b, 'fo');
   await data.write(a, 'fo', 0, { 'state.txt': 'after the last sync' });
   const t0 = Date.now();
-  assert.is(await driver.fence(a, undefined), true, 'fenced');
+  assert.is((await runFenceCommand(fence, a, nodes[0]!.endpoint!, 30_000)).fenced, true, 'fenced');
   const e = await rejects(driver.probe(a));
   assert.is(e.transient, true);
   assert.match(e.message, 'connection refused');

@@ -20,12 +20,10 @@ const spec = (name: string): InstanceSpec => ({
 });
 const nodes = [F.node('s1'), F.node('s2'), F.node('s3')];
 
-if (fs.existsSync(new URL('./contract.ts', import.meta.url))) {
-  driverContract('sim', async () => {
-    const dir = tempDir();
-    return { driver: new SimDriver({ stateDir: dir, nodes, fsync: false }), nodes: ['s1', 's2'], spec, teardown: async () => {} };
-  });
-}
+driverContract('sim', async () => {
+  const dir = tempDir();
+  return { driver: new SimDriver({ stateDir: dir, nodes, fsync: false }), nodes: ['s1', 's2'], spec, teardown: async () => {} };
+});
 
 const test = suite('sim driver');
 test.after(cleanupTemps);
@@ -66,13 +64,13 @@ test('fail-node (from another process, through the CLI) makes probe and every st
   await driver.close();
 });
 
-test('fence powers a node off: its containers stop, it answers nothing until restored, and comes back with them stopped', async () => {
+test('the power switch turns a node off: its containers stop, it answers nothing until restored, and comes back with them stopped', async () => {
   const dir = tempDir();
   const driver = new SimDriver({ stateDir: dir, nodes, fsync: false });
   await placed(driver, 's1', 'a');
   await placed(driver, 's1', 'b');
   driver.world.setFlags('s1', { failed: true, fenced: false });
-  assert.is(await driver.fence('s1'), true, 'the sim can always fence');
+  await driver.powerOff('s1'); // the sim can always power a node off, even unreachable
   assert.ok([...driver.world.node('s1').containers.values()].every((c) => c.state === 'stopped'), 'containers stopped by the fence');
   assert.equal(driver.world.flagsOf('s1'), { failed: true, fenced: true });
   await rejectsWith(driver.probe('s1'), (e) => assert.is(e.transient, true));
@@ -184,7 +182,7 @@ test('the world is kept in the state dir: a new driver (a restarted master) sees
 test('an unknown node is a permanent DriverError naming it', async () => {
   const driver = new SimDriver({ stateDir: tempDir(), nodes, fsync: false });
   await rejectsWith(driver.probe('nope'), (e) => { assert.is(e.transient, false); assert.match(e.message, 'nope'); });
-  await rejectsWith(driver.fence('nope'), (e) => assert.is(e.transient, false));
+  await rejectsWith(driver.powerOff('nope'), (e) => assert.is(e.transient, false));
   await driver.close();
 });
 

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { plan, type Plan, type PlanInput } from '../../src/plan/index.ts';
 import type { Operation } from '../../src/model/operations.ts';
+import { describeCause } from '../../src/plan/reasons.ts';
 import { loadManifests } from '../../src/manifest/index.ts';
 import * as F from '../support/fixtures.ts';
 import { fixture } from '../support/cli.ts';
@@ -51,7 +52,7 @@ test('new instances: distinct usable primary and secondary; drained, offline, un
     }
     assert.is(c.generation, 1);
     assert.is(c.start, true);
-    assert.ok(c.reason.length > 0);
+    assert.equal(c.cause, { kind: 'new-instance' });
   }
   assert.ok(new Set(creates.map((c) => c.primary)).size >= 2, 'spread over more than one node');
 });
@@ -111,7 +112,7 @@ test('pinned primary equal to the current secondary is a migrate (roles swap)', 
   const p = run({ desired: d, observed, store });
   const m = only(p, 'MigrateInstance');
   assert.equal([m.from, m.to, m.generation, m.start], ['n1', 'n2', 2, true]);
-  assert.match(m.reason, 'n2');
+  assert.equal(m.cause, { kind: 'pinned', role: 'primary', node: 'n2' });
   assert.is(ops(p, 'MoveInstance').length, 0);
   assert.is(ops(p, 'ReplaceSecondary').length, 0, 'the old primary becomes the secondary: nothing to replace');
 });
@@ -178,7 +179,8 @@ test('node down within failover.nodeDownAfter: no failover, pending with retryAt
   assert.equal(p.pending.map((x) => x.instance).sort(), ['a', 'b', 'p']);
   for (const x of p.pending) {
     assert.is(x.retryAt, since + 60_000);
-    assert.match(x.reason, 'n1');
+    assert.equal([x.cause.kind, 'node' in x.cause && x.cause.node], ['node-down', 'n1']);
+    assert.match(describeCause(x.cause), 'primary n1 unreachable since');
   }
   // a node seen down for the first time (no record yet) counts from now
   const fresh = F.settled(loss(), lossPlacements, { down: ['n1'] });
@@ -204,7 +206,8 @@ test('node down past the grace: failover to the secondary (with its recovery poi
   assert.is(p.operations.some((o) => o.instance === 'p'), false, 'nothing to do for the plain one');
   const lost = p.pending.find((x) => x.instance === 'p');
   assert.ok(lost, 'the plain instance is reported');
-  assert.match(lost!.reason, 'lost');
+  assert.equal(lost!.cause, { kind: 'plain-lost', node: 'n1', instance: 'p' });
+  assert.match(describeCause(lost!.cause), 'lost until n1 returns');
   // failovers come before everything else
   assert.is(p.operations[0]!.type, 'FailoverInstance');
 });
@@ -222,7 +225,9 @@ test('automatic failover off: a dead node\'s instances are pending, never failed
   const { store, observed } = F.settled(d, [F.placed('a', 'n1', 'n2')], { down: ['n1'], nodeRecords: [{ name: 'n1', nodeDownSince: NOW - 60_000 }] });
   const p = run({ desired: d, observed, store });
   assert.equal(brief(p), []);
-  assert.match(p.pending[0]!.reason, 'automatic');
+  const blocked = p.pending[0]!.cause;
+  assert.ok(blocked.kind === 'failover-blocked' && blocked.block.kind === 'automatic-off', JSON.stringify(blocked));
+  assert.match(describeCause(blocked), 'automatic failover is off');
 });
 
 test('a secondary down past the grace is replaced; within the grace it is left alone', () => {
@@ -245,8 +250,8 @@ test('a fenced node that is back: its stale copies are removed first in the plan
   const c = observed.nodes.get('n2')!.containers.find((x) => x.instance === 'c') as { state: string };
   c.state = 'running'; // c needs a stop too
   const p = run({ desired: d, observed, store });
-  assert.equal(p.operations[0], { type: 'RemoveOrphan', instance: 'a', node: 'n1', containers: true, volumes: true, reason: p.operations[0]!.reason });
-  assert.match(p.operations[0]!.reason, 'fenced');
+  assert.equal(p.operations[0], { type: 'RemoveOrphan', instance: 'a', node: 'n1', containers: true, volumes: true, cause: { kind: 'fenced-stale-copy', node: 'n1' } });
+  assert.match(describeCause(p.operations[0]!.cause), 'stale copy (left on n1 when it was fenced)');
   const types = p.operations.map((o) => o.type);
   assert.ok(types.includes('FailoverInstance') && types.includes('CreateInstance') && types.includes('StopInstance'), `other work in the same plan: ${brief(p)}`);
   // the fenced node takes no new work in this plan
@@ -268,7 +273,8 @@ test('drained node: its primaries migrate to their secondaries, its secondaries 
   assert.equal(mv.map((o) => o.type), ['MoveInstance']);
   assert.is((mv[0] as Extract<Operation, { type: 'MoveInstance' }>).from, 'n1');
   assert.is.not((mv[0] as Extract<Operation, { type: 'MoveInstance' }>).to, 'n1');
-  for (const o of p.operations) assert.match(o.reason, /drained|cannot hold/);
+  for (const o of p.operations) assert.match(describeCause(o.cause), /drained|cannot hold/);
+  assert.equal(a[0]!.cause, { kind: 'node-drained', node: 'n1' });
 });
 
 // ── what no manifest wants ────────────────────────────────────────────────────────────────────
@@ -282,7 +288,7 @@ test('copies no manifest wants: a warning without prune, RemoveOrphan with prune
   assert.equal(brief(keep), []);
   assert.ok(keep.warnings.some((w) => w.includes('ghost') && w.includes('n3') && w.includes('--prune')), keep.warnings.join('\n'));
   const prune = run({ desired: d, observed, store, prune: true });
-  assert.equal(prune.operations, [{ type: 'RemoveOrphan', instance: 'ghost', node: 'n3', containers: true, volumes: true, reason: prune.operations[0]!.reason }]);
+  assert.equal(prune.operations, [{ type: 'RemoveOrphan', instance: 'ghost', node: 'n3', containers: true, volumes: true, cause: { kind: 'unknown-copy' } }]);
 });
 
 test('an instance placed by Drover but gone from the manifests: warned and kept, removed with prune', () => {

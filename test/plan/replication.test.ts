@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { plan } from '../../src/plan/index.ts';
+import { describeCause } from '../../src/plan/reasons.ts';
 import * as F from '../support/fixtures.ts';
 
 const MIN = 60_000;
@@ -23,7 +24,8 @@ test('an older one is synced again, and the reason says how old', () => {
   const { d, store, observed } = world(1_000_000);
   const p = plan({ desired: d, observed, store, now: 1_000_000 + 5 * MIN });
   assert.equal(p.operations.map((o) => o.type), ['SyncDisks']);
-  assert.match(p.operations[0]!.reason, /replica on n2 is 5m0s old \(replication.interval 1m0s\)/);
+  assert.equal(p.operations[0]!.cause, { kind: 'replica-stale', node: 'n2', age: 5 * MIN, interval: MIN });
+  assert.match(describeCause(p.operations[0]!.cause), /replica on n2 is 5m0s old \(replication.interval 1m0s\)/);
 });
 
 test('a replica whose secondary is unreachable inside its grace is not synced (it waits)', () => {

@@ -11,6 +11,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DriverError, type Driver, type NodeProbe } from '../../src/drivers/driver.ts';
+import { capabilitiesOf } from '../../src/drivers/backends.ts';
 import type { InstanceSpec } from '../../src/model/operations.ts';
 import { specHash } from '../../src/model/hash.ts';
 
@@ -212,11 +213,6 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     await driver.removeDisks(b, sp.name);
   });
 
-  test('fence answers a boolean', async (ctx) => {
-    const { driver, nodes } = S(ctx);
-    assert.type(await driver.fence(nodes[1]!, undefined), 'boolean');
-  });
-
   test('liveMigrate, where supported, leaves the instance running on the target only', async (ctx) => {
     const { driver, nodes, spec, data } = S(ctx);
     if (!driver.liveMigrate) return;
@@ -243,6 +239,29 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     await driver.removeInstance(a, sp.name);
     await driver.removeDisks(a, sp.name);
     await driver.removeDisks(b, sp.name);
+  });
+
+  test('the driver has the methods its registered capabilities promise, and no others', (ctx) => {
+    const { driver } = S(ctx);
+    const caps = capabilitiesOf(driver.backend);
+    assert.is(typeof driver.powerOff === 'function', caps.powerSwitch, 'powerOff ⇔ powerSwitch');
+    assert.is(typeof driver.liveMigrate === 'function', caps.liveMigration, 'liveMigrate ⇔ liveMigration');
+    assert.is(typeof driver.imagesPresent === 'function', caps.images, 'imagesPresent ⇔ images');
+  });
+
+  // Last: it leaves the node off.
+  test('powerOff, where the backend has a power switch, leaves the node running nothing', async (ctx) => {
+    const { driver, nodes, spec } = S(ctx);
+    if (!driver.powerOff) return;
+    const n = nodes[1]!;
+    const sp = spec('ct-power');
+    await driver.createDisks(n, sp.name, sp.disks, 'primary', 1);
+    await driver.createInstance(n, sp, 1);
+    await driver.startInstance(n, sp.name);
+    await driver.powerOff(n);
+    const probe = await driver.probe(n).catch((e: unknown) => e);
+    if (probe instanceof Error) assert.instance(probe, DriverError, 'an off node answers with a DriverError');
+    else assert.not.ok((probe as NodeProbe).containers.some((c) => c.state === 'running'), 'nothing runs on it');
   });
 
   test.run();

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import * as fs from 'node:fs';
 import { converge, observeAndRecord } from '../../apply/converge.ts';
 import type { EventSink } from '../../apply/events.ts';
+import { formatError } from '../../manifest/index.ts';
 import { plan } from '../../plan/index.ts';
 import { planBasis } from '../../plan/basis.ts';
 import { acquireLease, LeaseBusyError, type MasterLease } from '../../store/lease.ts';
@@ -9,9 +10,10 @@ import { Store } from '../../store/store.ts';
 import { exitWhenLost, loadOrReport, openDriver } from '../context.ts';
 import { EXIT, locationOf, STORE_OPTIONS, UsageError, type Io } from '../io.ts';
 import { formatDuration } from '../../model/quantity.ts';
+import { withCause } from '../../model/operations.ts';
 import { gitInfo } from '../git.ts';
 import { jsonSink, lineSink, ttySink } from '../render/progress.ts';
-import { renderPlanText } from '../render/plan.ts';
+import { pendingLine, renderPlanText } from '../render/plan.ts';
 import type { SavedPlan } from './plan.ts';
 
 export const usage = `drover apply [PATH...] [--yes] [--json] [--prune] [--plan FILE] [--no-wait] [--detailed-exitcode]
@@ -77,9 +79,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const failed = r.failed.length;
     events({ type: 'summary', succeeded: r.succeeded, failed, pending: r.pending.length, durationMs });
     if (!values.json) {
-      for (const e of r.errors) io.err(`${e.source ? `${e.source.file}:${e.source.line}:${e.source.column}: ` : ''}error: ${e.message}`);
+      for (const e of r.errors) io.err(formatError(e));
       for (const w of r.warnings) io.err(`Warning: ${w}`);
-      for (const p of r.pending) io.err(`Pending: ${p.instance}: ${p.reason}`);
+      for (const p of r.pending) io.err(pendingLine(p));
       io.out(`Apply ${failed || r.errors.length ? 'finished with failures' : r.pending.length ? 'stopped with work pending' : 'complete'}: ${r.succeeded} succeeded, ${failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}, ${r.pending.length} pending, in ${formatDuration(durationMs)}.`);
     }
     if (failed || r.errors.length) return EXIT.error;
@@ -101,5 +103,5 @@ function readSavedPlan(file: string): SavedPlan {
     throw new UsageError(`cannot read the saved plan ${file}: ${(e as Error).message}`);
   }
   if (saved.version !== 1 || !Array.isArray(saved.operations)) throw new UsageError(`${file} is not a plan saved by drover plan --out`);
-  return saved;
+  return { ...saved, operations: saved.operations.map(withCause) }; // a plan saved before causes carries sentences
 }

@@ -3,9 +3,10 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { GanetiTextError, parseGanetiText } from '../../alloc/ganeti-text.ts';
 import { ganetiToManifests, isDroverName, toYaml, type ImportedManifests, type ManifestDoc } from '../../interop/ganeti.ts';
+import { BACKEND_NAMES, DEFAULT_BACKEND, isBackendName } from '../../drivers/backends.ts';
 import { EXIT, UsageError, type Io } from '../io.ts';
 
-export const usage = `drover import ganeti FILE [--out DIR] [--cluster NAME] [--backend sim|docker]
+export const usage = `drover import ganeti FILE [--out DIR] [--cluster NAME] [--backend ${BACKEND_NAMES.join('|')}]
   Manifests from an htools text file (as hscan writes it, as in Ganeti's test data): one Cluster,
   one Node per node, one Instance per instance, pinned where it is, running or stopped as its status
   says. What Drover has no field for is kept in ganeti.drover.io/ labels, so that
@@ -18,8 +19,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   } });
   const [format, file, ...extra] = positionals;
   if (format !== 'ganeti' || file === undefined || extra.length) throw new UsageError(`expected: import ganeti FILE\n${usage}`);
-  const backend = values.backend ?? 'sim';
-  if (backend !== 'sim' && backend !== 'docker') throw new UsageError(`--backend must be sim or docker, not "${backend}"`);
+  const backend = values.backend ?? DEFAULT_BACKEND;
+  if (!isBackendName(backend)) throw new UsageError(`--backend must be ${BACKEND_NAMES.join(' or ')}, not "${backend}"`);
   if (values.cluster !== undefined && !isDroverName(values.cluster)) throw new UsageError(`--cluster "${values.cluster}" is not a DNS label or FQDN`);
   const text = await fs.readFile(file, 'utf8').catch((e: Error) => { throw new UsageError(`cannot read ${file}: ${e.message}`); });
   let m: ImportedManifests;

@@ -5,23 +5,25 @@
 import type { DriftItem } from '../../plan/drift.ts';
 import type { Plan } from '../../plan/index.ts';
 import type { GitInfo } from '../../store/types.ts';
+import { describeCause } from '../../plan/reasons.ts';
 import { describe, summaryLine } from './plan.ts';
 
-export function renderPlanMarkdown(p: Plan, now: number, git: GitInfo | undefined, drift: readonly DriftItem[]): string {
+export function renderPlanMarkdown(p: Plan, now: number, git: GitInfo | undefined, drift: readonly DriftItem[], unasked = 0): string {
   const at = git ? ` at \`${git.commit.slice(0, 12)}\`${git.dirty ? ' (uncommitted changes)' : ''}` : '';
   const head = p.errors.length ? `### ❌ Drover plan${at}: ${p.errors.length} error(s)`
-    : p.operations.length ? `### Drover plan${at}: ${p.operations.length} operation(s)` : `### ✅ Drover plan${at}: no changes`;
+    : p.operations.length ? `### Drover plan${at}: ${p.operations.length} operation(s)`
+    : unasked ? `### ⚠️ Drover plan${at}: no changes on the nodes that answered, ${unasked} could not be asked` : `### ✅ Drover plan${at}: no changes`;
   const lines = [head, ''];
   if (p.operations.length) lines.push(`**${summaryLine(p.operations)}**`, '');
   for (const e of p.errors) lines.push(`- **error**: ${e.source ? `\`${e.source.file}:${e.source.line}:${e.source.column}\` ` : ''}${cell(e.message)}`);
   if (p.errors.length) lines.push('');
   if (p.operations.length) {
     lines.push('| operation | instance | where | reason |', '|---|---|---|---|');
-    for (const op of p.operations) lines.push(`| ${op.type} | \`${op.instance}\` | ${cell(describe(op, now))} | ${cell(op.reason)} |`);
+    for (const op of p.operations) lines.push(`| ${op.type} | \`${op.instance}\` | ${cell(describe(op, now))} | ${cell(describeCause(op.cause))} |`);
     lines.push('');
   }
   section(lines, 'Drift on the nodes (changed outside Drover)', drift.map((d) => `\`${d.instance}\` on ${d.node}: ${d.kind}, ${d.action === 'corrected' ? 'would be corrected' : 'left alone'}: ${d.detail}`));
-  section(lines, 'Pending', p.pending.map((x) => `\`${x.instance}\`: ${x.reason}`));
+  section(lines, 'Pending', p.pending.map((x) => `\`${x.instance}\`: ${describeCause(x.cause)}`));
   section(lines, 'Warnings', p.warnings);
   return lines.join('\n').trimEnd();
 }

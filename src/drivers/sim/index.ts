@@ -117,7 +117,7 @@ export class SimDriver implements Driver {
   }
 
   /** The sim's power switch: a fenced node runs nothing until `drover sim restore-node`. */
-  async fence(node: string): Promise<boolean> {
+  async powerOff(node: string): Promise<void> {
     this.known(node);
     await this.delay(this.latencyMs);
     const flags = this.world.flagsOf(node);
@@ -126,7 +126,6 @@ export class SimDriver implements Driver {
       .filter((c) => c.state === 'running')
       .map((c) => this.world.putContainer(node, { ...c, state: 'stopped' }));
     await Promise.all(stops);
-    return true;
   }
 
   async close(): Promise<void> {

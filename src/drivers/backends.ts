@@ -1,0 +1,64 @@
+/**
+ * The backends Drover knows, and what each can do: the one place a backend is named. Plain data
+ * with no driver code behind it, so that model/, manifest/ and plan/ may read it (the planner
+ * decides from capabilities, never from a backend's name); the factories are in drivers/index.ts.
+ */
+
+/** Instance fields a backend could change on a running instance without recreating it. */
+export type ResizableField = 'memory' | 'vcpus';
+
+export interface BackendCapabilities {
+  /**
+   * Can move a running instance keeping its process state, where both nodes can checkpoint; only
+   * instances without published ports today (a checkpoint is restored without a network).
+   */
+  readonly liveMigration: boolean;
+  /** Can power a node off by itself: fencing needs no `failover.fenceCommand`. */
+  readonly powerSwitch: boolean;
+  /** Fields it can change in place. None is used yet: the planner recreates on any spec change. */
+  readonly inPlaceResize: readonly ResizableField[];
+  /** Nodes hold images of their own (verify compares them). */
+  readonly images: boolean;
+}
+
+/** What a Node manifest must say on this backend. */
+export interface NodeNeeds {
+  /** memory, vcpus and disk must be given: nothing can be probed. */
+  readonly capacity: boolean;
+  /** An endpoint is required; the example is shown when it is missing. */
+  readonly endpoint?: { readonly example: string };
+}
+
+export interface BackendInfo {
+  readonly description: string;
+  readonly capabilities: BackendCapabilities;
+  readonly node: NodeNeeds;
+}
+
+export const BACKENDS = {
+  sim: {
+    description: 'the embedded simulator',
+    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], images: false },
+    node: { capacity: true },
+  },
+  docker: {
+    description: 'Docker engines',
+    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: [], images: true },
+    node: { capacity: false, endpoint: { example: 'unix:///var/run/docker.sock' } },
+  },
+} as const satisfies Readonly<Record<string, BackendInfo>>;
+
+export type BackendName = keyof typeof BACKENDS;
+
+export const BACKEND_NAMES: readonly BackendName[] = Object.keys(BACKENDS) as BackendName[];
+
+/** Where a manifest names no backend (the quick start, imports). */
+export const DEFAULT_BACKEND: BackendName = 'sim';
+
+export function isBackendName(name: string): name is BackendName {
+  return Object.hasOwn(BACKENDS, name);
+}
+
+export function capabilitiesOf(backend: BackendName): BackendCapabilities {
+  return BACKENDS[backend].capabilities;
+}

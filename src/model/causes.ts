@@ -1,0 +1,85 @@
+/**
+ * Causes: why the planner asks for an operation, or holds an instance back. A discriminated union on
+ * `kind`, with the node or figures it concerns. Decisions (drift, the soak's checks, capacity) read
+ * these; the sentence people read is rendered from them in one place (plan/reasons.ts).
+ */
+
+/** Why the allocator turned a node down, in the order it checks (alloc/allocator.ts counts them). */
+export type FailMode =
+  | 'offline' | 'drained' | 'memory' | 'vcpus' | 'disk' | 'spindles' | 'anti-affinity' | 'n+1' | 'no-secondary';
+
+/** Why the allocator placed nothing: per node, the first rule it broke; or a call it cannot answer. */
+export type Refusal =
+  | { readonly kind: 'no-node'; readonly counts: Readonly<Record<FailMode, number>> }
+  | { readonly kind: 'not-placed' | 'not-replicated'; readonly instance: string };
+
+/** Why a node takes no new instances or replicas. */
+export type Unfit =
+  | { readonly kind: 'unreachable'; readonly error?: string }
+  | { readonly kind: 'no-manifest' | 'offline' | 'drained' | 'fenced' | 'held' | 'busy' };
+
+/** Why a dead node's instances cannot fail over in its cluster. */
+export type FailoverBlock =
+  | { readonly kind: 'no-manifest' }
+  | { readonly kind: 'automatic-off' | 'no-fence'; readonly cluster: string };
+
+type Of<K extends string, T = object> = { readonly kind: K } & Readonly<T>;
+type OnNode<K extends string, T = object> = Of<K, { node: string } & T>;
+
+/** A node's flag (or its absence from the manifests) that moves its instances off it. */
+export type EvacuationCause = OnNode<'node-removed'> | OnNode<'node-offline'> | OnNode<'node-drained'>;
+
+/** Why an instance's primary or secondary is chosen anew. */
+export type PlacementCause =
+  | Of<'new-instance'>
+  | EvacuationCause
+  | OnNode<'node-dead', { since: number }> // failover: the primary is gone for good
+  | OnNode<'failed-over'> // the secondary after a failover away from `node`
+  | OnNode<'pinned', { role: 'primary' | 'secondary' }>
+  /** `drover balance` decided it; `note` is the decision as it stored it (its scores). */
+  | Of<'balance', { note: string }>
+  | Of<'template-plain'>
+  | Of<'template-replicated'>
+  | Of<'secondary-lost'>
+  | Of<'secondary-promoted'>
+  | OnNode<'secondary-unusable'>;
+
+/** Why the container or replica on a kept node is fixed in place. */
+export type RepairCause =
+  | OnNode<'container-missing'>
+  | OnNode<'disks-missing'>
+  | OnNode<'spec-changed'>
+  | Of<'state-changed', { want: 'running' | 'stopped' }>
+  | OnNode<'replica-missing'>
+  | OnNode<'replica-unsynced'>
+  /** Older than the Cluster's replication.interval: an interval re-sync. */
+  | OnNode<'replica-stale', { age: number; interval: number }>;
+
+/** Why something is removed. */
+export type RemovalCause =
+  | Of<'state-absent'>
+  | Of<'not-in-manifest'> // --prune
+  | Of<'unknown-copy'> // --prune
+  | Of<'stale-copy'>
+  | OnNode<'fenced-stale-copy'>
+  | Of<'no-secondary-wanted'>
+  | Of<'secondary-changes'>;
+
+/** Why an instance waits, or cannot be placed or moved now. */
+export type HoldCause =
+  | OnNode<'node-down', { since: number; deadAt: number; error?: string }> // inside its grace
+  | OnNode<'failover-blocked', { block: FailoverBlock }>
+  | OnNode<'no-takeover', { secondary?: string }> // replicated, but the secondary cannot take over
+  | OnNode<'plain-lost', { instance: string }>
+  | OnNode<'budget', { used: number; limit: number }> // failover.maxPerHour reached
+  | OnNode<'pin-unusable', { role: 'primary' | 'secondary'; unfit: Unfit }>
+  | Of<'no-placement', { instance: string; refusal: Refusal }>
+  | Of<'no-secondary', { instance: string; refusal: Refusal }>
+  /** The primary lost its disks while the synced replica on `secondary` has them. */
+  | OnNode<'held-disks-missing-on-primary', { instance: string; secondary: string; syncedAt: number }>;
+
+/** An operation saved in flight by a master older than causes: only its sentence is known. */
+export type LegacyCause = Of<'legacy-reason', { reason: string }>;
+
+export type Cause = PlacementCause | RepairCause | RemovalCause | HoldCause | LegacyCause;
+export type CauseKind = Cause['kind'];

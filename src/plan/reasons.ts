@@ -1,0 +1,82 @@
+/**
+ * The one place a cause becomes the sentence people read: plan text and markdown, `--json`'s
+ * `reason`, pending lines, `status`, watch and the journal all print what these return.
+ */
+import { refusalText } from '../alloc/allocator.ts';
+import type { Cause, FailoverBlock, HoldCause, Unfit } from '../model/causes.ts';
+import { formatDuration } from '../model/quantity.ts';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function describeCause(c: Cause): string {
+  switch (c.kind) {
+    case 'new-instance': return 'new instance';
+    case 'node-removed': return `node ${c.node} is no longer in the manifests`;
+    case 'node-offline': return `node ${c.node} is offline`;
+    case 'node-drained': return `node ${c.node} is drained`;
+    case 'node-dead': return `primary ${c.node} down since ${iso(c.since)}`;
+    case 'failed-over': return `${c.node} failed`;
+    case 'pinned': return `pinned to ${c.role} ${c.node}`;
+    case 'balance': return c.note;
+    case 'template-plain': return 'disk template is now plain';
+    case 'template-replicated': return 'disk template is now replicated';
+    case 'secondary-lost': return 'secondary lost';
+    case 'secondary-promoted': return 'secondary became primary';
+    case 'secondary-unusable': return `secondary ${c.node} cannot hold replicas (down, drained, offline or fenced)`;
+    case 'container-missing': return `container missing on ${c.node}`;
+    case 'disks-missing': return `disks missing on ${c.node}`;
+    case 'spec-changed': return 'spec changed';
+    case 'state-changed': return c.want === 'running' ? 'should be running' : 'state: stopped';
+    case 'replica-missing': return `replica missing on ${c.node}`;
+    case 'replica-unsynced': return `replica on ${c.node} never synced`;
+    case 'replica-stale': return `replica on ${c.node} is ${formatDuration(c.age)} old (replication.interval ${formatDuration(c.interval)})`;
+    case 'state-absent': return 'state: absent';
+    case 'not-in-manifest': return 'in no manifest (--prune)';
+    case 'unknown-copy': return 'no manifest wants it (--prune)';
+    case 'stale-copy': return 'stale copy';
+    case 'fenced-stale-copy': return `stale copy (left on ${c.node} when it was fenced)`;
+    case 'no-secondary-wanted': return 'no secondary wanted';
+    case 'secondary-changes': return 'secondary changes';
+    case 'legacy-reason': return c.reason;
+    default: return describeHold(c);
+  }
+}
+
+/** Why an instance waits or cannot be placed now. */
+function describeHold(c: HoldCause): string {
+  switch (c.kind) {
+    case 'node-down':
+      return `primary ${c.node} unreachable since ${iso(c.since)} (${c.error ?? 'no answer'}); failover at ${iso(c.deadAt)} if it stays down`;
+    case 'failover-blocked': return `${c.node} is down: ${describeFailoverBlock(c.block)}`;
+    case 'no-takeover': return `${c.node} is down and the secondary ${c.secondary ?? '(none)'} cannot take over; lost until ${c.node} returns`;
+    case 'plain-lost': return `${c.node} is down and ${c.instance} is plain (no replica); lost until ${c.node} returns`;
+    case 'budget': return `${c.node} is down, but ${c.used} failovers started in the last hour (failover.maxPerHour: ${c.limit}); waiting`;
+    case 'pin-unusable':
+      return `pinned ${c.role} ${c.node} cannot take ${c.role === 'primary' ? 'instances' : 'replicas'} now: ${describeUnfit(c.unfit)}`;
+    case 'no-placement': return `cannot place ${c.instance}: ${refusalText(c.refusal)}`;
+    case 'no-secondary': return `no new secondary for ${c.instance}: ${refusalText(c.refusal)}`;
+    case 'held-disks-missing-on-primary':
+      return `disks of ${c.instance} are missing on its primary ${c.node} but its replica on ${c.secondary} holds them (synced ${iso(c.syncedAt)}); `
+        + `not recreating them empty. To recover from the replica, mark ${c.node} offline (the instance fails over to ${c.secondary}).`;
+  }
+}
+
+export function describeUnfit(u: Unfit): string {
+  switch (u.kind) {
+    case 'no-manifest': return 'it is in no manifest';
+    case 'unreachable': return `it is unreachable (${u.error ?? 'no answer'})`;
+    case 'offline': return 'it is offline';
+    case 'drained': return 'it is drained';
+    case 'fenced': return 'it was fenced and its stale copies are not cleaned yet';
+    case 'held': return 'it failed too often lately and is held back';
+    case 'busy': return 'it cannot take work now';
+  }
+}
+
+export function describeFailoverBlock(b: FailoverBlock): string {
+  switch (b.kind) {
+    case 'no-manifest': return 'the node is in no manifest';
+    case 'automatic-off': return `automatic failover is off in Cluster "${b.cluster}" (failover.automatic: false)`;
+    case 'no-fence': return `Cluster "${b.cluster}" has no failover.fenceCommand, so the node cannot be fenced and nothing fails over`;
+  }
+}
