@@ -21,9 +21,8 @@ const NOT_HASHED: ReadonlySet<string> = new Set<keyof InstanceSpec>(['name', 'di
 
 /** The hash of the current formula: what drivers and apply/ write. */
 export function specHash(spec: InstanceSpec): string {
-  const fields = Object.fromEntries(Object.entries(spec).filter(([k]) => !NOT_HASHED.has(k)));
-  const canonical = JSON.stringify(withoutDefaults(fields) ?? {});
-  return `${VERSION}:${createHash('sha256').update(canonical).digest('hex').slice(0, 12)}`;
+  const text = canonical(spec, NOT_HASHED) ?? '{}';
+  return `${VERSION}:${createHash('sha256').update(text).digest('hex').slice(0, 12)}`;
 }
 
 /** Whether a stored hash, of any formula this Drover knows, stands for this spec. */
@@ -34,14 +33,18 @@ export function specMatches(hash: string, spec: InstanceSpec): boolean {
   return false; // written by a newer Drover, whose formula this one cannot recompute
 }
 
-/** The value with object keys sorted and, at every depth, fields at their default (undefined, [], {}) left out; undefined if it is all default. */
-function withoutDefaults(value: unknown): unknown {
-  if (Array.isArray(value)) return value.length === 0 ? undefined : value.map((v) => withoutDefaults(v) ?? null);
-  if (value === null || typeof value !== 'object') return value;
-  const kept: [string, unknown][] = [];
+/**
+ * The value as JSON with object keys sorted and, at every depth, fields at their default (undefined,
+ * [], {}) left out; undefined if it is all default. Written out directly: a plan hashes every instance.
+ */
+function canonical(value: unknown, skip?: ReadonlySet<string>): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return value.length === 0 ? undefined : `[${value.map((v: unknown) => canonical(v) ?? 'null').join(',')}]`;
+  let fields = '';
   for (const key of Object.keys(value).sort()) {
-    const v = withoutDefaults((value as Record<string, unknown>)[key]);
-    if (v !== undefined) kept.push([key, v]);
+    const v = skip?.has(key) ? undefined : canonical((value as Record<string, unknown>)[key]);
+    if (v !== undefined) fields += `${fields ? ',' : ''}${JSON.stringify(key)}:${v}`;
   }
-  return kept.length === 0 ? undefined : Object.fromEntries(kept);
+  return fields ? `{${fields}}` : undefined;
 }
