@@ -24,7 +24,7 @@ function copies(): { manifests: string; state: string } {
 }
 
 interface PlanJson {
-  operations: { type: string; instance: string; reason: string }[];
+  operations: { type: string; instance: string; cause: { kind: string } }[];
   drift: { instance: string; kind: string }[];
 }
 
@@ -62,7 +62,7 @@ test('a real change of the spec is still one: RecreateInstance of that instance 
   const r = await drover(['plan', manifests, '--detailed-exitcode', '--state-dir', state]);
   assert.is(r.code, 2, r.stdout + r.stderr);
   const p = await droverJson<PlanJson>(['plan', manifests, '--json', '--state-dir', state]);
-  assert.equal(p.operations.map((o) => [o.type, o.instance]), [['RecreateInstance', 'web']]);
+  assert.equal(p.operations.map((o) => [o.type, o.instance, o.cause.kind]), [['RecreateInstance', 'web', 'spec-changed']]);
   assert.equal(p.drift, [], 'a change in the manifests, not on the node');
   assert.is((await drover(['apply', '--yes', manifests, '--state-dir', state])).code, 0);
   const web = readWorld(state, ['n1']).nodes.n1!.containers.find((c) => c.instance === 'web')!;
