@@ -21,16 +21,21 @@ const NOT_HASHED: ReadonlySet<string> = new Set<keyof InstanceSpec>(['name', 'di
 
 /** The hash of the current formula: what drivers and apply/ write. */
 export function specHash(spec: InstanceSpec): string {
-  const text = canonical(spec, NOT_HASHED) ?? '{}';
-  return `${VERSION}:${createHash('sha256').update(text).digest('hex').slice(0, 12)}`;
+  return `${VERSION}:${createHash('sha256').update(canonicalSpec(spec)).digest('hex').slice(0, 12)}`;
 }
 
 /** Whether a stored hash, of any formula this Drover knows, stands for this spec. */
 export function specMatches(hash: string, spec: InstanceSpec): boolean {
   if (hash.startsWith(`${VERSION}:`)) return hash === specHash(spec);
-  // v1 saw fewer fields: a spec that sets one it did not know is a change, whatever v1 says
-  if (isV1Hash(hash)) return hash === specHashV1(spec) && specHash(v1View(spec)) === specHash(spec);
+  // v1 saw fewer fields: a spec that sets one it did not know is a change, whatever v1 says. (A container
+  // keeps its v1 hash until it is recreated, so this runs on every plan: texts compared, not rehashed.)
+  if (isV1Hash(hash)) return hash === specHashV1(spec) && canonicalSpec(v1View(spec)) === canonicalSpec(spec);
   return false; // written by a newer Drover, whose formula this one cannot recompute
+}
+
+/** What the v2 hash digests: the spec's hashed fields, keyed, defaults left out. */
+function canonicalSpec(spec: InstanceSpec): string {
+  return canonical(spec, NOT_HASHED) ?? '{}';
 }
 
 /**
