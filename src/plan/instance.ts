@@ -3,7 +3,7 @@
  */
 import type { HoldCause, RepairCause } from '../model/causes.ts';
 import type { Operation } from '../model/operations.ts';
-import { specHash } from '../model/hash.ts';
+import { specMatches } from '../model/hash.ts';
 import { replicaHealth, type Copy, type NodeFacts, type ReplicaHealth } from './facts.ts';
 import type { Target } from './targets.ts';
 import { toSpec } from './spec.ts';
@@ -95,7 +95,7 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
   const ops: Operation[] = [];
   const container = on?.container;
   const disksMissing = (on?.volumes.length ?? 0) < d.disks.length;
-  if (!container || container.specHash !== specHash(spec) || disksMissing) {
+  if (!container || !specMatches(container.specHash, spec) || disksMissing) {
     const kind = !container ? 'container-missing' : disksMissing ? 'disks-missing' : 'spec-changed';
     ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause: { kind, node: primary } });
   } else if (start && container.state !== 'running') {
