@@ -6,7 +6,7 @@
  *
  * Left out: the limits a backend changes in place (memory, vcpus: a docker label cannot follow a
  * `docker update`, so they are read off the node instead, see ObservedContainer) and the disks' sizes
- * (GrowDisk changes them, the node shows them).
+ * (GrowDisk changes them; the node shows them).
  *
  * Made to survive upgrades, so that a new Drover recreates nothing by itself:
  * - keyed: fields are hashed by name (objects with sorted keys), never by position;
@@ -23,16 +23,13 @@ const VERSION = 'v2';
 
 /**
  * Fields that are not what only a new container can change: its name is the key it is found by, the disk
- * template says where its replica lives, the limits change in place.
+ * template says where its replica lives, the limits change in place (and disk sizes, see canonicalSpec).
  */
 const NOT_HASHED: ReadonlySet<string> = new Set<keyof InstanceSpec>(['name', 'diskTemplate', 'memory', 'vcpus']);
 
 /** The hash of the current formula: what drivers and apply/ write. */
 export function specHash(spec: InstanceSpec): string {
-  const fields = Object.fromEntries(Object.entries(spec).filter(([k]) => !NOT_HASHED.has(k)));
-  const disks = spec.disks.map(({ size: _size, ...rest }) => rest); // sizes grow in place
-  const canonical = JSON.stringify(withoutDefaults({ ...fields, disks }) ?? {});
-  return `${VERSION}:${createHash('sha256').update(canonical).digest('hex').slice(0, 12)}`;
+  return `${VERSION}:${createHash('sha256').update(canonicalSpec(spec)).digest('hex').slice(0, 12)}`;
 }
 
 /** Written by the current formula: a container that can be changed in place and keep matching. */
@@ -53,23 +50,37 @@ export interface SeenLimits {
  */
 export function specMatches(hash: string, spec: InstanceSpec, seen: SeenLimits = {}): boolean {
   if (isCurrentHash(hash)) return hash === specHash(spec);
-  if (!isV1Hash(hash)) return false; // written by a newer Drover, whose formula this one cannot recompute
-  const made: InstanceSpec = {
+  // v1 saw fewer fields: a spec that sets one it did not know is a change, whatever v1 says. (A container
+  // keeps its v1 hash until it is recreated, so this runs on every plan: texts compared, not rehashed.)
+  if (isV1Hash(hash)) return hash === specHashV1(asMade(spec, seen)) && canonicalSpec(v1View(spec)) === canonicalSpec(spec);
+  return false; // written by a newer Drover, whose formula this one cannot recompute
+}
+
+/** The spec with the limits and disk sizes the node shows. */
+function asMade(spec: InstanceSpec, seen: SeenLimits): InstanceSpec {
+  return {
     ...spec, memory: seen.memory ?? spec.memory, vcpus: seen.vcpus ?? spec.vcpus,
     disks: spec.disks.map((d, i) => ({ ...d, size: seen.sizes?.[i] ?? d.size })),
   };
-  // v1 saw fewer fields: a spec that sets one it did not know is a change, whatever v1 says
-  return hash === specHashV1(made) && specHash(v1View(spec)) === specHash(spec);
 }
 
-/** The value with object keys sorted and, at every depth, fields at their default (undefined, [], {}) left out; undefined if it is all default. */
-function withoutDefaults(value: unknown): unknown {
-  if (Array.isArray(value)) return value.length === 0 ? undefined : value.map((v) => withoutDefaults(v) ?? null);
-  if (value === null || typeof value !== 'object') return value;
-  const kept: [string, unknown][] = [];
+/** What the v2 hash digests: the spec's hashed fields, keyed, defaults left out. */
+function canonicalSpec(spec: InstanceSpec): string {
+  return canonical({ ...spec, disks: spec.disks.map(({ size: _grown, ...disk }) => disk) }, NOT_HASHED) ?? '{}';
+}
+
+/**
+ * The value as JSON with object keys sorted and, at every depth, fields at their default (undefined,
+ * [], {}) left out; undefined if it is all default. Written out directly: a plan hashes every instance.
+ */
+function canonical(value: unknown, skip?: ReadonlySet<string>): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return value.length === 0 ? undefined : `[${value.map((v: unknown) => canonical(v) ?? 'null').join(',')}]`;
+  let fields = '';
   for (const key of Object.keys(value).sort()) {
-    const v = withoutDefaults((value as Record<string, unknown>)[key]);
-    if (v !== undefined) kept.push([key, v]);
+    const v = skip?.has(key) ? undefined : canonical((value as Record<string, unknown>)[key]);
+    if (v !== undefined) fields += `${fields ? ',' : ''}${JSON.stringify(key)}:${v}`;
   }
-  return kept.length === 0 ? undefined : Object.fromEntries(kept);
+  return fields ? `{${fields}}` : undefined;
 }

@@ -113,7 +113,7 @@ test('git: plan --format markdown, and its exit codes match the text plan', () =
   const r = drover(sb, ['plan', sb.manifests, '--format', 'markdown', '--detailed-exitcode']);
   assert.is(r.code, 2);
   assert.match(r.out, new RegExp(`^### Drover plan at \`${git(['rev-parse', 'HEAD']).slice(0, 12)}\`: 5 operation\\(s\\)`));
-  assert.match(r.out, /\| CreateInstance \| `db1` \| on node1, replica on node2 \|  \| no downtime \| new instance \|/);
+  assert.match(r.out, /\| CreateInstance \| `db1` \| on node1, replica on node2 \|  \|  \| new instance \|/);
   assert.match(r.out, /\*\*Plan: 5 to create, 0 to change, 0 to move, 0 to remove\.\*\*/);
   drover(sb, ['apply', sb.manifests, '--yes']);
   const none = drover(sb, ['plan', sb.manifests, '--format', 'markdown', '--detailed-exitcode']);

@@ -42,8 +42,9 @@ const DISRUPTION: Readonly<Record<Disruption, string>> = { none: 'in place', res
 
 /** "in place: no downtime", "down while it moves; recovery point: none lost (final sync while stopped)". */
 export function impactText(op: Operation, now?: number): string {
-  const how = 'disruption' in op ? `${DISRUPTION[op.disruption]}: ` : '';
   const rp = recoveryPointOf(op);
+  if (!('disruption' in op) && !rp) return ''; // new work, replicas, start/stop/remove: the operation says it
+  const how = 'disruption' in op ? `${DISRUPTION[op.disruption]}: ` : '';
   return `${how}${DOWNTIME[downtimeOf(op)]}${rp ? `; recovery point: ${recoveryText(rp, now)}` : ''}`;
 }
 
@@ -112,7 +113,8 @@ export function renderPlanText(p: Plan, now: number, unasked = 0): string {
     for (const op of p.operations) {
       lines.push(`  ${SYMBOL[op.type].padEnd(3)} ${op.type.padEnd(width)}  ${op.instance.padEnd(nameWidth)}  ${describe(op, now)}`);
       const pad = `      ${' '.repeat(width + nameWidth + 2)}  `;
-      lines.push(`${pad}# ${describeCause(op.cause)}; ${impactText(op, now)}`);
+      const impact = impactText(op, now);
+      lines.push(`${pad}# ${describeCause(op.cause)}${impact && `; ${impact}`}`);
       for (const c of changeLines(op)) lines.push(`${pad}  ${c}`);
     }
     lines.push('', summaryLine(p.operations));

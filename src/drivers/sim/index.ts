@@ -5,7 +5,7 @@
  */
 import type { DesiredNode, DiskSpec } from '../../model/desired.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
-import { specHash } from '../../model/hash.ts';
+import { specHash, specMatches } from '../../model/hash.ts';
 import { DriverError, type Driver, type Limits, type NodeProbe, type ProgressFn } from '../driver.ts';
 import { SimWorld, volumeKey, type SimVolume } from './world.ts';
 
@@ -93,14 +93,13 @@ export class SimDriver implements Driver {
 
   async createInstance(node: string, spec: InstanceSpec, generation: number): Promise<void> {
     await this.step('createInstance', node, spec.name);
-    const hash = specHash(spec);
     const existing = this.world.node(node).containers.get(spec.name);
-    if (existing && existing.specHash === hash && existing.generation === generation) {
+    if (existing && specMatches(existing.specHash, spec) && existing.generation === generation) {
       if (existing.memory !== spec.memory || existing.vcpus !== spec.vcpus) await this.world.putContainer(node, { ...existing, memory: spec.memory, vcpus: spec.vcpus });
       return;
     }
     if (existing?.state === 'running') throw new DriverError(`${node}: container for ${spec.name} is running with another spec; stop it first`, false, node);
-    await this.world.putContainer(node, { instance: spec.name, state: 'stopped', specHash: hash, generation, memory: spec.memory, vcpus: spec.vcpus });
+    await this.world.putContainer(node, { instance: spec.name, state: 'stopped', specHash: specHash(spec), generation, memory: spec.memory, vcpus: spec.vcpus });
   }
 
   async startInstance(node: string, instance: string): Promise<void> {
