@@ -150,23 +150,24 @@ function specOperations(t: Target, container: ObservedContainer, volumes: readon
   const start = d.state === 'running';
   const diff = specDiff(spec, container, volumes, replica, p.applied?.spec);
   const cause = { kind: 'spec-changed', node: primary } as const;
-  const only = (paths: (path: string) => boolean) => diff.changes.filter((c) => paths(c.path));
   const ops: Operation[] = [];
   if (diff.grown.length) {
     const changes = diff.grown.map((g) => ({ path: `disks[${g.disk}].size`, from: formatBytes(g.from), to: formatBytes(g.to) }));
     ops.push({ type: 'GrowDisk', instance: d.name, primary, ...(replica && { secondary: t.secondary! }), disks: d.disks, cause, changes, disruption: 'none' });
   }
-  const resizedOnly = !diff.recreate && diff.resized.length > 0;
-  const how = diff.recreate ? 'RecreateInstance' : resizeBy(caps, diff.resized, container.specHash);
   // a first-formula hash still holds the sizes the disks had: a grown disk recreates it once (see resizeBy)
   const legacyGrow = diff.grown.length > 0 && !isCurrentHash(container.specHash);
   if (!diff.recreate && !diff.resized.length && !legacyGrow) return ops;
-  const changes = only((path) => !/^disks\[\d+\]\.size$/.test(path));
-  const unknown = diff.fieldsUnknown ? { fieldsUnknown: true as const } : {};
-  if (resizedOnly && how === 'ModifyInstance') ops.push({ type: 'ModifyInstance', instance: d.name, primary, spec, cause, changes, disruption: 'none' });
-  else if (resizedOnly && how === 'RestartInstance') ops.push({ type: 'RestartInstance', instance: d.name, primary, spec, start, cause, changes, disruption: 'restart' });
-  else ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause, changes, disruption: 'recreate', ...unknown });
-  return ops;
+  const how = diff.recreate || legacyGrow ? 'RecreateInstance' : resizeBy(caps, diff.resized, container.specHash);
+  const changes = diff.changes.filter((c) => !/^disks\[\d+\]\.size$/.test(c.path)); // GrowDisk's
+  switch (how) {
+    case 'ModifyInstance': return [...ops, { type: how, instance: d.name, primary, spec, cause, changes, disruption: 'none' }];
+    case 'RestartInstance': return [...ops, { type: how, instance: d.name, primary, spec, start, cause, changes, disruption: 'restart' }];
+    case 'RecreateInstance': return [...ops, {
+      type: how, instance: d.name, primary, spec, generation: p.generation + 1, start, cause, changes, disruption: 'recreate',
+      ...(diff.fieldsUnknown && { fieldsUnknown: true as const }),
+    }];
+  }
 }
 
 /** Why the replica is synced now: it is degraded, or older than the Cluster's replication.interval. */
