@@ -7,7 +7,7 @@ import type { Driver } from '../drivers/driver.ts';
 import type { Desired, DesiredNode } from '../model/desired.ts';
 import type { Observed } from '../model/observed.ts';
 import type { Operation } from '../model/operations.ts';
-import { observe } from '../observe/index.ts';
+import { healthChecksOf, observe, type HealthChecks } from '../observe/index.ts';
 import { plan, type Plan } from '../plan/index.ts';
 import { rebalance } from '../plan/rebalance.ts';
 import { classifyDrift, type DriftItem } from '../plan/drift.ts';
@@ -81,11 +81,12 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
     return result(none, 1);
   }
   const deadline = Date.now() + (o.maxWaitMs ?? 10 * 60_000);
+  const checks = healthChecksOf(o.desired);
   let last: Plan = none;
   let rounds = 0;
   for (; rounds < (o.maxRounds ?? 10); rounds++) {
     if (o.signal?.aborted) return result(last, rounds, true);
-    const observed = await observeAndRecord(o.driver, nodes, o.store, o.probeTimeoutMs, { record: true, holdAfter: holdLimits(o.desired) });
+    const observed = await observeAndRecord(o.driver, nodes, o.store, o.probeTimeoutMs, { record: true, holdAfter: holdLimits(o.desired), checks });
     await dropReachedTargets(o.store, o.desired);
     last = plan({ desired: o.desired, observed, store: o.store, now: Date.now(), ...(o.prune && { prune: true }) });
     if (await clearCleanedNodes(o.store, observed, last)) {
@@ -169,8 +170,8 @@ function holdLimits(desired: Desired): ReadonlyMap<string, number> {
  * Each fall is also counted: a node that falls `holdAfter` times within the hour is held out of new
  * placements for an hour (the planner reads `holdUntil`).
  */
-export async function observeAndRecord(driver: Driver, nodes: readonly DesiredNode[], store: Store, timeoutMs?: number, options: { readonly record: boolean; readonly holdAfter?: ReadonlyMap<string, number> } = { record: true }): Promise<Observed> {
-  const observed = await observe(driver, nodes, timeoutMs);
+export async function observeAndRecord(driver: Driver, nodes: readonly DesiredNode[], store: Store, timeoutMs?: number, options: { readonly record: boolean; readonly holdAfter?: ReadonlyMap<string, number>; readonly checks?: HealthChecks } = { record: true }): Promise<Observed> {
+  const observed = await observe(driver, nodes, timeoutMs, options.checks);
   if (!options.record) return observed; // read-only commands (plan, status) only look
   const writes: Promise<void>[] = [];
   for (const n of observed.nodes.values()) {

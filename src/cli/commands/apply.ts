@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { converge, observeAndRecord } from '../../apply/converge.ts';
 import type { EventSink } from '../../apply/events.ts';
 import { plan } from '../../plan/index.ts';
+import { healthChecksOf } from '../../observe/index.ts';
 import { planBasis } from '../../plan/basis.ts';
 import { acquireLease, LeaseBusyError, type MasterLease } from '../../store/lease.ts';
 import { Store } from '../../store/store.ts';
@@ -58,7 +59,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return EXIT.error;
       }
     } else if (!values.yes && io.stdinIsTty && !values.json) {
-      const observed = await observeAndRecord(driver, nodes, store);
+      const observed = await observeAndRecord(driver, nodes, store, undefined, { record: true, checks: healthChecksOf(loaded.desired) });
       const now = Date.now();
       const p = plan({ desired: loaded.desired, observed, store, now, prune: !!values.prune });
       io.out(renderPlanText(p, now));
