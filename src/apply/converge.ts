@@ -67,7 +67,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
   const add = (r: { succeeded: number; failed: readonly Failure[]; skipped: number }) => { succeeded += r.succeeded; failed.push(...r.failed); skipped += r.skipped; };
   const result = (last: Plan, rounds: number, wasParked = false): ConvergeResult =>
     ({ succeeded, failed, skipped, pending: last.pending, errors: last.errors, warnings: last.warnings, rounds, drift, parked: wasParked });
-  const none: Plan = { operations: [], warnings: [], errors: [], pending: [] };
+  const none: Plan = { operations: [], deferred: [], waves: {}, warnings: [], errors: [], pending: [] };
   // Either the work finishes, or the signal parks it: then the run's promise never settles.
   const work = async (p: Promise<{ succeeded: number; failed: readonly Failure[]; skipped: number }>) => {
     const r = await Promise.race([p, parked]);

@@ -64,7 +64,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       const p = plan({ desired: loaded.desired, observed, store, now, prune: !!values.prune });
       io.out(renderPlanText(p, now));
       if (p.errors.length) return EXIT.error;
-      if (p.operations.length === 0 && p.pending.length === 0 && store.machines.size === 0) return EXIT.ok;
+      if (p.operations.length === 0 && p.deferred.length === 0 && p.pending.length === 0 && store.machines.size === 0) return EXIT.ok;
       const answer = await io.ask('\nApply these operations? Only "yes" is accepted: ');
       if (answer.trim() !== 'yes') { io.out('Apply cancelled; nothing was changed.'); return EXIT.ok; }
     }
