@@ -5,7 +5,7 @@
 import type { Desired, DesiredCluster } from '../model/desired.ts';
 import { failoverBlocked, nodeCapacity, replicaHealth } from './facts.ts';
 import { describeFailoverBlock } from './reasons.ts';
-import type { Observed } from '../model/observed.ts';
+import type { HealthResult, Observed } from '../model/observed.ts';
 import type { StoreView } from '../store/types.ts';
 
 export interface NodeStatus {
@@ -36,6 +36,8 @@ export interface InstanceStatus {
   readonly degraded: boolean;
   /** ms since epoch of the replica's last good sync: a failover would lose writes after it. */
   readonly recoveryPoint?: number;
+  /** Its health check's last run, when it declares one and runs. */
+  readonly health?: HealthResult;
 }
 
 export interface ClusterStatus {
@@ -57,6 +59,7 @@ export function clusterStatus(desired: Desired, observed: Observed, store: Store
       degraded: d.diskTemplate === 'replicated' && !!p && replicaHealth(d.disks.length, p, replica).kind !== 'synced',
       ...(p && { primary: p.primary }), ...(p?.secondary && { secondary: p.secondary }),
       ...(p?.lastSync && p.lastSync.node === p.secondary && { recoveryPoint: p.lastSync.at }),
+      ...(container?.health && { health: container.health }),
     };
   });
   const load = nodeLoad(desired, instances);
