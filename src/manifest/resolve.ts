@@ -50,9 +50,10 @@ class Fields {
 
   /** A duration that must be more than zero (a wait of 0 would spin or never succeed). */
   positiveMs(pointer: string, value: Duration, why: string): number {
-    const ms = this.ms(pointer, value);
-    if (ms === 0 && parseDuration(value) === 0) this.error(pointer, `must be more than 0, got ${show(value)}: ${why}`);
-    return ms;
+    const ms = parseDuration(value);
+    if (ms === undefined) this.error(pointer, `${show(value)} ${DURATION_HINT}`);
+    else if (ms === 0) this.error(pointer, `must be more than 0, got ${show(value)}: ${why}`);
+    return ms ?? 0;
   }
 
   /** `1` or `"50%"`; 0 would hold every change of a group forever. */

@@ -27,11 +27,12 @@ export type Disruption = 'none' | 'restart' | 'recreate';
  * wish about the instance, not a disruption of a running service.
  */
 export function disruptionOf(op: Operation): Disruption {
-  switch (op.type) {
+  switch (op.type) { // every type named: a new one must say whether it takes its instance down
     case 'RecreateInstance': return 'recreate';
     case 'MoveInstance': return 'restart';
     case 'MigrateInstance': return op.start && op.expected?.path !== 'live' ? 'restart' : 'none';
-    default: return 'none';
+    case 'CreateInstance': case 'SyncDisks': case 'StartInstance': case 'StopInstance': case 'FailoverInstance':
+    case 'ReplaceSecondary': case 'RemoveInstance': case 'RemoveOrphan': return 'none';
   }
 }
 
