@@ -19,8 +19,6 @@ export interface BackendCapabilities {
   readonly inPlaceResize: readonly ResizableField[];
   /** Nodes hold images of their own (verify compares them). */
   readonly images: boolean;
-  /** Can run an instance's health check (Driver.checkHealth); `spec.health` is refused otherwise. */
-  readonly healthChecks: boolean;
 }
 
 /** What a Node manifest must say on this backend. */
@@ -40,12 +38,12 @@ export interface BackendInfo {
 export const BACKENDS = {
   sim: {
     description: 'the embedded simulator',
-    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], images: false, healthChecks: true },
+    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], images: false },
     node: { capacity: true },
   },
   docker: {
     description: 'Docker engines',
-    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: [], images: true, healthChecks: false },
+    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: [], images: true },
     node: { capacity: false, endpoint: { example: 'unix:///var/run/docker.sock' } },
   },
 } as const satisfies Readonly<Record<string, BackendInfo>>;

@@ -88,12 +88,11 @@ export interface Driver {
   liveMigrate?(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult>;
 
   /**
-   * Run one health check of a running instance (backends with the `healthChecks` capability): an
-   * `exec` inside it, or a TCP connect to its port from inside its network namespace. Resolves
-   * unhealthy (never rejects) when the check fails or takes longer than `timeoutMs`; rejects with a
-   * DriverError only when the node cannot be asked.
+   * Run one health check of a running instance: an `exec` inside it, or a TCP connect to its port
+   * from inside its network namespace. Resolves unhealthy when the check fails or takes longer than
+   * `timeoutMs`; rejects with a DriverError only when the node cannot be asked.
    */
-  checkHealth?(node: string, instance: string, probe: HealthProbe, timeoutMs: number): Promise<HealthResult>;
+  checkHealth(node: string, instance: string, probe: HealthProbe, timeoutMs: number): Promise<HealthResult>;
 
   /**
    * Which of these images `node` holds (verify reports nodes whose images differ). Absent on

@@ -7,7 +7,7 @@ import type { Desired, DesiredCluster, DesiredInstance, DesiredNode } from '../m
 import { checkCapacity } from './capacity.ts';
 import { formatLocation, type Diagnostics } from './diagnostic.ts';
 import type { Gaps } from './gaps.ts';
-import { checkHealthBackends, checkNodeBackends, checkPinnedAntiAffinity, checkPins, clusterOf } from './references.ts';
+import { checkNodeBackends, checkPinnedAntiAffinity, checkPins, clusterOf } from './references.ts';
 import { resolveCluster, resolveInstance, resolveNode } from './resolve.ts';
 import type { AnyManifest, Manifest } from './types.ts';
 import { where } from './types.ts';
@@ -37,7 +37,6 @@ export function buildDesired(all: readonly AnyManifest[], gaps: Gaps, diags: Dia
   const desired: Desired = { clusters, nodes, instances };
   const docs = { clusters: clusterDocs, nodes: nodeDocs, instances: instanceDocs };
   checkNodeBackends(desired, docs, diags);
-  checkHealthBackends(desired, docs, diags);
   checkPins(desired, docs, gaps, diags);
   checkPinnedAntiAffinity(desired, docs, diags);
   checkCapacity(desired, docs, gaps, diags);

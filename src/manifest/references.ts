@@ -1,4 +1,4 @@
-/** Checks of what manifests name: their cluster, pinned nodes, and what each backend needs or can do. */
+/** Checks of what manifests name: their cluster, pinned nodes, and what each backend needs. */
 
 import { BACKENDS, type NodeNeeds } from '../drivers/backends.ts';
 import type { Desired, DesiredCluster } from '../model/desired.ts';
@@ -41,16 +41,6 @@ export function checkNodeBackends(desired: Desired, docs: Docs, diags: Diagnosti
     if (node.tls !== undefined && node.endpoint?.startsWith('tcp://') !== true) {
       diags.warning(where(m, '/spec/tls', 'key'), `${m.title}: spec.tls is only used with a tcp:// endpoint`);
     }
-  }
-}
-
-/** A health check needs a backend that can run one. */
-export function checkHealthBackends(desired: Desired, docs: Docs, diags: Diagnostics): void {
-  for (const inst of desired.instances.values()) {
-    const backend = desired.clusters.get(inst.cluster)?.backend;
-    if (!inst.health || !backend || BACKENDS[backend].capabilities.healthChecks) continue;
-    const m = docs.instances.get(inst.name)!;
-    diags.error(where(m, '/spec/health', 'key'), `${m.title}: spec.health: the ${backend} backend cannot run health checks yet (cluster "${inst.cluster}")`);
   }
 }
 

@@ -31,14 +31,14 @@ async function observeNode(driver: Driver, name: string, timeoutMs: number, chec
 }
 
 async function withHealth(driver: Driver, node: string, c: ObservedContainer, check: HealthCheck | undefined): Promise<ObservedContainer> {
-  if (!check || c.state !== 'running' || !driver.checkHealth) return c;
+  if (!check || c.state !== 'running') return c;
   return { ...c, health: await runCheck(driver, node, c.instance, check) };
 }
 
 /** One run of a check: a check that cannot even be asked (or hangs) is a failed one, with why. */
 export async function runCheck(driver: Driver, node: string, instance: string, check: HealthCheck): Promise<HealthResult> {
   try {
-    return await timeBoxed(driver.checkHealth!(node, instance, check.probe, check.timeoutMs), check.timeoutMs + 1000);
+    return await timeBoxed(driver.checkHealth(node, instance, check.probe, check.timeoutMs), check.timeoutMs + 1000);
   } catch (e) {
     return { ok: false, output: (e as Error).message };
   }
