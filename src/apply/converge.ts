@@ -84,7 +84,8 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
   const checks = healthChecksOf(o.desired);
   let last: Plan = none;
   let rounds = 0;
-  for (; rounds < (o.maxRounds ?? 10); rounds++) {
+  let maxRounds = o.maxRounds ?? 10;
+  for (; rounds < maxRounds; rounds++) {
     if (o.signal?.aborted) return result(last, rounds, true);
     const observed = await observeAndRecord(o.driver, nodes, o.store, o.probeTimeoutMs, { record: true, holdAfter: holdLimits(o.desired), checks });
     await dropReachedTargets(o.store, o.desired);
@@ -92,6 +93,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
     if (await clearCleanedNodes(o.store, observed, last)) {
       last = plan({ desired: o.desired, observed, store: o.store, now: Date.now(), ...(o.prune && { prune: true }) });
     }
+    if (rounds === 0) maxRounds += laterWaves(last); // a rolling update takes a round per wave
     noteDrift(classifyDrift(last, observed, o.store), drift, driftOf);
     if (last.errors.length) break;
     if (last.operations.length) {
@@ -112,6 +114,9 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
   }
   return result(last, rounds);
 }
+
+/** The waves of the plan's rolling updates after the first. */
+const laterWaves = (p: Plan): number => Math.max(1, ...Object.values(p.waves)) - 1;
 
 /** Keep each drift once per run (a later round sees what an earlier one already named). */
 function noteDrift(found: readonly DriftItem[], drift: DriftItem[], driftOf: Map<Operation, DriftItem>): void {
