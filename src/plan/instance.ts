@@ -5,7 +5,7 @@ import type { HoldCause, RepairCause } from '../model/causes.ts';
 import type { DesiredInstance, HealthCheck } from '../model/desired.ts';
 import type { Operation } from '../model/operations.ts';
 import { specHash } from '../model/hash.ts';
-import { replicaHealth, type Copy, type NodeFacts, type ReplicaHealth } from './facts.ts';
+import { replicaCount, replicaHealth, type Copy, type NodeFacts, type ReplicaHealth } from './facts.ts';
 import type { Target } from './targets.ts';
 import { toSpec } from './spec.ts';
 
@@ -106,7 +106,7 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
   }
   const s = t.secondary;
   if (s && s === p.secondary && up(s)) { // a secondary inside its grace stays degraded, untouched
-    const why = syncCause(replicaHealth(d.disks.length, p, { up: true, volumes: copies.find((c) => c.node === s)?.volumes.length ?? 0 }), timing);
+    const why = syncCause(replicaHealth(d.disks.length, p, { up: true, volumes: replicaCount(copies.find((c) => c.node === s)?.volumes ?? []) }), timing);
     if (why) ops.push({ type: 'SyncDisks', instance: d.name, primary, secondary: s, cause: why });
   }
   return ops;

@@ -3,7 +3,7 @@
  * the store. Pure, like the planner.
  */
 import type { Desired, DesiredCluster } from '../model/desired.ts';
-import { failoverBlocked, nodeCapacity, replicaHealth } from './facts.ts';
+import { failoverBlocked, nodeCapacity, replicaCount, replicaHealth } from './facts.ts';
 import { describeFailoverBlock } from './reasons.ts';
 import type { HealthResult, Observed } from '../model/observed.ts';
 import type { StoreView } from '../store/types.ts';
@@ -53,7 +53,7 @@ export function clusterStatus(desired: Desired, observed: Observed, store: Store
     // A primary that does not answer says nothing of the instance: "node-down", not "lost".
     const state = !p ? (d.state === 'absent' ? 'absent' : 'unplaced') : primary?.health !== 'up' ? 'node-down' : container ? container.state : 'missing';
     const secondary = p?.secondary ? observed.nodes.get(p.secondary) : undefined;
-    const replica = { up: secondary?.health === 'up', volumes: secondary?.volumes.filter((v) => v.instance === d.name).length ?? 0 };
+    const replica = { up: secondary?.health === 'up', volumes: replicaCount(secondary?.volumes.filter((v) => v.instance === d.name) ?? []) };
     return {
       name: d.name, state, desiredState: d.state, diskTemplate: d.diskTemplate, memory: d.memory, vcpus: d.vcpus,
       degraded: d.diskTemplate === 'replicated' && !!p && replicaHealth(d.disks.length, p, replica).kind !== 'synced',
