@@ -6,6 +6,7 @@ import type { RemovalCause } from '../model/causes.ts';
 import type { DesiredInstance } from '../model/desired.ts';
 import type { Operation } from '../model/operations.ts';
 import { copiesByInstance, instancesInFlight, nodeFacts, type NodeFacts } from './facts.ts';
+import { assignWaves } from './budgets.ts';
 import { instanceOperations } from './instance.ts';
 import { describeCause } from './reasons.ts';
 import { withForecast } from './migration.ts';
@@ -21,7 +22,9 @@ export function plan(input: PlanInput): Plan {
   const warnings: string[] = [];
   const errors: PlanError[] = [];
   const pending: Pending[] = [];
-  const chains: Operation[][] = [];
+  const chains: (readonly Operation[])[] = [];
+  const deferred: (readonly Operation[])[] = [];
+  const waves: Record<string, number> = {};
   const inFlight = instancesInFlight(input.store);
 
   for (const cluster of input.desired.clusters.values()) {
@@ -34,6 +37,7 @@ export function plan(input: PlanInput): Plan {
         if (remove) chains.push([remove]);
       } else wanted.push(d);
     }
+    const planned: (readonly Operation[])[] = [];
     for (const t of computeTargets(input, cluster, wanted, facts, warnings)) {
       const waiting = waitingOnNode(t.placement?.primary, facts, t.instance.name);
       if (waiting) { pending.push(waiting); continue; }
@@ -44,8 +48,14 @@ export function plan(input: PlanInput): Plan {
       }
       const { ops, held } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs });
       if (held) pending.push({ instance: t.instance.name, cause: held });
-      if (ops.length) chains.push(ops.map((op) => withForecast(op, input.desired, input.observed)));
+      if (ops.length) planned.push(ops.map((op) => withForecast(op, input.desired, input.observed)));
     }
+    const members = [...input.desired.instances.values()].filter((d) => d.cluster === cluster.name);
+    const w = assignWaves({ cluster, instances: members, chains: planned, copies, facts, store: input.store });
+    chains.push(...w.now);
+    deferred.push(...w.deferred);
+    pending.push(...w.pending);
+    for (const [instance, wave] of w.waves) waves[instance] = wave;
   }
   for (const name of input.store.placements.keys()) {
     if (input.desired.instances.has(name)) continue;
@@ -56,7 +66,7 @@ export function plan(input: PlanInput): Plan {
   const orphans = orphanOperations(input, copies, facts, busyNodes(chains.flat()));
   warnings.push(...orphans.warnings);
   for (const o of orphans.operations) chains.push([o]);
-  return { operations: order(chains, facts), warnings, errors, pending };
+  return { operations: order(chains, facts), deferred: order(deferred, facts), waves, warnings, errors, pending };
 }
 
 function removal(input: PlanInput, instance: string, cause: RemovalCause): Operation | undefined {
@@ -81,8 +91,8 @@ const PHASE: Readonly<Record<Operation['type'], number>> = {
   StopInstance: 4, RecreateInstance: 4, CreateInstance: 5, ReplaceSecondary: 6, SyncDisks: 7, StartInstance: 8,
 };
 
-function order(chains: Operation[][], facts: ReadonlyMap<string, NodeFacts>): Operation[] {
-  const phase = (c: Operation[]) => {
+function order(chains: readonly (readonly Operation[])[], facts: ReadonlyMap<string, NodeFacts>): Operation[] {
+  const phase = (c: readonly Operation[]) => {
     const head = c[0]!;
     return head.type === 'RemoveOrphan' && facts.get(head.node)?.fenced ? 0 : PHASE[head.type];
   };
