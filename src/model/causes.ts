@@ -72,6 +72,11 @@ export type HoldCause =
   | OnNode<'no-takeover', { secondary?: string }> // replicated, but the secondary cannot take over
   | OnNode<'plain-lost', { instance: string }>
   | OnNode<'budget', { used: number; limit: number }> // failover.maxPerHour reached
+  /**
+   * A later wave of a rolling update: `group` (an antiAffinity value) may have `limit` members down
+   * at once, and `unavailable` are down now or go down in this round's wave.
+   */
+  | Of<'disruption-budget', { group: string; limit: number; unavailable: readonly string[]; wave: number }>
   | OnNode<'pin-unusable', { role: 'primary' | 'secondary'; unfit: Unfit }>
   | Of<'no-placement', { instance: string; refusal: Refusal }>
   | Of<'no-secondary', { instance: string; refusal: Refusal }>

@@ -3,7 +3,7 @@
  * `type`. `cause` says why, as data (causes.ts); the sentence people read is rendered from it.
  */
 import type { Cause } from './causes.ts';
-import type { DiskSpec, DiskTemplate, PortSpec } from './desired.ts';
+import type { DiskSpec, DiskTemplate, HealthCheck, PortSpec } from './desired.ts';
 
 /** What a container is made of: everything the driver needs to create it, and nothing else. */
 export interface InstanceSpec {
@@ -42,6 +42,14 @@ interface Changing extends Base {
   readonly disruption: Disruption;
 }
 
+/**
+ * An operation that leaves the instance running again after taking it down: with a health check,
+ * it is done only once the check passes (the next member of its group waits for that).
+ */
+interface BringsBack {
+  readonly health?: HealthCheck;
+}
+
 export interface CreateInstance extends Base {
   readonly type: 'CreateInstance';
   readonly primary: string;
@@ -55,7 +63,7 @@ export interface SyncDisks extends Base {
   readonly primary: string;
   readonly secondary: string;
 }
-export interface StartInstance extends Base {
+export interface StartInstance extends Base, BringsBack {
   readonly type: 'StartInstance';
   readonly primary: string;
 }
@@ -85,7 +93,7 @@ export type MigrationPath =
   | { readonly path: 'cold'; readonly cause: ColdCause; readonly why?: string };
 
 /** Move a running or stopped instance to its secondary and swap roles; nothing is lost. */
-export interface MigrateInstance extends Base {
+export interface MigrateInstance extends Base, BringsBack {
   readonly type: 'MigrateInstance';
   readonly from: string;
   readonly to: string;
@@ -100,7 +108,7 @@ export interface MigrateInstance extends Base {
  * Move an instance to a node that holds no copy of it: create its disks there, copy them, stop,
  * final copy, start there, remove the old copy. The secondary, if any, stays.
  */
-export interface MoveInstance extends Base {
+export interface MoveInstance extends Base, BringsBack {
   readonly type: 'MoveInstance';
   readonly from: string;
   readonly to: string;
@@ -130,7 +138,7 @@ export interface ReplaceSecondary extends Base {
   readonly generation: number;
 }
 /** The spec changed in a way the container cannot take in place: recreate it, keep the disks. */
-export interface RecreateInstance extends Changing {
+export interface RecreateInstance extends Changing, BringsBack {
   readonly type: 'RecreateInstance';
   readonly primary: string;
   readonly spec: InstanceSpec;
@@ -146,7 +154,7 @@ export interface ModifyInstance extends Changing {
   readonly disruption: 'none';
 }
 /** Limits the backend changes only while the container is stopped (its `restartResize` fields): stop, change, start. */
-export interface RestartInstance extends Changing {
+export interface RestartInstance extends Changing, BringsBack {
   readonly type: 'RestartInstance';
   readonly primary: string;
   readonly spec: InstanceSpec;

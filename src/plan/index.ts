@@ -7,6 +7,7 @@ import { capabilitiesOf } from '../drivers/backends.ts';
 import type { DesiredInstance } from '../model/desired.ts';
 import type { Operation } from '../model/operations.ts';
 import { copiesByInstance, instancesInFlight, nodeFacts, type NodeFacts } from './facts.ts';
+import { assignWaves } from './budgets.ts';
 import { instanceOperations } from './instance.ts';
 import { describeCause } from './reasons.ts';
 import { withForecast } from './migration.ts';
@@ -22,7 +23,9 @@ export function plan(input: PlanInput): Plan {
   const warnings: string[] = [];
   const errors: PlanError[] = [];
   const pending: Pending[] = [];
-  const chains: Operation[][] = [];
+  const chains: (readonly Operation[])[] = [];
+  const deferred: (readonly Operation[])[] = [];
+  const waves: Record<string, number> = {};
   const inFlight = instancesInFlight(input.store);
 
   for (const cluster of input.desired.clusters.values()) {
@@ -35,6 +38,7 @@ export function plan(input: PlanInput): Plan {
         if (remove) chains.push([remove]);
       } else wanted.push(d);
     }
+    const planned: (readonly Operation[])[] = [];
     for (const t of computeTargets(input, cluster, wanted, facts, warnings)) {
       const waiting = waitingOnNode(t.placement?.primary, facts, t.instance.name);
       if (waiting) { pending.push(waiting); continue; }
@@ -46,8 +50,14 @@ export function plan(input: PlanInput): Plan {
       const { ops, held, refused } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs }, capabilitiesOf(cluster.backend));
       if (held) pending.push({ instance: t.instance.name, cause: held });
       if (refused) errors.push(refused);
-      if (ops.length) chains.push(ops.map((op) => withForecast(op, input.desired, input.observed)));
+      if (ops.length) planned.push(ops.map((op) => withForecast(op, input.desired, input.observed)));
     }
+    const members = [...input.desired.instances.values()].filter((d) => d.cluster === cluster.name);
+    const w = assignWaves({ cluster, instances: members, chains: planned, copies, facts, store: input.store });
+    chains.push(...w.now);
+    deferred.push(...w.deferred);
+    pending.push(...w.pending);
+    for (const [instance, wave] of w.waves) waves[instance] = wave;
   }
   for (const name of input.store.placements.keys()) {
     if (input.desired.instances.has(name)) continue;
@@ -58,7 +68,7 @@ export function plan(input: PlanInput): Plan {
   const orphans = orphanOperations(input, copies, facts, busyNodes(chains.flat()));
   warnings.push(...orphans.warnings);
   for (const o of orphans.operations) chains.push([o]);
-  return { operations: order(chains, facts), warnings, errors, pending };
+  return { operations: order(chains, facts), deferred: order(deferred, facts), waves, warnings, errors, pending };
 }
 
 function removal(input: PlanInput, instance: string, cause: RemovalCause): Operation | undefined {
@@ -83,8 +93,8 @@ const PHASE: Readonly<Record<Operation['type'], number>> = {
   StopInstance: 4, RecreateInstance: 4, RestartInstance: 4, ModifyInstance: 4, GrowDisk: 4, CreateInstance: 5, ReplaceSecondary: 6, SyncDisks: 7, StartInstance: 8,
 };
 
-function order(chains: Operation[][], facts: ReadonlyMap<string, NodeFacts>): Operation[] {
-  const phase = (c: Operation[]) => {
+function order(chains: readonly (readonly Operation[])[], facts: ReadonlyMap<string, NodeFacts>): Operation[] {
+  const phase = (c: readonly Operation[]) => {
     const head = c[0]!;
     return head.type === 'RemoveOrphan' && facts.get(head.node)?.fenced ? 0 : PHASE[head.type];
   };

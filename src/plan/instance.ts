@@ -2,13 +2,14 @@
  * The operations that take one instance from what is to its target, in the order they must run.
  */
 import type { HoldCause, RepairCause } from '../model/causes.ts';
+import type { DesiredInstance, HealthCheck } from '../model/desired.ts';
 import type { Operation } from '../model/operations.ts';
 import type { BackendCapabilities } from '../drivers/backends.ts';
 import { isCurrentHash } from '../model/hash.ts';
 import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
 import { formatBytes } from '../model/quantity.ts';
 import { specDiff, resizeBy } from './changes.ts';
-import { replicaHealth, type Copy, type NodeFacts, type ReplicaHealth } from './facts.ts';
+import { replicaCount, replicaHealth, type Copy, type NodeFacts, type ReplicaHealth } from './facts.ts';
 import type { Target } from './targets.ts';
 import type { PlanError } from './types.ts';
 import { toSpec } from './spec.ts';
@@ -83,17 +84,17 @@ function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<st
     ops.push({ type: 'FailoverInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why, ...(p.lastSync && { recoveryPoint: p.lastSync.at }) });
     secondary = undefined;
   } else if (change.kind === 'migrate') {
-    ops.push({ type: 'MigrateInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why });
+    ops.push({ type: 'MigrateInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why, ...healthOf(d) });
     secondary = primary;
   } else if (change.kind === 'move' && secondary && t.secondary === primary) {
     // hbal's "r:x f": copy the replica to the new node, then migrate onto it; the old primary
     // keeps its disks as the new replica. One copy, where a move and a new secondary take two.
     ops.push({ type: 'ReplaceSecondary', instance: d.name, primary, from: secondary, to: t.primary!, disks: d.disks, generation: p.generation, cause: change.why });
-    ops.push({ type: 'MigrateInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why });
+    ops.push({ type: 'MigrateInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why, ...healthOf(d) });
     secondary = primary;
   } else if (change.kind === 'move') {
     const keep = secondary && secondary !== t.primary && secondary === t.secondary ? secondary : undefined;
-    ops.push({ type: 'MoveInstance', instance: d.name, from: primary, to: t.primary!, ...(keep && { secondary: keep }), spec, generation, start, cause: change.why });
+    ops.push({ type: 'MoveInstance', instance: d.name, from: primary, to: t.primary!, ...(keep && { secondary: keep }), spec, generation, start, cause: change.why, ...healthOf(d) });
     secondary = keep;
   }
   primary = t.primary!;
@@ -124,18 +125,18 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
   const replica = s && s === p.secondary && up(s) ? copies.find((c) => c.node === s)?.volumes ?? [] : undefined;
   if (!container || disksMissing) {
     const kind = !container ? 'container-missing' : 'disks-missing';
-    ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause: { kind, node: primary }, changes: [], disruption: 'recreate' });
+    ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause: { kind, node: primary }, changes: [], disruption: 'recreate', ...healthOf(d) });
   } else {
     ops.push(...specOperations(t, container, on.volumes, replica, caps));
     const restarted = ops.some((o) => o.type === 'RecreateInstance' || o.type === 'RestartInstance');
     if (!restarted && start && container.state !== 'running') {
-      ops.push({ type: 'StartInstance', instance: d.name, primary, cause: { kind: 'state-changed', want: 'running' } });
+      ops.push({ type: 'StartInstance', instance: d.name, primary, cause: { kind: 'state-changed', want: 'running' }, ...healthOf(d) });
     } else if (!restarted && !start && container.state === 'running') {
       ops.push({ type: 'StopInstance', instance: d.name, primary, cause: { kind: 'state-changed', want: 'stopped' } });
     }
   }
   if (replica) { // a secondary inside its grace stays degraded, untouched
-    const why = syncCause(replicaHealth(d.disks.length, p, { up: true, volumes: replica.length }), timing);
+    const why = syncCause(replicaHealth(d.disks.length, p, { up: true, volumes: replicaCount(replica) }), timing);
     if (why) ops.push({ type: 'SyncDisks', instance: d.name, primary, secondary: s!, cause: why });
   }
   return ops;
@@ -162,13 +163,16 @@ function specOperations(t: Target, container: ObservedContainer, volumes: readon
   const changes = diff.changes.filter((c) => !/^disks\[\d+\]\.size$/.test(c.path)); // GrowDisk's
   switch (how) {
     case 'ModifyInstance': return [...ops, { type: how, instance: d.name, primary, spec, cause, changes, disruption: 'none' }];
-    case 'RestartInstance': return [...ops, { type: how, instance: d.name, primary, spec, start, cause, changes, disruption: 'restart' }];
+    case 'RestartInstance': return [...ops, { type: how, instance: d.name, primary, spec, start, cause, changes, disruption: 'restart', ...healthOf(d) }];
     case 'RecreateInstance': return [...ops, {
-      type: how, instance: d.name, primary, spec, generation: p.generation + 1, start, cause, changes, disruption: 'recreate',
+      type: how, instance: d.name, primary, spec, generation: p.generation + 1, start, cause, changes, disruption: 'recreate', ...healthOf(d),
       ...(diff.fieldsUnknown && { fieldsUnknown: true as const }),
     }];
   }
 }
+
+/** The check an operation that brings the instance back waits for (apply/steps.ts). */
+const healthOf = (d: DesiredInstance): { health?: HealthCheck } => (d.health ? { health: d.health } : {});
 
 /** Why the replica is synced now: it is degraded, or older than the Cluster's replication.interval. */
 function syncCause(r: ReplicaHealth, timing: Timing): RepairCause | undefined {

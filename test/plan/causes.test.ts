@@ -48,6 +48,7 @@ const SAMPLES: { readonly [K in CauseKind]: Extract<Cause, { kind: K }> } = {
   'no-takeover': { kind: 'no-takeover', node: 'n1', secondary: 'n2' },
   'plain-lost': { kind: 'plain-lost', node: 'n1', instance: 'cache' },
   budget: { kind: 'budget', node: 'n1', used: 10, limit: 10 },
+  'disruption-budget': { kind: 'disruption-budget', group: 'web', limit: 1, unavailable: ['web1'], wave: 2 },
   'pin-unusable': { kind: 'pin-unusable', role: 'primary', node: 'n4', unfit: { kind: 'drained' } },
   'no-placement': { kind: 'no-placement', instance: 'db', refusal: { kind: 'no-node', counts: { ...none, memory: 3, drained: 1 } } },
   'no-secondary': { kind: 'no-secondary', instance: 'db', refusal: { kind: 'no-node', counts: { ...none, 'n+1': 2 } } },
@@ -84,6 +85,7 @@ test('the sentences are the ones plan has always printed', () => {
   assert.is(say('no-secondary'), 'no new secondary for db: no node: 2 would break N+1');
   assert.is(say('failover-blocked'), 'n1 is down: Cluster "lab" has no failover.fenceCommand, so the node cannot be fenced and nothing fails over');
   assert.is(say('budget'), 'n1 is down, but 10 failovers started in the last hour (failover.maxPerHour: 10); waiting');
+  assert.is(say('disruption-budget'), 'wave 2 of group "web": waits until web1 runs again (reconcile.maxUnavailable: 1 member of a group down at a time)');
   assert.is(say('held-disks-missing-on-primary'), 'disks of db are missing on its primary n1 but its replica on n2 holds them (synced 2026-01-02T03:04:05.000Z); '
     + 'not recreating them empty. To recover from the replica, mark n1 offline (the instance fails over to n2).');
 });
@@ -106,7 +108,7 @@ const world = () => {
   return { d, store, observed };
 };
 const spec = { name: 'a', image: 'x', memory: 1, vcpus: 1, diskTemplate: 'replicated' as const, disks: [], env: {}, ports: [] };
-const planOf = (operations: Operation[], pending: Plan['pending'] = []): Plan => ({ operations, pending, warnings: [], errors: [] });
+const planOf = (operations: Operation[], pending: Plan['pending'] = []): Plan => ({ operations, deferred: [], waves: {}, pending, warnings: [], errors: [] });
 
 test('drift: a recreate for a missing container or missing disks is drift; the cause decides, not the words', () => {
   const { store, observed } = world();

@@ -3,7 +3,8 @@
  * manifests give, steps take the Cluster's `sim.latency`, disk syncs report byte progress, and
  * faults can be injected (a failed node is unreachable; a fenced one is powered off).
  */
-import type { DesiredNode, DiskSpec } from '../../model/desired.ts';
+import type { DesiredNode, DiskSpec, HealthProbe } from '../../model/desired.ts';
+import type { HealthResult } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import { specHash, specMatches } from '../../model/hash.ts';
 import { DriverError, type Driver, type Limits, type NodeProbe, type ProgressFn } from '../driver.ts';
@@ -136,6 +137,15 @@ export class SimDriver implements Driver {
   async removeInstance(node: string, instance: string): Promise<void> {
     await this.step('removeInstance', node, instance);
     if (this.world.node(node).containers.has(instance)) await this.world.deleteContainer(node, instance);
+  }
+
+  /** Healthy while running, unless `drover sim unhealthy` said otherwise. */
+  async checkHealth(node: string, instance: string, probe: HealthProbe): Promise<HealthResult> {
+    await this.step('checkHealth', node, instance);
+    const what = 'exec' in probe ? probe.exec.join(' ') : `tcp ${probe.tcp}`;
+    if (this.container(node, instance).state !== 'running') return { ok: false, output: `${what}: ${instance} is not running` };
+    if (this.world.unhealthy().includes(instance)) return { ok: false, output: `${what}: failed (simulated: drover sim unhealthy ${instance})` };
+    return { ok: true, output: `${what}: ok` };
   }
 
   /** The sim's power switch: a fenced node runs nothing until `drover sim restore-node`. */
