@@ -40,7 +40,8 @@ export interface BackendInfo {
 export const BACKENDS = {
   sim: {
     description: 'the embedded simulator',
-    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: ['memory', 'vcpus'], restartResize: [], images: false },
+    // it stands in for Ganeti's VMs, whose memory and vcpus take effect at the next boot (gnt-instance modify -B)
+    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], restartResize: ['memory', 'vcpus'], images: false },
     node: { capacity: true },
   },
   docker: {

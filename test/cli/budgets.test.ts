@@ -46,14 +46,15 @@ test('plan: changing memory of both web instances gives two waves (text, JSON wa
   newMemory(manifests);
   const text = await drover(['plan', manifests, '--state-dir', state]);
   assert.is(text.code, 0);
-  assert.match(text.stdout, /RecreateInstance\s+web1 .*\[wave 1\]/);
-  assert.match(text.stdout, /RecreateInstance\s+web2 .*\[wave 2\]/);
+  assert.match(text.stdout, /RestartInstance\s+web1 .*\[wave 1\]/);
+  assert.match(text.stdout, /RestartInstance\s+web2 .*\[wave 2\]/);
+  assert.match(text.stdout, /# spec changed; restart: down for a restart\n\s+memory: 1G → 768M/, 'with the field diff');
   assert.match(text.stdout, /wave 1: web1\n\s+wave 2: web2 \(after wave 1 runs again/);
   const json = await droverJson<{ operations: { type: string; instance: string; wave?: number }[]; pending: { instance: string; cause: { kind: string } }[] }>(['plan', manifests, '--json', '--state-dir', state]);
   assert.equal(json.operations.map((o) => [o.instance, o.wave]), [['web1', 1], ['web2', 2]]);
   assert.equal(json.pending.map((x) => [x.instance, x.cause.kind]), [['web2', 'disruption-budget']]);
   const md = await drover(['plan', manifests, '--format', 'markdown', '--state-dir', state]);
-  assert.match(md.stdout, /\| RecreateInstance \| `web2` \| .* \| 2 \|/);
+  assert.match(md.stdout, /\| RestartInstance \| `web2` \| .* \| 2 \|/);
 });
 
 test('apply --json: web2\'s first step comes after web1 runs again', async () => {
@@ -104,7 +105,7 @@ test('a dead node\'s instances fail over whatever the budget, and the rolling up
   const started = events(r.stdout).filter((e) => e.type === 'operation-started').map((e) => `${e.op?.type} ${e.op?.instance}`);
   const failovers = started.filter((s) => s.startsWith('FailoverInstance'));
   assert.ok(failovers.includes('FailoverInstance web1'), started.join(', '));
-  assert.ok(started.indexOf('RecreateInstance web2') > started.indexOf('FailoverInstance web1'), 'web2 waits for web1 to run again');
+  assert.ok(started.indexOf('RestartInstance web2') > started.indexOf('FailoverInstance web1'), 'web2 waits for web1 to run again');
   const plan = await droverJson<{ operations: { instance: string }[]; pending: { instance: string }[] }>(['plan', manifests, '--json', '--state-dir', state]);
   assert.equal([...plan.operations, ...plan.pending].filter((x) => x.instance.startsWith('web')), [], 'both web instances converged');
 });
@@ -117,7 +118,7 @@ test('a master SIGKILLed mid-update resumes web1 first; web2 starts only after w
   await new Promise<void>((resolve) => {
     first.child.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
-      if (/"step":"createDisks"/.test(out)) { first.child.kill('SIGKILL'); resolve(); }
+      if (/"step":"update"/.test(out)) { first.child.kill('SIGKILL'); resolve(); }
     });
   });
   const killed = await first.done;

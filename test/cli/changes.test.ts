@@ -1,6 +1,6 @@
 /**
  * Everyday changes on the quick-start cluster (sim backend), through the CLI: field diffs in text,
- * JSON and markdown; memory changed in place; a disk grown on primary and replica; a shrink refused at
+ * JSON and markdown; memory changed with a restart (docker: in place, test/e2e-docker-9); a disk grown on primary and replica; a shrink refused at
  * its field with nothing changed; disks without a mount; a resize made by hand seen as drift.
  */
 import { test } from 'uvu';
@@ -34,34 +34,33 @@ function applied(sb: Sandbox): Sandbox {
 
 const jobs = (sb: Sandbox): JobRecord[] => (JSON.parse(drover(sb, ['jobs', '--json']).out) as { jobs: JobRecord[] }).jobs;
 
-interface OpJson { type: string; instance: string; changes?: { path: string; from: string; to: string }[]; disruption?: string; downtime: string }
+interface OpJson { type: string; instance: string; changes?: { path: string; from: string; to: string }[]; disruption?: string; downtime: string; wave?: number }
 
-test('memory of both web instances: ModifyInstance in place, field diff in text, JSON and markdown; then no changes', () => {
+test('memory of both web instances: RestartInstance (the sim\'s VMs take it at boot), field diff in text, JSON and markdown; not recreated', () => {
   const sb = applied(sandbox());
   edit(sb, 'instances/web.yaml', 'memory: 1G', 'memory: 768M');
   const text = drover(sb, ['plan', sb.manifests]);
-  assert.match(text.out, /ModifyInstance\s+web1\s+on node\d/);
-  assert.match(text.out, /# spec changed; in place: no downtime\n\s+memory: 1G → 768M/);
+  assert.match(text.out, /RestartInstance\s+web1\s+on node\d/);
+  assert.match(text.out, /# spec changed; restart: down for a restart\n\s+memory: 1G → 768M/);
   assert.not.match(text.out, /RecreateInstance/);
   const json = JSON.parse(drover(sb, ['plan', sb.manifests, '--json']).out) as { operations: OpJson[] };
-  assert.equal(json.operations.map((o) => [o.type, o.instance, o.changes, o.disruption, o.downtime]), [
-    ['ModifyInstance', 'web1', [{ path: 'memory', from: '1G', to: '768M' }], 'none', 'none'],
-    ['ModifyInstance', 'web2', [{ path: 'memory', from: '1G', to: '768M' }], 'none', 'none'],
-  ]);
+  assert.equal(json.operations.map((o) => [o.type, o.instance, o.changes, o.disruption, o.downtime, o.wave]), [
+    ['RestartInstance', 'web1', [{ path: 'memory', from: '1G', to: '768M' }], 'restart', 'restart', 1],
+    ['RestartInstance', 'web2', [{ path: 'memory', from: '1G', to: '768M' }], 'restart', 'restart', 2],
+  ], 'one at a time (the budget)');
   const md = drover(sb, ['plan', sb.manifests, '--format', 'markdown']).out;
-  assert.match(md, /\| ModifyInstance \| `web1` \| on node\d \| `memory: 1G → 768M` \| in place: no downtime \| spec changed \|/);
+  assert.match(md, /\| RestartInstance \| `web1` \| on node\d \| `memory: 1G → 768M` \| restart: down for a restart \| spec changed \|/);
   applied(sb);
   const w = world(sb);
   for (const name of ['web1', 'web2']) {
     const c = w.node(placement(sb, name).primary).containers.get(name)!;
-    assert.is(c.memory, 768 * M, `${name} runs with the new limit`);
-    assert.is(c.generation, 1, `${name} was not recreated`);
+    assert.equal([c.memory, c.state, c.generation], [768 * M, 'running', 1], `${name} runs with the new limit, not recreated`);
   }
   w.close();
-  assert.equal(jobs(sb).filter((j) => j.type === 'ModifyInstance').map((j) => [j.instance, j.result, j.changes]).sort(), [
+  assert.equal(jobs(sb).filter((j) => j.type === 'RestartInstance').map((j) => [j.instance, j.result, j.changes]).sort(), [
     ['web1', 'succeeded', [{ path: 'memory', from: '1G', to: '768M' }]], ['web2', 'succeeded', [{ path: 'memory', from: '1G', to: '768M' }]],
   ]);
-  assert.match(drover(sb, ['jobs']).out, /ModifyInstance +web1 .*spec changed: memory 1G → 768M/);
+  assert.match(drover(sb, ['jobs']).out, /RestartInstance +web1 .*spec changed: memory 1G → 768M/);
   assert.match(drover(sb, ['plan', sb.manifests]).out, /No changes/);
 });
 
@@ -126,7 +125,7 @@ test('disks declared by size alone are valid and created', () => {
   assert.match(drover(sb, ['plan', sb.manifests]).out, /No changes/);
 });
 
-test('a resize made by hand on the node is drift (resized-by-hand), set back in place', async () => {
+test('a resize made by hand on the node is drift (resized-by-hand), set back', async () => {
   const sb = applied(sandbox());
   const node = placement(sb, 'web1').primary;
   await tamper(sb, (d) => d.updateInstance(node, 'web1', { memory: 512 * M }));

@@ -103,7 +103,7 @@ test('apply --plan refuses a saved plan after the manifests change, and changes 
   const file = path.join(m, 'instances.yaml');
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('spec: { cluster: fo, primary: n2, secondary: n3 }', 'spec: { cluster: fo, primary: n2, secondary: n3, memory: 768M }'));
   assert.is((await drover(['plan', m, '--out', out, '--state-dir', dir])).code, 0);
-  assert.equal((JSON.parse(fs.readFileSync(out, 'utf8')) as { operations: { type: string }[] }).operations.map((o) => o.type), ['ModifyInstance']);
+  assert.equal((JSON.parse(fs.readFileSync(out, 'utf8')) as { operations: { type: string }[] }).operations.map((o) => o.type), ['RestartInstance']);
   // the manifests change again after the plan was saved
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('memory: 768M', 'memory: 1G'));
   const before = snapshotDir(dir);

@@ -20,9 +20,9 @@ const NOW = 2_000_000;
 const three = () => ['n1', 'n2', 'n3'].map((n) => F.node(n));
 const brief = (p: Plan) => p.operations.map((o) => `${o.type} ${o.instance}`);
 
-/** A settled cluster with instance `a` (replicated n1 → n2) as Drover applied it, then the manifest changed. */
-function changed(over: Parameters<typeof F.instance>[1], placement: (p: Placement) => Placement = (p) => p) {
-  const base = F.desired(three(), [F.instance('a')]);
+/** A settled cluster (sim, unless said) with instance `a` (replicated n1 → n2) as Drover applied it, then the manifest changed. */
+function changed(over: Parameters<typeof F.instance>[1], placement: (p: Placement) => Placement = (p) => p, backend: 'sim' | 'docker' = 'sim') {
+  const base = F.desired(three(), [F.instance('a')], F.cluster({ backend }));
   const { store, observed } = F.settled(base, [F.placed('a', 'n1', 'n2')]);
   const p = store.placements.get('a')!;
   store.placements.set('a', placement({ ...p, applied: { specHash: F.hashOf(base.instances.get('a')!), running: true, spec: toSpec(base.instances.get('a')!) } }));
@@ -40,11 +40,16 @@ test('fieldChanges: every differing field in the manifest\'s units, in a stable 
   assert.equal(fieldChanges(a, a), []);
 });
 
-test('memory or vcpus: ModifyInstance in place (the sim can), with the diff; nothing else', () => {
-  const { plan: p } = changed({ memory: 768 * F.MiB, vcpus: 2 });
-  assert.equal(brief(p), ['ModifyInstance a']);
-  const op = p.operations[0] as Extract<Operation, { type: 'ModifyInstance' }>;
-  assert.equal([op.disruption, op.primary, op.changes], ['none', 'n1', [{ path: 'memory', from: '512M', to: '768M' }, { path: 'vcpus', from: '1', to: '2' }]]);
+test('memory or vcpus: ModifyInstance in place where the backend can (docker), RestartInstance where they need a boot (sim), with the diff', () => {
+  const diff = [{ path: 'memory', from: '512M', to: '768M' }, { path: 'vcpus', from: '1', to: '2' }];
+  const docker = changed({ memory: 768 * F.MiB, vcpus: 2 }, undefined, 'docker').plan;
+  assert.equal(brief(docker), ['ModifyInstance a']);
+  const m = docker.operations[0] as Extract<Operation, { type: 'ModifyInstance' }>;
+  assert.equal([m.disruption, m.primary, m.changes], ['none', 'n1', diff]);
+  const sim = changed({ memory: 768 * F.MiB, vcpus: 2 }).plan;
+  assert.equal(brief(sim), ['RestartInstance a']);
+  const r = sim.operations[0] as Extract<Operation, { type: 'RestartInstance' }>;
+  assert.equal([r.disruption, r.primary, r.start, r.changes], ['restart', 'n1', true, diff]);
 });
 
 test('the operation follows the backend\'s capabilities: in place, restart, or recreate', () => {
@@ -90,7 +95,7 @@ test('applied by an older version (no fields kept): the recreate says the fields
   assert.equal(brief(r), ['RecreateInstance a']);
   assert.is(op.fieldsUnknown, true);
   assert.equal(changeLines(op), ['memory: 512M → 1G', 'spec changed (fields unknown: applied by an older version)']);
-  assert.equal(brief(changed({ memory: F.GiB }, old).plan), ['ModifyInstance a'], 'limits alone need no applied fields');
+  assert.equal(brief(changed({ memory: F.GiB }, old, 'docker').plan), ['ModifyInstance a'], 'limits alone need no applied fields');
 });
 
 test('a container made by the first hash formula: unchanged is no change (an upgrade recreates nothing)', () => {
@@ -107,8 +112,8 @@ test('a container made by the first hash formula: unchanged is no change (an upg
   assert.equal(brief(plan({ desired: bigger, observed, store, now: NOW })), ['RecreateInstance a'], 'its first change gives it a current hash');
 });
 
-test('limits changed on the node while the manifest still wants the applied ones: ModifyInstance, drift resized-by-hand', () => {
-  const base = F.desired(three(), [F.instance('a')]);
+test('limits changed on the node while the manifest still wants the applied ones: set back (here in place), drift resized-by-hand', () => {
+  const base = F.desired(three(), [F.instance('a')], F.cluster({ backend: 'docker' }));
   const { store, observed } = F.settled(base, [F.placed('a', 'n1', 'n2')]);
   const p = store.placements.get('a')!;
   store.placements.set('a', { ...p, applied: { specHash: F.hashOf(base.instances.get('a')!), running: true, spec: toSpec(base.instances.get('a')!) } });

@@ -46,7 +46,7 @@ test('drift: a manifest change is not drift', async () => {
   fs.writeFileSync(web, fs.readFileSync(web, 'utf8').replace('memory: 1G', 'memory: 768M'));
   const r = drover(sb, ['apply', sb.manifests, '--yes']);
   assert.match(r.out, /StartInstance batch/);
-  assert.match(r.out, /ModifyInstance web1/, 'memory changes in place');
+  assert.match(r.out, /RestartInstance web1/, 'memory takes a restart on the sim');
   assert.not.match(r.out, /Drift:/);
 });
 

@@ -18,7 +18,7 @@ test('an edited manifest is converged by the next run', async () => {
     fs.writeFileSync(web, fs.readFileSync(web, 'utf8').replace('memory: 1G', 'memory: 768M'));
     const m = await w.waitFor(/Run 2 \(manifest\)[^\n]*\n/, 10_000, mark);
     assert.match(m[0], /1 change,/);
-    assert.match(w.out.slice(mark), /ModifyInstance web1/);
+    assert.match(w.out.slice(mark), /RestartInstance web1/);
     assert.is(await w.stop(), 0);
   } finally { w.child.kill('SIGKILL'); }
 });
