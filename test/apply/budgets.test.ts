@@ -21,12 +21,12 @@ function group(memory: number, budget?: Budget): Desired {
   return F.desired(nodes, members, F.cluster({ ...(budget && { reconcile: { maxUnavailable: budget } }) }));
 }
 
-/** The most recreates in flight at once, from the run's events. */
+/** The most restarts in flight at once (a memory change on the sim), from the run's events. */
 function mostAtOnce(events: readonly ApplyEvent[]): number {
   let open = 0, most = 0;
   for (const e of events) {
-    if (e.type === 'operation-started' && e.op.type === 'RecreateInstance') most = Math.max(most, ++open);
-    if (e.type === 'operation-finished' && e.op.type === 'RecreateInstance') open--;
+    if (e.type === 'operation-started' && e.op.type === 'RestartInstance') most = Math.max(most, ++open);
+    if (e.type === 'operation-finished' && e.op.type === 'RestartInstance') open--;
   }
   return most;
 }
