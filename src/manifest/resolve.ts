@@ -63,6 +63,10 @@ class Fields {
 export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): DesiredCluster {
   const f = new Fields(m, diags);
   const { defaults, policy, reconcile, failover } = m.spec;
+  if (failover.maxPerHour !== undefined) {
+    diags.warning(where(m, '/spec/failover/maxPerHour', 'key'), `${m.title}: spec.failover.maxPerHour is deprecated and ignored: `
+      + 'a dead node\'s instances all fail over (one node, one event); failover.maxUnreachableShare stops failover when many nodes are unreachable at once, and failover.holdAfterFailures holds a flapping node');
+  }
   return {
     name: m.name,
     labels: m.labels,
@@ -83,7 +87,7 @@ export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): Desi
     failover: {
       automatic: failover.automatic,
       nodeDownAfterMs: f.ms('/spec/failover/nodeDownAfter', failover.nodeDownAfter),
-      maxPerHour: failover.maxPerHour,
+      maxUnreachableShare: failover.maxUnreachableShare,
       holdAfterFailures: failover.holdAfterFailures,
       ...(failover.fenceCommand && { fenceCommand: failover.fenceCommand }),
     },

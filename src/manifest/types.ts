@@ -28,7 +28,7 @@ export interface ClusterSpecDoc {
   };
   readonly policy: { readonly vcpuRatio: number; readonly memoryOvercommit: number; readonly redundancy: 'n+1' | 'none' };
   readonly reconcile: { readonly interval: Duration; readonly concurrency: { readonly perNode: number; readonly total: number }; readonly rebalance: 'off' | 'auto' };
-  readonly failover: { readonly automatic: boolean; readonly nodeDownAfter: Duration; readonly fenceCommand?: readonly string[]; readonly maxPerHour: number; readonly holdAfterFailures: number };
+  readonly failover: { readonly automatic: boolean; readonly nodeDownAfter: Duration; readonly fenceCommand?: readonly string[]; readonly maxUnreachableShare: number; readonly holdAfterFailures: number; readonly maxPerHour?: number };
   readonly replication: { readonly interval: Duration };
   readonly sim: { readonly latency: Duration };
 }

@@ -71,7 +71,11 @@ export type HoldCause =
   | OnNode<'failover-blocked', { block: FailoverBlock }>
   | OnNode<'no-takeover', { secondary?: string }> // replicated, but the secondary cannot take over
   | OnNode<'plain-lost', { instance: string }>
-  | OnNode<'budget', { used: number; limit: number }> // failover.maxPerHour reached
+  /**
+   * The partition guard: `unreachable` of the cluster's `nodes` do not answer at once, more than
+   * failover.maxUnreachableShare (`limit`); this master may be the one cut off, so nothing fails over.
+   */
+  | OnNode<'partition-guard', { cluster: string; unreachable: number; nodes: number; limit: number }>
   | OnNode<'pin-unusable', { role: 'primary' | 'secondary'; unfit: Unfit }>
   | Of<'no-placement', { instance: string; refusal: Refusal }>
   | Of<'no-secondary', { instance: string; refusal: Refusal }>

@@ -56,8 +56,11 @@ export interface DesiredCluster {
     readonly nodeDownAfterMs: number;
     /** argv; the node's name and endpoint are appended. Absent: only a backend with a power switch can fence. */
     readonly fenceCommand?: readonly string[];
-    /** Failovers started per hour in the cluster at most; 0 = no limit. Optional: models built by hand (tests, bench) may omit it: 10. */
-    readonly maxPerHour?: number;
+    /**
+     * The partition guard: automatic failover stops while more than this share of the cluster's
+     * nodes is unreachable at once (plan/facts.ts partitionGuard). Omitted (models built by hand): 0.5.
+     */
+    readonly maxUnreachableShare?: number;
     /** Falls within an hour after which a node is held out of new placements for an hour; 0 = never. Omitted: 3. */
     readonly holdAfterFailures?: number;
   };

@@ -50,7 +50,7 @@ function describeHold(c: HoldCause): string {
     case 'failover-blocked': return `${c.node} is down: ${describeFailoverBlock(c.block)}`;
     case 'no-takeover': return `${c.node} is down and the secondary ${c.secondary ?? '(none)'} cannot take over; lost until ${c.node} returns`;
     case 'plain-lost': return `${c.node} is down and ${c.instance} is plain (no replica); lost until ${c.node} returns`;
-    case 'budget': return `${c.node} is down, but ${c.used} failovers started in the last hour (failover.maxPerHour: ${c.limit}); waiting`;
+    case 'partition-guard': return `${c.node} is down, but automatic failover is stopped: ${describeGuard(c)}`;
     case 'pin-unusable':
       return `pinned ${c.role} ${c.node} cannot take ${c.role === 'primary' ? 'instances' : 'replicas'} now: ${describeUnfit(c.unfit)}`;
     case 'no-placement': return `cannot place ${c.instance}: ${refusalText(c.refusal)}`;
@@ -59,6 +59,12 @@ function describeHold(c: HoldCause): string {
       return `disks of ${c.instance} are missing on its primary ${c.node} but its replica on ${c.secondary} holds them (synced ${iso(c.syncedAt)}); `
         + `not recreating them empty. To recover from the replica, mark ${c.node} offline (the instance fails over to ${c.secondary}).`;
   }
+}
+
+/** The partition guard, as `status` and `watch` say it. */
+export function describeGuard(g: { readonly cluster: string; readonly unreachable: number; readonly nodes: number; readonly limit: number }): string {
+  return `${g.unreachable} of ${g.nodes} nodes of cluster "${g.cluster}" are unreachable at once, more than failover.maxUnreachableShare (${g.limit}); `
+    + 'this master may be the one cut off (partition-guard). Bring the nodes back, or mark the dead ones offline to fail them over';
 }
 
 export function describeUnfit(u: Unfit): string {

@@ -9,7 +9,7 @@ import { instanceModel, nodeModels } from './model.ts';
 import type { EvacuationCause, HoldCause, PlacementCause, Unfit } from '../model/causes.ts';
 import type { DesiredCluster, DesiredInstance } from '../model/desired.ts';
 import type { BalanceTarget, Placement } from '../store/types.ts';
-import { unfitness, type NodeFacts } from './facts.ts';
+import { guardOf, unfitness, type NodeFacts, type PartitionGuard } from './facts.ts';
 import { diskBytes } from './spec.ts';
 import type { PlanInput } from './types.ts';
 
@@ -50,8 +50,8 @@ export function computeTargets(
   facts: ReadonlyMap<string, NodeFacts>,
   warnings: string[],
 ): Target[] {
-  const budget = failoverBudget(input, cluster);
-  const drafts = instances.map((d) => draftOf(d, input.store.placements.get(d.name), facts, budget, input.store.targets?.get(d.name)));
+  const guard = guardOf(cluster, facts);
+  const drafts = instances.map((d) => draftOf(d, input.store.placements.get(d.name), facts, guard, input.store.targets?.get(d.name)));
   const allocator = new Allocator(modelOf(input, cluster, drafts, facts));
   const unplaced = drafts.filter((d) => d.needsPrimary).sort(largestFirst);
   for (const d of unplaced) {
@@ -96,7 +96,7 @@ const largestFirst = (a: Draft, b: Draft): number =>
   b.instance.memory - a.instance.memory || diskBytes(b.instance) - diskBytes(a.instance) || (a.instance.name < b.instance.name ? -1 : 1);
 
 /** Decide what can be decided without the allocator. */
-function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMap<string, NodeFacts>, budget: Budget, target?: BalanceTarget): Draft {
+function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMap<string, NodeFacts>, guard: PartitionGuard | undefined, target?: BalanceTarget): Draft {
   const replicated = d.diskTemplate === 'replicated';
   const usable = (n: string | undefined) => n !== undefined && facts.get(n)?.usable === true;
   const why = (n: string) => unfitness(facts.get(n));
@@ -110,8 +110,8 @@ function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMa
     const node = p.primary;
     if (pf.failoverBlocked) return { ...draft, blocked: { kind: 'failover-blocked', node, block: pf.failoverBlocked } };
     if (!secondaryOk) return { ...draft, blocked: replicated ? { kind: 'no-takeover', node, ...(p.secondary && { secondary: p.secondary }) } : { kind: 'plain-lost', node, instance: d.name } };
-    if (budget.left <= 0) return { ...draft, blocked: { kind: 'budget', node, used: budget.used, limit: budget.limit } };
-    budget.left--;
+    // A node Drover already fenced, or one declared offline, is a decision taken: the guard is for the undecided.
+    if (guard && !pf.fenced && !pf.desired?.offline) return { ...draft, blocked: { kind: 'partition-guard', node, ...guard } };
     draft.primary = p.secondary!;
     delete draft.secondary;
     draft.primaryChange = { kind: 'failover', why: { kind: 'node-dead', node, since: pf.nodeDownSince! } };
@@ -140,20 +140,6 @@ function pinsOf(d: DesiredInstance, target: BalanceTarget | undefined, usable: (
   if (d.primary || d.secondary || !target) return { ...(d.primary && { primary: d.primary }), ...(d.secondary && { secondary: d.secondary }) };
   if (!usable(target.primary) || (target.secondary !== undefined && !usable(target.secondary))) return {};
   return { primary: target.primary, ...(target.secondary && { secondary: target.secondary }), why: { kind: 'balance', note: target.reason } };
-}
-
-/** Failovers this plan may still start: the cluster's hourly bound minus the journal's last hour. */
-interface Budget { left: number; readonly used: number; readonly limit: number }
-
-function failoverBudget(input: PlanInput, cluster: DesiredCluster): Budget {
-  const limit = cluster.failover.maxPerHour ?? 10;
-  if (!limit || !input.store.jobs) return { left: Infinity, used: 0, limit };
-  const since = input.now - 3_600_000;
-  let used = 0;
-  for (const j of input.store.jobs.values()) {
-    if (j.type === 'FailoverInstance' && j.start > since && j.result !== 'failed' && input.desired.instances.get(j.instance)?.cluster === cluster.name) used++;
-  }
-  return { left: limit - used, used, limit };
 }
 
 function newInstance(d: DesiredInstance, replicated: boolean, usable: (n: string | undefined) => boolean, why: (n: string) => Unfit): Draft {
