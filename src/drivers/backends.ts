@@ -19,6 +19,11 @@ export interface BackendCapabilities {
   readonly inPlaceResize: readonly ResizableField[];
   /** Nodes hold images of their own (verify compares them). */
   readonly images: boolean;
+  /**
+   * Renaming an instance in place (`metadata.renamedFrom`): `in-place` keeps it running, `restart`
+   * stops it while its copies take the new name, `no`: the backend cannot (the plan says so).
+   */
+  readonly rename: 'in-place' | 'restart' | 'no';
 }
 
 /** What a Node manifest must say on this backend. */
@@ -38,12 +43,12 @@ export interface BackendInfo {
 export const BACKENDS = {
   sim: {
     description: 'the embedded simulator',
-    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], images: false },
+    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], images: false, rename: 'in-place' },
     node: { capacity: true },
   },
   docker: {
     description: 'Docker engines',
-    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: [], images: true },
+    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: [], images: true, rename: 'no' },
     node: { capacity: false, endpoint: { example: 'unix:///var/run/docker.sock' } },
   },
 } as const satisfies Readonly<Record<string, BackendInfo>>;

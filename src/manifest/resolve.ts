@@ -136,6 +136,7 @@ export function resolveInstance(m: Manifest<'Instance'>, cluster: DesiredCluster
   return {
     name: m.name,
     labels: m.labels,
+    ...(m.renamedFrom !== undefined && { renamedFrom: m.renamedFrom }),
     cluster: spec.cluster,
     image: spec.image ?? d.image,
     memory: spec.memory === undefined ? d.memory : f.bytes('/spec/memory', spec.memory),

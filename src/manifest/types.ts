@@ -72,6 +72,8 @@ export interface Manifest<K extends Kind = Kind> {
   readonly kind: K;
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** metadata.renamedFrom (instances only): the name it had before. */
+  readonly renamedFrom?: string;
   readonly spec: SpecOf[K];
   readonly doc: YamlDoc;
   /** `Instance "web1"`, to start messages with. */

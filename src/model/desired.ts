@@ -99,6 +99,8 @@ export interface DesiredNode {
 export interface DesiredInstance {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** metadata.renamedFrom: the name Drover knows it by until the rename is done (plan/rename.ts). */
+  readonly renamedFrom?: string;
   readonly cluster: string;
   readonly image: string;
   readonly memory: number; // bytes

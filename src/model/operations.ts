@@ -18,6 +18,16 @@ export interface InstanceSpec {
   readonly ports: readonly PortSpec[];
 }
 
+/** One field an operation changes, in the manifest's words and units (`memory: 1G → 768M`). */
+export interface FieldChange {
+  readonly path: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** What a change costs the instance: nothing, a restart, or a new container (disks kept). */
+export type Disruption = 'none' | 'restart' | 'recreate';
+
 interface Base {
   readonly instance: string;
   readonly cause: Cause;
@@ -118,6 +128,19 @@ export interface RecreateInstance extends Base {
   readonly generation: number;
   readonly start: boolean;
 }
+/**
+ * `metadata.renamedFrom`: give the instance's copies on its nodes (container, disks, replica) and its
+ * placement the new name, in place; `instance` is the new name. Nothing moves and no data is copied
+ * between nodes; the backend's capability says whether the instance restarts (`disruption`).
+ */
+export interface RenameInstance extends Base {
+  readonly type: 'RenameInstance';
+  readonly from: string;
+  readonly primary: string;
+  readonly secondary?: string;
+  readonly changes: readonly FieldChange[];
+  readonly disruption: Disruption;
+}
 export interface RemoveInstance extends Base {
   readonly type: 'RemoveInstance';
   readonly primary?: string;
@@ -141,6 +164,7 @@ export type Operation =
   | FailoverInstance
   | ReplaceSecondary
   | RecreateInstance
+  | RenameInstance
   | RemoveInstance
   | RemoveOrphan;
 
@@ -158,7 +182,8 @@ export function nodesOf(op: Operation): string[] {
     case 'FailoverInstance': return [op.from, op.to];
     case 'MoveInstance': return [op.from, op.to, ...(op.secondary ? [op.secondary] : [])];
     case 'ReplaceSecondary': return [op.primary, op.to, ...(op.from ? [op.from] : [])];
-    case 'RemoveInstance': return [op.primary, op.secondary].filter((n): n is string => !!n);
+    case 'RemoveInstance':
+    case 'RenameInstance': return [op.primary, op.secondary].filter((n): n is string => !!n);
     case 'RemoveOrphan': return [op.node];
   }
 }

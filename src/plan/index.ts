@@ -10,6 +10,7 @@ import { instanceOperations } from './instance.ts';
 import { describeCause } from './reasons.ts';
 import { withForecast } from './migration.ts';
 import { busyNodes, orphanOperations } from './orphans.ts';
+import { planRenames } from './rename.ts';
 import { computeTargets } from './targets.ts';
 import type { Pending, Plan, PlanError, PlanInput } from './types.ts';
 
@@ -23,12 +24,17 @@ export function plan(input: PlanInput): Plan {
   const pending: Pending[] = [];
   const chains: Operation[][] = [];
   const inFlight = instancesInFlight(input.store);
+  const renames = planRenames(input, facts, inFlight);
+  warnings.push(...renames.warnings);
+  errors.push(...renames.errors);
+  pending.push(...renames.pending);
+  for (const op of renames.operations) chains.push([op]);
 
   for (const cluster of input.desired.clusters.values()) {
     const wanted: DesiredInstance[] = [];
     for (const d of input.desired.instances.values()) {
       if (d.cluster !== cluster.name) continue;
-      if (inFlight.has(d.name)) continue; // resumed first, planned next run
+      if (inFlight.has(d.name) || renames.renaming.has(d.name)) continue; // resumed or renamed first, planned next run
       if (d.state === 'absent') {
         const remove = removal(input, d.name, { kind: 'state-absent' });
         if (remove) chains.push([remove]);
@@ -48,7 +54,7 @@ export function plan(input: PlanInput): Plan {
     }
   }
   for (const name of input.store.placements.keys()) {
-    if (input.desired.instances.has(name)) continue;
+    if (input.desired.instances.has(name) || renames.old.has(name)) continue;
     if (!input.prune) { warnings.push(`${name}: placed by Drover but in no manifest; kept (use --prune to remove it)`); continue; }
     const remove = removal(input, name, { kind: 'not-in-manifest' });
     if (remove) chains.push([remove]);
@@ -77,7 +83,7 @@ function waitingOnNode(primary: string | undefined, facts: ReadonlyMap<string, N
 
 /** Cleanup of fenced nodes first, then failovers, removals, moves, and new work last. */
 const PHASE: Readonly<Record<Operation['type'], number>> = {
-  RemoveOrphan: 2, FailoverInstance: 1, RemoveInstance: 2, MigrateInstance: 3, MoveInstance: 3,
+  RemoveOrphan: 2, FailoverInstance: 1, RemoveInstance: 2, RenameInstance: 3, MigrateInstance: 3, MoveInstance: 3,
   StopInstance: 4, RecreateInstance: 4, CreateInstance: 5, ReplaceSecondary: 6, SyncDisks: 7, StartInstance: 8,
 };
 

@@ -30,6 +30,7 @@ export function describeCause(c: Cause): string {
     case 'replica-missing': return `replica missing on ${c.node}`;
     case 'replica-unsynced': return `replica on ${c.node} never synced`;
     case 'replica-stale': return `replica on ${c.node} is ${formatDuration(c.age)} old (replication.interval ${formatDuration(c.interval)})`;
+    case 'renamed': return `renamed from ${c.from} (metadata.renamedFrom)`;
     case 'state-absent': return 'state: absent';
     case 'not-in-manifest': return 'in no manifest (--prune)';
     case 'unknown-copy': return 'no manifest wants it (--prune)';
@@ -55,6 +56,8 @@ function describeHold(c: HoldCause): string {
       return `pinned ${c.role} ${c.node} cannot take ${c.role === 'primary' ? 'instances' : 'replicas'} now: ${describeUnfit(c.unfit)}`;
     case 'no-placement': return `cannot place ${c.instance}: ${refusalText(c.refusal)}`;
     case 'no-secondary': return `no new secondary for ${c.instance}: ${refusalText(c.refusal)}`;
+    case 'rename-waits': return `rename from ${c.from} waits for ${c.node}, which holds a copy under the old name and does not answer`;
+    case 'rename-unsupported': return `cannot rename ${c.from} in place: the ${c.backend} backend cannot rename instances yet`;
     case 'held-disks-missing-on-primary':
       return `disks of ${c.instance} are missing on its primary ${c.node} but its replica on ${c.secondary} holds them (synced ${iso(c.syncedAt)}); `
         + `not recreating them empty. To recover from the replica, mark ${c.node} offline (the instance fails over to ${c.secondary}).`;

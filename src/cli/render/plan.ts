@@ -7,7 +7,7 @@ import { describeCause } from '../../plan/reasons.ts';
 const SYMBOL: Readonly<Record<Operation['type'], string>> = {
   CreateInstance: '+', RemoveInstance: '-', RemoveOrphan: '-', RecreateInstance: '-/+',
   StartInstance: '~', StopInstance: '~', SyncDisks: '~', ReplaceSecondary: '~',
-  MigrateInstance: '>', MoveInstance: '>', FailoverInstance: '!',
+  MigrateInstance: '>', MoveInstance: '>', FailoverInstance: '!', RenameInstance: '~',
 };
 
 export function describe(op: Operation, now?: number): string {
@@ -21,6 +21,7 @@ export function describe(op: Operation, now?: number): string {
     case 'MoveInstance': return `${op.from} → ${op.to}${op.secondary ? `, replica stays on ${op.secondary}` : ''}`;
     case 'FailoverInstance': return `${op.from} → ${op.to}, ${op.recoveryPoint ? `recovery point ${new Date(op.recoveryPoint).toISOString()}${now ? ` (${formatDuration(now - op.recoveryPoint)} of writes lost)` : ''}` : 'replica never synced: its disks start empty'}`;
     case 'ReplaceSecondary': return `${op.from ? `${op.from} → ` : ''}${op.to} (primary ${op.primary})`;
+    case 'RenameInstance': return `${op.from} → ${op.instance} on ${op.primary}${op.secondary ? `, replica on ${op.secondary}` : ''}, in place (${op.disruption === 'none' ? 'keeps running' : op.disruption}; disks and data stay)`;
     case 'RemoveInstance': return [op.primary && `from ${op.primary}`, op.secondary && `replica on ${op.secondary}`].filter(Boolean).join(', ');
     case 'RemoveOrphan': return `on ${op.node}: ${[op.containers && 'container', op.volumes && 'disks'].filter(Boolean).join(' and ')}`;
   }
@@ -63,7 +64,7 @@ export function renderPlanText(p: Plan, now: number): string {
 export function summaryLine(ops: readonly Operation[]): string {
   const count = (types: Operation['type'][]) => ops.filter((o) => types.includes(o.type)).length;
   const add = count(['CreateInstance']);
-  const change = count(['StartInstance', 'StopInstance', 'SyncDisks', 'ReplaceSecondary', 'RecreateInstance']);
+  const change = count(['StartInstance', 'StopInstance', 'SyncDisks', 'ReplaceSecondary', 'RecreateInstance', 'RenameInstance']);
   const move = count(['MigrateInstance', 'MoveInstance', 'FailoverInstance']);
   const remove = count(['RemoveInstance', 'RemoveOrphan']);
   return `Plan: ${add} to create, ${change} to change, ${move} to move, ${remove} to remove.`;
