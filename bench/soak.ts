@@ -2,13 +2,13 @@
  * The crash soak, longer than its CI form (test/soak): 10 rounds on the sim backend and 3 on a Docker test bed
  * of 4 engines (127.0.0.81-84, started and torn down here; skipped without root and dockerd), each round
  * SIGKILLing the master, killing and restoring nodes and editing the manifests while `drover apply` runs
- * (scripts/soak.ts). Reports rounds and invariant violations (which must be zero), and on the test bed the
+ * (scripts/soak/). Reports rounds and invariant violations (which must be zero), and on the test bed the
  * time from a node's death (scripts/testbed kill) to all its replicated instances running elsewhere, with
  * failover.nodeDownAfter 3s and the fence script. (Manifest save → first operation: bench/watch.ts.)
  * Standalone: `node --import tsx bench/soak.ts`.
  */
 import { execFileSync } from 'node:child_process';
-import { runSoak, type SoakResult } from '../scripts/soak.ts';
+import { runSoak, type SoakResult } from '../scripts/soak/index.ts';
 
 const hasDocker = (): boolean => {
   if (process.getuid?.() !== 0) return false;

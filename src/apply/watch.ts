@@ -5,6 +5,7 @@
  * does everything that touches the driver, so runs and probes never overlap.
  */
 import { watch as chokidar, type FSWatcher } from 'chokidar';
+import { formatError } from '../manifest/index.ts';
 import type { Desired } from '../model/desired.ts';
 import type { Driver } from '../drivers/driver.ts';
 import { observe } from '../observe/index.ts';
@@ -112,7 +113,7 @@ async function runOnce(o: WatchOptions, desired: Desired, driver: Driver, run: n
   const r = await converge({ desired, driver, store: o.store, events: o.events, signal: o.signal, maxWaitMs: 0, trigger: `watch:${trigger}`, ...(git && { git }), ...(o.prune && { prune: true }) });
   o.report({
     type: 'run', run, trigger, changes: r.succeeded, failed: r.failed.length + r.errors.length, pending: r.pending.length, drift: r.drift,
-    guards: guardsIn(r.pending).map((g) => ({ ...g, reason: describeGuard(g) })), durationMs: Date.now() - started, parked: r.parked, errors: [...r.errors.map((e) => e.message), ...r.failed.map((f) => `${f.op.type} ${f.op.instance}: ${f.error}`)],
+    guards: guardsIn(r.pending).map((g) => ({ ...g, reason: describeGuard(g) })), durationMs: Date.now() - started, parked: r.parked, errors: [...r.errors.map(formatError), ...r.failed.map((f) => formatError({ message: `${f.op.type} ${f.op.instance}: ${f.error}` }))],
     ...(git && { git }),
   });
   return r;

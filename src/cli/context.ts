@@ -1,5 +1,5 @@
 /** Loading manifests and opening the backend and the store for a command. */
-import { loadManifests, formatDiagnostic, DEFAULT_MANIFEST_PATH } from '../manifest/index.ts';
+import { loadManifests, formatDiagnostic, DEFAULT_MANIFEST_PATH, type LoadOptions } from '../manifest/index.ts';
 import type { Desired } from '../model/desired.ts';
 import type { Driver } from '../drivers/driver.ts';
 import { backend, DEFAULT_BACKEND } from '../drivers/index.ts';
@@ -11,8 +11,8 @@ import { Store } from '../store/store.ts';
 import { EXIT, locationOf, type Io } from './io.ts';
 
 /** Load and validate; on errors print every diagnostic and return undefined. */
-export async function loadOrReport(paths: readonly string[], io: Io): Promise<{ desired: Desired; files: readonly string[] } | undefined> {
-  const r = await loadManifests(paths.length ? paths : [DEFAULT_MANIFEST_PATH]);
+export async function loadOrReport(paths: readonly string[], io: Io, options: LoadOptions = {}): Promise<{ desired: Desired; files: readonly string[] } | undefined> {
+  const r = await loadManifests(paths.length ? paths : [DEFAULT_MANIFEST_PATH], options);
   if (!r.ok) {
     for (const d of r.diagnostics) io.err(formatDiagnostic(d));
     const errors = r.diagnostics.filter((d) => d.severity === 'error').length;

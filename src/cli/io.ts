@@ -44,3 +44,4 @@ export class UsageError extends Error {}
 
 /** Exit codes, documented in the README. */
 export const EXIT = { ok: 0, error: 1, changes: 2, pending: 3 } as const;
+

@@ -15,6 +15,14 @@ export function formatDiagnostic(d: Diagnostic): string {
   return `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`;
 }
 
+/**
+ * Any error as every command prints it: `FILE:LINE:COL: error: MESSAGE` when it has a place in the
+ * manifests (a diagnostic's form), else `error: MESSAGE`. Plan errors, failed operations, watch runs.
+ */
+export function formatError(e: { readonly message: string; readonly source?: SourceLocation | undefined }): string {
+  return e.source ? formatDiagnostic({ ...e.source, message: e.message, severity: 'error' }) : `error: ${e.message}`;
+}
+
 export function formatLocation(at: SourceLocation): string {
   return `${at.file}:${at.line}:${at.column}`;
 }

@@ -9,10 +9,11 @@ import { Diagnostics, type Diagnostic } from './diagnostic.ts';
 import { checkDocument } from './document.ts';
 import { expandPaths, readText } from './files.ts';
 import { Gaps } from './gaps.ts';
+import { checkTlsFiles } from './tls.ts';
 import type { AnyManifest } from './types.ts';
 import { parseYamlFile } from './yaml.ts';
 
-export { formatDiagnostic, type Diagnostic } from './diagnostic.ts';
+export { formatDiagnostic, formatError, type Diagnostic } from './diagnostic.ts';
 export { API_VERSION } from './document.ts';
 
 export type LoadResult =
@@ -22,7 +23,12 @@ export type LoadResult =
 /** The default manifest folder, relative to the current directory. */
 export const DEFAULT_MANIFEST_PATH = 'manifests';
 
-export async function loadManifests(paths: readonly string[]): Promise<LoadResult> {
+export interface LoadOptions {
+  /** Also read the files manifests name (a node's TLS ca, cert, key) and report those missing or unparsable. */
+  readonly checkFiles?: boolean;
+}
+
+export async function loadManifests(paths: readonly string[], options: LoadOptions = {}): Promise<LoadResult> {
   const diags = new Diagnostics();
   const files = await expandPaths(paths, diags);
   const texts = await Promise.all(files.map((file) => readText(file, diags)));
@@ -37,6 +43,7 @@ export async function loadManifests(paths: readonly string[]): Promise<LoadResul
     diags.error({ file: paths[0] ?? '.', line: 1, column: 1 }, 'no manifest files (*.yaml, *.yml) found');
   }
   const desired = buildDesired(manifests, gaps, diags);
+  if (options.checkFiles === true) await checkTlsFiles(desired, manifests, diags);
   if (diags.errorCount > 0) return { ok: false, diagnostics: [...diags.sorted('error'), ...diags.sorted('warning')] };
   return { ok: true, desired, files, warnings: diags.sorted('warning') };
 }

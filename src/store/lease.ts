@@ -2,7 +2,9 @@
  * The master lease: one process at a time changes the cluster. A file in the state directory
  * names the holder and an expiry; the holder renews it while it works. A holder killed with -9
  * stops renewing, and its lease is taken over once expired (or at once, when the holder's pid is
- * gone on this host): no stale lock ever needs a human.
+ * gone on this host): no stale lock ever needs a human. The holder looks at the file every second:
+ * when it is gone (`drover lock break`) or names another holder (a takeover after a stall), the
+ * lease is lost and onLost tells the holder to stop, as the etcd lease does.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -29,7 +31,8 @@ export interface MasterLease {
   readonly holder: LeaseHolder;
   /**
    * `fn` runs once if the lease is lost while held (etcd: keep-alive failed, the lease expired, or
-   * it was broken): the holder must stop acting at once, another master may take over.
+   * it was broken; file: the file was removed or names another holder): the holder must stop
+   * acting at once, another master may take over.
    */
   onLost(fn: (e: Error) => void): void;
   release(): void | Promise<void>;
@@ -61,12 +64,15 @@ export async function breakLease(location: StoreLocation): Promise<void> {
 
 export class Lease implements MasterLease {
   private timer: NodeJS.Timeout | undefined;
+  private readonly lostHandlers: ((e: Error) => void)[] = [];
+  private lostError: Error | undefined;
   private constructor(private readonly file: string, private current: LeaseHolder) {}
 
   get holder(): LeaseHolder { return this.current; }
 
-  /** The file lease is not lost while its holder lives: it renews it, and only `lock break` takes it. */
-  onLost(): void {}
+  onLost(fn: (e: Error) => void): void {
+    if (this.lostError) { const e = this.lostError; queueMicrotask(() => fn(e)); } else this.lostHandlers.push(fn);
+  }
 
   /** Take the lease, waiting up to `waitMs` for a live holder to let go. */
   static async acquire(stateDir: string, command: string, waitMs: number): Promise<Lease> {
@@ -102,21 +108,52 @@ export class Lease implements MasterLease {
     const holder: LeaseHolder = { host: os.hostname(), pid: process.pid, command, acquiredAt: now, expiresAt: now + TTL_MS };
     writeFileAtomic(file, JSON.stringify(holder));
     const lease = new Lease(file, holder);
-    lease.timer = setInterval(() => lease.renew(), TTL_MS / 3);
-    lease.timer.unref();
+    lease.timer = setInterval(() => lease.check(), CHECK_MS);
+    lease.timer.unref(); // the lease never keeps a finished command alive
     return lease;
   }
 
-  private renew(): void {
-    this.current = { ...this.current, expiresAt: Date.now() + TTL_MS };
-    writeFileAtomic(this.file, JSON.stringify(this.current));
+  /** Still ours? Then renew when a third of the TTL has passed; otherwise the lease is lost. */
+  private check(): void {
+    const lost = (why: string) => this.lose(new LeaseLostError(`the cluster lease ${why}`));
+    const seen = readHolder(this.file);
+    if (!seen && fs.existsSync(this.file)) return; // there but unreadable this once: look again at the next tick
+    if (!seen) return lost(`file ${this.file} is gone (broken by hand?)`);
+    if (!sameHolder(seen, this.current)) return lost(`was taken over by pid ${seen.pid} on ${seen.host} (${seen.command})`);
+    if (this.current.expiresAt - Date.now() > (TTL_MS * 2) / 3) return;
+    // Renew inside the mutex, so that a taker's check-and-write cannot interleave; busy: the next tick.
+    const renewed = withMutex(this.file, () => {
+      const now = readHolder(this.file);
+      if (!now || !sameHolder(now, this.current)) return false;
+      this.current = { ...this.current, expiresAt: Date.now() + TTL_MS };
+      writeFileAtomic(this.file, JSON.stringify(this.current));
+      return true;
+    });
+    if (renewed === false) lost('changed hands while being renewed');
+  }
+
+  /** Declare the lease lost (once): every handler runs. */
+  private lose(e: Error): void {
+    if (this.lostError) return;
+    clearInterval(this.timer);
+    this.lostError = e;
+    for (const fn of this.lostHandlers.splice(0)) fn(e);
   }
 
   release(): void {
     clearInterval(this.timer);
+    if (this.lostError) return;
+    this.lostError = new LeaseLostError('the cluster lease was released');
     const back = readHolder(this.file);
-    if (back?.pid === this.current.pid && back.host === this.current.host) fs.rmSync(this.file, { force: true });
+    if (back && sameHolder(back, this.current)) fs.rmSync(this.file, { force: true });
   }
+}
+
+/** How often a holder looks at its lease file (and renews it when due). */
+const CHECK_MS = 1000;
+
+function sameHolder(a: LeaseHolder, b: LeaseHolder): boolean {
+  return a.pid === b.pid && a.host === b.host && a.acquiredAt === b.acquiredAt;
 }
 
 /**

@@ -77,7 +77,7 @@ test('plan --detailed-exitcode: 2 with changes, 0 without, 1 on errors', async (
   assert.is(p.errors![0]!.line, 13);
   const text = await drover(['plan', fixture('impossible'), '--state-dir', tempDir()]);
   assert.is(text.code, 1);
-  assert.match(text.stdout, /instances\.yaml:13:\d+: cannot place big3/);
+  assert.match(text.stdout, /instances\.yaml:13:\d+: error: cannot place big3/);
 });
 
 test('plan --out F, then apply --plan F applies exactly the saved operations', async () => {

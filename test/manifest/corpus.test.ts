@@ -34,7 +34,7 @@ for (const name of readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort()) {
     const file = join(DIR, name);
     const expected = markers(file);
     assert.ok(expected.some((m) => m.severity === 'error') || name.includes('warning'), 'fixture marks no error');
-    const result = await loadManifests([file]);
+    const result = await loadManifests([file], { checkFiles: true });
     const got = result.ok ? result.warnings : result.diagnostics;
     const shown = got.map(formatDiagnostic).join('\n');
     for (const m of expected) {

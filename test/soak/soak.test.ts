@@ -1,5 +1,5 @@
 /**
- * The crash soak's short form (scripts/soak.ts; the long form runs by hand and in `npm run bench`):
+ * The crash soak's short form (scripts/soak/; the long form runs by hand and in `npm run bench`):
  * rounds of `drover apply` while the master is SIGKILLed, nodes are killed and restored and the manifests
  * change; after every round the invariants must hold (zero violations). The sim backend for 5 rounds, then
  * the docker backend for 2 rounds on its own test bed (4 engines at 127.0.0.71-74, torn down at the end;
@@ -8,7 +8,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { runSoak } from '../../scripts/soak.ts';
+import { runSoak } from '../../scripts/soak/index.ts';
 
 const test = suite('crash soak');
 const hasDocker = (() => {

@@ -208,6 +208,35 @@ test('lease: a second acquire with waitMs 0 fails naming the holder; release fre
   second.release();
 });
 
+test('lease: a holder whose file is removed (lock break) or taken over is told once, with the reason', async () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'lease.json');
+  const lost = async (lease: Lease): Promise<Error> => {
+    const seen: Error[] = [];
+    lease.onLost((e) => seen.push(e));
+    for (let k = 0; k < 50 && !seen.length; k++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1200)); // another tick: still told once
+    assert.is(seen.length, 1);
+    return seen[0]!;
+  };
+  const broken = await Lease.acquire(dir, 'broken holder', 0);
+  Lease.breakLease(dir);
+  assert.match((await lost(broken)).message, 'is gone');
+  broken.release();
+  const stalled = await Lease.acquire(dir, 'stalled holder', 0);
+  const other = { host: 'elsewhere', pid: 4242, command: 'drover watch (new)', acquiredAt: Date.now(), expiresAt: Date.now() + 15_000 };
+  fs.writeFileSync(`${file}.new`, JSON.stringify(other)); // atomically, as a taker writes it
+  fs.renameSync(`${file}.new`, file);
+  assert.match((await lost(stalled)).message, 'taken over by pid 4242 on elsewhere');
+  stalled.release();
+  assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')), other, 'the lost holder leaves the new one alone');
+  // a handler added after the loss still hears of it
+  const late: Error[] = [];
+  stalled.onLost((e) => late.push(e));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.is(late.length, 1);
+});
+
 test('lease: a holder killed with -9 is taken over at once (its pid is dead)', async () => {
   const dir = tempDir();
   const c = child(`

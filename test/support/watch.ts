@@ -16,13 +16,17 @@ export interface Sandbox {
   readonly state: string;
 }
 
-/** A copy of the quick-start manifests with no sim latency and a 1 s grace, in a fresh temp dir. */
+/** A copy of the quick-start manifests with no sim latency, a 1 s grace and a 24 h replication interval, in a fresh temp dir. */
 export function sandbox(): Sandbox {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drover-watch-'));
   const manifests = path.join(dir, 'manifests');
   fs.cpSync(path.join(ROOT, 'manifests'), manifests, { recursive: true });
   const cluster = path.join(manifests, 'cluster.yaml');
-  fs.writeFileSync(cluster, fs.readFileSync(cluster, 'utf8').replace(/latency: \S+/, 'latency: 0s').replace(/nodeDownAfter: \S+/, 'nodeDownAfter: 1s'));
+  const text = fs.readFileSync(cluster, 'utf8').replace(/latency: \S+/, 'latency: 0s').replace(/nodeDownAfter: \S+/, 'nodeDownAfter: 1s')
+    // replicas never come due while a test waits for "0 changes" or an empty plan (the quick start's is 1m)
+    .replace(/(replication:\s*interval:) \S+/, '$1 24h');
+  if (!/replication:\s*interval: 24h/.test(text)) throw new Error('sandbox: the quick start no longer sets replication.interval');
+  fs.writeFileSync(cluster, text);
   return { dir, manifests, state: path.join(dir, 'state') };
 }
 

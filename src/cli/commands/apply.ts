@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import * as fs from 'node:fs';
 import { converge, observeAndRecord } from '../../apply/converge.ts';
 import type { EventSink } from '../../apply/events.ts';
+import { formatError } from '../../manifest/index.ts';
 import { plan } from '../../plan/index.ts';
 import { planBasis } from '../../plan/basis.ts';
 import { acquireLease, LeaseBusyError, type MasterLease } from '../../store/lease.ts';
@@ -78,7 +79,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const failed = r.failed.length;
     events({ type: 'summary', succeeded: r.succeeded, failed, pending: r.pending.length, durationMs });
     if (!values.json) {
-      for (const e of r.errors) io.err(`${e.source ? `${e.source.file}:${e.source.line}:${e.source.column}: ` : ''}error: ${e.message}`);
+      for (const e of r.errors) io.err(formatError(e));
       for (const w of r.warnings) io.err(`Warning: ${w}`);
       for (const p of r.pending) io.err(pendingLine(p));
       io.out(`Apply ${failed || r.errors.length ? 'finished with failures' : r.pending.length ? 'stopped with work pending' : 'complete'}: ${r.succeeded} succeeded, ${failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}, ${r.pending.length} pending, in ${formatDuration(durationMs)}.`);

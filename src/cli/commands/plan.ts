@@ -4,7 +4,7 @@ import { plan } from '../../plan/index.ts';
 import { planBasis } from '../../plan/basis.ts';
 import { withLook } from '../context.ts';
 import { EXIT, UsageError, type Io, STORE_OPTIONS } from '../io.ts';
-import { planJson, renderPlanText } from '../render/plan.ts';
+import { planJson, renderPlanText, unaskedNodes, withUnasked } from '../render/plan.ts';
 import type { Operation } from '../../model/operations.ts';
 import type { GitInfo } from '../../store/types.ts';
 import { classifyDrift } from '../../plan/drift.ts';
@@ -36,12 +36,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (!['text', 'json', 'markdown'].includes(format)) throw new UsageError(`--format: "${format}" is not one of text, json, markdown`);
   const code = await withLook(positionals, values, io, async ({ desired, store, observed }) => {
     const now = Date.now();
-    const p = plan({ desired, observed, store, now, prune: !!values.prune });
+    const unasked = unaskedNodes(desired, observed);
+    const p = withUnasked(plan({ desired, observed, store, now, prune: !!values.prune }), unasked);
     const paths = positionals.length ? positionals : ['manifests'];
     const git = await gitInfo(paths);
-    if (format === 'json') io.out(JSON.stringify({ ...planJson(p), drift: classifyDrift(p, observed, store).map(({ op: _, ...d }) => d), ...(git && { git }) }));
-    else if (format === 'markdown') io.out(renderPlanMarkdown(p, now, git, classifyDrift(p, observed, store)));
-    else io.out(renderPlanText(p, now));
+    if (format === 'json') io.out(JSON.stringify({ ...planJson(p), unreachable: unasked, drift: classifyDrift(p, observed, store).map(({ op: _, ...d }) => d), ...(git && { git }) }));
+    else if (format === 'markdown') io.out(renderPlanMarkdown(p, now, git, classifyDrift(p, observed, store), unasked.length));
+    else io.out(renderPlanText(p, now, unasked.length));
     if (values.out && p.errors.length === 0) {
       const saved: SavedPlan = { version: 1, paths, basis: planBasis(desired, observed, store), prune: !!values.prune, createdAt: new Date(now).toISOString(), operations: p.operations, ...(git && { git }) };
       fs.writeFileSync(values.out, JSON.stringify(saved, null, 1));

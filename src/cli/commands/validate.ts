@@ -2,12 +2,14 @@ import { parseArgs } from 'node:util';
 import { loadOrReport } from '../context.ts';
 import { EXIT, type Io } from '../io.ts';
 
-export const usage = `drover validate [PATH...]
-  Check the manifests (syntax, schema, references, capacity) without touching any node.`;
+export const usage = `drover validate [PATH...] [--offline]
+  Check the manifests (syntax, schema, references, capacity) and the TLS files nodes name (ca, cert,
+  key: present, parsable, cert and key a pair) without touching any node.
+  --offline   skip the files manifests name (a CI machine that does not hold the certificates)`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
-  const loaded = await loadOrReport(positionals, io);
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { offline: { type: 'boolean' } } });
+  const loaded = await loadOrReport(positionals, io, { checkFiles: values.offline !== true });
   if (!loaded) return EXIT.error;
   const d = loaded.desired;
   io.out(`${loaded.files.length} file${loaded.files.length === 1 ? '' : 's'} OK: ${d.clusters.size} cluster(s), ${d.nodes.size} node(s), ${d.instances.size} instance(s).`);

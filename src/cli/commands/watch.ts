@@ -90,7 +90,7 @@ function textReport(io: Io): (e: WatchEvent) => void {
       case 'health-changed': io.out(`Node health changed:${e.down.length ? ` down ${e.down.join(', ')}` : ''}${e.up.length ? ` up ${e.up.join(', ')}` : ''}.`); break;
       case 'run': {
         for (const d of e.drift) io.out(`  drift: ${d.instance}: ${d.kind}: ${d.detail}`);
-        for (const x of e.errors) io.err(`  error: ${x}`);
+        for (const x of e.errors) io.err(`  ${x}`);
         for (const g of e.guards) io.out(`  failover stopped: ${g.reason}`);
         const corrected = e.drift.filter((d) => d.action === 'corrected').length;
         const left = e.drift.length - corrected;

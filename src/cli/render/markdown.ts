@@ -8,10 +8,11 @@ import type { GitInfo } from '../../store/types.ts';
 import { describeCause } from '../../plan/reasons.ts';
 import { describe, summaryLine } from './plan.ts';
 
-export function renderPlanMarkdown(p: Plan, now: number, git: GitInfo | undefined, drift: readonly DriftItem[]): string {
+export function renderPlanMarkdown(p: Plan, now: number, git: GitInfo | undefined, drift: readonly DriftItem[], unasked = 0): string {
   const at = git ? ` at \`${git.commit.slice(0, 12)}\`${git.dirty ? ' (uncommitted changes)' : ''}` : '';
   const head = p.errors.length ? `### ❌ Drover plan${at}: ${p.errors.length} error(s)`
-    : p.operations.length ? `### Drover plan${at}: ${p.operations.length} operation(s)` : `### ✅ Drover plan${at}: no changes`;
+    : p.operations.length ? `### Drover plan${at}: ${p.operations.length} operation(s)`
+    : unasked ? `### ⚠️ Drover plan${at}: no changes on the nodes that answered, ${unasked} could not be asked` : `### ✅ Drover plan${at}: no changes`;
   const lines = [head, ''];
   if (p.operations.length) lines.push(`**${summaryLine(p.operations)}**`, '');
   for (const e of p.errors) lines.push(`- **error**: ${e.source ? `\`${e.source.file}:${e.source.line}:${e.source.column}\` ` : ''}${cell(e.message)}`);

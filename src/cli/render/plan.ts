@@ -1,8 +1,11 @@
 /** A plan as people read it (Terraform's style) and as scripts read it (--json). */
 import type { ColdCause, MigrationForecast, Operation } from '../../model/operations.ts';
 import type { Plan } from '../../plan/index.ts';
+import type { Desired } from '../../model/desired.ts';
+import type { Observed } from '../../model/observed.ts';
 import { formatDuration } from '../../model/quantity.ts';
 import { describeCause } from '../../plan/reasons.ts';
+import { formatError } from '../../manifest/index.ts';
 
 const SYMBOL: Readonly<Record<Operation['type'], string>> = {
   CreateInstance: '+', RemoveInstance: '-', RemoveOrphan: '-', RecreateInstance: '-/+',
@@ -41,11 +44,35 @@ export function forecastText(f: MigrationForecast): string {
   return f.unprobed?.length ? `live if ${f.unprobed.join(' and ')} can checkpoint (not probed yet)` : 'live';
 }
 
-export function renderPlanText(p: Plan, now: number): string {
+/** A node the plan could not ask (unreachable; offline ones are not expected to answer), and why. */
+export interface UnaskedNode {
+  readonly node: string;
+  readonly error: string;
+}
+
+export function unaskedNodes(desired: Desired, observed: Observed): UnaskedNode[] {
+  return [...observed.nodes.values()]
+    .filter((n) => n.health === 'unreachable' && desired.nodes.get(n.name)?.offline !== true)
+    .map((n) => ({ node: n.name, error: n.error ?? 'no answer' }));
+}
+
+/** The plan as shown: first a warning per node it could not ask, since it holds only for the others. */
+export function withUnasked(p: Plan, unasked: readonly UnaskedNode[]): Plan {
+  const warnings = unasked.map((u) => `node ${u.node} could not be asked, so what runs there is not in this plan: ${u.error}`);
+  return { ...p, warnings: [...warnings, ...p.warnings] };
+}
+
+/** "No changes" claims the nodes match only when every node answered. */
+export function noChangesLine(unasked: number): string {
+  return unasked === 0 ? 'No changes. The nodes match the manifests.'
+    : `No changes on the nodes that answered; ${unasked} node${unasked === 1 ? '' : 's'} could not be asked (see the warnings).`;
+}
+
+export function renderPlanText(p: Plan, now: number, unasked = 0): string {
   const lines: string[] = [];
-  for (const e of p.errors) lines.push(`Error: ${e.source ? `${e.source.file}:${e.source.line}:${e.source.column}: ` : ''}${e.message}`);
+  for (const e of p.errors) lines.push(formatError(e));
   if (p.operations.length === 0) {
-    lines.push(p.errors.length ? '' : 'No changes. The nodes match the manifests.');
+    lines.push(p.errors.length ? '' : noChangesLine(unasked));
   } else {
     lines.push('Drover will perform the following operations:', '');
     const width = Math.max(...p.operations.map((o) => o.type.length));
