@@ -8,6 +8,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import type {
   DesiredCluster, DesiredInstance, DesiredNode, DiskSpec, NodeCapacity, PortSpec,
 } from '../model/desired.ts';
+import { defaultMount } from '../model/desired.ts';
 import { parseDuration, parseQuantity } from '../model/quantity.ts';
 import type { Diagnostics } from './diagnostic.ts';
 import { DURATION_HINT, QUANTITY_HINT, dotted, show } from './schema-errors.ts';
@@ -41,10 +42,11 @@ class Fields {
   disks(pointer: string, disks: readonly DiskDoc[]): DiskSpec[] {
     const mounts = new Map<string, number>();
     return disks.map((d, i) => {
-      const first = mounts.get(d.mount);
-      if (first !== undefined) this.error(`${pointer}/${i}/mount`, `"${d.mount}" is already the mount of disks[${first}]`);
-      mounts.set(d.mount, i);
-      return { size: this.bytes(`${pointer}/${i}/size`, d.size), mount: d.mount };
+      const mount = d.mount ?? defaultMount(i); // where docker mounts it: a clash with it is a clash too
+      const first = mounts.get(mount);
+      if (first !== undefined) this.error(`${pointer}/${i}${d.mount ? '/mount' : ''}`, `"${mount}"${d.mount ? '' : ' (where a disk without a mount is mounted)'} is already the mount of disks[${first}]`);
+      mounts.set(mount, i);
+      return { size: this.bytes(`${pointer}/${i}/size`, d.size), mount };
     });
   }
 

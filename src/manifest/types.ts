@@ -14,7 +14,7 @@ export type DiskTemplate = 'plain' | 'replicated';
 
 export interface DiskDoc {
   readonly size: Quantity;
-  readonly mount: string;
+  readonly mount?: string;
 }
 
 export interface ClusterSpecDoc {

@@ -23,6 +23,9 @@ export interface DiskSpec {
   readonly mount: string;
 }
 
+/** Where a disk without a mount point appears on backends with a filesystem view (docker): /data, /data1, … by its index. */
+export const defaultMount = (index: number): string => (index === 0 ? '/data' : `/data${index}`);
+
 export interface PortSpec {
   readonly container: number;
   readonly host?: number;

@@ -18,20 +18,20 @@ export interface InstanceSpec {
   readonly ports: readonly PortSpec[];
 }
 
-/** One field an operation changes, in the manifest's words and units (`memory: 1G → 768M`). */
+interface Base {
+  readonly instance: string;
+  readonly cause: Cause;
+}
+
+/** One field of the spec, from what was applied to what the manifest says, in the manifest's units (`memory: 1G → 768M`). */
 export interface FieldChange {
   readonly path: string;
   readonly from: string;
   readonly to: string;
 }
 
-/** What a change costs the instance: nothing, a restart, or a new container (disks kept). */
+/** What a change does to a running instance: nothing (in place), a restart, or a new container (disks kept). */
 export type Disruption = 'none' | 'restart' | 'recreate';
-
-interface Base {
-  readonly instance: string;
-  readonly cause: Cause;
-}
 
 export interface CreateInstance extends Base {
   readonly type: 'CreateInstance';
