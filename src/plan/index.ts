@@ -50,6 +50,7 @@ export function plan(input: PlanInput): Plan {
       }
       const { ops, held } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs });
       if (held) pending.push({ instance: t.instance.name, cause: held });
+      if (t.secondaryHeld) pending.push({ instance: t.instance.name, cause: t.secondaryHeld });
       if (ops.length) chains.push(ops.map((op) => withForecast(op, input.desired, input.observed)));
     }
   }

@@ -29,6 +29,8 @@ export interface Target {
   readonly secondaryWhy?: PlacementCause;
   /** Set when the instance cannot be placed or moved now. */
   readonly blocked?: HoldCause;
+  /** A failover that goes ahead without a new secondary (none fits now): it runs degraded, reported as pending. */
+  readonly secondaryHeld?: HoldCause;
 }
 
 interface Draft {
@@ -41,6 +43,7 @@ interface Draft {
   needsPrimary?: PlacementCause; // why the allocator must choose a primary
   needsSecondary?: PlacementCause; // why the allocator must choose a secondary
   blocked?: HoldCause;
+  secondaryHeld?: HoldCause;
 }
 
 export function computeTargets(
@@ -70,8 +73,12 @@ export function computeTargets(
   }
   for (const d of drafts.filter((x) => x.needsSecondary && x.primary && !x.blocked)) {
     const r = allocator.replaceSecondary(d.instance.name, [d.primary!, ...(d.placement?.secondary ? [d.placement.secondary] : [])]);
-    if (!r.ok) d.blocked = { kind: 'no-secondary', instance: d.instance.name, refusal: r.refusal };
-    else {
+    if (!r.ok) {
+      const held: HoldCause = { kind: 'no-secondary', instance: d.instance.name, refusal: r.refusal };
+      // A dead node's instance runs again without a replica rather than stay down for the want of one.
+      if (d.primaryChange.kind === 'failover') d.secondaryHeld = held;
+      else d.blocked = held;
+    } else {
       warnings.push(...r.warnings.map((w) => `${d.instance.name}: ${w}`));
       d.secondary = r.secondary ?? r.primary;
       d.secondaryWhy = d.needsSecondary;
@@ -89,6 +96,7 @@ function finish(d: Draft): Target {
     ...(d.secondary && { secondary: d.secondary }),
     ...(d.secondaryWhy && { secondaryWhy: d.secondaryWhy }),
     ...(d.blocked && { blocked: d.blocked }),
+    ...(d.secondaryHeld && { secondaryHeld: d.secondaryHeld }),
   };
 }
 
