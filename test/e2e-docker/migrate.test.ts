@@ -68,7 +68,11 @@ test('migrate (primary pinned to the secondary): live with CRIU keeps the in-mem
     console.log(`    NO CRIU on this test bed: COLD migration ran (the count restarted at ${lines[0]} on node2); live migration not tested`);
     assert.is(lines[0], 1, 'cold: a fresh process');
   }
-  const count = Number((await bed.data.read('node2', 'counter', 0))['count']);
+  // the process rewrites the file every tick (truncate, then write): a read may catch it empty
+  const count = await until('a count on node2\'s volume', async () => {
+    const n = Number((await bed.data.read('node2', 'counter', 0))['count'] || NaN);
+    return n > 0 ? n : undefined;
+  }, 10_000);
   assert.ok(count >= lines[0]!, `the volume moved with it (/data/count = ${count})`);
   const { copies } = await runningCopies(bed, CLUSTER);
   assert.equal(copies.get('counter')?.map((c) => c.node), ['node2'], 'runs once, on node2');

@@ -51,15 +51,16 @@ function parseEnv(text: string): Record<string, string> {
 /**
  * A test bed with at least `n` nodes. `base` picks the addresses of one started here (127.0.0.(base+I)),
  * so that test files started one after another never collide with a test bed someone left running.
+ * `own`: extra scripts/testbed environment (e.g. DROVER_TESTBED_CRIU_MODE); the test bed is then always started here.
  */
-export async function startTestbed(n: number, base: number): Promise<Testbed> {
+export async function startTestbed(n: number, base: number, own?: Readonly<Record<string, string>>): Promise<Testbed> {
   let env: NodeJS.ProcessEnv;
   let owned: boolean;
-  if (process.env.DROVER_TESTBED_NODES && process.env.DROVER_TESTBED) {
+  if (process.env.DROVER_TESTBED_NODES && process.env.DROVER_TESTBED && !own) {
     env = { ...process.env };
     owned = false;
   } else {
-    env = { ...process.env, DROVER_TESTBED: `/tmp/drover-test-${base}-${process.pid}`, DROVER_TESTBED_BASE: String(base) };
+    env = { ...process.env, DROVER_TESTBED: `/tmp/drover-test-${base}-${process.pid}`, DROVER_TESTBED_BASE: String(base), ...own };
     owned = true;
     try {
       await sh(['up', String(n)], env, 180_000);

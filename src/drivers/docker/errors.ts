@@ -60,9 +60,9 @@ function describeCode(code: string, message: string): string {
   }
 }
 
-function isTlsError(code: string, message: string): boolean {
-  return /^ERR_SSL_|^ERR_TLS_|CERT|^EPROTO$|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code) ||
-    /alert (bad certificate|unknown ca|certificate required|handshake failure)|wrong version number|certificate/i.test(message);
+/** Node's TLS failures by their code (OpenSSL's ERR_SSL_*, Node's ERR_TLS_*, the X.509 verify codes). */
+function isTlsError(code: string): boolean {
+  return /^ERR_SSL_|^ERR_TLS_|CERT|^EPROTO$|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code);
 }
 
 export function toDriverError(node: string, endpoint: string, what: string, err: unknown): DriverError {
@@ -76,7 +76,7 @@ export function toDriverError(node: string, endpoint: string, what: string, err:
   const e = err as EngineErrorShape | null;
   const code = typeof e?.code === 'string' ? e.code : '';
   const message = typeof e?.message === 'string' ? e.message : String(err);
-  if (isTlsError(code, message)) {
+  if (isTlsError(code)) {
     const alert = /alert ([a-z ]+?)(?::|$)/i.exec(message)?.[1];
     const detail = alert ? `the engine refused this client (TLS alert: ${alert})` : message.split('\n')[0]!;
     return new DriverError(
@@ -86,9 +86,6 @@ export function toDriverError(node: string, endpoint: string, what: string, err:
   }
   if (code && TRANSIENT_CODES.has(code)) {
     return new DriverError(`${where}: ${what}: ${describeCode(code, message)}`, true, node);
-  }
-  if (/socket hang up|timeout|network|closed/i.test(message)) {
-    return new DriverError(`${where}: ${what}: ${message}${code ? ` [${code}]` : ''}`, true, node);
   }
   return new DriverError(`${where}: ${what}: ${message}${code ? ` [${code}]` : ''}`, false, node);
 }

@@ -130,29 +130,47 @@ export class TarScanner extends Transform {
   }
 }
 
-/** A small ustar archive of regular files (names < 100 bytes), e.g. list files put into a helper. */
-export function tarOf(files: Readonly<Record<string, Buffer | string>>): Buffer {
+export type TarEntry =
+  | { readonly type: 'file'; readonly name: string; readonly data: Buffer | string; readonly mode?: number }
+  | { readonly type: 'dir'; readonly name: string; readonly mode?: number }
+  | { readonly type: 'symlink'; readonly name: string; readonly target: string };
+
+function header(name: string, typeflag: string, mode: number, size: number, mtime: number, link = ''): Buffer {
+  const h = Buffer.alloc(BLOCK);
+  const oct = (n: number, width: number): string => `${n.toString(8).padStart(width - 1, '0')}\0`;
+  h.write(name, 0, 100, 'utf8');
+  h.write(oct(mode, 8), 100);
+  h.write(oct(0, 8), 108);
+  h.write(oct(0, 8), 116);
+  h.write(oct(size, 12), 124);
+  h.write(oct(mtime, 12), 136);
+  h.write('        ', 148);
+  h.write(typeflag, 156);
+  h.write(link, 157, 100, 'utf8');
+  h.write('ustar\0', 257);
+  h.write('00', 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  return h;
+}
+
+/** A small ustar archive (names and link targets < 100 bytes, owner root); `mtime` 0 makes it reproducible. */
+export function tarEntries(entries: readonly TarEntry[], mtime = Math.floor(Date.now() / 1000)): Buffer {
   const parts: Buffer[] = [];
-  for (const [name, content] of Object.entries(files)) {
-    const data = typeof content === 'string' ? Buffer.from(content) : content;
-    const h = Buffer.alloc(BLOCK);
-    h.write(name, 0, 100, 'utf8');
-    h.write('0000644\0', 100);
-    h.write('0000000\0', 108);
-    h.write('0000000\0', 116);
-    h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
-    h.write(`${Math.floor(Date.now() / 1000).toString(8).padStart(11, '0')}\0`, 136);
-    h.write('        ', 148);
-    h.write('0', 156);
-    h.write('ustar\0', 257);
-    h.write('00', 263);
-    let sum = 0;
-    for (const b of h) sum += b;
-    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-    parts.push(h, data, Buffer.alloc((BLOCK - (data.length % BLOCK)) % BLOCK));
+  for (const e of entries) {
+    if (e.type === 'dir') { parts.push(header(e.name, '5', e.mode ?? 0o755, 0, mtime)); continue; }
+    if (e.type === 'symlink') { parts.push(header(e.name, '2', 0o777, 0, mtime, e.target)); continue; }
+    const data = typeof e.data === 'string' ? Buffer.from(e.data) : e.data;
+    parts.push(header(e.name, '0', e.mode ?? 0o644, data.length, mtime), data, Buffer.alloc((BLOCK - (data.length % BLOCK)) % BLOCK));
   }
   parts.push(Buffer.alloc(BLOCK * 2));
   return Buffer.concat(parts);
+}
+
+/** A small ustar archive of regular files, e.g. list files put into a helper. */
+export function tarOf(files: Readonly<Record<string, Buffer | string>>): Buffer {
+  return tarEntries(Object.entries(files).map(([name, data]) => ({ type: 'file' as const, name, data })));
 }
 
 /**

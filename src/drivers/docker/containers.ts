@@ -1,0 +1,133 @@
+/**
+ * Instance lifecycle: an instance is the container `drover-<instance>`, labelled with its spec hash and
+ * generation, its disks mounted as the volumes of volumes.ts; create / start / stop / remove, each idempotent.
+ */
+import type Docker from 'dockerode';
+import { DriverError } from '../driver.ts';
+import type { InstanceSpec } from '../../model/operations.ts';
+import { specHash } from '../../model/hash.ts';
+import { labelsOf, loose, type ContainerInfo } from './api.ts';
+import { alreadyDone, type Conn, type Engine } from './engine.ts';
+import { ensureImage } from './images.ts';
+import { LABEL, containerName, helperName, volumeName } from './names.ts';
+import { createDisks } from './volumes.ts';
+
+/** Network settings: none without ports; a bridge with published ports; host networking on bridge-less engines. */
+async function networkFor(e: Engine, c: Conn, spec: InstanceSpec): Promise<Record<string, unknown>> {
+  if (spec.ports.length === 0) return { NetworkMode: 'none' };
+  const nets = await e.call(c, 'list networks', (signal) => loose<{ Name: string }[]>(c.docker, 'listNetworks', { filters: { name: ['bridge'] }, abortSignal: signal }));
+  const key = (p: InstanceSpec['ports'][number]): string => `${p.container}/${p.protocol}`;
+  if (nets.some((n) => n.Name === 'bridge')) {
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    for (const p of spec.ports) {
+      exposed[key(p)] = {};
+      bindings[key(p)] = [{ HostIp: c.address ?? '', HostPort: String(p.host ?? p.container) }];
+    }
+    return { NetworkMode: 'bridge', PortBindings: bindings, ExposedPorts: exposed };
+  }
+  // no bridge on this engine (the test bed runs --bridge=none): host networking, ports as the process opens them
+  const bad = spec.ports.find((p) => p.host !== undefined && p.host !== p.container);
+  if (bad) {
+    throw new DriverError(`node ${c.name}: instance ${spec.name}: port ${bad.container} cannot be published as ${bad.host}: ` +
+      `the engine has no bridge network, so the instance uses the host's network and its ports as they are`, false, c.name);
+  }
+  return { NetworkMode: 'host' };
+}
+
+const isWanted = (e: Engine, info: ContainerInfo | undefined, hash: string, generation: number): boolean => {
+  const l = info ? labelsOf(info) : {};
+  return info !== undefined && e.ours(l) && l[LABEL.spec] === hash && Number(l[LABEL.generation]) === generation;
+};
+
+export async function createInstance(e: Engine, node: string, spec: InstanceSpec, generation: number): Promise<void> {
+  const c = e.conn(node);
+  const name = containerName(spec.name);
+  const hash = specHash(spec);
+  const have = await e.ownContainer(c, name);
+  if (isWanted(e, have, hash, generation)) return;
+  if (have) await e.removeContainerByName(c, name);
+  await ensureImage(e, c, spec.image);
+  // the disks must be ours before the engine sees the mounts (it would create unlabelled volumes)
+  for (let i = 0; i < spec.disks.length; i++) {
+    const v = await e.inspectVolume(c, volumeName(spec.name, i));
+    if (v && !e.ours(labelsOf(v))) throw e.foreign(c, 'volume', volumeName(spec.name, i));
+    if (!v) { await createDisks(e, node, spec.name, spec.disks, 'primary', generation); break; }
+  }
+  const { ExposedPorts, ...net } = await networkFor(e, c, spec);
+  const body = {
+    name,
+    Image: spec.image,
+    ...(spec.command ? { Cmd: [...spec.command] } : {}),
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: {
+      [LABEL.cluster]: e.cluster, [LABEL.instance]: spec.name, [LABEL.role]: 'primary',
+      [LABEL.generation]: String(generation), [LABEL.spec]: hash,
+    },
+    StopTimeout: e.stopTimeoutS,
+    Hostname: spec.name.slice(0, 63),
+    ...(ExposedPorts ? { ExposedPorts } : {}),
+    HostConfig: {
+      Memory: spec.memory,
+      NanoCpus: Math.round(spec.vcpus * 1e9),
+      RestartPolicy: { Name: 'no' },
+      Mounts: spec.disks.map((d, i) => ({ Type: 'volume' as const, Source: volumeName(spec.name, i), Target: d.mount })),
+      ...net,
+    },
+  };
+  try {
+    await e.call(c, `create container ${name}`, (signal) => c.docker.createContainer({ ...body, abortSignal: signal } as Docker.ContainerCreateOptions));
+  } catch (err) {
+    // created concurrently (or a retry after a lost answer): keep it if it is the one we want
+    if (err instanceof DriverError && err.status === 409 && isWanted(e, await e.inspectContainer(c, name), hash, generation)) return;
+    throw err;
+  }
+}
+
+export async function startInstance(e: Engine, node: string, instance: string): Promise<void> {
+  const c = e.conn(node);
+  const name = containerName(instance);
+  const info = await e.ownContainer(c, name);
+  if (!info) throw new DriverError(`node ${node}: instance ${instance} has no container (${name}) to start`, false, node);
+  if (info.State.Running) return;
+  await alreadyDone(e.call(c, `start container ${name}`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal }), Math.max(e.timeout, 60_000)));
+}
+
+export async function stopInstance(e: Engine, node: string, instance: string): Promise<void> {
+  const c = e.conn(node);
+  const name = containerName(instance);
+  const info = await e.ownContainer(c, name);
+  if (!info) return; // nothing runs
+  if (!info.State.Running && info.State.Status !== 'paused' && info.State.Status !== 'restarting') return;
+  await alreadyDone(e.maybe(c, `stop container ${name}`, (signal) => c.docker.getContainer(info.Id).stop({ t: e.stopTimeoutS, abortSignal: signal }), e.stopCallMs));
+}
+
+export async function removeInstance(e: Engine, node: string, instance: string): Promise<void> {
+  const c = e.conn(node);
+  // the kept sync helper goes with the instance (the next sync makes a new one)
+  await e.removeContainerByName(c, helperName(instance, 'sync'));
+  const name = containerName(instance);
+  const info = await e.ownContainer(c, name);
+  if (!info) return;
+  await stopInstance(e, node, instance);
+  await e.maybe(c, `remove container ${name}`, (signal) => c.docker.getContainer(info.Id).remove({ force: true, v: false, abortSignal: signal }), e.stopCallMs);
+}
+
+/**
+ * After an aborted checkpoint: the instance must run on `node` again, neither paused nor stopped.
+ * Unpause it if the engine says paused, start it if it stopped, then check that it runs.
+ */
+export async function ensureRunning(e: Engine, node: string, instance: string): Promise<void> {
+  const c = e.conn(node);
+  const name = containerName(instance);
+  const info = await e.ownContainer(c, name);
+  if (info?.State.Paused) {
+    await e.call(c, `unpause container ${name}`, (signal) => c.docker.getContainer(info.Id).unpause({ abortSignal: signal }))
+      .catch(() => { /* checked below */ });
+  }
+  await startInstance(e, node, instance);
+  const now = await e.ownContainer(c, name);
+  if (!now?.State.Running || now.State.Paused) {
+    throw new DriverError(`node ${node}: instance ${instance} is ${now ? now.State.Status : 'gone'} after an aborted checkpoint and could not be resumed`, true, node);
+  }
+}
