@@ -111,9 +111,10 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
     ];
     case 'RenameInstance': return [
       ['renamePrimary', (c) => renameOn(c, op.primary, op.from, op.instance)],
+      // a backend that stops the instance to rename it: running again before the replica is renamed
+      ...(op.disruption === 'none' ? [] : [['start', (c: StepContext) => startIfItRan(c, op)] as const]),
       ...(op.secondary ? [['renameReplica', (c: StepContext) => renameOn(c, op.secondary!, op.from, op.instance)] as const] : []),
       ['record', (c) => movePlacement(c, op.from, op.instance)],
-      ...(op.disruption === 'none' ? [] : [['start', (c: StepContext) => startIfWanted(c, op.primary, op.instance)] as const]),
       ['verify', (c) => verifyRenamed(c, op)],
     ];
     case 'RemoveInstance': return [
@@ -155,12 +156,12 @@ async function movePlacement(c: StepContext, from: string, to: string): Promise<
   if (old) await c.store.deletePlacement(from);
 }
 
-/** After a rename that had to stop the instance: start it again if it ran before. */
-async function startIfWanted(c: StepContext, node: string, instance: string): Promise<void> {
-  const p = c.store.placements.get(instance);
-  const probe = await c.driver.probe(node);
-  const ctr = probe.containers.find((x) => x.instance === instance);
-  if (ctr && ctr.state !== 'running' && p?.applied?.running !== false) await c.driver.startInstance(node, instance);
+/** After a rename that had to stop the instance: start it again unless Drover last left it stopped. */
+async function startIfItRan(c: StepContext, op: Extract<Operation, { type: 'RenameInstance' }>): Promise<void> {
+  const p = c.store.placements.get(op.from) ?? c.store.placements.get(op.instance);
+  const probe = await c.driver.probe(op.primary);
+  const ctr = probe.containers.find((x) => x.instance === op.instance);
+  if (ctr && ctr.state !== 'running' && p?.applied?.running !== false) await c.driver.startInstance(op.primary, op.instance);
 }
 
 /** Nothing is left under the old name, and the primary holds the instance under the new one. */

@@ -48,7 +48,7 @@ export const BACKENDS = {
   },
   docker: {
     description: 'Docker engines',
-    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: [], images: true, rename: 'no' },
+    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: [], images: true, rename: 'restart' },
     node: { capacity: false, endpoint: { example: 'unix:///var/run/docker.sock' } },
   },
 } as const satisfies Readonly<Record<string, BackendInfo>>;

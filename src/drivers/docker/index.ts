@@ -9,6 +9,7 @@
  *   probe.ts       one look at a node                          volumes.ts     disks and role markers
  *   containers.ts  instance lifecycle                          sync/          content manifests, incremental/full sync
  *   migrate.ts     CRIU probe and live migration               transfer.ts    engine-to-engine streams
+ *   rename.ts      an instance renamed in place (disks copied on the node, container made anew)
  * Helpers (sync, df, the CRIU probe) use `helperImage`: by default an image Drover builds from this machine's
  * busybox-static and loads into each node at its first probe (helper-image.ts); an override is copied from
  * another node when missing.
@@ -23,6 +24,7 @@ import { runFenceCommand } from './fence.ts';
 import { imagesPresent } from './images.ts';
 import { liveMigrate } from './migrate.ts';
 import { probe } from './probe.ts';
+import { renameInstance } from './rename.ts';
 import { syncDisks } from './sync/index.ts';
 import * as volumes from './volumes.ts';
 
@@ -53,6 +55,7 @@ class DockerDriver implements Driver {
   startInstance(node: string, instance: string): Promise<void> { return containers.startInstance(this.e, node, instance); }
   stopInstance(node: string, instance: string): Promise<void> { return containers.stopInstance(this.e, node, instance); }
   removeInstance(node: string, instance: string): Promise<void> { return containers.removeInstance(this.e, node, instance); }
+  renameInstance(node: string, from: string, to: string): Promise<void> { return renameInstance(this.e, node, from, to); }
 
   liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult> {
     return liveMigrate(this.e, from, to, spec, generation, onProgress);
