@@ -16,6 +16,7 @@ export function cluster(total = 256, perNode = 8): DesiredCluster {
     reconcile: { intervalMs: 300_000, concurrency: { perNode, total } },
     failover: { automatic: true, nodeDownAfterMs: 30_000 },
     replication: { intervalMs: 60_000 },
+    docker: { checkpointTimeoutMs: 30_000 },
     sim: { latencyMs: 0 },
   };
 }

@@ -29,7 +29,10 @@ const FACTORIES: Readonly<Record<BackendName, DriverFactory>> = {
   docker: async ({ cluster, nodes }) => {
     if (!cluster) throw new Error('the docker backend needs a Cluster');
     const { createDockerDriver } = await import('./docker/index.ts');
-    return createDockerDriver({ cluster: cluster.name, nodes });
+    return createDockerDriver({
+      cluster: cluster.name, nodes, checkpointTimeoutMs: cluster.docker.checkpointTimeoutMs,
+      ...(cluster.docker.helperImage !== undefined && { helperImage: cluster.docker.helperImage }),
+    });
   },
 };
 

@@ -94,6 +94,10 @@ export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): Desi
       ...(failover.fenceCommand && { fenceCommand: failover.fenceCommand }),
     },
     replication: { intervalMs: f.ms('/spec/replication/interval', m.spec.replication.interval) },
+    docker: {
+      ...(m.spec.docker.helperImage !== undefined && { helperImage: m.spec.docker.helperImage }),
+      checkpointTimeoutMs: f.ms('/spec/docker/checkpointTimeout', m.spec.docker.checkpointTimeout),
+    },
     sim: { latencyMs: f.ms('/spec/sim/latency', m.spec.sim.latency) },
     source: m.doc.root,
   };

@@ -68,6 +68,8 @@ export interface DesiredCluster {
     readonly holdAfterFailures?: number;
   };
   readonly replication: { readonly intervalMs: number };
+  /** Docker backend only: the helper image (absent: Drover's own) and the live checkpoint's bound, ms. */
+  readonly docker: { readonly helperImage?: string; readonly checkpointTimeoutMs: number };
   /** Simulated latency of one driver step, ms (sim backend only). */
   readonly sim: { readonly latencyMs: number };
   readonly source: SourceLocation;

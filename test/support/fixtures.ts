@@ -35,6 +35,7 @@ export function cluster(over: ClusterOver = {}): DesiredCluster {
     reconcile: { intervalMs: 300_000, concurrency: { perNode: 4, total: 32 }, ...reconcile },
     failover: { automatic: true, nodeDownAfterMs: 60_000, ...failover },
     replication: { intervalMs: 3_600_000 }, // replicas synced in these fixtures are never due again within a test
+    docker: { checkpointTimeoutMs: 30_000 },
     sim: { latencyMs: 0 },
     source: src('manifests/cluster.yaml'),
     ...rest,

@@ -19,9 +19,6 @@ export interface DockerDriverOptions {
   readonly nodes: readonly DesiredNode[];
   /** Timeout of one engine call, ms (default 10000). Streams use it as an idle timeout. */
   readonly timeoutMs?: number;
-  /** argv; the node's name and endpoint are appended. */
-  readonly fenceCommand?: readonly string[];
-  readonly fenceTimeoutMs?: number;
   /**
    * Image with a busybox-like sh, find, stat, md5sum, tar, rm, df, sleep for helpers (Cluster spec.docker.helperImage);
    * default: the one Drover builds from this machine's busybox-static and loads into each node (helper-image.ts).

@@ -20,7 +20,6 @@ import type { InstanceSpec } from '../../model/operations.ts';
 import * as containers from './containers.ts';
 import { Engine, type DockerDriverOptions } from './engine.ts';
 import { engineMessage } from './errors.ts';
-import { runFenceCommand } from './fence.ts';
 import { imagesPresent } from './images.ts';
 import { liveMigrate } from './migrate.ts';
 import { probe } from './probe.ts';
@@ -37,7 +36,7 @@ class DockerDriver implements Driver {
   readonly backend = 'docker' as const;
   private readonly e: Engine;
 
-  constructor(private readonly opts: DockerDriverOptions) {
+  constructor(opts: DockerDriverOptions) {
     this.e = new Engine(opts);
   }
 
@@ -59,14 +58,6 @@ class DockerDriver implements Driver {
 
   liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult> {
     return liveMigrate(this.e, from, to, spec, generation, onProgress);
-  }
-
-  /** Fencing through the external command (leaving the driver: apply/fence.ts takes it over). */
-  async fence(node: string, endpoint: string | undefined): Promise<boolean> {
-    const argv = this.opts.fenceCommand;
-    if (!argv || argv.length === 0) return false;
-    const ep = endpoint ?? this.opts.nodes.find((n) => n.name === node)?.endpoint ?? '';
-    return (await runFenceCommand(argv, node, ep, this.opts.fenceTimeoutMs ?? 30_000)).fenced;
   }
 
   async close(): Promise<void> {
