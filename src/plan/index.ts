@@ -40,6 +40,7 @@ export function plan(input: PlanInput): Plan {
         if (remove) chains.push([remove]);
       } else wanted.push(d);
     }
+    wanted.push(...renames.asOld.filter((d) => d.cluster === cluster.name));
     for (const t of computeTargets(input, cluster, wanted, facts, warnings)) {
       const waiting = waitingOnNode(t.placement?.primary, facts, t.instance.name);
       if (waiting) { pending.push(waiting); continue; }

@@ -21,12 +21,20 @@ export interface Renames {
   readonly renaming: ReadonlySet<string>;
   /** Old names being renamed: neither "in no manifest" nor pruned. */
   readonly old: ReadonlySet<string>;
+  /**
+   * Renames that wait for a node: until then the instance is planned under its old name, so that a
+   * dead primary still fails over, a lost secondary is still replaced.
+   */
+  readonly asOld: readonly DesiredInstance[];
 }
 
 const DISRUPTION: Readonly<Record<'in-place' | 'restart', Disruption>> = { 'in-place': 'none', restart: 'restart' };
 
 export function planRenames(input: PlanInput, facts: ReadonlyMap<string, NodeFacts>, inFlight: ReadonlySet<string>): Renames {
-  const r = { operations: [] as RenameInstance[], pending: [] as Pending[], errors: [] as PlanError[], warnings: [] as string[], renaming: new Set<string>(), old: new Set<string>() };
+  const r = {
+    operations: [] as RenameInstance[], pending: [] as Pending[], errors: [] as PlanError[], warnings: [] as string[],
+    renaming: new Set<string>(), old: new Set<string>(), asOld: [] as DesiredInstance[],
+  };
   for (const d of input.desired.instances.values()) {
     const from = d.renamedFrom;
     if (from === undefined || d.state === 'absent' || input.store.placements.has(d.name)) {
@@ -40,7 +48,11 @@ export function planRenames(input: PlanInput, facts: ReadonlyMap<string, NodeFac
     if (inFlight.has(from)) continue; // resumed first; renamed on a later round
     const held = holdOf(input, d, from, [p.primary, ...(p.secondary ? [p.secondary] : [])], facts);
     if (held?.kind === 'rename-unsupported') r.errors.push({ instance: d.name, message: describeCause(held), cause: held, source: d.source });
-    else if (held) r.pending.push({ instance: d.name, cause: held });
+    else if (held) {
+      r.pending.push({ instance: d.name, cause: held });
+      const { renamedFrom: _, ...rest } = d;
+      r.asOld.push({ ...rest, name: from });
+    }
     else r.operations.push(renameOp(input, d, from));
   }
   return r;

@@ -92,6 +92,36 @@ test('a rename waits while a node holding a copy does not answer, then proceeds'
   } finally { await c.close(); }
 });
 
+test('a rename held by a dead primary: it fails over under its old name, is renamed once the nodes holding its copies answer, and the old copies on the returning node go', async () => {
+  const m = manifests();
+  const c = await simCluster([m.before]);
+  try {
+    await c.converge();
+    await c.driver.writeData('n1', 'db'); // after the last sync: a failover loses it
+    const synced = c.driver.dataVersion('n2', 'db');
+    c.driver.world.setFlags('n1', { failed: true, fenced: false });
+    await c.store.putNode({ name: 'n1', nodeDownSince: Date.now() - 60_000 });
+    c.desired = await load([m.after]);
+    const p = await c.plan();
+    assert.equal(p.operations.filter((o) => o.instance === 'db' || o.instance === 'database').map((o) => `${o.type} ${o.instance}`)[0], 'FailoverInstance db');
+    assert.equal(p.pending.filter((x) => x.instance === 'database').map((x) => x.cause.kind), ['rename-waits']);
+    const r = await c.converge();
+    assert.equal(r.failed, []);
+    const jobs = [...c.store.jobs.values()].filter((j) => j.instance === 'db' || j.instance === 'database').map((j) => `${j.type} ${j.instance}`);
+    assert.equal(jobs.slice(-3), ['FailoverInstance db', 'ReplaceSecondary db', 'RenameInstance database'], 'failed over, new replica, then renamed: all in one apply');
+    assert.not.ok(c.store.placements.has('db'));
+    assert.is(c.store.placements.get('database')?.primary, 'n2');
+    assert.is(c.driver.dataVersion('n2', 'database'), synced, 'the data of the last sync, under the new name');
+    c.driver.world.setFlags('n1', { failed: false, fenced: false }); // back: its stale copies under the old name go
+    const back = await c.converge();
+    assert.equal(back.failed, []);
+    const w = readWorldOf(c.dir);
+    assert.equal(copiesOf(w, 'db'), {}, 'nothing left under the old name, the fenced node cleaned too');
+    const running = Object.entries(copiesOf(w, 'database')).filter(([, parts]) => parts.includes('container:running')).map(([n]) => n);
+    assert.equal(running, [c.store.placements.get('database')!.primary], 'runs once, where placed (back on its pinned n1)');
+  } finally { await c.close(); }
+});
+
 test('--prune never removes an instance being renamed', async () => {
   const m = manifests();
   const c = await simCluster([m.before]);
