@@ -2,7 +2,7 @@
  * A round's chaos, decided up front from the seed: when to kill the master, which node to kill and when
  * to bring it back, which manifest edits to save. Pure: the round carries the events out.
  */
-import { EDIT_KINDS, edit, NODES, type EditKind, type Inst, type Placed } from './cluster.ts';
+import { EDIT_KINDS, edit, NODES, rollGroup, type EditKind, type Inst, type Placed } from './cluster.ts';
 
 export type ChaosEvent =
   | { readonly at: number; readonly kind: 'kill-master'; /** the next master starts this long after the kill */ readonly restartAfterMs: number }
@@ -17,7 +17,12 @@ export interface Chaos {
   readonly failAt?: number;
   /** The node killed this round, if any. */
   readonly victim?: string;
+  /** A rolling-update round: these manifests (one group's members all changed) are saved before its first master starts. */
+  readonly rolling?: { readonly group: string; readonly insts: readonly Inst[] };
 }
+
+/** Every third round (2, 5, 8…) is a rolling update of one group, its master killed in the middle of it. */
+export const isRollingRound = (round: number): boolean => round % 3 === 2;
 
 export interface ChaosInput {
   readonly rand: () => number;
@@ -31,8 +36,14 @@ export interface ChaosInput {
 
 export function planChaos(c: ChaosInput): Chaos {
   const { rand } = c;
-  const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!;
   const between = (lo: number, hi: number) => lo + rand() * (hi - lo);
+  const rolled = isRollingRound(c.round) ? rollGroup(c.insts, rand, c.memories) : undefined;
+  if (rolled) {
+    // the first master dies at an early durable batch (inside the first member's recreate), and maybe once more later
+    const events: ChaosEvent[] = rand() < 0.5 ? [{ at: between(150, c.busyMs), kind: 'kill-master', restartAfterMs: between(0, 800) }] : [];
+    return { events, failAt: 2 + Math.floor(rand() * 6), rolling: rolled };
+  }
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!;
   const events: ChaosEvent[] = [];
   const kills = rand() < 0.75 ? 1 + Math.floor(rand() * 2) : 0;
   for (let k = 0; k < kills; k++) events.push({ at: between(150, c.busyMs), kind: 'kill-master', restartAfterMs: between(0, 800) });

@@ -7,6 +7,8 @@ import * as path from 'node:path';
 
 export const NODES: readonly string[] = ['node1', 'node2', 'node3', 'node4'];
 export const CLUSTER = 'soak';
+/** The disruption budget the soak's cluster declares (reconcile.maxUnavailable), and the budget invariant checks. */
+export const MAX_UNAVAILABLE = 1;
 
 /** One wanted instance, as its manifest says. */
 export interface Inst {
@@ -15,6 +17,8 @@ export interface Inst {
   readonly state: 'running' | 'stopped' | 'absent';
   readonly memory: string;
   readonly primary?: string;
+  /** Its antiAffinity group, whose members Drover changes one at a time. */
+  readonly group?: string;
 }
 
 /** What a backend puts in the manifests. */
@@ -27,13 +31,14 @@ export interface ManifestSpec {
   readonly memories: readonly [string, string];
 }
 
-/** s00, s01…: every tenth plain, every tenth (another) stopped. */
+/** s00, s01…: every tenth plain, every tenth (another) stopped; of each ten, the first two form a group (g0: s00 and s01…). */
 export function initialInstances(n: number, memory: string): Inst[] {
   return Array.from({ length: n }, (_, k) => ({
     name: `s${String(k).padStart(2, '0')}`,
     template: k % 10 === 7 ? 'plain' : 'replicated',
     state: k % 10 === 3 ? 'stopped' : 'running',
     memory,
+    ...(k % 10 < 2 && { group: `g${Math.floor(k / 10)}` }),
   }));
 }
 
@@ -46,11 +51,12 @@ export function writeManifests(dir: string, spec: ManifestSpec, insts: readonly 
     fs.writeFileSync(`${file}.tmp`, `${docs.join('\n---\n')}\n`);
     fs.renameSync(`${file}.tmp`, file);
   };
-  put('cluster.yaml', [doc('Cluster', CLUSTER, spec.clusterSpec)]);
+  const reconcile = { ...(spec.clusterSpec.reconcile as object | undefined), maxUnavailable: MAX_UNAVAILABLE };
+  put('cluster.yaml', [doc('Cluster', CLUSTER, { ...spec.clusterSpec, reconcile })]);
   put('nodes.yaml', NODES.map((n) => doc('Node', n, { cluster: CLUSTER, ...spec.nodeSpec(n) })));
   put('instances.yaml', insts.map((i) => doc('Instance', i.name, {
     cluster: CLUSTER, memory: i.memory, diskTemplate: i.template, state: i.state,
-    ...spec.instanceSpec(i.name), ...(i.primary && { primary: i.primary }),
+    ...spec.instanceSpec(i.name), ...(i.primary && { primary: i.primary }), ...(i.group && { antiAffinity: [i.group] }),
   })));
 }
 
@@ -80,6 +86,19 @@ export function edit(insts: readonly Inst[], kind: EditKind, c: { rand: () => nu
       return change(i, { primary: c.rand() < 0.5 && p.secondary ? p.secondary : pick(NODES.filter((n) => n !== p.primary && n !== p.secondary)) });
     }
   }
+}
+
+/**
+ * A rolling update: every running member of one group (chosen with `rand`) toggles its memory, so that
+ * Drover must recreate them all, within the group's budget. Undefined when no group has two running members.
+ */
+export function rollGroup(insts: readonly Inst[], rand: () => number, memories: readonly [string, string]): { group: string; insts: Inst[] } | undefined {
+  const members = (g: string) => insts.filter((i) => i.group === g && i.state === 'running');
+  const groups = [...new Set(insts.flatMap((i) => (i.group ? [i.group] : [])))].filter((g) => members(g).length > 1);
+  if (!groups.length) return undefined;
+  const group = groups[Math.floor(rand() * groups.length)]!;
+  const to = members(group)[0]!.memory === memories[0] ? memories[1] : memories[0];
+  return { group, insts: insts.map((i) => (i.group === group && i.state === 'running' ? { ...i, memory: to } : i)) };
 }
 
 /** Last round's pins and removals are done: unpin (Drover keeps its placement), forget the removed. */

@@ -59,6 +59,8 @@ export interface JobJson {
   readonly error?: string;
   readonly resumed?: number;
   readonly master?: { readonly pid: number };
+  /** A migration's path as it was taken: only a cold one took its instance down. */
+  readonly migration?: { readonly path: string };
 }
 /** `apply --json`: one event a line (src/apply/events.ts), the parts read here. */
 export type ApplyEventJson =

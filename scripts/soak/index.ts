@@ -1,7 +1,7 @@
 /**
  * The crash soak: rounds of `drover apply --yes --json` (a child process, the real CLI) on a cluster of
  * 30 instances while the soak, at random moments, SIGKILLs the master (by its pid), kills and later
- * restores a node, and edits the manifests (memory, running/stopped, add, remove, pin elsewhere). After
+ * restores a node, and edits the manifests (memory, running/stopped, add, remove, pin elsewhere, a group's rolling update). After
  * each round a final apply runs to completion and the invariants are checked against the nodes themselves
  * (the sim's world read-only, or every Docker engine through its unix socket), not only against `status`:
  *   1. every wanted instance runs exactly once, on a healthy node, as its manifest says (running/stopped);
@@ -12,6 +12,11 @@
  *      re-syncs) and no warnings;
  *   6. the journal accounts for every operation: no job left `running`, every job a killed master
  *      left in flight shows `resumed`.
+ *   7. disruption budgets: no more than reconcile.maxUnavailable members of an antiAffinity group are
+ *      taken down by Drover at once (journal spans of recreates, cold moves and migrations), across
+ *      master kills. Every third round is a rolling update: all running members of one group change
+ *      memory, and the master is killed in the middle of it (the store's failpoint); the round must
+ *      still converge (5.) with the budget kept.
  * Deterministic from its seed (the choices; timing is the machine's). Bounded by rounds and minutes.
  *
  * The parts: cluster.ts (the manifests and their edits), backends.ts (sim or docker nodes, seen directly),

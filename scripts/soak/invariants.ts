@@ -4,7 +4,7 @@
  * unit tests (test/invariants) feed them hand-made facts, among them what each bug the soak was built to
  * catch leaves behind (a fence that does nothing, a resume that is not marked, a sync that copies nothing).
  */
-import type { Inst } from './cluster.ts';
+import { MAX_UNAVAILABLE, type Inst } from './cluster.ts';
 import type { JobJson, PlanJson, PlanOpJson, StatusInstance, StatusJson } from './drover.ts';
 
 /** An instance's container on a node, running or not. */
@@ -67,8 +67,8 @@ export interface Facts extends Timeline, Said {
   readonly written: readonly Written[];
 }
 
-/** The six invariants (see index.ts). */
-export type Invariant = 'placement' | 'double-run' | 'replica' | 'data' | 'convergence' | 'journal';
+/** The seven invariants (see index.ts). */
+export type Invariant = 'placement' | 'double-run' | 'replica' | 'data' | 'convergence' | 'journal' | 'budget';
 export interface Violation { readonly invariant: Invariant; readonly message: string }
 
 const byName = (f: Facts): ReadonlyMap<string, StatusInstance> => new Map(f.status.instances.map((i) => [i.name, i]));
@@ -187,7 +187,52 @@ export function journal(f: Pick<Facts, 'jobs'> & Omit<Timeline, 'polls'>): Viola
   return out;
 }
 
-export const INVARIANTS: readonly ((f: Facts) => Violation[])[] = [placement, doubleRun, replica, data, convergence, journal];
+/** Journal entries whose operation takes its instance down while it runs (a migration only when it went cold). */
+export function takesDown(j: Pick<JobJson, 'type' | 'migration'>): boolean {
+  if (j.type === 'MigrateInstance') return j.migration?.path !== 'live';
+  return j.type === 'RecreateInstance' || j.type === 'MoveInstance' || j.type === 'RestartInstance';
+}
+
+/** A stretch of time an instance was down by Drover's doing. */
+export interface Span { readonly instance: string; readonly start: number; readonly end: number }
+
+/** The most spans open at one moment, and which: an end at the same ms as a start does not overlap it. */
+export function mostAtOnce(spans: readonly Span[]): { readonly count: number; readonly at: number; readonly instances: readonly string[] } {
+  const edges = spans.flatMap((s) => [{ at: s.start, open: true, s }, { at: s.end, open: false, s }])
+    .sort((a, b) => a.at - b.at || Number(a.open) - Number(b.open));
+  const open = new Set<Span>();
+  let best = { count: 0, at: 0, instances: [] as string[] };
+  for (const e of edges) {
+    if (!e.open) { open.delete(e.s); continue; }
+    open.add(e.s);
+    if (open.size > best.count) best = { count: open.size, at: e.at, instances: [...open].map((x) => x.instance).sort() };
+  }
+  return best;
+}
+
+/**
+ * 7. Never more than `limit` members of a group down at once by Drover's doing: the journal's spans
+ * (start to end, across master kills, since a resumed job keeps its start) of the operations that take
+ * a member down. A failover is not one of them: its member was down already.
+ */
+export function budget(f: Pick<Facts, 'wanted' | 'jobs' | 'roundStart' | 'now'>, limit = MAX_UNAVAILABLE): Violation[] {
+  const groupOf = new Map(f.wanted.flatMap((i) => (i.group ? [[i.name, i.group] as const] : [])));
+  const spans = new Map<string, Span[]>();
+  for (const j of f.jobs) {
+    const group = groupOf.get(j.instance);
+    const end = j.end ?? f.now;
+    if (!group || end < f.roundStart || !takesDown(j)) continue;
+    spans.set(group, [...(spans.get(group) ?? []), { instance: j.instance, start: j.start, end }]);
+  }
+  return [...spans].flatMap(([group, s]) => {
+    const most = mostAtOnce(s);
+    return most.count > limit
+      ? [v('budget')(`group ${group}: ${most.count} members down at once (${most.instances.join(', ')} at t=${most.at - f.roundStart} ms), budget ${limit}`)]
+      : [];
+  });
+}
+
+export const INVARIANTS: readonly ((f: Facts) => Violation[])[] = [placement, doubleRun, replica, data, convergence, journal, budget];
 
 export function check(f: Facts): Violation[] {
   return INVARIANTS.flatMap((fn) => fn(f));

@@ -49,14 +49,14 @@ export async function runRound(c: SoakContext, input: RoundInput): Promise<Round
   const before = await status(c);
   const placed = new Map(before.instances.map((i) => [i.name, i]));
   const written = await writeSome(c, input.insts, placed, input.round);
-  const insts = settle(input.insts);
-  const floors = new Map([...input.floors].filter(([name]) => insts.some((i) => i.name === name)));
+  const settled = settle(input.insts);
+  const floors = new Map([...input.floors].filter(([name]) => settled.some((i) => i.name === name)));
+  const chaos = planChaos({ rand: c.rand, round: input.round, insts: settled, placed, memories: c.backend.memories, busyMs: input.busyMs });
+  const insts = chaos.rolling?.insts ?? settled; // a rolling round's change is there before its first master starts
   save(c, insts);
-
-  const chaos = planChaos({ rand: c.rand, round: input.round, insts, placed, memories: c.backend.memories, busyMs: input.busyMs });
   const run = await carryOut(c, chaos, rs, insts);
   const problems = [...run.problems];
-  const notes = [...run.notes];
+  const notes = [...(chaos.rolling ? [`rolling update of ${chaos.rolling.group}`] : []), ...run.notes];
   let stats: ReturnType<typeof roundStats> | undefined;
   if (run.final.code === 0) {
     const facts = await gather(c, run.insts, floors, written, { kills: run.kills, polls: run.polls, roundStart: rs });

@@ -18,6 +18,7 @@
  *   lazily, so a 1,000-node cluster balances in seconds instead of hbal's hours.
  */
 import type { ClusterModel } from './model.ts';
+import { W_LOC, W_LOCX, W_OFF_ALL, W_OFF_PRI, W_TAGS } from './layout.ts';
 import { ClusterState, type InstState } from './state.ts';
 import { NodeDelta, Trial } from './trial.ts';
 import { ShortLists } from './scan.ts';
@@ -302,7 +303,7 @@ class Balancer {
       }
       // No node may newly fail N+1.
       if (st.redundancy !== 'none' && !st.failsN1(x) && st.memCap[x]! - st.iMem[x]! - d.mem < d.rMem) return undefined;
-      if (st.offline[x]) extra += 4 * (d.p + d.s) + 16 * d.p;
+      if (st.offline[x]) extra += W_OFF_ALL * (d.p + d.s) + W_OFF_PRI * d.p;
     }
     if (inst.exclTags.length > 0 || st.hasLocation) extra += this.tagAndLocationDelta(inst, p, s, p2, s2);
     return this.trial.deltaN(nodes, this.deltas, count) + extra;
@@ -335,9 +336,10 @@ class Balancer {
   /** Exclusion-tag and location terms: exact, by applying and reverting (rare: tagged instances only). */
   private tagAndLocationDelta(inst: InstState, p: number, s: number, p2: number, s2: number): number {
     const st = this.st, idx = st.instIndex.get(inst.name)!;
-    const before = 2 * st.tagSum + st.locScoreSum + (st.locPairTotal - st.locPairs.size);
+    const terms = (): number => W_TAGS * st.tagSum + W_LOC * st.locScoreSum + W_LOCX * (st.locPairTotal - st.locPairs.size);
+    const before = terms();
     st.assign(idx, p2, s2);
-    const after = 2 * st.tagSum + st.locScoreSum + (st.locPairTotal - st.locPairs.size);
+    const after = terms();
     st.assign(idx, p, s);
     return after - before;
   }

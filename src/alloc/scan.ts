@@ -5,11 +5,12 @@
  * At 1,000 nodes × 20,000 instances this loop is the whole cost of a plan's placement, so it avoids
  * calls, allocation and sqrt per node.
  */
+import * as layout from './layout.ts';
 import type { ClusterState, InstState } from './state.ts';
 
-// Slot numbers as literals (state.ts K_*): imported bindings are not constant-folded in the hot loop.
-const K_MEM = 0, K_DSK = 1, K_REM = 2, K_CPU = 3, K_LPRI = 4, K_LALL = 5, K_SPN = 6, SLOTS = 11;
-
+// Module-local copies of the layout: imported bindings are live (checked on every read), and Ranker.rank
+// runs once per node per placement.
+const { FOLDED_WEIGHT, K_CPU, K_DSK, K_LALL, K_LPRI, K_MEM, K_REM, K_SPN, NK, W_N1, W_RTOTAL } = layout;
 
 /** A short best-first list (insertion; ties go to the lower node index, whatever the push order). */
 export class TopK {
@@ -96,21 +97,20 @@ const enum Flag { No = 0, Ok = 1, Breaks = 2 }
  */
 class Ranker {
   pScore = 0; pFlag: Flag = Flag.No; sScore = 0; sFlag: Flag = Flag.No;
-  private readonly c = new Float64Array(7);
-  private readonly m2 = new Float64Array(7);
+  private readonly c = new Float64Array(FOLDED_WEIGHT.length);
+  private readonly m2 = new Float64Array(FOLDED_WEIGHT.length);
   private readonly cap: number;
   constructor(private readonly st: ClusterState, private readonly inst: InstState, private readonly rules: ScanRules) {
     this.cap = rules.spread ? secondaryCap(st) : Infinity;
     const inv = 1 / st.nOnline, S = st.S, Q = st.Q;
     const m = inst.mem, d = inst.local ? inst.dsk : 0, su = inst.local ? inst.spindleUse : 0;
-    // Reference δ per slot (node 0's capacities): only keeps the secant finite when var ≈ 0.
+    // Reference δ per slot, K_MEM to K_SPN (node 0's capacities): only keeps the secant finite when var ≈ 0.
     const ref = [m * st.invTMem[0]!, d * st.invTDsk[0]!, m * st.invTMem[0]!, inst.vcpus * st.invCpuDen[0]!, 1, 1, su * st.invHiSp[0]!];
-    const W = [1, 1, 1, 1, 3, 1, 1]; // twin *_forth slots folded in (0.5 + 0.5); loads cpu+mem+net = 3
-    for (let k = 0; k < 7; k++) {
+    for (let k = 0; k < FOLDED_WEIGHT.length; k++) { // the fast path runs only while every slot equals its twin
       const mean = S[k]! * inv;
       const vr = Math.max(0, Q[k]! * inv - mean * mean);
       const den = Math.sqrt(vr) + Math.sqrt(vr + ref[k]! * ref[k]! * inv);
-      this.c[k] = den > 0 ? (W[k]! * inv) / den : 0;
+      this.c[k] = den > 0 ? (FOLDED_WEIGHT[k]! * inv) / den : 0;
       this.m2[k] = 2 * mean;
     }
   }
@@ -122,7 +122,7 @@ class Ranker {
     if (st.unusable[i]) return;
     const m = inst.mem, d = inst.local ? inst.dsk : 0, su = inst.local ? inst.spindleUse : 0;
     if (st.fDskF[i]! < d || (this.rules.spindleLimit && st.instSpF[i]! + su > st.hiSp[i]!)) return;
-    const o = i * SLOTS;
+    const o = i * NK;
     const free = st.memCap[i]! - st.iMem[i]!;
     const rMem = st.rMem[i]!;
     const failing = free < rMem;
@@ -131,7 +131,7 @@ class Ranker {
     // Disk, spindle and all-instance count terms are shared by both roles.
     const shared =
       c[K_DSK]! * dD * (2 * v[o + K_DSK]! - m2[K_DSK]! + dD) + c[K_SPN]! * dS * (2 * v[o + K_SPN]! - m2[K_SPN]! + dS) +
-      c[K_LALL]! * (2 * v[o + K_LALL]! - m2[K_LALL]! + 1) - st.n1v[i]!;
+      c[K_LALL]! * (2 * v[o + K_LALL]! - m2[K_LALL]! + 1) - W_N1 * st.n1v[i]!;
     const { useN1, strict } = this.rules;
     if (m <= free && st.uCpu[i]! + inst.vcpus <= st.cpuLimit[i]!) {
       const breaks = useN1 && !failing && free - m < rMem;
@@ -140,7 +140,7 @@ class Ranker {
         this.pScore =
           shared + c[K_MEM]! * dM * (2 * v[o + K_MEM]! - m2[K_MEM]! + dM) +
           c[K_CPU]! * dC * (2 * v[o + K_CPU]! - m2[K_CPU]! + dC) +
-          c[K_LPRI]! * (2 * v[o + K_LPRI]! - m2[K_LPRI]! + 1) + (free - m < rMem ? cnt + 1 : 0);
+          c[K_LPRI]! * (2 * v[o + K_LPRI]! - m2[K_LPRI]! + 1) + (free - m < rMem ? W_N1 * (cnt + 1) : 0);
         this.pFlag = breaks ? Flag.Breaks : Flag.Ok;
       }
     }
@@ -150,10 +150,10 @@ class Ranker {
     const newR = secMem && m > rMem ? m : rMem;
     const breaksS = useN1 && secMem && !failing && free < newR;
     if (breaksS && strict) return;
-    let score = shared + (free < newR ? cnt + 1 : 0);
+    let score = shared + (free < newR ? W_N1 * (cnt + 1) : 0);
     if (newR !== rMem) {
       const dR = (newR - rMem) * st.invTMem[i]!;
-      score += c[K_REM]! * dR * (2 * v[o + K_REM]! - m2[K_REM]! + dR) + 0.25 * dR;
+      score += c[K_REM]! * dR * (2 * v[o + K_REM]! - m2[K_REM]! + dR) + W_RTOTAL * dR;
     }
     this.sScore = score;
     this.sFlag = breaksS ? Flag.Breaks : Flag.Ok;

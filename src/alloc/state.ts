@@ -7,18 +7,14 @@
  * Memory follows htools: an instance's memory counts on its primary whether it runs or not
  * (Ganeti assumes a down instance may be started); ADMIN_offline instances count nowhere.
  */
-import type { ClusterModel, InstanceModel, NodeModel } from './model.ts';
+import {
+  FORTH_TWIN, K_MEM, K_REM, NK, SLOT_COMPONENTS, STD_WEIGHT, W_LOC, W_LOCX, W_N1, W_OFF_ALL, W_OFF_PRI, W_RTOTAL, W_TAGS,
+} from './layout.ts';
 import { METRICS, stdDev, type ScoreBreakdown } from './metrics.ts';
+import type { ClusterModel, InstanceModel, NodeModel } from './model.ts';
+import { NodeDelta, valuesAfter } from './values.ts';
 
-// Indices of the standard-deviation components in the per-node value vector.
-export const K_MEM = 0, K_DSK = 1, K_REM = 2, K_CPU = 3, K_LPRI = 4, K_LALL = 5, K_SPN = 6;
-export const K_MEMF = 7, K_DSKF = 8, K_CPUF = 9, K_SPNF = 10;
-export const NK = 11;
-
-/** Weight of each std-dev slot; the load slots carry cpu+mem+net (identical without MonD data). */
-const STD_WEIGHT = new Float64Array([0.5, 0.5, 1, 0.5, 3, 1, 0.5, 0.5, 0.5, 0.5, 0.5]);
 const TOUCH_CAP = 1 << 16;
-const W_N1 = 1, W_OFF_ALL = 4, W_OFF_PRI = 16, W_TAGS = 2, W_LOC = 1, W_LOCX = 1, W_RTOTAL = 0.25;
 
 export interface InstState {
   readonly name: string;
@@ -116,6 +112,9 @@ export class ClusterState {
   readonly offAllV: Float64Array;
   readonly offPriV: Float64Array;
   n1Sum = 0;
+  /** An empty delta and a buffer, to read a node's values as they are. */
+  private readonly unchanged = new NodeDelta();
+  private readonly scratch = new Float64Array(NK);
   offAll = 0;
   offPri = 0;
   tagSum = 0;
@@ -409,22 +408,6 @@ export class ClusterState {
     return this.memCap[i]! - this.iMem[i]! < this.rMem[i]!;
   }
 
-  /** Node i's value in every std-dev slot (multiplying by reciprocals, exactly as trial.ts does). */
-  nodeValues(i: number, out: Float64Array, o: number): void {
-    const iM = this.invTMem[i]!, iD = this.invTDsk[i]!, iC = this.invCpuDen[i]!, iH = this.invHiSp[i]!;
-    out[o + K_MEM] = (this.memBase[i]! - this.iMem[i]!) * iM;
-    out[o + K_DSK] = iD === 0 ? 1 : this.fDsk[i]! * iD;
-    out[o + K_REM] = this.rMem[i]! * iM;
-    out[o + K_CPU] = this.uCpu[i]! * iC;
-    out[o + K_LPRI] = this.pCnt[i]!;
-    out[o + K_LALL] = this.pCnt[i]! + this.sCnt[i]!;
-    out[o + K_SPN] = this.instSp[i]! * iH;
-    out[o + K_MEMF] = (this.memBaseForth[i]! - this.iMemAll[i]!) * iM;
-    out[o + K_DSKF] = iD === 0 ? 1 : this.fDskF[i]! * iD;
-    out[o + K_CPUF] = this.uCpuF[i]! * iC;
-    out[o + K_SPNF] = this.instSpF[i]! * iH;
-  }
-
   conflicts(i: number): number {
     const m = this.pTags[i];
     if (!m) return 0;
@@ -462,18 +445,13 @@ export class ClusterState {
       this.offPriV[i] = this.pCnt[i]!;
       return;
     }
-    const v = this.vals;
-    const S = this.S, Q = this.Q;
+    const v = this.vals, S = this.S, Q = this.Q, now = this.scratch;
+    valuesAfter(this, i, this.unchanged.reset(this, i), now);
     for (let k = 0; k < NK; k++) {
-      const old = v[o + k]!;
-      S[k]! -= old;
-      Q[k]! -= old * old;
-    }
-    this.nodeValues(i, v, o);
-    for (let k = 0; k < NK; k++) {
-      const nw = v[o + k]!;
-      S[k]! += nw;
-      Q[k]! += nw * nw;
+      const old = v[o + k]!, nw = now[k]!;
+      S[k] = S[k]! - old + nw; // in this order: the sums must round as they always have
+      Q[k] = Q[k]! - old * old + nw * nw;
+      v[o + k] = nw;
     }
     const n1 = this.failsN1(i) ? cnt : 0;
     this.n1Sum += n1 - this.n1v[i]!;
@@ -498,8 +476,12 @@ export class ClusterState {
     for (let i = 0; i < this.n; i++) {
       if (this.offline[i]) continue;
       const o = i * NK;
-      if (v[o + K_MEM] !== v[o + K_MEMF]) tm = false;
-      if (v[o + K_DSK] !== v[o + K_DSKF] || v[o + K_CPU] !== v[o + K_CPUF] || v[o + K_SPN] !== v[o + K_SPNF]) tr = false;
+      for (let k = 0; k < FORTH_TWIN.length; k++) {
+        const twin = FORTH_TWIN[k]!;
+        if (twin < 0 || v[o + k] === v[o + twin]) continue;
+        if (k === K_MEM) tm = false;
+        else tr = false;
+      }
     }
     this.twinMem = tm;
     this.twinRest = tr;
@@ -527,16 +509,12 @@ export class ClusterState {
   /** The score, recomputed from scratch, with each component as Ganeti prints it. */
   breakdown(): ScoreBreakdown {
     this.recomputeAggregates();
-    const sd = (k: number): number => this.stdOf(k);
     const values: Record<string, number> = {
-      free_mem_cv: sd(K_MEM), free_disk_cv: sd(K_DSK), n1_cnt: this.n1Sum, reserved_mem_cv: sd(K_REM),
-      offline_all_cnt: this.offAll, offline_pri_cnt: this.offPri, vcpu_ratio_cv: sd(K_CPU),
-      cpu_load_cv: sd(K_LPRI), mem_load_cv: sd(K_LPRI), disk_load_cv: sd(K_LALL), net_load_cv: sd(K_LPRI),
-      pri_tags_score: this.tagSum, spindles_cv: sd(K_SPN), free_mem_cv_forth: sd(K_MEMF),
-      free_disk_cv_forth: sd(K_DSKF), vcpu_ratio_cv_forth: sd(K_CPUF), spindles_cv_forth: sd(K_SPNF),
+      n1_cnt: this.n1Sum, offline_all_cnt: this.offAll, offline_pri_cnt: this.offPri, pri_tags_score: this.tagSum,
       location_score: this.locationScore(), location_exclusion_score: this.locPairTotal - this.locPairs.size,
       reserved_mem_rtotal: this.S[K_REM]!,
     };
+    SLOT_COMPONENTS.forEach((names, k) => { for (const name of names) values[name] = this.stdOf(k); });
     const components = METRICS.map((m) => ({ name: m.name, weight: m.weight, value: values[m.name] ?? 0 }));
     return { score: components.reduce((a, c) => a + c.weight * c.value, 0), components };
   }
@@ -547,4 +525,3 @@ export class ClusterState {
   }
 }
 
-export { STD_WEIGHT, W_N1, W_TAGS, W_LOC, W_LOCX, W_RTOTAL };

@@ -4,44 +4,20 @@
  * for every candidate (O(nodes) each, O(nodes²)–O(nodes³) per allocation); we only replace the changed
  * nodes' terms in Σx and Σx².
  */
+import * as layout from './layout.ts';
 import type { ClusterState } from './state.ts';
+import { NodeDelta, valuesAfter } from './values.ts';
 
-// Local copies of state.ts's slot layout and weights: imported bindings are live (checked on every
-// read), and this is the inner loop of both placement and balancing.
-const NK = 11, K_REM = 2, W_N1 = 1, W_RTOTAL = 0.25;
-const STD_WEIGHT = new Float64Array([0.5, 0.5, 1, 0.5, 3, 1, 0.5, 0.5, 0.5, 0.5, 0.5]);
+export { NodeDelta };
+
+// Module-local copies of the layout: this is the inner loop of placement and balancing, and reading an
+// imported binding there (a live binding, checked on every read) costs ~8 % of a balance.
+const { NK, K_REM, W_N1, W_RTOTAL, STD_WEIGHT } = layout;
 
 function stdDev(n: number, sum: number, sumSq: number): number {
   const mean = sum / n;
   const v = sumSq / n - mean * mean;
   return v > 0 ? Math.sqrt(v) : 0;
-}
-
-/** Change to one node's sums. `rMem` is the new absolute reserved memory. */
-export class NodeDelta {
-  mem = 0; memAll = 0; cpu = 0; cpuF = 0; dsk = 0; dskF = 0; sp = 0; spF = 0; p = 0; s = 0; rMem = 0;
-  reset(st: ClusterState, i: number): this {
-    this.mem = this.memAll = this.cpu = this.cpuF = this.dsk = this.dskF = this.sp = this.spF = this.p = this.s = 0;
-    this.rMem = st.rMem[i]!;
-    return this;
-  }
-}
-
-/** Node values after a delta, written to out[0..NK). Mirrors ClusterState.nodeValues. */
-function valuesAfter(st: ClusterState, i: number, d: NodeDelta, out: Float64Array): void {
-  const iM = st.invTMem[i]!, iD = st.invTDsk[i]!, iC = st.invCpuDen[i]!, iH = st.invHiSp[i]!;
-  const pc = st.pCnt[i]! + d.p;
-  out[0] = (st.memBase[i]! - st.iMem[i]! - d.mem) * iM;
-  out[1] = iD === 0 ? 1 : (st.fDsk[i]! - d.dsk) * iD;
-  out[2] = d.rMem * iM;
-  out[3] = (st.uCpu[i]! + d.cpu) * iC;
-  out[4] = pc;
-  out[5] = pc + st.sCnt[i]! + d.s;
-  out[6] = (st.instSp[i]! + d.sp) * iH;
-  out[7] = (st.memBaseForth[i]! - st.iMemAll[i]! - d.memAll) * iM;
-  out[8] = iD === 0 ? 1 : (st.fDskF[i]! - d.dskF) * iD;
-  out[9] = (st.uCpuF[i]! + d.cpuF) * iC;
-  out[10] = (st.instSpF[i]! + d.spF) * iH;
 }
 
 /** N+1 count term of node i after a delta (online nodes only). */

@@ -7,7 +7,7 @@ import type { Driver } from '../drivers/driver.ts';
 import type { Desired, DesiredNode } from '../model/desired.ts';
 import type { Observed } from '../model/observed.ts';
 import type { Operation } from '../model/operations.ts';
-import { observe } from '../observe/index.ts';
+import { healthChecksOf, observe, type HealthChecks } from '../observe/index.ts';
 import { plan, type Plan } from '../plan/index.ts';
 import { rebalance } from '../plan/rebalance.ts';
 import { classifyDrift, type DriftItem } from '../plan/drift.ts';
@@ -67,7 +67,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
   const add = (r: { succeeded: number; failed: readonly Failure[]; skipped: number }) => { succeeded += r.succeeded; failed.push(...r.failed); skipped += r.skipped; };
   const result = (last: Plan, rounds: number, wasParked = false): ConvergeResult =>
     ({ succeeded, failed, skipped, pending: last.pending, errors: last.errors, warnings: last.warnings, rounds, drift, parked: wasParked });
-  const none: Plan = { operations: [], warnings: [], errors: [], pending: [] };
+  const none: Plan = { operations: [], deferred: [], waves: {}, warnings: [], errors: [], pending: [] };
   // Either the work finishes, or the signal parks it: then the run's promise never settles.
   const work = async (p: Promise<{ succeeded: number; failed: readonly Failure[]; skipped: number }>) => {
     const r = await Promise.race([p, parked]);
@@ -81,16 +81,19 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
     return result(none, 1);
   }
   const deadline = Date.now() + (o.maxWaitMs ?? 10 * 60_000);
+  const checks = healthChecksOf(o.desired);
   let last: Plan = none;
   let rounds = 0;
-  for (; rounds < (o.maxRounds ?? 10); rounds++) {
+  let maxRounds = o.maxRounds ?? 10;
+  for (; rounds < maxRounds; rounds++) {
     if (o.signal?.aborted) return result(last, rounds, true);
-    const observed = await observeAndRecord(o.driver, nodes, o.store, o.probeTimeoutMs, { record: true, holdAfter: holdLimits(o.desired) });
+    const observed = await observeAndRecord(o.driver, nodes, o.store, o.probeTimeoutMs, { record: true, holdAfter: holdLimits(o.desired), checks });
     await dropReachedTargets(o.store, o.desired);
     last = plan({ desired: o.desired, observed, store: o.store, now: Date.now(), ...(o.prune && { prune: true }) });
     if (await clearCleanedNodes(o.store, observed, last)) {
       last = plan({ desired: o.desired, observed, store: o.store, now: Date.now(), ...(o.prune && { prune: true }) });
     }
+    if (rounds === 0) maxRounds += laterWaves(last); // a rolling update takes a round per wave
     noteDrift(classifyDrift(last, observed, o.store), drift, driftOf);
     if (last.errors.length) break;
     if (last.operations.length) {
@@ -111,6 +114,9 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
   }
   return result(last, rounds);
 }
+
+/** The waves of the plan's rolling updates after the first. */
+const laterWaves = (p: Plan): number => Math.max(1, ...Object.values(p.waves)) - 1;
 
 /** Keep each drift once per run (a later round sees what an earlier one already named). */
 function noteDrift(found: readonly DriftItem[], drift: DriftItem[], driftOf: Map<Operation, DriftItem>): void {
@@ -169,8 +175,8 @@ function holdLimits(desired: Desired): ReadonlyMap<string, number> {
  * Each fall is also counted: a node that falls `holdAfter` times within the hour is held out of new
  * placements for an hour (the planner reads `holdUntil`).
  */
-export async function observeAndRecord(driver: Driver, nodes: readonly DesiredNode[], store: Store, timeoutMs?: number, options: { readonly record: boolean; readonly holdAfter?: ReadonlyMap<string, number> } = { record: true }): Promise<Observed> {
-  const observed = await observe(driver, nodes, timeoutMs);
+export async function observeAndRecord(driver: Driver, nodes: readonly DesiredNode[], store: Store, timeoutMs?: number, options: { readonly record: boolean; readonly holdAfter?: ReadonlyMap<string, number>; readonly checks?: HealthChecks } = { record: true }): Promise<Observed> {
+  const observed = await observe(driver, nodes, timeoutMs, options.checks);
   if (!options.record) return observed; // read-only commands (plan, status) only look
   const writes: Promise<void>[] = [];
   for (const n of observed.nodes.values()) {

@@ -5,7 +5,9 @@
  */
 import type { Driver } from '../drivers/driver.ts';
 import { DriverError } from '../drivers/driver.ts';
+import type { HealthCheck } from '../model/desired.ts';
 import type { MigrationPath, Operation, OperationType } from '../model/operations.ts';
+import { runCheck } from '../observe/index.ts';
 import type { Store } from '../store/store.ts';
 import type { FenceResult } from './fence.ts';
 import type { Placement } from '../store/types.ts';
@@ -63,6 +65,7 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
     case 'StartInstance': return [
       ['start', (c) => c.driver.startInstance(op.primary, op.instance)],
       ['verify', (c) => verify(c, op.primary, op.instance, true)],
+      ...healthySteps(op.primary, op.instance, true, op.health),
     ];
     case 'StopInstance': return [
       ['stop', (c) => c.driver.stopInstance(op.primary, op.instance)],
@@ -80,6 +83,7 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
       ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.to, op.instance)] as const] : []),
       ['removeSource', async (c) => { await c.driver.removeInstance(op.from, op.instance); await c.driver.removeDisks(op.from, op.instance); }],
       ['verify', (c) => verify(c, op.to, op.instance, op.start)],
+      ...healthySteps(op.to, op.instance, op.start, op.health),
     ];
     case 'FailoverInstance': return [
       ['fence', async (c) => {
@@ -108,6 +112,7 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
       ['record', (c) => updatePlacement(c, op.instance, (p) => ({ ...p, generation: op.generation }))],
       ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.primary, op.instance)] as const] : []),
       ['verify', (c) => verify(c, op.primary, op.instance, op.start)],
+      ...healthySteps(op.primary, op.instance, op.start, op.health),
     ];
     case 'RenameInstance': return [
       ['renamePrimary', (c) => renameOn(c, op.primary, op.from, op.instance)],
@@ -223,7 +228,35 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
     ['removeSource', (c) => c.driver.removeInstance(op.from, op.instance)],
     ['demoteSource', (c) => c.driver.createDisks(op.from, op.instance, op.spec.disks, 'replica', op.generation)],
     ['verify', (c) => verify(c, op.to, op.instance, op.start)],
+    ...healthySteps(op.to, op.instance, op.start, op.health),
   ];
+}
+
+/**
+ * The last step of an operation that brings an instance back, when it declares a health check:
+ * the operation (and so the next member of its group) waits until the check passes. The steps of
+ * an operation without a check, and so of every machine persisted before checks existed, are unchanged.
+ */
+function healthySteps(node: string, instance: string, running: boolean, check: HealthCheck | undefined): (readonly [string, Step])[] {
+  return running && check ? [['healthy', (c) => awaitHealthy(c, node, instance, check)]] : [];
+}
+
+/**
+ * Docker's rule: checks every `interval`; failures within `startPeriod` do not count; `retries`
+ * failures in a row make it unhealthy, which no retry of the step can fix. A resumed machine
+ * starts counting afresh (its start period too): waiting longer is safe, moving on early is not.
+ */
+async function awaitHealthy(c: StepContext, node: string, instance: string, check: HealthCheck): Promise<void> {
+  const graceUntil = c.now() + check.startPeriodMs;
+  let failures = 0;
+  for (;;) {
+    const r = await runCheck(c.driver, node, instance, check);
+    if (r.ok) return;
+    if (c.now() >= graceUntil && ++failures >= check.retries) {
+      throw new StepFailure(`${instance}: unhealthy on ${node} after ${failures} failed health checks: ${r.output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, check.intervalMs));
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Desired } from '../model/desired.ts';
 import type { Driver } from '../drivers/driver.ts';
 import { backend, DEFAULT_BACKEND } from '../drivers/index.ts';
 import { observeAndRecord } from '../apply/converge.ts';
+import { healthChecksOf } from '../observe/index.ts';
 import type { Observed } from '../model/observed.ts';
 import type { StoreLocation } from '../store/backend.ts';
 import type { MasterLease } from '../store/lease.ts';
@@ -66,7 +67,7 @@ export async function withLook<T>(paths: readonly string[], flags: Parameters<ty
   const store = await Store.open(location, { readOnly: true });
   const driver = await openDriver(loaded.desired, stateDir, { readOnly: true });
   try {
-    const observed = await observeAndRecord(driver, [...loaded.desired.nodes.values()], store, undefined, { record: false });
+    const observed = await observeAndRecord(driver, [...loaded.desired.nodes.values()], store, undefined, { record: false, checks: healthChecksOf(loaded.desired) });
     return await fn({ ...loaded, stateDir, location, store, observed, driver });
   } finally {
     await driver.close();

@@ -8,8 +8,8 @@
  * a retry can help.
  */
 import type { BackendName } from './backends.ts';
-import type { NodeCapacity, DiskSpec } from '../model/desired.ts';
-import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
+import type { NodeCapacity, DiskSpec, HealthProbe } from '../model/desired.ts';
+import type { HealthResult, ObservedContainer, ObservedVolume } from '../model/observed.ts';
 import type { InstanceSpec } from '../model/operations.ts';
 
 export class DriverError extends Error {
@@ -95,6 +95,13 @@ export interface Driver {
    * it rejects only when it cannot tell (and then the instance must still not be left paused).
    */
   liveMigrate?(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult>;
+
+  /**
+   * Run one health check of a running instance: an `exec` inside it, or a TCP connect to its port
+   * from inside its network namespace. Resolves unhealthy when the check fails or takes longer than
+   * `timeoutMs`; rejects with a DriverError only when the node cannot be asked.
+   */
+  checkHealth(node: string, instance: string, probe: HealthProbe, timeoutMs: number): Promise<HealthResult>;
 
   /**
    * Which of these images `node` holds (verify reports nodes whose images differ). Absent on

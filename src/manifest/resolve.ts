@@ -6,13 +6,13 @@
 
 import { dirname, resolve as resolvePath } from 'node:path';
 import type {
-  DesiredCluster, DesiredInstance, DesiredNode, DiskSpec, NodeCapacity, PortSpec,
+  Budget, DesiredCluster, DesiredInstance, DesiredNode, DiskSpec, HealthCheck, NodeCapacity, PortSpec,
 } from '../model/desired.ts';
 import { defaultMount } from '../model/desired.ts';
 import { parseDuration, parseQuantity } from '../model/quantity.ts';
 import type { Diagnostics } from './diagnostic.ts';
 import { DURATION_HINT, QUANTITY_HINT, dotted, show } from './schema-errors.ts';
-import type { DiskDoc, Duration, Manifest, PortDoc, Quantity } from './types.ts';
+import type { DiskDoc, Duration, HealthDoc, Manifest, PortDoc, Quantity } from './types.ts';
 import { where } from './types.ts';
 
 /** Converts one manifest's fields, reporting bad values at their place. */
@@ -50,6 +50,34 @@ class Fields {
     });
   }
 
+  /** A duration that must be more than zero (a wait of 0 would spin or never succeed). */
+  positiveMs(pointer: string, value: Duration, why: string): number {
+    const ms = parseDuration(value);
+    if (ms === undefined) this.error(pointer, `${show(value)} ${DURATION_HINT}`);
+    else if (ms === 0) this.error(pointer, `must be more than 0, got ${show(value)}: ${why}`);
+    return ms ?? 0;
+  }
+
+  /** `1` or `"50%"`; 0 would hold every change of a group forever. */
+  budget(pointer: string, value: number | string): Budget {
+    const percent = typeof value === 'string' ? Number.parseFloat(value) : undefined;
+    const n = percent ?? (value as number);
+    if (n === 0) this.error(pointer, `${show(value)} lets no member of a group be changed, so a change to any group could never progress (use 1, or a share such as "25%")`);
+    else if (percent !== undefined && percent > 100) this.error(pointer, `${show(value)} is more than all of a group's members (use at most "100%")`);
+    return percent === undefined ? { count: n } : { percent };
+  }
+
+  health(pointer: string, h: HealthDoc): HealthCheck {
+    if ((h.exec === undefined) === (h.tcp === undefined)) this.error(pointer, 'give exactly one of exec (a command) or tcp (a port)');
+    return {
+      probe: h.exec ? { exec: h.exec } : { tcp: h.tcp ?? 0 },
+      intervalMs: this.positiveMs(`${pointer}/interval`, h.interval, 'the next check would never wait'),
+      timeoutMs: this.positiveMs(`${pointer}/timeout`, h.timeout, 'every check would time out at once'),
+      retries: h.retries,
+      startPeriodMs: this.ms(`${pointer}/startPeriod`, h.startPeriod),
+    };
+  }
+
   port(pointer: string, port: PortDoc): PortSpec {
     if (typeof port === 'object') return port;
     const m = /^(?:(\d+):)?(\d+)(?:\/(tcp|udp))?$/.exec(String(port))!;
@@ -85,6 +113,7 @@ export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): Desi
       intervalMs: f.ms('/spec/reconcile/interval', reconcile.interval),
       concurrency: { ...reconcile.concurrency },
       rebalance: reconcile.rebalance,
+      maxUnavailable: f.budget('/spec/reconcile/maxUnavailable', reconcile.maxUnavailable),
     },
     failover: {
       automatic: failover.automatic,
@@ -156,6 +185,7 @@ export function resolveInstance(m: Manifest<'Instance'>, cluster: DesiredCluster
     env: spec.env,
     ...(spec.command !== undefined && { command: spec.command }),
     ports: spec.ports.map((p, i) => f.port(`/spec/ports/${i}`, p)),
+    ...(spec.health && { health: f.health('/spec/health', spec.health) }),
     source: m.doc.root,
   };
 }

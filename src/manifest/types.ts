@@ -27,7 +27,7 @@ export interface ClusterSpecDoc {
     readonly disks: readonly DiskDoc[];
   };
   readonly policy: { readonly vcpuRatio: number; readonly memoryOvercommit: number; readonly redundancy: 'n+1' | 'none' };
-  readonly reconcile: { readonly interval: Duration; readonly concurrency: { readonly perNode: number; readonly total: number }; readonly rebalance: 'off' | 'auto' };
+  readonly reconcile: { readonly interval: Duration; readonly concurrency: { readonly perNode: number; readonly total: number }; readonly rebalance: 'off' | 'auto'; readonly maxUnavailable: number | string };
   readonly failover: { readonly automatic: boolean; readonly nodeDownAfter: Duration; readonly fenceCommand?: readonly string[]; readonly maxUnreachableShare: number; readonly holdAfterFailures: number; readonly maxPerHour?: number };
   readonly replication: { readonly interval: Duration };
   readonly docker: { readonly helperImage?: string; readonly checkpointTimeout: Duration };
@@ -59,7 +59,17 @@ export interface InstanceSpecDoc {
   readonly antiAffinity: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly command?: readonly string[];
+  readonly health?: HealthDoc;
   readonly ports: readonly PortDoc[];
+}
+
+export interface HealthDoc {
+  readonly exec?: readonly string[];
+  readonly tcp?: number;
+  readonly interval: Duration;
+  readonly timeout: Duration;
+  readonly retries: number;
+  readonly startPeriod: Duration;
 }
 
 interface SpecOf {

@@ -79,6 +79,11 @@ export type HoldCause =
    * failover.maxUnreachableShare (`limit`); this master may be the one cut off, so nothing fails over.
    */
   | OnNode<'partition-guard', { cluster: string; unreachable: number; nodes: number; limit: number }>
+  /**
+   * A later wave of a rolling update: `group` (an antiAffinity value) may have `limit` members down
+   * at once, and `unavailable` are down now or go down in this round's wave.
+   */
+  | Of<'disruption-budget', { group: string; limit: number; unavailable: readonly string[]; wave: number }>
   | OnNode<'pin-unusable', { role: 'primary' | 'secondary'; unfit: Unfit }>
   | Of<'no-placement', { instance: string; refusal: Refusal }>
   | Of<'no-secondary', { instance: string; refusal: Refusal }>

@@ -53,6 +53,8 @@ export interface DesiredCluster {
     readonly concurrency: { readonly perNode: number; readonly total: number };
     /** auto: converge also rebalances when it has nothing else to do. Absent = off. */
     readonly rebalance?: 'off' | 'auto';
+    /** The disruption budget of each antiAffinity group (plan/budgets.ts). Absent (models built by hand): 1. */
+    readonly maxUnavailable?: Budget;
   };
   readonly failover: {
     readonly automatic: boolean;
@@ -119,7 +121,24 @@ export interface DesiredInstance {
   readonly env: Readonly<Record<string, string>>;
   readonly command?: readonly string[];
   readonly ports: readonly PortSpec[];
+  /** Absent: none declared (running counts as healthy). */
+  readonly health?: HealthCheck;
   readonly source: SourceLocation;
+}
+
+/** How many members of a group may be down at once: a count, or a share of its members (rounded up). */
+export type Budget = { readonly count: number } | { readonly percent: number };
+
+/** What a health check runs: a command inside the instance, or a TCP connect to a port of its own. */
+export type HealthProbe = { readonly exec: readonly string[] } | { readonly tcp: number };
+
+/** Docker's HEALTHCHECK, run by Drover: see schemas/instance.schema.json. */
+export interface HealthCheck {
+  readonly probe: HealthProbe;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly startPeriodMs: number;
 }
 
 /** Everything the manifests want, by name. */

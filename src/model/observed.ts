@@ -14,6 +14,14 @@ export interface ObservedContainer {
   readonly specHash: string;
   /** Bumped by Drover on every create/failover; an older copy is stale. */
   readonly generation: number;
+  /** One run of its health check (observe/ runs it for running containers that declare one). */
+  readonly health?: HealthResult;
+}
+
+/** What one health check said; `output` is the command's output or the connect error, trimmed. */
+export interface HealthResult {
+  readonly ok: boolean;
+  readonly output: string;
 }
 
 /** A disk of an instance found on a node: its primary copy, or the replica on its secondary. */

@@ -3,7 +3,7 @@
  * `type`. `cause` says why, as data (causes.ts); the sentence people read is rendered from it.
  */
 import type { Cause } from './causes.ts';
-import type { DiskSpec, DiskTemplate, PortSpec } from './desired.ts';
+import type { DiskSpec, DiskTemplate, HealthCheck, PortSpec } from './desired.ts';
 
 /** What a container is made of: everything the driver needs to create it, and nothing else. */
 export interface InstanceSpec {
@@ -33,6 +33,14 @@ export interface FieldChange {
 /** What a change does to a running instance: nothing (in place), a restart, or a new container (disks kept). */
 export type Disruption = 'none' | 'restart' | 'recreate';
 
+/**
+ * An operation that leaves the instance running again after taking it down: with a health check,
+ * it is done only once the check passes (the next member of its group waits for that).
+ */
+interface BringsBack {
+  readonly health?: HealthCheck;
+}
+
 export interface CreateInstance extends Base {
   readonly type: 'CreateInstance';
   readonly primary: string;
@@ -46,7 +54,7 @@ export interface SyncDisks extends Base {
   readonly primary: string;
   readonly secondary: string;
 }
-export interface StartInstance extends Base {
+export interface StartInstance extends Base, BringsBack {
   readonly type: 'StartInstance';
   readonly primary: string;
 }
@@ -76,7 +84,7 @@ export type MigrationPath =
   | { readonly path: 'cold'; readonly cause: ColdCause; readonly why?: string };
 
 /** Move a running or stopped instance to its secondary and swap roles; nothing is lost. */
-export interface MigrateInstance extends Base {
+export interface MigrateInstance extends Base, BringsBack {
   readonly type: 'MigrateInstance';
   readonly from: string;
   readonly to: string;
@@ -91,7 +99,7 @@ export interface MigrateInstance extends Base {
  * Move an instance to a node that holds no copy of it: create its disks there, copy them, stop,
  * final copy, start there, remove the old copy. The secondary, if any, stays.
  */
-export interface MoveInstance extends Base {
+export interface MoveInstance extends Base, BringsBack {
   readonly type: 'MoveInstance';
   readonly from: string;
   readonly to: string;
@@ -121,7 +129,7 @@ export interface ReplaceSecondary extends Base {
   readonly generation: number;
 }
 /** The spec changed in a way the container cannot take in place: recreate it, keep the disks. */
-export interface RecreateInstance extends Base {
+export interface RecreateInstance extends Base, BringsBack {
   readonly type: 'RecreateInstance';
   readonly primary: string;
   readonly spec: InstanceSpec;

@@ -4,7 +4,7 @@
  * of only "started web1". Pure: plan + observed + the store's record of what Drover last applied.
  */
 import type { DriftKind, StoreView } from '../store/types.ts';
-import { specHash } from '../model/hash.ts';
+import { specMatches } from '../model/hash.ts';
 import type { Observed } from '../model/observed.ts';
 import type { Operation } from '../model/operations.ts';
 import type { Plan } from './types.ts';
@@ -42,7 +42,7 @@ function fromOperation(op: Operation, observed: Observed, store: StoreView): Dri
       if (op.cause.kind === 'disks-missing') return item(op.primary, 'volume-gone', `volume(s) gone on ${op.primary}; recreated`);
       const seen = observed.nodes.get(op.primary)?.containers.find((c) => c.instance === op.instance);
       // Only when the manifests still want what Drover applied is a different container the node's doing.
-      if (!applied || !seen || seen.specHash === applied.specHash || specHash(op.spec) !== applied.specHash) return undefined;
+      if (!applied || !seen || seen.specHash === applied.specHash || !specMatches(applied.specHash, op.spec)) return undefined;
       return item(op.primary, 'spec-changed', `container on ${op.primary} changed outside Drover (spec ${seen.specHash}, applied ${applied.specHash}); recreated`);
     }
     case 'StartInstance':

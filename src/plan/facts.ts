@@ -99,7 +99,7 @@ export function nodeCapacity(desired: DesiredNode, observed: NodeCapacity | unde
 /**
  * The state of a replicated instance's replica (the degraded-replica rule): anything but `synced`
  * is degraded. `secondary` is what its node shows: whether it answers and how many of the
- * instance's disks it holds.
+ * instance's disks it holds as replicas (replicaCount).
  */
 export type ReplicaHealth =
   | { readonly kind: 'synced'; readonly node: string; readonly at: number }
@@ -107,6 +107,12 @@ export type ReplicaHealth =
   | { readonly kind: 'unreachable'; readonly node: string }
   | { readonly kind: 'missing'; readonly node: string; readonly missing: number; readonly of: number }
   | { readonly kind: 'never-synced'; readonly node: string };
+
+/**
+ * The instance's volumes on its secondary that are replicas. A volume still marked primary there
+ * (a migration whose source died before it was demoted) is no replica: the next sync makes it one.
+ */
+export const replicaCount = (volumes: readonly Pick<ObservedVolume, 'role'>[]): number => volumes.filter((v) => v.role === 'replica').length;
 
 export function replicaHealth(
   disks: number,

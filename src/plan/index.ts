@@ -6,6 +6,7 @@ import type { RemovalCause } from '../model/causes.ts';
 import type { DesiredInstance } from '../model/desired.ts';
 import type { Operation } from '../model/operations.ts';
 import { copiesByInstance, instancesInFlight, nodeFacts, type NodeFacts } from './facts.ts';
+import { assignWaves } from './budgets.ts';
 import { instanceOperations } from './instance.ts';
 import { describeCause } from './reasons.ts';
 import { withForecast } from './migration.ts';
@@ -22,13 +23,14 @@ export function plan(input: PlanInput): Plan {
   const warnings: string[] = [];
   const errors: PlanError[] = [];
   const pending: Pending[] = [];
-  const chains: Operation[][] = [];
+  const chains: (readonly Operation[])[] = [];
+  const deferred: (readonly Operation[])[] = [];
+  const waves: Record<string, number> = {};
   const inFlight = instancesInFlight(input.store);
   const renames = planRenames(input, facts, inFlight);
   warnings.push(...renames.warnings);
   errors.push(...renames.errors);
   pending.push(...renames.pending);
-  for (const op of renames.operations) chains.push([op]);
 
   for (const cluster of input.desired.clusters.values()) {
     const wanted: DesiredInstance[] = [];
@@ -41,6 +43,8 @@ export function plan(input: PlanInput): Plan {
       } else wanted.push(d);
     }
     wanted.push(...renames.asOld.filter((d) => d.cluster === cluster.name));
+    // a rename that restarts its instance takes a group member down: it goes through the budget too
+    const planned: (readonly Operation[])[] = renames.operations.filter((op) => input.desired.instances.get(op.instance)?.cluster === cluster.name).map((op) => [op]);
     for (const t of computeTargets(input, cluster, wanted, facts, warnings)) {
       const waiting = waitingOnNode(t.placement?.primary, facts, t.instance.name);
       if (waiting) { pending.push(waiting); continue; }
@@ -52,8 +56,14 @@ export function plan(input: PlanInput): Plan {
       const { ops, held } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs });
       if (held) pending.push({ instance: t.instance.name, cause: held });
       if (t.secondaryHeld) pending.push({ instance: t.instance.name, cause: t.secondaryHeld });
-      if (ops.length) chains.push(ops.map((op) => withForecast(op, input.desired, input.observed)));
+      if (ops.length) planned.push(ops.map((op) => withForecast(op, input.desired, input.observed)));
     }
+    const members = [...input.desired.instances.values()].filter((d) => d.cluster === cluster.name);
+    const w = assignWaves({ cluster, instances: members, chains: planned, copies, facts, store: input.store });
+    chains.push(...w.now);
+    deferred.push(...w.deferred);
+    pending.push(...w.pending);
+    for (const [instance, wave] of w.waves) waves[instance] = wave;
   }
   for (const name of input.store.placements.keys()) {
     if (input.desired.instances.has(name) || renames.old.has(name)) continue;
@@ -64,7 +74,7 @@ export function plan(input: PlanInput): Plan {
   const orphans = orphanOperations(input, copies, facts, busyNodes(chains.flat()));
   warnings.push(...orphans.warnings);
   for (const o of orphans.operations) chains.push([o]);
-  return { operations: order(chains, facts), warnings, errors, pending };
+  return { operations: order(chains, facts), deferred: order(deferred, facts), waves, warnings, errors, pending };
 }
 
 function removal(input: PlanInput, instance: string, cause: RemovalCause): Operation | undefined {
@@ -89,8 +99,8 @@ const PHASE: Readonly<Record<Operation['type'], number>> = {
   StopInstance: 4, RecreateInstance: 4, CreateInstance: 5, ReplaceSecondary: 6, SyncDisks: 7, StartInstance: 8,
 };
 
-function order(chains: Operation[][], facts: ReadonlyMap<string, NodeFacts>): Operation[] {
-  const phase = (c: Operation[]) => {
+function order(chains: readonly (readonly Operation[])[], facts: ReadonlyMap<string, NodeFacts>): Operation[] {
+  const phase = (c: readonly Operation[]) => {
     const head = c[0]!;
     return head.type === 'RemoveOrphan' && facts.get(head.node)?.fenced ? 0 : PHASE[head.type];
   };

@@ -2,9 +2,10 @@
  * The operations that take one instance from what is to its target, in the order they must run.
  */
 import type { HoldCause, RepairCause } from '../model/causes.ts';
+import type { DesiredInstance, HealthCheck } from '../model/desired.ts';
 import type { Operation } from '../model/operations.ts';
-import { specHash } from '../model/hash.ts';
-import { replicaHealth, type Copy, type NodeFacts, type ReplicaHealth } from './facts.ts';
+import { specMatches } from '../model/hash.ts';
+import { replicaCount, replicaHealth, type Copy, type NodeFacts, type ReplicaHealth } from './facts.ts';
 import type { Target } from './targets.ts';
 import { toSpec } from './spec.ts';
 
@@ -58,17 +59,17 @@ function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<st
     ops.push({ type: 'FailoverInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why, ...(p.lastSync && { recoveryPoint: p.lastSync.at }) });
     secondary = undefined;
   } else if (change.kind === 'migrate') {
-    ops.push({ type: 'MigrateInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why });
+    ops.push({ type: 'MigrateInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why, ...healthOf(d) });
     secondary = primary;
   } else if (change.kind === 'move' && secondary && t.secondary === primary) {
     // hbal's "r:x f": copy the replica to the new node, then migrate onto it; the old primary
     // keeps its disks as the new replica. One copy, where a move and a new secondary take two.
     ops.push({ type: 'ReplaceSecondary', instance: d.name, primary, from: secondary, to: t.primary!, disks: d.disks, generation: p.generation, cause: change.why });
-    ops.push({ type: 'MigrateInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why });
+    ops.push({ type: 'MigrateInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why, ...healthOf(d) });
     secondary = primary;
   } else if (change.kind === 'move') {
     const keep = secondary && secondary !== t.primary && secondary === t.secondary ? secondary : undefined;
-    ops.push({ type: 'MoveInstance', instance: d.name, from: primary, to: t.primary!, ...(keep && { secondary: keep }), spec, generation, start, cause: change.why });
+    ops.push({ type: 'MoveInstance', instance: d.name, from: primary, to: t.primary!, ...(keep && { secondary: keep }), spec, generation, start, cause: change.why, ...healthOf(d) });
     secondary = keep;
   }
   primary = t.primary!;
@@ -95,21 +96,24 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
   const ops: Operation[] = [];
   const container = on?.container;
   const disksMissing = (on?.volumes.length ?? 0) < d.disks.length;
-  if (!container || container.specHash !== specHash(spec) || disksMissing) {
+  if (!container || !specMatches(container.specHash, spec) || disksMissing) {
     const kind = !container ? 'container-missing' : disksMissing ? 'disks-missing' : 'spec-changed';
-    ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause: { kind, node: primary } });
+    ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause: { kind, node: primary }, ...healthOf(d) });
   } else if (start && container.state !== 'running') {
-    ops.push({ type: 'StartInstance', instance: d.name, primary, cause: { kind: 'state-changed', want: 'running' } });
+    ops.push({ type: 'StartInstance', instance: d.name, primary, cause: { kind: 'state-changed', want: 'running' }, ...healthOf(d) });
   } else if (!start && container.state === 'running') {
     ops.push({ type: 'StopInstance', instance: d.name, primary, cause: { kind: 'state-changed', want: 'stopped' } });
   }
   const s = t.secondary;
   if (s && s === p.secondary && up(s)) { // a secondary inside its grace stays degraded, untouched
-    const why = syncCause(replicaHealth(d.disks.length, p, { up: true, volumes: copies.find((c) => c.node === s)?.volumes.length ?? 0 }), timing);
+    const why = syncCause(replicaHealth(d.disks.length, p, { up: true, volumes: replicaCount(copies.find((c) => c.node === s)?.volumes ?? []) }), timing);
     if (why) ops.push({ type: 'SyncDisks', instance: d.name, primary, secondary: s, cause: why });
   }
   return ops;
 }
+
+/** The check an operation that brings the instance back waits for (apply/steps.ts). */
+const healthOf = (d: DesiredInstance): { health?: HealthCheck } => (d.health ? { health: d.health } : {});
 
 /** Why the replica is synced now: it is degraded, or older than the Cluster's replication.interval. */
 function syncCause(r: ReplicaHealth, timing: Timing): RepairCause | undefined {

@@ -8,6 +8,9 @@ import { formatDuration } from '../model/quantity.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** `web1`, `web1 and web2`, `web1, web2 and web3`. */
+const listed = (names: readonly string[]): string => (names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`);
+
 export function describeCause(c: Cause): string {
   switch (c.kind) {
     case 'new-instance': return 'new instance';
@@ -52,6 +55,7 @@ function describeHold(c: HoldCause): string {
     case 'no-takeover': return `${c.node} is down and the secondary ${c.secondary ?? '(none)'} cannot take over; lost until ${c.node} returns`;
     case 'plain-lost': return `${c.node} is down and ${c.instance} is plain (no replica); lost until ${c.node} returns`;
     case 'partition-guard': return `${c.node} is down, but automatic failover is stopped: ${describeGuard(c)}`;
+    case 'disruption-budget': return `wave ${c.wave} of group "${c.group}": waits until ${listed(c.unavailable)} ${c.unavailable.length === 1 ? 'runs' : 'run'} again (reconcile.maxUnavailable: ${c.limit} member${c.limit === 1 ? '' : 's'} of a group down at a time)`;
     case 'pin-unusable':
       return `pinned ${c.role} ${c.node} cannot take ${c.role === 'primary' ? 'instances' : 'replicas'} now: ${describeUnfit(c.unfit)}`;
     case 'no-placement': return `cannot place ${c.instance}: ${refusalText(c.refusal)}`;

@@ -3,9 +3,9 @@
  * the store. Pure, like the planner.
  */
 import type { Desired, DesiredCluster } from '../model/desired.ts';
-import { failoverBlocked, nodeCapacity, partitionGuard, replicaHealth, type PartitionGuard } from './facts.ts';
+import { failoverBlocked, nodeCapacity, partitionGuard, replicaCount, replicaHealth, type PartitionGuard } from './facts.ts';
 import { describeFailoverBlock, describeGuard } from './reasons.ts';
-import type { Observed } from '../model/observed.ts';
+import type { HealthResult, Observed } from '../model/observed.ts';
 import type { StoreView } from '../store/types.ts';
 
 export interface NodeStatus {
@@ -36,6 +36,8 @@ export interface InstanceStatus {
   readonly degraded: boolean;
   /** ms since epoch of the replica's last good sync: a failover would lose writes after it. */
   readonly recoveryPoint?: number;
+  /** Its health check's last run, when it declares one and runs. */
+  readonly health?: HealthResult;
 }
 
 /** A cluster whose automatic failover the partition guard stops now, and why in words. */
@@ -59,12 +61,13 @@ export function clusterStatus(desired: Desired, observed: Observed, store: Store
     // A primary that does not answer says nothing of the instance: "node-down", not "lost".
     const state = !p ? (d.state === 'absent' ? 'absent' : 'unplaced') : primary?.health !== 'up' ? 'node-down' : container ? container.state : 'missing';
     const secondary = p?.secondary ? observed.nodes.get(p.secondary) : undefined;
-    const replica = { up: secondary?.health === 'up', volumes: secondary?.volumes.filter((v) => v.instance === d.name).length ?? 0 };
+    const replica = { up: secondary?.health === 'up', volumes: replicaCount(secondary?.volumes.filter((v) => v.instance === d.name) ?? []) };
     return {
       name: d.name, state, desiredState: d.state, diskTemplate: d.diskTemplate, memory: d.memory, vcpus: d.vcpus,
       degraded: d.diskTemplate === 'replicated' && !!p && replicaHealth(d.disks.length, p, replica).kind !== 'synced',
       ...(p && { primary: p.primary }), ...(p?.secondary && { secondary: p.secondary }),
       ...(p?.lastSync && p.lastSync.node === p.secondary && { recoveryPoint: p.lastSync.at }),
+      ...(container?.health && { health: container.health }),
     };
   });
   const load = nodeLoad(desired, instances);

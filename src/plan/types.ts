@@ -33,7 +33,12 @@ export interface Pending {
 }
 
 export interface Plan {
+  /** What apply runs now: everything outside a disruption budget, and each group's first wave. */
   readonly operations: readonly Operation[];
+  /** Later waves (plan/budgets.ts): shown, never run from this plan; planned again once wave 1 runs. */
+  readonly deferred: readonly Operation[];
+  /** instance → its wave, for the instances whose operations take a group member down (1 = now). */
+  readonly waves: Readonly<Record<string, number>>;
   readonly warnings: readonly string[];
   readonly errors: readonly PlanError[];
   readonly pending: readonly Pending[];

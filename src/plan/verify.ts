@@ -5,7 +5,7 @@
  * degraded replicas, orphans, unreachable nodes) are here. Pure.
  */
 import { verifyModel, type Finding as ModelFinding } from '../alloc/verify.ts';
-import { copiesByInstance, nodeFacts, replicaHealth, type Copy } from './facts.ts';
+import { copiesByInstance, nodeFacts, replicaCount, replicaHealth, type Copy } from './facts.ts';
 import { currentModel } from './model.ts';
 import type { PlanInput } from './types.ts';
 import type { Placement } from '../store/types.ts';
@@ -96,7 +96,7 @@ function runningFindings(name: string, state: string, primary: string, list: rea
 function replicaFindings(name: string, disks: number, p: Pick<Placement, 'secondary' | 'lastSync'>, list: readonly Copy[], input: PlanInput): Finding[] {
   const s = p.secondary;
   const up = s !== undefined && input.observed.nodes.get(s)?.health === 'up';
-  const r = replicaHealth(disks, p, { up, volumes: list.find((c) => c.node === s)?.volumes.length ?? 0 });
+  const r = replicaHealth(disks, p, { up, volumes: replicaCount(list.find((c) => c.node === s)?.volumes ?? []) });
   switch (r.kind) {
     case 'synced': return [];
     case 'no-secondary': return [warn('EINSTANCEDEGRADED', name, `instance ${name} is replicated but has no secondary`)];

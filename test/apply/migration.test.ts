@@ -47,7 +47,7 @@ test('the plan forecasts live or cold from capabilities, the instance and both n
 
 test('the forecast is rendered in the plan\'s text, markdown and JSON', () => {
   const m = migration('docker', { ports: [{ container: 80, protocol: 'tcp' }] }, { n1: true, n2: true });
-  const p = { operations: [m], warnings: [], errors: [], pending: [] };
+  const p = { operations: [m], deferred: [], waves: {}, warnings: [], errors: [], pending: [] };
   assert.match(renderPlanText(p, NOW), 'n1 → n2 (roles swap; cold: it publishes ports)');
   const json = planJson(p) as { operations: { expected?: MigrationForecast }[] };
   assert.equal(json.operations[0]!.expected, { path: 'cold', cause: 'ports' });

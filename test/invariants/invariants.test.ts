@@ -7,11 +7,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Inst } from '../../scripts/soak/cluster.ts';
-import { edit, settle } from '../../scripts/soak/cluster.ts';
+import { edit, rollGroup, settle } from '../../scripts/soak/cluster.ts';
 import { planChaos } from '../../scripts/soak/chaos.ts';
 import type { JobJson, PlanOpJson, StatusInstance } from '../../scripts/soak/drover.ts';
 import {
-  check, convergence, covers, data, doubleRun, failoverMs, journal, placement, replica, roundStats,
+  budget, check, convergence, covers, data, doubleRun, failoverMs, journal, mostAtOnce, placement, replica, roundStats,
   type ContainerSeen, type DataSeen, type Facts, type VolumesSeen,
 } from '../../scripts/soak/invariants.ts';
 import { rng } from '../support/rng.ts';
@@ -163,6 +163,42 @@ test('the chaos is decided from the seed alone, and edits never change the insta
   const removed = edit(insts, 'remove', { rand: rng(1), round: 3, placed, memories: input.memories });
   assert.is(settle(removed).length, 9);
   assert.ok(settle(edit(insts, 'pin', { rand: rng(2), round: 3, placed, memories: input.memories })).every((i) => i.primary === undefined));
+});
+
+test('budget: two members of a group recreated at once is caught; one after the other, a live migration or a failover is not', () => {
+  const f = converged();
+  const wanted: Inst[] = [...f.wanted, ...['w1', 'w2', 'w3'].map((name): Inst => ({ name, template: 'replicated', state: 'running', memory: '768M', group: 'g0' }))];
+  const jobs = (...js: JobJson[]) => budget({ ...f, wanted, jobs: js }).map((x) => x.message);
+  const recreate = (id: string, instance: string, start: number, end?: number) => job({ id, type: 'RecreateInstance', instance, start, ...(end !== undefined && { end }) });
+  assert.equal(jobs(recreate('1', 'w1', T + 100, T + 900), recreate('2', 'w2', T + 500, T + 1200)), ['group g0: 2 members down at once (w1, w2 at t=500 ms), budget 1']);
+  assert.equal(jobs(recreate('1', 'w1', T + 100, T + 900), recreate('2', 'w2', T + 900, T + 1200), recreate('3', 'w3', T + 1300, T + 1500)), [], 'one after the other');
+  // a master killed mid-recreate: the job keeps its start and ends under the next master; w2 after it
+  assert.equal(jobs({ ...recreate('1', 'w1', T + 100, T + 2000), resumed: 1 }, recreate('2', 'w2', T + 2100, T + 2500)), []);
+  assert.equal(jobs(recreate('1', 'w1', T + 100), recreate('2', 'w2', T + 5000, T + 6000)).length, 1, 'a job never ended is down until now');
+  assert.equal(jobs(recreate('1', 'w1', T + 100, T + 900), job({ id: '2', type: 'MigrateInstance', instance: 'w2', start: T + 200, end: T + 800, migration: { path: 'live' } })), []);
+  assert.equal(jobs(recreate('1', 'w1', T + 100, T + 900), job({ id: '2', type: 'MigrateInstance', instance: 'w2', start: T + 200, end: T + 800, migration: { path: 'cold' } })).length, 1);
+  assert.equal(jobs(recreate('1', 'w1', T + 100, T + 900), job({ id: '2', type: 'FailoverInstance', instance: 'w2', start: T + 200, end: T + 800 })), []);
+  assert.equal(jobs(recreate('1', 'a', T + 100, T + 900), recreate('2', 'w2', T + 200, T + 800)), [], 'a is in no group');
+  assert.equal(mostAtOnce([]), { count: 0, at: 0, instances: [] });
+});
+
+test('a rolling round: every third round changes all running members of one group, killing its master inside the update', () => {
+  const insts: Inst[] = [
+    { name: 'g1', template: 'replicated', state: 'running', memory: '512M', group: 'web' },
+    { name: 'g2', template: 'replicated', state: 'running', memory: '512M', group: 'web' },
+    { name: 'g3', template: 'replicated', state: 'stopped', memory: '512M', group: 'web' },
+    { name: 'x', template: 'replicated', state: 'running', memory: '512M' },
+  ];
+  const rolled = rollGroup(insts, rng(1), ['512M', '768M'])!;
+  assert.is(rolled.group, 'web');
+  assert.equal(rolled.insts.map((i) => i.memory), ['768M', '768M', '512M', '512M'], 'the running members only');
+  assert.is(rollGroup(insts.slice(1), rng(1), ['512M', '768M']), undefined, 'no group with two running members');
+  const input = { insts, placed: new Map(), memories: ['512M', '768M'] as const, busyMs: 2000 };
+  const chaos = planChaos({ ...input, round: 5, rand: rng(3) });
+  assert.equal(chaos.rolling, { group: 'web', insts: rolled.insts });
+  assert.ok(chaos.failAt !== undefined && chaos.failAt >= 2 && chaos.failAt < 8, 'killed at an early durable batch');
+  assert.ok(chaos.events.every((e) => e.kind === 'kill-master'), 'nothing else happens in a rolling round');
+  assert.is(planChaos({ ...input, round: 4, rand: rng(3) }).rolling, undefined);
 });
 
 test.run();

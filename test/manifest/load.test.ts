@@ -24,7 +24,7 @@ test('cluster defaults apply when nothing is written', async () => {
     {
       defaults: { memory: 512 * MiB, vcpus: 1, image: 'busybox', diskTemplate: 'replicated', disks: [{ size: GiB, mount: '/data' }] },
       policy: { vcpuRatio: 4, memoryOvercommit: 1, redundancy: 'n+1' },
-      reconcile: { intervalMs: 300_000, concurrency: { perNode: 4, total: 32 }, rebalance: 'off' },
+      reconcile: { intervalMs: 300_000, concurrency: { perNode: 4, total: 32 }, rebalance: 'off', maxUnavailable: { count: 1 } },
       failover: { automatic: true, nodeDownAfterMs: 30_000, maxUnreachableShare: 0.5, holdAfterFailures: 3 },
       replication: { intervalMs: 60_000 },
       sim: { latencyMs: 0 },
@@ -59,7 +59,7 @@ test('every field written out is mapped (anchors, merge keys, flow style)', asyn
   assert.equal(c.labels, { site: 'paris', 'drover.io/tier': 'gold' });
   assert.equal(c.defaults.disks, [{ size: 2 * GiB, mount: '/var/lib/app' }, { size: 512 * MiB, mount: '/log' }]);
   assert.equal(c.policy, { vcpuRatio: 2.5, memoryOvercommit: 1.25, redundancy: 'none' });
-  assert.equal(c.reconcile, { intervalMs: 90_000, concurrency: { perNode: 2, total: 10 }, rebalance: 'off' });
+  assert.equal(c.reconcile, { intervalMs: 90_000, concurrency: { perNode: 2, total: 10 }, rebalance: 'off', maxUnavailable: { count: 1 } });
   assert.equal(c.failover, { automatic: false, nodeDownAfterMs: 90_000, fenceCommand: ['/usr/local/bin/fence', '--hard'], maxUnreachableShare: 0.5, holdAfterFailures: 3 });
   assert.equal([c.replication.intervalMs, c.sim.latencyMs], [30_000, 250]);
 

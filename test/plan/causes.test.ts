@@ -51,6 +51,7 @@ const SAMPLES: { readonly [K in CauseKind]: Extract<Cause, { kind: K }> } = {
   'no-takeover': { kind: 'no-takeover', node: 'n1', secondary: 'n2' },
   'plain-lost': { kind: 'plain-lost', node: 'n1', instance: 'cache' },
   'partition-guard': { kind: 'partition-guard', node: 'n1', cluster: 'lab', unreachable: 2, nodes: 3, limit: 0.5 },
+  'disruption-budget': { kind: 'disruption-budget', group: 'web', limit: 1, unavailable: ['web1'], wave: 2 },
   'pin-unusable': { kind: 'pin-unusable', role: 'primary', node: 'n4', unfit: { kind: 'drained' } },
   'no-placement': { kind: 'no-placement', instance: 'db', refusal: { kind: 'no-node', counts: { ...none, memory: 3, drained: 1 } } },
   'no-secondary': { kind: 'no-secondary', instance: 'db', refusal: { kind: 'no-node', counts: { ...none, 'n+1': 2 } } },
@@ -88,6 +89,7 @@ test('the sentences are the ones plan has always printed', () => {
   assert.is(say('failover-blocked'), 'n1 is down: Cluster "lab" has no failover.fenceCommand, so the node cannot be fenced and nothing fails over');
   assert.is(say('partition-guard'), 'n1 is down, but automatic failover is stopped: 2 of 3 nodes of cluster "lab" are unreachable at once, '
     + 'more than failover.maxUnreachableShare (0.5); this master may be the one cut off (partition-guard). Bring the nodes back, or mark the dead ones offline to fail them over');
+  assert.is(say('disruption-budget'), 'wave 2 of group "web": waits until web1 runs again (reconcile.maxUnavailable: 1 member of a group down at a time)');
   assert.is(say('held-disks-missing-on-primary'), 'disks of db are missing on its primary n1 but its replica on n2 holds them (synced 2026-01-02T03:04:05.000Z); '
     + 'not recreating them empty. To recover from the replica, mark n1 offline (the instance fails over to n2).');
 });
@@ -110,7 +112,7 @@ const world = () => {
   return { d, store, observed };
 };
 const spec = { name: 'a', image: 'x', memory: 1, vcpus: 1, diskTemplate: 'replicated' as const, disks: [], env: {}, ports: [] };
-const planOf = (operations: Operation[], pending: Plan['pending'] = []): Plan => ({ operations, pending, warnings: [], errors: [] });
+const planOf = (operations: Operation[], pending: Plan['pending'] = []): Plan => ({ operations, deferred: [], waves: {}, pending, warnings: [], errors: [] });
 
 test('drift: a recreate for a missing container or missing disks is drift; the cause decides, not the words', () => {
   const { store, observed } = world();

@@ -34,4 +34,12 @@ test('a replica whose secondary is unreachable inside its grace is not synced (i
   assert.equal(plan({ desired: d, observed, store, now: 10 * MIN }).operations.filter((o) => o.type === 'SyncDisks'), []);
 });
 
+test('volumes still marked primary on the secondary (a migration whose source died before the demote) are no replica: synced again, which demotes them', () => {
+  const { d, store, observed } = world(1_000_000);
+  const n2 = F.editable(observed, 'n2');
+  n2.volumes.splice(0, n2.volumes.length, ...n2.volumes.map((v) => ({ ...v, role: 'primary' as const })));
+  const p = plan({ desired: d, observed, store, now: 1_000_000 + 1 });
+  assert.equal(p.operations.map((o) => [o.type, o.cause.kind]), [['SyncDisks', 'replica-missing']]);
+});
+
 test.run();

@@ -269,6 +269,22 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     await driver.removeDisks(b, to);
   });
 
+  test('checkHealth: a running instance passes a check that succeeds; a stopped one fails it, with why', async (ctx) => {
+    const { driver, nodes, spec } = S(ctx);
+    const n = nodes[0]!;
+    const sp = spec('ct-health');
+    await driver.createDisks(n, sp.name, sp.disks, 'primary', 1);
+    await driver.createInstance(n, sp, 1);
+    await driver.startInstance(n, sp.name);
+    assert.is((await driver.checkHealth(n, sp.name, { exec: ['true'] }, 5000)).ok, true);
+    await driver.stopInstance(n, sp.name);
+    const stopped = await driver.checkHealth(n, sp.name, { exec: ['true'] }, 5000);
+    assert.is(stopped.ok, false);
+    assert.ok(stopped.output.length > 0, 'says why');
+    await driver.removeInstance(n, sp.name);
+    await driver.removeDisks(n, sp.name);
+  });
+
   test('the driver has the methods its registered capabilities promise, and no others', (ctx) => {
     const { driver } = S(ctx);
     const caps = capabilitiesOf(driver.backend);

@@ -4,6 +4,7 @@ import { converge, observeAndRecord } from '../../apply/converge.ts';
 import type { EventSink } from '../../apply/events.ts';
 import { formatError } from '../../manifest/index.ts';
 import { plan } from '../../plan/index.ts';
+import { healthChecksOf } from '../../observe/index.ts';
 import { planBasis } from '../../plan/basis.ts';
 import { acquireLease, LeaseBusyError, type MasterLease } from '../../store/lease.ts';
 import { Store } from '../../store/store.ts';
@@ -59,12 +60,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return EXIT.error;
       }
     } else if (!values.yes && io.stdinIsTty && !values.json) {
-      const observed = await observeAndRecord(driver, nodes, store);
+      const observed = await observeAndRecord(driver, nodes, store, undefined, { record: true, checks: healthChecksOf(loaded.desired) });
       const now = Date.now();
       const p = plan({ desired: loaded.desired, observed, store, now, prune: !!values.prune });
       io.out(renderPlanText(p, now));
       if (p.errors.length) return EXIT.error;
-      if (p.operations.length === 0 && p.pending.length === 0 && store.machines.size === 0) return EXIT.ok;
+      if (p.operations.length === 0 && p.deferred.length === 0 && p.pending.length === 0 && store.machines.size === 0) return EXIT.ok;
       const answer = await io.ask('\nApply these operations? Only "yes" is accepted: ');
       if (answer.trim() !== 'yes') { io.out('Apply cancelled; nothing was changed.'); return EXIT.ok; }
     }

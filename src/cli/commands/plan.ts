@@ -49,7 +49,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       if (format === 'text') io.out(`Saved the plan to ${values.out}${git ? ` (commit ${git.commit.slice(0, 12)}${git.dirty ? ', uncommitted changes' : ''})` : ''}; apply exactly it with: drover apply --plan ${values.out}`);
     }
     if (p.errors.length) return EXIT.error;
-    return values['detailed-exitcode'] && p.operations.length ? EXIT.changes : EXIT.ok;
+    return values['detailed-exitcode'] && (p.operations.length || p.deferred.length) ? EXIT.changes : EXIT.ok;
   });
   return code ?? EXIT.error;
 }

@@ -6,10 +6,11 @@ import { acquireLease } from '../../store/lease.ts';
 import { loadOrReport } from '../context.ts';
 import { EXIT, locationOf, STORE_OPTIONS, UsageError, type Io } from '../io.ts';
 
-export const usage = `drover sim fail-node NODE | restore-node NODE | write INSTANCE [PATH...]
+export const usage = `drover sim fail-node NODE | restore-node NODE | unhealthy INSTANCE | healthy INSTANCE | write INSTANCE [PATH...]
   Fault injection on the simulated backend: make a node unreachable (as if its power or network
-  were gone), bring it back (a fenced node comes back powered off), or write to an instance's
-  disks on its primary (so that a later failover shows what the replica had).`;
+  were gone), bring it back (a fenced node comes back powered off), make an instance's health
+  check fail or pass again, or write to an instance's disks on its primary (so that a later
+  failover shows what the replica had).`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...STORE_OPTIONS } });
@@ -23,6 +24,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
     world.setFlags(name, verb === 'fail-node' ? { ...flags, failed: true } : { failed: false, fenced: false });
     world.close();
     io.out(verb === 'fail-node' ? `${name} is now unreachable.` : `${name} is back${flags.fenced ? ' (it had been fenced: its containers are stopped)' : ''}.`);
+    return EXIT.ok;
+  }
+  if (verb === 'unhealthy' || verb === 'healthy') {
+    const world = new SimWorld(stateDir, { readOnly: true }); // only its small health file is written
+    world.setUnhealthy(name, verb === 'unhealthy');
+    world.close();
+    io.out(`${name}: its health check now ${verb === 'unhealthy' ? 'fails' : 'passes'}.`);
     return EXIT.ok;
   }
   if (verb === 'write') {

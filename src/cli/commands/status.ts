@@ -7,7 +7,7 @@ import { table } from '../render/table.ts';
 
 export const usage = `drover status [PATH...] [--json]
   Nodes (health, memory/vcpus/disk used and total, primaries, secondaries) and instances
-  (state, primary, secondary, template, degraded, recovery point).`;
+  (state, primary, secondary, template, degraded, recovery point, health check).`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, ...STORE_OPTIONS } });
@@ -27,10 +27,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     for (const g of s.guards) io.out(`  Automatic failover stopped: ${g.reason}.`);
     io.out('');
-    io.out(table(['Instance', 'Status', 'Wanted', 'Primary', 'Secondary', 'Template', 'Memory', 'Degraded', 'RecoveryPoint'], s.instances.map((i) => [
+    io.out(table(['Instance', 'Status', 'Wanted', 'Primary', 'Secondary', 'Template', 'Memory', 'Degraded', 'RecoveryPoint', 'Health'], s.instances.map((i) => [
       i.name, i.state, i.desiredState, i.primary ?? '-', i.secondary ?? '-', i.diskTemplate, formatBytes(i.memory), i.degraded ? 'yes' : 'no',
-      i.recoveryPoint ? `${formatDuration(now - i.recoveryPoint)} ago` : '-',
+      i.recoveryPoint ? `${formatDuration(now - i.recoveryPoint)} ago` : '-', i.health ? (i.health.ok ? 'healthy' : 'unhealthy') : '-',
     ])));
+    // what a failing check said: the table has room for a word only
+    for (const i of s.instances) if (i.health && !i.health.ok) io.out(`  ${i.name}: unhealthy: ${i.health.output}`);
     return EXIT.ok;
   });
   return code ?? EXIT.error;

@@ -71,21 +71,36 @@ export function noChangesLine(unasked: number): string {
 export function renderPlanText(p: Plan, now: number, unasked = 0): string {
   const lines: string[] = [];
   for (const e of p.errors) lines.push(formatError(e));
-  if (p.operations.length === 0) {
+  const all = allOperations(p);
+  if (all.length === 0) {
     lines.push(p.errors.length ? '' : noChangesLine(unasked));
   } else {
     lines.push('Drover will perform the following operations:', '');
-    const width = Math.max(...p.operations.map((o) => o.type.length));
-    const nameWidth = Math.max(...p.operations.map((o) => o.instance.length));
-    for (const op of p.operations) {
-      lines.push(`  ${SYMBOL[op.type].padEnd(3)} ${op.type.padEnd(width)}  ${op.instance.padEnd(nameWidth)}  ${describe(op, now)}`);
+    const width = Math.max(...all.map((o) => o.type.length));
+    const nameWidth = Math.max(...all.map((o) => o.instance.length));
+    for (const op of all) {
+      const wave = p.waves[op.instance];
+      lines.push(`  ${SYMBOL[op.type].padEnd(3)} ${op.type.padEnd(width)}  ${op.instance.padEnd(nameWidth)}  ${describe(op, now)}${wave ? `  [wave ${wave}]` : ''}`);
       lines.push(`      ${' '.repeat(width + nameWidth + 2)}  # ${describeCause(op.cause)}`);
     }
-    lines.push('', summaryLine(p.operations));
+    lines.push('', summaryLine(all), ...waveLines(p));
   }
   for (const w of p.warnings) lines.push(`Warning: ${w}`);
   for (const x of p.pending) lines.push(pendingLine(x));
   return lines.join('\n');
+}
+
+/** What this run does now, then the later waves of its rolling updates. */
+export const allOperations = (p: Plan): readonly Operation[] => [...p.operations, ...p.deferred];
+
+/** "wave 1: web1", "wave 2: web2 (once wave 1 runs again)": the rolling updates, one line per wave. */
+export function waveLines(p: Plan): string[] {
+  const byWave = new Map<number, string[]>();
+  for (const [instance, wave] of Object.entries(p.waves)) byWave.set(wave, [...(byWave.get(wave) ?? []), instance]);
+  if (!byWave.size) return [];
+  const waves = [...byWave.keys()].sort((a, b) => a - b);
+  return ['Rolling update (reconcile.maxUnavailable members of an antiAffinity group down at a time):',
+    ...waves.map((w) => `  wave ${w}: ${byWave.get(w)!.sort().join(', ')}${w > 1 ? ` (after wave ${w - 1} runs again, and passes its health checks where declared)` : ''}`)];
 }
 
 export function summaryLine(ops: readonly Operation[]): string {
@@ -100,12 +115,13 @@ export function summaryLine(ops: readonly Operation[]): string {
 export const pendingLine = (x: Plan['pending'][number]): string => `Pending: ${x.instance}: ${describeCause(x.cause)}`;
 
 /**
- * The JSON form: `{"operations":[{type,instance,primary,secondary,from,to,reason,cause}...],"warnings":[...],
- * "pending":[{instance,reason,cause,retryAt}]}`. `reason` is the sentence, `cause` the same as data.
+ * The JSON form: `{"operations":[{type,instance,primary,secondary,from,to,reason,cause,wave}...],"warnings":[...],
+ * "pending":[{instance,reason,cause,retryAt}]}`. `reason` is the sentence, `cause` the same as data;
+ * `wave` is set on the operations of a rolling update: wave 1 runs now, later ones once it runs again.
  */
 export function planJson(p: Plan): object {
   return {
-    operations: p.operations.map(opJson),
+    operations: allOperations(p).map((op) => opJson(op, p.waves[op.instance])),
     warnings: p.warnings,
     errors: p.errors.map((e) => ({
       ...(e.instance && { instance: e.instance }), message: e.message, ...(e.cause && { cause: e.cause }),
@@ -115,7 +131,7 @@ export function planJson(p: Plan): object {
   };
 }
 
-export function opJson(op: Operation): object {
+export function opJson(op: Operation, wave?: number): object {
   const { spec: _spec, disks: _disks, ...rest } = op as Operation & { spec?: unknown; disks?: unknown };
-  return { ...rest, reason: describeCause(op.cause) };
+  return { ...rest, reason: describeCause(op.cause), ...(wave !== undefined && { wave }) };
 }

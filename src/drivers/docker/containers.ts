@@ -5,7 +5,7 @@
 import type Docker from 'dockerode';
 import { DriverError } from '../driver.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
-import { specHash } from '../../model/hash.ts';
+import { specHash, specMatches } from '../../model/hash.ts';
 import { labelsOf, loose, type ContainerInfo } from './api.ts';
 import { alreadyDone, type Conn, type Engine } from './engine.ts';
 import { ensureImage } from './images.ts';
@@ -35,9 +35,10 @@ async function networkFor(e: Engine, c: Conn, spec: InstanceSpec): Promise<Recor
   return { NetworkMode: 'host' };
 }
 
-const isWanted = (e: Engine, info: ContainerInfo | undefined, hash: string, generation: number): boolean => {
+/** The container is ours, at this generation, with this spec (a hash of an older version is checked by its own formula). */
+const isWanted = (e: Engine, info: ContainerInfo | undefined, spec: InstanceSpec, generation: number): boolean => {
   const l = info ? labelsOf(info) : {};
-  return info !== undefined && e.ours(l) && l[LABEL.spec] === hash && Number(l[LABEL.generation]) === generation;
+  return info !== undefined && e.ours(l) && specMatches(l[LABEL.spec] ?? '', spec) && Number(l[LABEL.generation]) === generation;
 };
 
 export async function createInstance(e: Engine, node: string, spec: InstanceSpec, generation: number): Promise<void> {
@@ -45,7 +46,7 @@ export async function createInstance(e: Engine, node: string, spec: InstanceSpec
   const name = containerName(spec.name);
   const hash = specHash(spec);
   const have = await e.ownContainer(c, name);
-  if (isWanted(e, have, hash, generation)) return;
+  if (isWanted(e, have, spec, generation)) return;
   if (have) await e.removeContainerByName(c, name);
   await ensureImage(e, c, spec.image);
   // the disks must be ours before the engine sees the mounts (it would create unlabelled volumes)
@@ -79,7 +80,7 @@ export async function createInstance(e: Engine, node: string, spec: InstanceSpec
     await e.call(c, `create container ${name}`, (signal) => c.docker.createContainer({ ...body, abortSignal: signal } as Docker.ContainerCreateOptions));
   } catch (err) {
     // created concurrently (or a retry after a lost answer): keep it if it is the one we want
-    if (err instanceof DriverError && err.status === 409 && isWanted(e, await e.inspectContainer(c, name), hash, generation)) return;
+    if (err instanceof DriverError && err.status === 409 && isWanted(e, await e.inspectContainer(c, name), spec, generation)) return;
     throw err;
   }
 }

@@ -86,6 +86,6 @@ export async function abortCheckpoint(e: Engine, c: Conn, containerId: string): 
     'exit 0',
   ].join('\n');
   try {
-    await runHelper(e, c, probeInstance(e), 'rescue', ['sh', '-c', script, 'rescue', containerId], [], 30_000, true);
+    await runHelper(e, c, probeInstance(e), 'rescue', ['sh', '-c', script, 'rescue', containerId], [], 30_000, { host: true });
   } catch { /* the caller checks the result */ }
 }

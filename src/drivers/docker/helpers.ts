@@ -18,6 +18,8 @@ export async function createHelper(e: Engine, c: Conn, instance: string, what: s
   cmd?: string[]; mounts?: readonly HelperMount[]; binds?: string[];
   /** in the host's PID namespace (the rescue of a hung checkpoint, criu.ts) */
   host?: boolean;
+  /** its network (default none): `container:<id>` shares an instance's (a TCP health check, health.ts) */
+  network?: string;
 }): Promise<Docker.Container> {
   const name = helperName(instance, what);
   await ensureImage(e, c, e.helperImage);
@@ -26,7 +28,7 @@ export async function createHelper(e: Engine, c: Conn, instance: string, what: s
     name, Image: e.helperImage, Cmd: opts.cmd ?? ['true'], Entrypoint: [],
     Labels: { [LABEL.cluster]: e.cluster, [LABEL.instance]: instance, [LABEL.helper]: what },
     HostConfig: {
-      NetworkMode: 'none', RestartPolicy: { Name: 'no' },
+      NetworkMode: opts.network ?? 'none', RestartPolicy: { Name: 'no' },
       Mounts: (opts.mounts ?? []).map((m) => ({ Type: 'volume' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly ?? false })),
       ...(opts.binds ? { Binds: opts.binds } : {}),
       ...(opts.host ? { PidMode: 'host' } : {}),
@@ -51,8 +53,8 @@ export async function removeHelper(e: Engine, c: Conn, h: Docker.Container | und
 
 /** Run a helper to completion and return its output. */
 export async function runHelper(e: Engine, c: Conn, instance: string, what: string, cmd: string[],
-  mounts: readonly HelperMount[] = [], timeoutMs = 120_000, host = false): Promise<RunResult> {
-  const h = await createHelper(e, c, instance, what, { cmd, mounts, host });
+  mounts: readonly HelperMount[] = [], timeoutMs = 120_000, place: { host?: boolean; network?: string } = {}): Promise<RunResult> {
+  const h = await createHelper(e, c, instance, what, { cmd, mounts, ...place });
   try {
     await e.call(c, `start helper ${what}`, (signal) => h.start({ abortSignal: signal }));
     const res = await e.call(c, `wait for helper ${what}`, (signal) => loose<{ StatusCode: number }>(h, 'wait', { abortSignal: signal }), timeoutMs);

@@ -10,16 +10,19 @@
  *   containers.ts  instance lifecycle                          sync/          content manifests, incremental/full sync
  *   migrate.ts     CRIU probe and live migration               transfer.ts    engine-to-engine streams
  *   rename.ts      an instance renamed in place (disks copied on the node, container made anew)
+ *   health.ts      health checks (exec, or tcp from a helper in the instance's network)
  * Helpers (sync, df, the CRIU probe) use `helperImage`: by default an image Drover builds from this machine's
  * busybox-static and loads into each node at its first probe (helper-image.ts); an override is copied from
  * another node when missing.
  */
 import type { Driver, LiveMigrateResult, NodeProbe, ProgressFn } from '../driver.ts';
-import type { DiskSpec } from '../../model/desired.ts';
+import type { DiskSpec, HealthProbe } from '../../model/desired.ts';
+import type { HealthResult } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import * as containers from './containers.ts';
 import { Engine, type DockerDriverOptions } from './engine.ts';
 import { engineMessage } from './errors.ts';
+import { checkHealth } from './health.ts';
 import { imagesPresent } from './images.ts';
 import { liveMigrate } from './migrate.ts';
 import { probe } from './probe.ts';
@@ -55,6 +58,10 @@ class DockerDriver implements Driver {
   stopInstance(node: string, instance: string): Promise<void> { return containers.stopInstance(this.e, node, instance); }
   removeInstance(node: string, instance: string): Promise<void> { return containers.removeInstance(this.e, node, instance); }
   renameInstance(node: string, from: string, to: string): Promise<void> { return renameInstance(this.e, node, from, to); }
+
+  checkHealth(node: string, instance: string, probe: HealthProbe, timeoutMs: number): Promise<HealthResult> {
+    return checkHealth(this.e, node, instance, probe, timeoutMs);
+  }
 
   liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult> {
     return liveMigrate(this.e, from, to, spec, generation, onProgress);

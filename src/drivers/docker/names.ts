@@ -6,7 +6,7 @@ export const LABEL = {
   /** primary | replica (volumes and their marker); containers are always the primary's */
   role: 'drover.role',
   generation: 'drover.generation',
-  /** specHash() of the container */
+  /** specHash() of the container: `v2:` + 12 hex (a bare 12 hex is an older version's, see model/hash.ts) */
   spec: 'drover.spec',
   /** disk index of a volume */
   disk: 'drover.disk',

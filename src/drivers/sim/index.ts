@@ -3,9 +3,10 @@
  * manifests give, steps take the Cluster's `sim.latency`, disk syncs report byte progress, and
  * faults can be injected (a failed node is unreachable; a fenced one is powered off).
  */
-import type { DesiredNode, DiskSpec } from '../../model/desired.ts';
+import type { DesiredNode, DiskSpec, HealthProbe } from '../../model/desired.ts';
+import type { HealthResult } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
-import { specHash } from '../../model/hash.ts';
+import { specHash, specMatches } from '../../model/hash.ts';
 import { DriverError, type Driver, type NodeProbe, type ProgressFn } from '../driver.ts';
 import { SimWorld, type SimVolume } from './world.ts';
 
@@ -93,11 +94,10 @@ export class SimDriver implements Driver {
 
   async createInstance(node: string, spec: InstanceSpec, generation: number): Promise<void> {
     await this.step('createInstance', node, spec.name);
-    const hash = specHash(spec);
     const existing = this.world.node(node).containers.get(spec.name);
-    if (existing && existing.specHash === hash && existing.generation === generation) return;
+    if (existing && specMatches(existing.specHash, spec) && existing.generation === generation) return;
     if (existing?.state === 'running') throw new DriverError(`${node}: container for ${spec.name} is running with another spec; stop it first`, false, node);
-    await this.world.putContainer(node, { instance: spec.name, state: 'stopped', specHash: hash, generation, memory: spec.memory, vcpus: spec.vcpus });
+    await this.world.putContainer(node, { instance: spec.name, state: 'stopped', specHash: specHash(spec), generation, memory: spec.memory, vcpus: spec.vcpus });
   }
 
   async startInstance(node: string, instance: string): Promise<void> {
@@ -130,6 +130,15 @@ export class SimDriver implements Driver {
       await this.world.putVolume(node, { ...v, instance: to });
       await this.world.deleteVolume(node, `${from}/${v.disk}`);
     }
+  }
+
+  /** Healthy while running, unless `drover sim unhealthy` said otherwise. */
+  async checkHealth(node: string, instance: string, probe: HealthProbe): Promise<HealthResult> {
+    await this.step('checkHealth', node, instance);
+    const what = 'exec' in probe ? probe.exec.join(' ') : `tcp ${probe.tcp}`;
+    if (this.container(node, instance).state !== 'running') return { ok: false, output: `${what}: ${instance} is not running` };
+    if (this.world.unhealthy().includes(instance)) return { ok: false, output: `${what}: failed (simulated: drover sim unhealthy ${instance})` };
+    return { ok: true, output: `${what}: ok` };
   }
 
   /** The sim's power switch: a fenced node runs nothing until `drover sim restore-node`. */

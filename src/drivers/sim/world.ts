@@ -94,6 +94,25 @@ export class SimWorld {
     this.flagsMtime = fs.statSync(this.flagsFile).mtimeMs;
   }
 
+  /** Instances whose health checks fail (`drover sim unhealthy`): a small file, like the node flags. */
+  unhealthy(): readonly string[] {
+    try {
+      return JSON.parse(fs.readFileSync(this.healthFile, 'utf8')) as string[];
+    } catch {
+      return [];
+    }
+  }
+
+  setUnhealthy(instance: string, unhealthy: boolean): void {
+    const rest = this.unhealthy().filter((n) => n !== instance);
+    fs.mkdirSync(path.dirname(this.healthFile), { recursive: true });
+    writeFileAtomic(this.healthFile, JSON.stringify(unhealthy ? [...rest, instance] : rest));
+  }
+
+  private get healthFile(): string {
+    return path.join(path.dirname(this.flagsFile), 'unhealthy.json');
+  }
+
   putContainer(node: string, c: SimContainer): Promise<void> { return this.write({ k: 'ctr', node, name: c.instance, v: c }); }
   deleteContainer(node: string, instance: string): Promise<void> { return this.write({ k: 'ctr', node, name: instance, v: null }); }
   putVolume(node: string, v: SimVolume): Promise<void> { return this.write({ k: 'vol', node, name: volumeKey(v.instance, v.disk), v }); }
