@@ -2,7 +2,8 @@
  * Rename in place on real engines (metadata.renamedFrom): docker bakes the name into containers and
  * volumes, so the driver copies the disks on each node into volumes under the new name and makes the
  * container anew; the instance keeps its node, its secondary and its data (a marker file), and nothing
- * is left under the old name (no container, volume, marker or helper). Own test bed on base 90.
+ * is left under the old name (no container, volume, marker or helper); a master killed with -9
+ * inside a rename is resumed by the next apply. Own test bed on base 90.
  * Needs root and scripts/ci-setup-docker.
  */
 import { suite } from 'uvu';
@@ -75,6 +76,30 @@ test('a renamed instance keeps its node, its secondary and its data, and leaves 
   const again = await drover(['plan', dir, '--detailed-exitcode']);
   ok(again, 'nothing left to do after the rename');
   assert.match(again.stderr + again.stdout, /Drover knows no instance "db1" \(already renamed, or a typo\)/);
+});
+
+test('a master killed with -9 mid-rename (at several durable steps): the next apply finishes it, data kept, nothing left under an old name', async (ctx) => {
+  const bed = ctx.bed!;
+  const drover = ctx.drover!;
+  let name = 'db2';
+  let killed = 0;
+  for (const at of [2, 3, 4, 5]) {
+    const next = `db${at + 1}`;
+    const dir = manifests(ctx, next, name);
+    const first = await drover(['apply', dir, '--yes'], { env: { DROVER_FAILPOINT_KILL_AT: String(at) } }).catch((e: Error) => e);
+    if (first instanceof Error) killed++; // killed by SIGKILL (the CLI helper throws on a signal)
+    const r = await drover(['apply', dir, '--yes']);
+    ok(r, `kill at batch ${at}: resumed apply`);
+    const st = (await drover.json<StatusJson>(['status', dir])).instances.find((i) => i.name === next)!;
+    assert.equal(st.state, 'running', `kill at batch ${at}: ${next} runs`);
+    assert.is((await bed.data.read(st.primary!, next, 0))['marker.txt'], 'written before the rename\n', `kill at batch ${at}: data kept`);
+    for (const i of [1, 2]) assert.equal(await leftovers(bed, i, name), [], `kill at batch ${at}: node${i}: nothing left under ${name}`);
+    name = next;
+  }
+  assert.ok(killed >= 2, `the renames were really killed (${killed} of 4)`);
+  const renames = (await drover.json<{ jobs: (JobJson & { resumed?: number })[] }>(['jobs'])).jobs.filter((j) => j.type === 'RenameInstance');
+  assert.ok(renames.some((j) => (j.resumed ?? 0) > 0), `some kill landed inside a rename, which a later master resumed: ${JSON.stringify(renames.map((j) => [j.instance, j.result, j.resumed]))}`);
+  assert.equal(renames.filter((j) => j.result !== 'succeeded').map((j) => j.instance), [], 'every rename succeeded in the end');
 });
 
 test.run();
