@@ -106,7 +106,6 @@ test('the journal records the path taken: live with its downtime, or cold with t
 });
 
 test.after(cleanupTemps);
-test.run();
 
 test('a migration resumed after its live step never copies the stale source over the target, even if the target stopped since', async () => {
   const c = await simCluster(F.desired(three(), [F.instance('db')], F.cluster()));
@@ -124,3 +123,5 @@ test('a migration resumed after its live step never copies the stale source over
   for (const [, step] of stepsOf(op).filter(([n]) => n === 'preSync' || n === 'finalSync')) await step(ctx);
   assert.equal(synced, [], 'no sync from the old source once the target is the recorded primary');
 });
+
+test.run();
