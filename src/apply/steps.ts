@@ -282,6 +282,9 @@ function stripUndefined(p: Placement): Placement {
 
 /** Never copy into disks a running copy is using: after a live migration the target runs. */
 async function syncUnlessRunning(c: StepContext, from: string, to: string, instance: string): Promise<void> {
+  // `to` already recorded as the primary (a live step succeeded before a restart): its disks are the newest,
+  // even if its process has exited since; copying the stale source over them would lose writes
+  if (c.store.placements.get(instance)?.primary === to) return;
   const probe = await c.driver.probe(to);
   if (probe.containers.some((x) => x.instance === instance && x.state === 'running')) return;
   const source = await c.driver.probe(from);

@@ -24,7 +24,8 @@ const spec = (tb: Testbed, name: string): InstanceSpec => ({
 });
 
 test.before(async (ctx) => {
-  ctx.tb = await startTestbed(2, 84, { DROVER_TESTBED_CRIU_MODE: 'hang' });
+  // uvu reports nothing when a before hook throws: say why here
+  ctx.tb = await startTestbed(2, 84, { DROVER_TESTBED_CRIU_MODE: 'hang' }).catch((e: unknown) => { console.error(`    test bed did not start: ${String(e)}`); throw e; });
   const nodes = ctx.tb.nodes(`criu-${process.pid}`);
   ctx.driver = createDockerDriver({
     cluster: `criu-${process.pid}`, nodes, timeoutMs: 3000, stopTimeoutS: 2, helperImage: ctx.tb.image, checkpointTimeoutMs: 4000,

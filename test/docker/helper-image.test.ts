@@ -13,7 +13,8 @@ import { dockerDiskData, engineAt, startTestbed, type Testbed } from '../support
 const test = suite<{ tb?: Testbed }>('built-in helper image', {});
 
 test.before(async (ctx) => {
-  ctx.tb = await startTestbed(2, 88, {});
+  // uvu reports nothing when a before hook throws: say why here
+  ctx.tb = await startTestbed(2, 88, {}).catch((e: unknown) => { console.error(`    test bed did not start: ${String(e)}`); throw e; });
 });
 
 test.after(async (ctx) => {

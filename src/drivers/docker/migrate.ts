@@ -12,7 +12,7 @@ import type { InstanceSpec } from '../../model/operations.ts';
 import { dial, labelsOf, loose } from './api.ts';
 import { createInstance, ensureRunning, stopInstance } from './containers.ts';
 import { abortCheckpoint, supportsCheckpoint } from './criu.ts';
-import { EngineTimeout, type Engine } from './engine.ts';
+import { EngineTimeout, type Conn, type Engine } from './engine.ts';
 import { createHelper, removeHelper } from './helpers.ts';
 import { containerName } from './names.ts';
 import { prepareSync, runSync } from './sync/index.ts';
@@ -43,33 +43,15 @@ export async function liveMigrate(e: Engine, from: string, to: string, spec: Ins
   let ckA: Docker.Container | undefined;
   let ckB: Docker.Container | undefined;
   let frozen = false;
-  let dumping = false;
   try {
-    const sync: SyncSession | undefined = spec.disks.length > 0 ? await prepareSync(e, a, b, spec.name) : undefined;
+    const sync = spec.disks.length > 0 ? await prepareSync(e, a, b, spec.name) : undefined;
     ckA = await createHelper(e, a, spec.name, 'ck-src', { binds: [`${ckDirA}:/ck`] });
     ckB = await createHelper(e, b, spec.name, 'ck-dst', { binds: [`${ckDirB}:/ck`] });
-    const [hA, hB] = [ckA, ckB];
     const t0 = Date.now();
     frozen = true;
     try {
-      dumping = true;
-      await e.call(a, `checkpoint ${name}`, (signal) => loose<unknown>(a.docker.getContainer(src.Id), 'createCheckpoint', {
-        CheckpointID: ck, CheckpointDir: ckDirA, Exit: true, abortSignal: signal,
-      }), e.opts.checkpointTimeoutMs ?? 30_000);
-      dumping = false;
-      await Promise.all([
-        sync ? runSync(e, a, b, sync, onProgress) : Promise.resolve(0),
-        transfer(e, a, b, `copy checkpoint of ${name}`,
-          (signal) => hA.getArchive({ path: `/ck/${ck}`, abortSignal: signal }),
-          (body, signal) => hB.putArchive(body, { path: '/ck', abortSignal: signal })),
-      ]);
-      await e.call(b, `restore ${name}`, (signal) => dial<unknown>(b.docker, {
-        // the checkpoint goes in the query only: API >= 1.24 refuses a start with a host config in the body
-        path: `/containers/${dstInfo.Id}/start?`, method: 'POST', options: { _query: { checkpoint: ck }, _body: {} }, abortSignal: signal,
-        statusCodes: { 204: true, 304: 'container already started', 404: 'no such container', 500: 'server error' },
-      }), Math.max(e.timeout, 120_000));
+      await moveFrozen(e, a, b, { name, srcId: src.Id, dstId: dstInfo.Id, ck, ckDirA, hA: ckA, hB: ckB, ...(sync ? { sync } : {}) }, onProgress);
     } catch (err) {
-      if (dumping && err instanceof EngineTimeout) await abortCheckpoint(e, a, src.Id);
       return await backToSource(e, from, to, spec.name, err);
     }
     const downtimeMs = Date.now() - t0;
@@ -84,6 +66,42 @@ export async function liveMigrate(e: Engine, from: string, to: string, spec: Ins
         .catch(() => { /* the directory is removed with the data root at worst */ });
     }
   }
+}
+
+interface Move {
+  readonly name: string;
+  readonly srcId: string;
+  readonly dstId: string;
+  /** checkpoint name, and its directory on the source */
+  readonly ck: string;
+  readonly ckDirA: string;
+  /** helpers exposing the checkpoint directories of both sides */
+  readonly hA: Docker.Container;
+  readonly hB: Docker.Container;
+  readonly sync?: SyncSession;
+}
+
+/** Checkpoint on `a` (bounded; a hung one is aborted), disks and checkpoint copied in parallel, restore on `b`. */
+async function moveFrozen(e: Engine, a: Conn, b: Conn, m: Move, onProgress?: ProgressFn): Promise<void> {
+  try {
+    await e.call(a, `checkpoint ${m.name}`, (signal) => loose<unknown>(a.docker.getContainer(m.srcId), 'createCheckpoint', {
+      CheckpointID: m.ck, CheckpointDir: m.ckDirA, Exit: true, abortSignal: signal,
+    }), e.opts.checkpointTimeoutMs ?? 30_000);
+  } catch (err) {
+    if (err instanceof EngineTimeout) await abortCheckpoint(e, a, m.srcId);
+    throw err;
+  }
+  await Promise.all([
+    m.sync ? runSync(e, a, b, m.sync, onProgress) : Promise.resolve(0),
+    transfer(e, a, b, `copy checkpoint of ${m.name}`,
+      (signal) => m.hA.getArchive({ path: `/ck/${m.ck}`, abortSignal: signal }),
+      (body, signal) => m.hB.putArchive(body, { path: '/ck', abortSignal: signal })),
+  ]);
+  await e.call(b, `restore ${m.name}`, (signal) => dial<unknown>(b.docker, {
+    // the checkpoint goes in the query only: API >= 1.24 refuses a start with a host config in the body
+    path: `/containers/${m.dstId}/start?`, method: 'POST', options: { _query: { checkpoint: m.ck }, _body: {} }, abortSignal: signal,
+    statusCodes: { 204: true, 304: 'container already started', 404: 'no such container', 500: 'server error' },
+  }), Math.max(e.timeout, 120_000));
 }
 
 /**
