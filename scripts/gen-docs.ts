@@ -116,7 +116,8 @@ export function renderDocs(): string {
     '',
   ];
   parts.push('## Envelope', '', '| Field | Type | Default | Description |', '|---|---|---|---|');
-  for (const row of rows(readSchema('cluster') as Schema, '').filter((r) => !r.field.startsWith('spec'))) {
+  const envelope = rows(readSchema('cluster') as Schema, '').filter((r) => !r.field.startsWith('spec'));
+  for (const row of envelope) {
     const r = ENVELOPE[row.field] ? { ...row, ...ENVELOPE[row.field] } : row; // the cluster's, said of any kind
     parts.push(`| \`${r.field}\` | ${cell(r.type)} | ${cell(r.def)} | ${cell(r.description)} |`);
   }
@@ -125,7 +126,9 @@ export function renderDocs(): string {
     const schema = readSchema(file) as Schema;
     parts.push(`## ${kind}`, '', schema.description ?? '', '', `Schema: \`schemas/${file}.schema.json\``, '');
     parts.push('| Field | Type | Default | Description |', '|---|---|---|---|');
-    for (const r of rows(schema.properties!.spec!, 'spec.')) {
+    // metadata fields of this kind only (instanceMetadata's renamedFrom), then its spec
+    const own = rows(schema.properties!.metadata!, 'metadata.').filter((r) => !envelope.some((e) => e.field === r.field));
+    for (const r of [...own, ...rows(schema.properties!.spec!, 'spec.')]) {
       parts.push(`| \`${r.field}\` | ${cell(r.type)} | ${cell(r.def)} | ${cell(r.description)} |`);
     }
     parts.push('');

@@ -40,7 +40,7 @@ export class StepFailure extends Error {}
  */
 export const STEPS_VERSION: Readonly<Record<OperationType, number>> = {
   CreateInstance: 1, SyncDisks: 1, StartInstance: 1, StopInstance: 1, MigrateInstance: 1, MoveInstance: 1,
-  FailoverInstance: 1, ReplaceSecondary: 1, RecreateInstance: 1, RemoveInstance: 1, RemoveOrphan: 1,
+  FailoverInstance: 1, ReplaceSecondary: 1, RecreateInstance: 1, RemoveInstance: 1, RemoveOrphan: 1, RenameInstance: 1,
   ModifyInstance: 1, RestartInstance: 1, GrowDisk: 1,
 };
 
@@ -132,6 +132,14 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
       ...(op.secondary ? [['growReplica', (c: StepContext) => growDisks(c, op.secondary!, op.instance, op.disks)] as const] : []),
       ['growPrimary', (c) => growDisks(c, op.primary, op.instance, op.disks)],
     ];
+    case 'RenameInstance': return [
+      ['renamePrimary', (c) => renameOn(c, op.primary, op.from, op.instance)],
+      // a backend that stops the instance to rename it: running again before the replica is renamed
+      ...(op.disruption === 'none' ? [] : [['start', (c: StepContext) => startIfItRan(c, op)] as const]),
+      ...(op.secondary ? [['renameReplica', (c: StepContext) => renameOn(c, op.secondary!, op.from, op.instance)] as const] : []),
+      ['record', (c) => movePlacement(c, op.from, op.instance)],
+      ['verify', (c) => verifyRenamed(c, op)],
+    ];
     case 'RemoveInstance': return [
       ...(op.primary ? [
         ['removeContainer', (c: StepContext) => c.driver.removeInstance(op.primary!, op.instance)] as const,
@@ -148,6 +156,48 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
         return p?.secondary === op.node && op.volumes ? c.store.putPlacement({ instance: p.instance, primary: p.primary, generation: p.generation }) : Promise.resolve();
       }],
     ];
+  }
+}
+
+async function renameOn(c: StepContext, node: string, from: string, to: string): Promise<void> {
+  if (!c.driver.renameInstance) throw new StepFailure(`the ${c.driver.backend} backend cannot rename instances`);
+  await c.driver.renameInstance(node, from, to);
+}
+
+/**
+ * The placement (with what was applied and the last sync) and any balance decision take the new
+ * name: written under it first, then dropped under the old one, so a crash in between leaves both
+ * and the step, run again, finishes the move.
+ */
+async function movePlacement(c: StepContext, from: string, to: string): Promise<void> {
+  const old = c.store.placements.get(from);
+  if (!old && !c.store.placements.has(to)) throw new StepFailure(`${from} has no placement in the store`);
+  if (old) await c.store.putPlacement({ ...old, instance: to });
+  const target = c.store.targets.get(from);
+  if (target) await c.store.putTarget({ ...target, instance: to });
+  if (target) await c.store.deleteTarget(from);
+  if (old) await c.store.deletePlacement(from);
+}
+
+/** After a rename that had to stop the instance: start it again unless Drover last left it stopped. */
+async function startIfItRan(c: StepContext, op: Extract<Operation, { type: 'RenameInstance' }>): Promise<void> {
+  const p = c.store.placements.get(op.from) ?? c.store.placements.get(op.instance);
+  const probe = await c.driver.probe(op.primary);
+  const ctr = probe.containers.find((x) => x.instance === op.instance);
+  if (ctr && ctr.state !== 'running' && p?.applied?.running !== false) await c.driver.startInstance(op.primary, op.instance);
+}
+
+/** Nothing is left under the old name, and the primary holds the instance under the new one. */
+async function verifyRenamed(c: StepContext, op: Extract<Operation, { type: 'RenameInstance' }>): Promise<void> {
+  for (const node of [op.primary, ...(op.secondary ? [op.secondary] : [])]) {
+    const probe = await c.driver.probe(node);
+    if (probe.containers.some((x) => x.instance === op.from) || probe.volumes.some((v) => v.instance === op.from)) {
+      throw new StepFailure(`${op.from}: copies left on ${node} under the old name after the rename`);
+    }
+  }
+  const primary = await c.driver.probe(op.primary);
+  if (!primary.volumes.some((v) => v.instance === op.instance) && !primary.containers.some((x) => x.instance === op.instance)) {
+    throw new StepFailure(`${op.instance}: nothing on ${op.primary} under the new name after the rename`);
   }
 }
 
@@ -250,6 +300,9 @@ function stripUndefined(p: Placement): Placement {
 
 /** Never copy into disks a running copy is using: after a live migration the target runs. */
 async function syncUnlessRunning(c: StepContext, from: string, to: string, instance: string): Promise<void> {
+  // `to` already recorded as the primary (a live step succeeded before a restart): its disks are the newest,
+  // even if its process has exited since; copying the stale source over them would lose writes
+  if (c.store.placements.get(instance)?.primary === to) return;
   const probe = await c.driver.probe(to);
   if (probe.containers.some((x) => x.instance === instance && x.state === 'running')) return;
   const source = await c.driver.probe(from);
@@ -275,7 +328,7 @@ async function removeReplicaIfReachable(c: StepContext, node: string, instance: 
 
 async function primaryDisks(c: StepContext, primary: string, instance: string) {
   const probe = await c.driver.probe(primary);
-  return probe.volumes.filter((v) => v.instance === instance).sort((a, b) => a.disk - b.disk).map((v) => ({ size: v.size }));
+  return probe.volumes.filter((v) => v.instance === instance).sort((a, b) => a.disk - b.disk).map((v) => ({ size: v.size, mount: '' }));
 }
 
 async function update(c: StepContext, node: string, instance: string, spec: InstanceSpec): Promise<void> {

@@ -10,6 +10,8 @@ import type { Desired } from '../model/desired.ts';
 import type { Driver } from '../drivers/driver.ts';
 import { observe } from '../observe/index.ts';
 import type { DriftItem } from '../plan/drift.ts';
+import { guardsIn, type PartitionGuard } from '../plan/facts.ts';
+import { describeGuard } from '../plan/reasons.ts';
 import type { Store } from '../store/store.ts';
 import type { GitInfo } from '../store/types.ts';
 import { converge, type ConvergeResult } from './converge.ts';
@@ -21,7 +23,7 @@ export type WatchEvent =
   | { readonly type: 'watch-started'; readonly paths: readonly string[]; readonly intervalMs: number }
   | { readonly type: 'reload-failed'; readonly trigger: string; readonly diagnostics: readonly string[] }
   | { readonly type: 'health-changed'; readonly down: readonly string[]; readonly up: readonly string[] }
-  | { readonly type: 'run'; readonly run: number; readonly trigger: string; readonly changes: number; readonly failed: number; readonly pending: number; readonly drift: readonly DriftItem[]; readonly durationMs: number; readonly git?: GitInfo; readonly parked: boolean; readonly errors: readonly string[] }
+  | { readonly type: 'run'; readonly run: number; readonly trigger: string; readonly changes: number; readonly failed: number; readonly pending: number; readonly guards: readonly (PartitionGuard & { readonly reason: string })[]; readonly drift: readonly DriftItem[]; readonly durationMs: number; readonly git?: GitInfo; readonly parked: boolean; readonly errors: readonly string[] }
   | { readonly type: 'stopping'; readonly reason: string }
   | { readonly type: 'stopped' };
 
@@ -111,7 +113,7 @@ async function runOnce(o: WatchOptions, desired: Desired, driver: Driver, run: n
   const r = await converge({ desired, driver, store: o.store, events: o.events, signal: o.signal, maxWaitMs: 0, trigger: `watch:${trigger}`, ...(git && { git }), ...(o.prune && { prune: true }) });
   o.report({
     type: 'run', run, trigger, changes: r.succeeded, failed: r.failed.length + r.errors.length, pending: r.pending.length, drift: r.drift,
-    durationMs: Date.now() - started, parked: r.parked, errors: [...r.errors.map(formatError), ...r.failed.map((f) => formatError({ message: `${f.op.type} ${f.op.instance}: ${f.error}` }))],
+    guards: guardsIn(r.pending).map((g) => ({ ...g, reason: describeGuard(g) })), durationMs: Date.now() - started, parked: r.parked, errors: [...r.errors.map(formatError), ...r.failed.map((f) => formatError({ message: `${f.op.type} ${f.op.instance}: ${f.error}` }))],
     ...(git && { git }),
   });
   return r;

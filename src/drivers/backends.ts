@@ -21,6 +21,11 @@ export interface BackendCapabilities {
   readonly restartResize: readonly ResizableField[];
   /** Nodes hold images of their own (verify compares them). */
   readonly images: boolean;
+  /**
+   * Renaming an instance in place (`metadata.renamedFrom`): `in-place` keeps it running, `restart`
+   * stops it while its copies take the new name, `no`: the backend cannot (the plan says so).
+   */
+  readonly rename: 'in-place' | 'restart' | 'no';
 }
 
 /** What a Node manifest must say on this backend. */
@@ -41,13 +46,13 @@ export const BACKENDS = {
   sim: {
     description: 'the embedded simulator',
     // it stands in for Ganeti's VMs, whose memory and vcpus take effect at the next boot (gnt-instance modify -B)
-    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], restartResize: ['memory', 'vcpus'], images: false },
+    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], restartResize: ['memory', 'vcpus'], images: false, rename: 'in-place' },
     node: { capacity: true },
   },
   docker: {
     description: 'Docker engines',
     // memory and CPU limits through the engine's container update API (`docker update`)
-    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: ['memory', 'vcpus'], restartResize: [], images: true },
+    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: ['memory', 'vcpus'], restartResize: [], images: true, rename: 'restart' },
     node: { capacity: false, endpoint: { example: 'unix:///var/run/docker.sock' } },
   },
 } as const satisfies Readonly<Record<string, BackendInfo>>;

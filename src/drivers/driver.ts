@@ -91,6 +91,15 @@ export interface Driver {
   removeInstance(node: string, instance: string): Promise<void>;
 
   /**
+   * Give everything of instance `from` on `node` (container, volumes, role marker) the name `to`,
+   * keeping contents, role, generation and running state (backends whose `rename` capability is
+   * `restart` may leave it stopped: apply/ starts it again). Idempotent, and resumable at any point:
+   * whatever is still under `from` moves, what is already under `to` stays; nothing under either is fine.
+   * Absent on backends that cannot rename (capability `rename: no`).
+   */
+  renameInstance?(node: string, from: string, to: string): Promise<void>;
+
+  /**
    * The backend's own power switch (backends with the `powerSwitch` capability): `node` runs nothing
    * until it is restored. Used only by apply/'s fencing, which is cluster policy (apply/fence.ts).
    */

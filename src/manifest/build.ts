@@ -8,6 +8,7 @@ import { checkCapacity } from './capacity.ts';
 import { formatLocation, type Diagnostics } from './diagnostic.ts';
 import type { Gaps } from './gaps.ts';
 import { checkNodeBackends, checkPinnedAntiAffinity, checkPins, clusterOf } from './references.ts';
+import { checkRenames } from './renames.ts';
 import { resolveCluster, resolveInstance, resolveNode } from './resolve.ts';
 import type { AnyManifest, Manifest } from './types.ts';
 import { where } from './types.ts';
@@ -39,6 +40,7 @@ export function buildDesired(all: readonly AnyManifest[], gaps: Gaps, diags: Dia
   checkNodeBackends(desired, docs, diags);
   checkPins(desired, docs, gaps, diags);
   checkPinnedAntiAffinity(desired, docs, diags);
+  checkRenames(desired, docs, diags);
   checkCapacity(desired, docs, gaps, diags);
   return desired;
 }

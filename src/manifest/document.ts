@@ -32,8 +32,9 @@ export function checkDocument(doc: YamlDoc, diags: Diagnostics, gaps: Gaps): Any
     gaps.add(brokenDoc(fields));
     return undefined;
   }
-  const metadata = fields.metadata as { name: string; labels?: Record<string, string> };
-  return { kind, name: metadata.name, labels: metadata.labels ?? {}, spec: fields.spec, doc, title } as AnyManifest;
+  const metadata = fields.metadata as { name: string; labels?: Record<string, string>; renamedFrom?: string };
+  const renamed = metadata.renamedFrom !== undefined && { renamedFrom: metadata.renamedFrom };
+  return { kind, name: metadata.name, labels: metadata.labels ?? {}, ...renamed, spec: fields.spec, doc, title } as AnyManifest;
 }
 
 /** apiVersion and kind decide which schema applies, so they are checked first, with plain words. */

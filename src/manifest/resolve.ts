@@ -46,7 +46,7 @@ class Fields {
       const first = mounts.get(mount);
       if (first !== undefined) this.error(`${pointer}/${i}${d.mount ? '/mount' : ''}`, `"${mount}"${d.mount ? '' : ' (where a disk without a mount is mounted)'} is already the mount of disks[${first}]`);
       mounts.set(mount, i);
-      return { size: this.bytes(`${pointer}/${i}/size`, d.size), ...(d.mount !== undefined && { mount: d.mount }) };
+      return { size: this.bytes(`${pointer}/${i}/size`, d.size), mount };
     });
   }
 
@@ -93,6 +93,10 @@ class Fields {
 export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): DesiredCluster {
   const f = new Fields(m, diags);
   const { defaults, policy, reconcile, failover } = m.spec;
+  if (failover.maxPerHour !== undefined) {
+    diags.warning(where(m, '/spec/failover/maxPerHour', 'key'), `${m.title}: spec.failover.maxPerHour is deprecated and ignored: `
+      + 'a dead node\'s instances all fail over (one node, one event); failover.maxUnreachableShare stops failover when many nodes are unreachable at once, and failover.holdAfterFailures holds a flapping node');
+  }
   return {
     name: m.name,
     labels: m.labels,
@@ -114,7 +118,7 @@ export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): Desi
     failover: {
       automatic: failover.automatic,
       nodeDownAfterMs: f.ms('/spec/failover/nodeDownAfter', failover.nodeDownAfter),
-      maxPerHour: failover.maxPerHour,
+      maxUnreachableShare: failover.maxUnreachableShare,
       holdAfterFailures: failover.holdAfterFailures,
       ...(failover.fenceCommand && { fenceCommand: failover.fenceCommand }),
     },
@@ -167,6 +171,7 @@ export function resolveInstance(m: Manifest<'Instance'>, cluster: DesiredCluster
   return {
     name: m.name,
     labels: m.labels,
+    ...(m.renamedFrom !== undefined && { renamedFrom: m.renamedFrom }),
     cluster: spec.cluster,
     image: spec.image ?? d.image,
     memory: spec.memory === undefined ? d.memory : f.bytes('/spec/memory', spec.memory),

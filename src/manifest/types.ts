@@ -28,7 +28,7 @@ export interface ClusterSpecDoc {
   };
   readonly policy: { readonly vcpuRatio: number; readonly memoryOvercommit: number; readonly redundancy: 'n+1' | 'none' };
   readonly reconcile: { readonly interval: Duration; readonly concurrency: { readonly perNode: number; readonly total: number }; readonly rebalance: 'off' | 'auto'; readonly maxUnavailable: number | string };
-  readonly failover: { readonly automatic: boolean; readonly nodeDownAfter: Duration; readonly fenceCommand?: readonly string[]; readonly maxPerHour: number; readonly holdAfterFailures: number };
+  readonly failover: { readonly automatic: boolean; readonly nodeDownAfter: Duration; readonly fenceCommand?: readonly string[]; readonly maxUnreachableShare: number; readonly holdAfterFailures: number; readonly maxPerHour?: number };
   readonly replication: { readonly interval: Duration };
   readonly docker: { readonly helperImage?: string; readonly checkpointTimeout: Duration };
   readonly sim: { readonly latency: Duration };
@@ -83,6 +83,8 @@ export interface Manifest<K extends Kind = Kind> {
   readonly kind: K;
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** metadata.renamedFrom (instances only): the name it had before. */
+  readonly renamedFrom?: string;
   readonly spec: SpecOf[K];
   readonly doc: YamlDoc;
   /** `Instance "web1"`, to start messages with. */

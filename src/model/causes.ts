@@ -55,6 +55,9 @@ export type RepairCause =
   /** Older than the Cluster's replication.interval: an interval re-sync. */
   | OnNode<'replica-stale', { age: number; interval: number }>;
 
+/** Why an instance is renamed in place: `metadata.renamedFrom`. */
+export type RenameCause = Of<'renamed', { from: string }>;
+
 /** Why something is removed. */
 export type RemovalCause =
   | Of<'state-absent'>
@@ -71,7 +74,11 @@ export type HoldCause =
   | OnNode<'failover-blocked', { block: FailoverBlock }>
   | OnNode<'no-takeover', { secondary?: string }> // replicated, but the secondary cannot take over
   | OnNode<'plain-lost', { instance: string }>
-  | OnNode<'budget', { used: number; limit: number }> // failover.maxPerHour reached
+  /**
+   * The partition guard: `unreachable` of the cluster's `nodes` do not answer at once, more than
+   * failover.maxUnreachableShare (`limit`); this master may be the one cut off, so nothing fails over.
+   */
+  | OnNode<'partition-guard', { cluster: string; unreachable: number; nodes: number; limit: number }>
   /**
    * A later wave of a rolling update: `group` (an antiAffinity value) may have `limit` members down
    * at once, and `unavailable` are down now or go down in this round's wave.
@@ -80,11 +87,15 @@ export type HoldCause =
   | OnNode<'pin-unusable', { role: 'primary' | 'secondary'; unfit: Unfit }>
   | Of<'no-placement', { instance: string; refusal: Refusal }>
   | Of<'no-secondary', { instance: string; refusal: Refusal }>
+  /** A rename waits until every node holding a copy under the old name answers. */
+  | OnNode<'rename-waits', { from: string }>
+  /** The cluster's backend has no way to rename an instance in place. */
+  | Of<'rename-unsupported', { from: string; backend: string }>
   /** The primary lost its disks while the synced replica on `secondary` has them. */
   | OnNode<'held-disks-missing-on-primary', { instance: string; secondary: string; syncedAt: number }>;
 
 /** An operation saved in flight by a master older than causes: only its sentence is known. */
 export type LegacyCause = Of<'legacy-reason', { reason: string }>;
 
-export type Cause = PlacementCause | RepairCause | RemovalCause | HoldCause | LegacyCause;
+export type Cause = PlacementCause | RepairCause | RenameCause | RemovalCause | HoldCause | LegacyCause;
 export type CauseKind = Cause['kind'];

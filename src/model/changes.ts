@@ -35,6 +35,6 @@ function diskChanges(from: readonly DiskSpec[], to: readonly DiskSpec[], put: (p
       continue;
     }
     put(`disks[${i}].size`, formatBytes(a.size), formatBytes(b.size));
-    put(`disks[${i}].mount`, a.mount ?? UNSET, b.mount ?? UNSET);
+    put(`disks[${i}].mount`, a.mount, b.mount);
   }
 }

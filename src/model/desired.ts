@@ -20,8 +20,8 @@ export type InstanceState = 'running' | 'stopped' | 'absent';
 export interface DiskSpec {
   /** bytes */
   readonly size: number;
-  /** Where it appears inside the instance; absent: the backend's choice (docker: defaultMount). */
-  readonly mount?: string;
+  /** Where it appears inside the instance; a disk declared by size alone gets defaultMount() (manifest/resolve.ts). */
+  readonly mount: string;
 }
 
 /** Where a disk without a mount point appears on backends with a filesystem view (docker): /data, /data1, … by its index. */
@@ -62,8 +62,11 @@ export interface DesiredCluster {
     readonly nodeDownAfterMs: number;
     /** argv; the node's name and endpoint are appended. Absent: only a backend with a power switch can fence. */
     readonly fenceCommand?: readonly string[];
-    /** Failovers started per hour in the cluster at most; 0 = no limit. Optional: models built by hand (tests, bench) may omit it: 10. */
-    readonly maxPerHour?: number;
+    /**
+     * The partition guard: automatic failover stops while more than this share of the cluster's
+     * nodes is unreachable at once (plan/facts.ts partitionGuard). Omitted (models built by hand): 0.5.
+     */
+    readonly maxUnreachableShare?: number;
     /** Falls within an hour after which a node is held out of new placements for an hour; 0 = never. Omitted: 3. */
     readonly holdAfterFailures?: number;
   };
@@ -104,6 +107,8 @@ export interface DesiredNode {
 export interface DesiredInstance {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** metadata.renamedFrom: the name Drover knows it by until the rename is done (plan/rename.ts). */
+  readonly renamedFrom?: string;
   readonly cluster: string;
   readonly image: string;
   readonly memory: number; // bytes

@@ -170,6 +170,17 @@ export interface GrowDisk extends Changing {
   readonly disks: readonly DiskSpec[];
   readonly disruption: 'none';
 }
+/**
+ * `metadata.renamedFrom`: give the instance's copies on its nodes (container, disks, replica) and its
+ * placement the new name, in place; `instance` is the new name. Nothing moves and no data is copied
+ * between nodes; the backend's capability says whether the instance restarts (`disruption`).
+ */
+export interface RenameInstance extends Changing {
+  readonly type: 'RenameInstance';
+  readonly from: string;
+  readonly primary: string;
+  readonly secondary?: string;
+}
 export interface RemoveInstance extends Base {
   readonly type: 'RemoveInstance';
   readonly primary?: string;
@@ -196,6 +207,7 @@ export type Operation =
   | ModifyInstance
   | RestartInstance
   | GrowDisk
+  | RenameInstance
   | RemoveInstance
   | RemoveOrphan;
 
@@ -216,7 +228,8 @@ export function nodesOf(op: Operation): string[] {
     case 'FailoverInstance': return [op.from, op.to];
     case 'MoveInstance': return [op.from, op.to, ...(op.secondary ? [op.secondary] : [])];
     case 'ReplaceSecondary': return [op.primary, op.to, ...(op.from ? [op.from] : [])];
-    case 'RemoveInstance': return [op.primary, op.secondary].filter((n): n is string => !!n);
+    case 'RemoveInstance':
+    case 'RenameInstance': return [op.primary, op.secondary].filter((n): n is string => !!n);
     case 'RemoveOrphan': return [op.node];
   }
 }
@@ -243,6 +256,7 @@ export function downtimeOf(op: Operation): Downtime {
   switch (op.type) {
     case 'ModifyInstance': case 'GrowDisk': case 'CreateInstance': case 'SyncDisks': case 'ReplaceSecondary': return 'none';
     case 'RestartInstance': return 'restart';
+    case 'RenameInstance': return op.disruption === 'none' ? 'none' : 'restart';
     case 'RecreateInstance': return 'recreate';
     case 'MigrateInstance': return op.start && op.expected?.path === 'live' ? 'freeze' : op.start ? 'move' : 'none';
     case 'MoveInstance': return op.start ? 'move' : 'none';

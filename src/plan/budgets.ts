@@ -27,6 +27,7 @@ export function disruptionOf(op: Operation): Disruption {
   switch (op.type) { // every type named: a new one must say whether it takes its instance down
     case 'RecreateInstance': case 'RestartInstance': case 'ModifyInstance': case 'GrowDisk': return op.disruption;
     case 'MoveInstance': return 'restart';
+    case 'RenameInstance': return op.disruption; // the backend's: in place on sim, a restart on docker
     case 'MigrateInstance': return op.start && op.expected?.path !== 'live' ? 'restart' : 'none';
     case 'CreateInstance': case 'SyncDisks': case 'StartInstance': case 'StopInstance': case 'FailoverInstance':
     case 'ReplaceSecondary': case 'RemoveInstance': case 'RemoveOrphan': return 'none';

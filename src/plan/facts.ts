@@ -6,7 +6,7 @@ import { capabilitiesOf } from '../drivers/backends.ts';
 import type { FailoverBlock, Unfit } from '../model/causes.ts';
 import type { DesiredCluster, DesiredNode, NodeCapacity } from '../model/desired.ts';
 import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
-import type { PlanInput } from './types.ts';
+import type { Pending, PlanInput } from './types.ts';
 import type { Placement, StoreView } from '../store/types.ts';
 
 export interface NodeFacts {
@@ -151,4 +151,51 @@ export function copiesByInstance(input: PlanInput): Map<string, Copy[]> {
 /** Instances with an operation in flight (resumed before anything is planned for them). */
 export function instancesInFlight(store: StoreView): ReadonlySet<string> {
   return new Set([...store.machines.values()].map((m) => m.op.instance));
+}
+
+/** The partition guard's state in one cluster while it stops automatic failover. */
+export interface PartitionGuard {
+  readonly cluster: string;
+  readonly unreachable: number;
+  readonly nodes: number;
+  readonly limit: number;
+}
+
+/** What the guard needs of a node: whether it answers, and whether its absence is already decided. */
+export interface GuardNode {
+  readonly up: boolean;
+  /** Powered off by Drover, or declared offline: gone by decision, not a symptom of a partition. */
+  readonly settled: boolean;
+}
+
+/** Cluster settings built by hand (tests, bench) may omit the share: Drover's default. */
+export const DEFAULT_MAX_UNREACHABLE_SHARE = 0.5;
+
+/**
+ * Kubernetes' unhealthy-zone rule for failover: one node's loss is one event and always fails over,
+ * but when more than `failover.maxUnreachableShare` of a cluster's nodes stop answering at once, the
+ * likelier story is that this master is the one cut off, and failing everything over would only
+ * fence healthy nodes. Nodes already fenced or declared offline are left out of both counts.
+ */
+export function partitionGuard(cluster: DesiredCluster, nodes: readonly GuardNode[]): PartitionGuard | undefined {
+  const counted = nodes.filter((n) => !n.settled);
+  const unreachable = counted.filter((n) => !n.up).length;
+  const limit = cluster.failover.maxUnreachableShare ?? DEFAULT_MAX_UNREACHABLE_SHARE;
+  if (unreachable < 2 || unreachable / counted.length <= limit) return undefined;
+  return { cluster: cluster.name, unreachable, nodes: counted.length, limit };
+}
+
+/** The guard of `cluster` from the planner's node facts. */
+export function guardOf(cluster: DesiredCluster, facts: ReadonlyMap<string, NodeFacts>): PartitionGuard | undefined {
+  const nodes = [...facts.values()].filter((f) => f.desired?.cluster === cluster.name);
+  return partitionGuard(cluster, nodes.map((f) => ({ up: f.up, settled: f.fenced || f.desired!.offline })));
+}
+
+/** The partition guards behind a plan's pending work, one per cluster (what `watch` reports). */
+export function guardsIn(pending: readonly Pending[]): PartitionGuard[] {
+  const byCluster = new Map<string, PartitionGuard>();
+  for (const { cause: c } of pending) {
+    if (c.kind === 'partition-guard') byCluster.set(c.cluster, { cluster: c.cluster, unreachable: c.unreachable, nodes: c.nodes, limit: c.limit });
+  }
+  return [...byCluster.values()];
 }

@@ -12,6 +12,7 @@ import { instanceOperations } from './instance.ts';
 import { describeCause } from './reasons.ts';
 import { withForecast } from './migration.ts';
 import { busyNodes, orphanOperations } from './orphans.ts';
+import { planRenames } from './rename.ts';
 import { computeTargets } from './targets.ts';
 import type { Pending, Plan, PlanError, PlanInput } from './types.ts';
 
@@ -27,18 +28,24 @@ export function plan(input: PlanInput): Plan {
   const deferred: (readonly Operation[])[] = [];
   const waves: Record<string, number> = {};
   const inFlight = instancesInFlight(input.store);
+  const renames = planRenames(input, facts, inFlight);
+  warnings.push(...renames.warnings);
+  errors.push(...renames.errors);
+  pending.push(...renames.pending);
 
   for (const cluster of input.desired.clusters.values()) {
     const wanted: DesiredInstance[] = [];
     for (const d of input.desired.instances.values()) {
       if (d.cluster !== cluster.name) continue;
-      if (inFlight.has(d.name)) continue; // resumed first, planned next run
+      if (inFlight.has(d.name) || renames.renaming.has(d.name)) continue; // resumed or renamed first, planned next run
       if (d.state === 'absent') {
         const remove = removal(input, d.name, { kind: 'state-absent' });
         if (remove) chains.push([remove]);
       } else wanted.push(d);
     }
-    const planned: (readonly Operation[])[] = [];
+    wanted.push(...renames.asOld.filter((d) => d.cluster === cluster.name));
+    // a rename that restarts its instance takes a group member down: it goes through the budget too
+    const planned: (readonly Operation[])[] = renames.operations.filter((op) => input.desired.instances.get(op.instance)?.cluster === cluster.name).map((op) => [op]);
     for (const t of computeTargets(input, cluster, wanted, facts, warnings)) {
       const waiting = waitingOnNode(t.placement?.primary, facts, t.instance.name);
       if (waiting) { pending.push(waiting); continue; }
@@ -50,6 +57,7 @@ export function plan(input: PlanInput): Plan {
       const { ops, held, refused } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs }, capabilitiesOf(cluster.backend));
       if (held) pending.push({ instance: t.instance.name, cause: held });
       if (refused) errors.push(refused);
+      if (t.secondaryHeld) pending.push({ instance: t.instance.name, cause: t.secondaryHeld });
       if (ops.length) planned.push(ops.map((op) => withForecast(op, input.desired, input.observed)));
     }
     const members = [...input.desired.instances.values()].filter((d) => d.cluster === cluster.name);
@@ -60,7 +68,7 @@ export function plan(input: PlanInput): Plan {
     for (const [instance, wave] of w.waves) waves[instance] = wave;
   }
   for (const name of input.store.placements.keys()) {
-    if (input.desired.instances.has(name)) continue;
+    if (input.desired.instances.has(name) || renames.old.has(name)) continue;
     if (!input.prune) { warnings.push(`${name}: placed by Drover but in no manifest; kept (use --prune to remove it)`); continue; }
     const remove = removal(input, name, { kind: 'not-in-manifest' });
     if (remove) chains.push([remove]);
@@ -89,7 +97,7 @@ function waitingOnNode(primary: string | undefined, facts: ReadonlyMap<string, N
 
 /** Cleanup of fenced nodes first, then failovers, removals, moves, and new work last. */
 const PHASE: Readonly<Record<Operation['type'], number>> = {
-  RemoveOrphan: 2, FailoverInstance: 1, RemoveInstance: 2, MigrateInstance: 3, MoveInstance: 3,
+  RemoveOrphan: 2, FailoverInstance: 1, RemoveInstance: 2, RenameInstance: 3, MigrateInstance: 3, MoveInstance: 3,
   StopInstance: 4, RecreateInstance: 4, RestartInstance: 4, ModifyInstance: 4, GrowDisk: 4, CreateInstance: 5, ReplaceSecondary: 6, SyncDisks: 7, StartInstance: 8,
 };
 

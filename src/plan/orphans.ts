@@ -22,11 +22,15 @@ export function orphanOperations(
 ): OrphanResult {
   const operations: RemoveOrphan[] = [];
   const warnings: string[] = [];
+  const renamed = renamedAway(input);
   for (const [instance, list] of copies) {
     const placement = input.store.placements.get(instance);
     const wanted = input.desired.instances.get(instance);
     if (!placement) {
-      if (wanted && wanted.state !== 'absent') {
+      if (renamed.has(instance)) {
+        // left under the old name on a node that was down during the rename (fenced, since back)
+        for (const c of list) operations.push(orphan(instance, c, staleCause(c.node, facts), true));
+      } else if (wanted && wanted.state !== 'absent') {
         warnings.push(`${instance}: copies on ${list.map((c) => c.node).join(', ')} are not in Drover's store; left alone (restore the state directory, or remove them)`);
       } else if (!wanted) {
         if (input.prune) for (const c of list) operations.push(orphan(instance, c, { kind: 'unknown-copy' }, true));
@@ -38,11 +42,22 @@ export function orphanOperations(
       if (busy.get(instance)?.has(c.node)) continue;
       const stale = staleParts(c, placement.primary, placement.secondary);
       if (!stale) continue;
-      const cause: RemovalCause = facts.get(c.node)?.fenced ? { kind: 'fenced-stale-copy', node: c.node } : { kind: 'stale-copy' };
-      operations.push({ type: 'RemoveOrphan', instance, node: c.node, containers: stale.containers, volumes: stale.volumes, cause });
+      operations.push({ type: 'RemoveOrphan', instance, node: c.node, containers: stale.containers, volumes: stale.volumes, cause: staleCause(c.node, facts) });
     }
   }
   return { operations, warnings };
+}
+
+const staleCause = (node: string, facts: ReadonlyMap<string, NodeFacts>): RemovalCause =>
+  (facts.get(node)?.fenced ? { kind: 'fenced-stale-copy', node } : { kind: 'stale-copy' });
+
+/** Old names whose rename is done (the new name is placed, the old one no longer): their copies are stale. */
+function renamedAway(input: PlanInput): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const d of input.desired.instances.values()) {
+    if (d.renamedFrom && input.store.placements.has(d.name) && !input.store.placements.has(d.renamedFrom)) out.add(d.renamedFrom);
+  }
+  return out;
 }
 
 function staleParts(c: Copy, primary: string, secondary: string | undefined): { containers: boolean; volumes: boolean } | undefined {

@@ -33,6 +33,7 @@ export function describeCause(c: Cause): string {
     case 'replica-missing': return `replica missing on ${c.node}`;
     case 'replica-unsynced': return `replica on ${c.node} never synced`;
     case 'replica-stale': return `replica on ${c.node} is ${formatDuration(c.age)} old (replication.interval ${formatDuration(c.interval)})`;
+    case 'renamed': return `renamed from ${c.from} (metadata.renamedFrom)`;
     case 'state-absent': return 'state: absent';
     case 'not-in-manifest': return 'in no manifest (--prune)';
     case 'unknown-copy': return 'no manifest wants it (--prune)';
@@ -53,16 +54,24 @@ function describeHold(c: HoldCause): string {
     case 'failover-blocked': return `${c.node} is down: ${describeFailoverBlock(c.block)}`;
     case 'no-takeover': return `${c.node} is down and the secondary ${c.secondary ?? '(none)'} cannot take over; lost until ${c.node} returns`;
     case 'plain-lost': return `${c.node} is down and ${c.instance} is plain (no replica); lost until ${c.node} returns`;
-    case 'budget': return `${c.node} is down, but ${c.used} failovers started in the last hour (failover.maxPerHour: ${c.limit}); waiting`;
+    case 'partition-guard': return `${c.node} is down, but automatic failover is stopped: ${describeGuard(c)}`;
     case 'disruption-budget': return `wave ${c.wave} of group "${c.group}": waits until ${listed(c.unavailable)} ${c.unavailable.length === 1 ? 'runs' : 'run'} again (reconcile.maxUnavailable: ${c.limit} member${c.limit === 1 ? '' : 's'} of a group down at a time)`;
     case 'pin-unusable':
       return `pinned ${c.role} ${c.node} cannot take ${c.role === 'primary' ? 'instances' : 'replicas'} now: ${describeUnfit(c.unfit)}`;
     case 'no-placement': return `cannot place ${c.instance}: ${refusalText(c.refusal)}`;
     case 'no-secondary': return `no new secondary for ${c.instance}: ${refusalText(c.refusal)}`;
+    case 'rename-waits': return `rename from ${c.from} waits for ${c.node}, which holds a copy under the old name and does not answer`;
+    case 'rename-unsupported': return `cannot rename ${c.from} in place: the ${c.backend} backend cannot rename instances yet`;
     case 'held-disks-missing-on-primary':
       return `disks of ${c.instance} are missing on its primary ${c.node} but its replica on ${c.secondary} holds them (synced ${iso(c.syncedAt)}); `
         + `not recreating them empty. To recover from the replica, mark ${c.node} offline (the instance fails over to ${c.secondary}).`;
   }
+}
+
+/** The partition guard, as `status` and `watch` say it. */
+export function describeGuard(g: { readonly cluster: string; readonly unreachable: number; readonly nodes: number; readonly limit: number }): string {
+  return `${g.unreachable} of ${g.nodes} nodes of cluster "${g.cluster}" are unreachable at once, more than failover.maxUnreachableShare (${g.limit}); `
+    + 'this master may be the one cut off (partition-guard). Bring the nodes back, or mark the dead ones offline to fail them over';
 }
 
 export function describeUnfit(u: Unfit): string {

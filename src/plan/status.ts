@@ -3,8 +3,8 @@
  * the store. Pure, like the planner.
  */
 import type { Desired, DesiredCluster } from '../model/desired.ts';
-import { failoverBlocked, nodeCapacity, replicaCount, replicaHealth } from './facts.ts';
-import { describeFailoverBlock } from './reasons.ts';
+import { failoverBlocked, nodeCapacity, partitionGuard, replicaCount, replicaHealth, type PartitionGuard } from './facts.ts';
+import { describeFailoverBlock, describeGuard } from './reasons.ts';
 import type { HealthResult, Observed } from '../model/observed.ts';
 import type { StoreView } from '../store/types.ts';
 
@@ -40,9 +40,17 @@ export interface InstanceStatus {
   readonly health?: HealthResult;
 }
 
+/** A cluster whose automatic failover the partition guard stops now, and why in words. */
+export interface GuardStatus extends PartitionGuard {
+  readonly kind: 'partition-guard';
+  readonly reason: string;
+}
+
 export interface ClusterStatus {
   readonly nodes: readonly NodeStatus[];
   readonly instances: readonly InstanceStatus[];
+  /** Clusters where automatic failover is stopped by the partition guard (empty when none). */
+  readonly guards: readonly GuardStatus[];
 }
 
 export function clusterStatus(desired: Desired, observed: Observed, store: StoreView): ClusterStatus {
@@ -82,7 +90,18 @@ export function clusterStatus(desired: Desired, observed: Observed, store: Store
       ...(o?.health !== 'up' && blockedWhy(desired.clusters.get(n.cluster))),
     };
   });
-  return { nodes, instances };
+  return { nodes, instances, guards: guards(desired, observed, store) };
+}
+
+function guards(desired: Desired, observed: Observed, store: StoreView): GuardStatus[] {
+  return [...desired.clusters.values()].flatMap((c) => {
+    const nodes = [...desired.nodes.values()].filter((n) => n.cluster === c.name);
+    const g = partitionGuard(c, nodes.map((n) => ({
+      up: observed.nodes.get(n.name)?.health === 'up',
+      settled: n.offline || store.nodes.get(n.name)?.fencedAt !== undefined,
+    })));
+    return g ? [{ kind: 'partition-guard' as const, ...g, reason: describeGuard(g) }] : [];
+  });
 }
 
 function blockedWhy(cluster: DesiredCluster | undefined): { failoverBlocked?: string } {

@@ -9,7 +9,7 @@ import { instanceModel, nodeModels } from './model.ts';
 import type { EvacuationCause, HoldCause, PlacementCause, Unfit } from '../model/causes.ts';
 import type { DesiredCluster, DesiredInstance } from '../model/desired.ts';
 import type { BalanceTarget, Placement } from '../store/types.ts';
-import { unfitness, type NodeFacts } from './facts.ts';
+import { guardOf, unfitness, type NodeFacts, type PartitionGuard } from './facts.ts';
 import { diskBytes } from './spec.ts';
 import type { PlanInput } from './types.ts';
 
@@ -29,6 +29,8 @@ export interface Target {
   readonly secondaryWhy?: PlacementCause;
   /** Set when the instance cannot be placed or moved now. */
   readonly blocked?: HoldCause;
+  /** A failover that goes ahead without a new secondary (none fits now): it runs degraded, reported as pending. */
+  readonly secondaryHeld?: HoldCause;
 }
 
 interface Draft {
@@ -41,6 +43,7 @@ interface Draft {
   needsPrimary?: PlacementCause; // why the allocator must choose a primary
   needsSecondary?: PlacementCause; // why the allocator must choose a secondary
   blocked?: HoldCause;
+  secondaryHeld?: HoldCause;
 }
 
 export function computeTargets(
@@ -50,8 +53,8 @@ export function computeTargets(
   facts: ReadonlyMap<string, NodeFacts>,
   warnings: string[],
 ): Target[] {
-  const budget = failoverBudget(input, cluster);
-  const drafts = instances.map((d) => draftOf(d, input.store.placements.get(d.name), facts, budget, input.store.targets?.get(d.name)));
+  const guard = guardOf(cluster, facts);
+  const drafts = instances.map((d) => draftOf(d, input.store.placements.get(d.name), facts, guard, input.store.targets?.get(d.name)));
   const allocator = new Allocator(modelOf(input, cluster, drafts, facts));
   const unplaced = drafts.filter((d) => d.needsPrimary).sort(largestFirst);
   for (const d of unplaced) {
@@ -70,8 +73,12 @@ export function computeTargets(
   }
   for (const d of drafts.filter((x) => x.needsSecondary && x.primary && !x.blocked)) {
     const r = allocator.replaceSecondary(d.instance.name, [d.primary!, ...(d.placement?.secondary ? [d.placement.secondary] : [])]);
-    if (!r.ok) d.blocked = { kind: 'no-secondary', instance: d.instance.name, refusal: r.refusal };
-    else {
+    if (!r.ok) {
+      const held: HoldCause = { kind: 'no-secondary', instance: d.instance.name, refusal: r.refusal };
+      // A dead node's instance runs again without a replica rather than stay down for the want of one.
+      if (d.primaryChange.kind === 'failover') d.secondaryHeld = held;
+      else d.blocked = held;
+    } else {
       warnings.push(...r.warnings.map((w) => `${d.instance.name}: ${w}`));
       d.secondary = r.secondary ?? r.primary;
       d.secondaryWhy = d.needsSecondary;
@@ -89,6 +96,7 @@ function finish(d: Draft): Target {
     ...(d.secondary && { secondary: d.secondary }),
     ...(d.secondaryWhy && { secondaryWhy: d.secondaryWhy }),
     ...(d.blocked && { blocked: d.blocked }),
+    ...(d.secondaryHeld && { secondaryHeld: d.secondaryHeld }),
   };
 }
 
@@ -96,7 +104,7 @@ const largestFirst = (a: Draft, b: Draft): number =>
   b.instance.memory - a.instance.memory || diskBytes(b.instance) - diskBytes(a.instance) || (a.instance.name < b.instance.name ? -1 : 1);
 
 /** Decide what can be decided without the allocator. */
-function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMap<string, NodeFacts>, budget: Budget, target?: BalanceTarget): Draft {
+function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMap<string, NodeFacts>, guard: PartitionGuard | undefined, target?: BalanceTarget): Draft {
   const replicated = d.diskTemplate === 'replicated';
   const usable = (n: string | undefined) => n !== undefined && facts.get(n)?.usable === true;
   const why = (n: string) => unfitness(facts.get(n));
@@ -110,8 +118,8 @@ function draftOf(d: DesiredInstance, p: Placement | undefined, facts: ReadonlyMa
     const node = p.primary;
     if (pf.failoverBlocked) return { ...draft, blocked: { kind: 'failover-blocked', node, block: pf.failoverBlocked } };
     if (!secondaryOk) return { ...draft, blocked: replicated ? { kind: 'no-takeover', node, ...(p.secondary && { secondary: p.secondary }) } : { kind: 'plain-lost', node, instance: d.name } };
-    if (budget.left <= 0) return { ...draft, blocked: { kind: 'budget', node, used: budget.used, limit: budget.limit } };
-    budget.left--;
+    // A node Drover already fenced, or one declared offline, is a decision taken: the guard is for the undecided.
+    if (guard && !pf.fenced && !pf.desired?.offline) return { ...draft, blocked: { kind: 'partition-guard', node, ...guard } };
     draft.primary = p.secondary!;
     delete draft.secondary;
     draft.primaryChange = { kind: 'failover', why: { kind: 'node-dead', node, since: pf.nodeDownSince! } };
@@ -140,20 +148,6 @@ function pinsOf(d: DesiredInstance, target: BalanceTarget | undefined, usable: (
   if (d.primary || d.secondary || !target) return { ...(d.primary && { primary: d.primary }), ...(d.secondary && { secondary: d.secondary }) };
   if (!usable(target.primary) || (target.secondary !== undefined && !usable(target.secondary))) return {};
   return { primary: target.primary, ...(target.secondary && { secondary: target.secondary }), why: { kind: 'balance', note: target.reason } };
-}
-
-/** Failovers this plan may still start: the cluster's hourly bound minus the journal's last hour. */
-interface Budget { left: number; readonly used: number; readonly limit: number }
-
-function failoverBudget(input: PlanInput, cluster: DesiredCluster): Budget {
-  const limit = cluster.failover.maxPerHour ?? 10;
-  if (!limit || !input.store.jobs) return { left: Infinity, used: 0, limit };
-  const since = input.now - 3_600_000;
-  let used = 0;
-  for (const j of input.store.jobs.values()) {
-    if (j.type === 'FailoverInstance' && j.start > since && j.result !== 'failed' && input.desired.instances.get(j.instance)?.cluster === cluster.name) used++;
-  }
-  return { left: limit - used, used, limit };
 }
 
 function newInstance(d: DesiredInstance, replicated: boolean, usable: (n: string | undefined) => boolean, why: (n: string) => Unfit): Draft {

@@ -13,6 +13,8 @@ import type { Desired } from '../../src/model/desired.ts';
 import type { Observed } from '../../src/model/observed.ts';
 import type { InstanceSpec, MigrateInstance, MigrationForecast } from '../../src/model/operations.ts';
 import { plan } from '../../src/plan/index.ts';
+import { stepsOf } from '../../src/apply/steps.ts';
+import { toSpec } from '../../src/plan/spec.ts';
 import * as F from '../support/fixtures.ts';
 import { finished, simCluster } from '../support/apply.ts';
 import { cleanupTemps } from '../support/tmp.ts';
@@ -104,4 +106,22 @@ test('the journal records the path taken: live with its downtime, or cold with t
 });
 
 test.after(cleanupTemps);
+
+test('a migration resumed after its live step never copies the stale source over the target, even if the target stopped since', async () => {
+  const c = await simCluster(F.desired(three(), [F.instance('db')], F.cluster()));
+  assert.equal((await c.converge()).failed, []);
+  const placed = c.store.placements.get('db')!;
+  const [from, to] = [placed.primary, placed.secondary!];
+  const op: MigrateInstance = { type: 'MigrateInstance', instance: 'db', from, to, start: true, generation: placed.generation + 1, spec: toSpec(c.desired.instances.get('db')!), cause: { kind: 'balance', note: 'test' } };
+  // what a successful live step leaves: db recorded on `to`, its copy there newer than the one on `from`
+  await c.store.putPlacement({ ...placed, primary: to, secondary: from });
+  const synced: string[] = [];
+  const driver = Object.assign(Object.create(c.driver) as SimDriver, {
+    syncDisks: async (a: string, b: string) => { synced.push(`${a}→${b}`); return 0; },
+  });
+  const ctx = { op, driver, store: c.store, now: () => NOW, fence: async () => ({ fenced: false, detail: '' }), progress: () => {}, note: () => {}, migrated: async () => {} };
+  for (const [, step] of stepsOf(op).filter(([n]) => n === 'preSync' || n === 'finalSync')) await step(ctx);
+  assert.equal(synced, [], 'no sync from the old source once the target is the recorded primary');
+});
+
 test.run();

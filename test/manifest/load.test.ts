@@ -25,7 +25,7 @@ test('cluster defaults apply when nothing is written', async () => {
       defaults: { memory: 512 * MiB, vcpus: 1, image: 'busybox', diskTemplate: 'replicated', disks: [{ size: GiB, mount: '/data' }] },
       policy: { vcpuRatio: 4, memoryOvercommit: 1, redundancy: 'n+1' },
       reconcile: { intervalMs: 300_000, concurrency: { perNode: 4, total: 32 }, rebalance: 'off', maxUnavailable: { count: 1 } },
-      failover: { automatic: true, nodeDownAfterMs: 30_000, maxPerHour: 10, holdAfterFailures: 3 },
+      failover: { automatic: true, nodeDownAfterMs: 30_000, maxUnreachableShare: 0.5, holdAfterFailures: 3 },
       replication: { intervalMs: 60_000 },
       sim: { latencyMs: 0 },
     },
@@ -60,7 +60,7 @@ test('every field written out is mapped (anchors, merge keys, flow style)', asyn
   assert.equal(c.defaults.disks, [{ size: 2 * GiB, mount: '/var/lib/app' }, { size: 512 * MiB, mount: '/log' }]);
   assert.equal(c.policy, { vcpuRatio: 2.5, memoryOvercommit: 1.25, redundancy: 'none' });
   assert.equal(c.reconcile, { intervalMs: 90_000, concurrency: { perNode: 2, total: 10 }, rebalance: 'off', maxUnavailable: { count: 1 } });
-  assert.equal(c.failover, { automatic: false, nodeDownAfterMs: 90_000, fenceCommand: ['/usr/local/bin/fence', '--hard'], maxPerHour: 10, holdAfterFailures: 3 });
+  assert.equal(c.failover, { automatic: false, nodeDownAfterMs: 90_000, fenceCommand: ['/usr/local/bin/fence', '--hard'], maxUnreachableShare: 0.5, holdAfterFailures: 3 });
   assert.equal([c.replication.intervalMs, c.sim.latencyMs], [30_000, 250]);
 
   const e1 = r.desired.nodes.get('engine1.example.lan')!;
@@ -78,7 +78,7 @@ test('every field written out is mapped (anchors, merge keys, flow style)', asyn
   assert.equal(a1.env, { MODE: 'production', PORT: '8080' });
   assert.equal(a1.command, ['nginx', '-g', 'daemon off;']);
   assert.equal(a1.antiAffinity, ['front', 'zone-a']);
-  assert.equal(a1.disks, [{ size: 20 * GiB, mount: '/srv' }, { size: 5 * GiB }], 'a disk by size alone has no mount');
+  assert.equal(a1.disks, [{ size: 20 * GiB, mount: '/srv' }, { size: 5 * GiB, mount: '/data1' }], 'a disk by size alone is mounted by its index');
   assert.equal(a1.fieldSources?.['disks[1].size'], { file: a1.source.file, line: 52, column: 13 }, 'where each size is written, for the planner\'s errors');
 
   const a2 = r.desired.instances.get('app2')!;
@@ -118,7 +118,7 @@ test('the default manifests/ folder is valid', async () => {
 });
 
 test('the examples are valid', async () => {
-  for (const example of ['examples/docker-tls', 'examples/pinned']) {
+  for (const example of ['examples/docker-tls', 'examples/pinned', 'examples/hospital']) {
     const r = await loadManifests([example]);
     assert.ok(r.ok, r.ok ? '' : r.diagnostics.map(formatDiagnostic).join('\n'));
   }

@@ -19,8 +19,8 @@ test('limits and disk sizes are not in the hash; mounts, the number of disks and
   assert.ok(isCurrentHash(h));
   assert.is(specHash({ ...spec, memory: 768 * MiB, vcpus: 2, disks: [{ size: 2048 * MiB, mount: '/data' }] }), h);
   for (const other of [
-    { ...spec, disks: [{ size: 1024 * MiB, mount: '/srv' }] }, { ...spec, disks: [{ size: 1024 * MiB }] },
-    { ...spec, disks: [...spec.disks, { size: MiB }] }, { ...spec, image: 'alpine' }, { ...spec, env: {} },
+    { ...spec, disks: [{ size: 1024 * MiB, mount: '/srv' }] }, { ...spec, disks: [{ size: 1024 * MiB, mount: '/data1' }] },
+    { ...spec, disks: [...spec.disks, { size: MiB, mount: '/data1' }] }, { ...spec, image: 'alpine' }, { ...spec, env: {} },
   ]) assert.is.not(specHash(other), h, JSON.stringify(other));
 });
 

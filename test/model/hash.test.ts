@@ -69,7 +69,7 @@ test('a new optional field, at its default, keeps every hash; set, it changes it
 
 test('every field only a new container can change changes the hash; its name, disk template, limits and disk sizes do not', () => {
   const changes: InstanceSpec[] = [
-    { ...web, image: 'nginx:1.28' }, { ...web, disks: [{ size: 1024 * MiB, mount: '/srv' }] }, { ...web, disks: [{ size: 1024 * MiB }] },
+    { ...web, image: 'nginx:1.28' }, { ...web, disks: [{ size: 1024 * MiB, mount: '/srv' }] },
     { ...web, disks: [...web.disks, { size: MiB, mount: '/tmp' }] },
     { ...web, env: { ...web.env, PORT: '8081' } }, { ...web, env: { PORT: '8080' } }, { ...web, command: ['nginx'] }, { ...web, command: undefined },
     { ...web, ports: web.ports.slice(1) }, { ...web, ports: [{ ...web.ports[0]!, host: 8081 }, ...web.ports.slice(1)] },

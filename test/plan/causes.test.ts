@@ -40,6 +40,9 @@ const SAMPLES: { readonly [K in CauseKind]: Extract<Cause, { kind: K }> } = {
   'not-in-manifest': { kind: 'not-in-manifest' },
   'unknown-copy': { kind: 'unknown-copy' },
   'stale-copy': { kind: 'stale-copy' },
+  renamed: { kind: 'renamed', from: 'db-old' },
+  'rename-waits': { kind: 'rename-waits', node: 'n2', from: 'db-old' },
+  'rename-unsupported': { kind: 'rename-unsupported', from: 'db-old', backend: 'docker' },
   'fenced-stale-copy': { kind: 'fenced-stale-copy', node: 'n1' },
   'no-secondary-wanted': { kind: 'no-secondary-wanted' },
   'secondary-changes': { kind: 'secondary-changes' },
@@ -47,7 +50,7 @@ const SAMPLES: { readonly [K in CauseKind]: Extract<Cause, { kind: K }> } = {
   'failover-blocked': { kind: 'failover-blocked', node: 'n1', block: { kind: 'no-fence', cluster: 'lab' } },
   'no-takeover': { kind: 'no-takeover', node: 'n1', secondary: 'n2' },
   'plain-lost': { kind: 'plain-lost', node: 'n1', instance: 'cache' },
-  budget: { kind: 'budget', node: 'n1', used: 10, limit: 10 },
+  'partition-guard': { kind: 'partition-guard', node: 'n1', cluster: 'lab', unreachable: 2, nodes: 3, limit: 0.5 },
   'disruption-budget': { kind: 'disruption-budget', group: 'web', limit: 1, unavailable: ['web1'], wave: 2 },
   'pin-unusable': { kind: 'pin-unusable', role: 'primary', node: 'n4', unfit: { kind: 'drained' } },
   'no-placement': { kind: 'no-placement', instance: 'db', refusal: { kind: 'no-node', counts: { ...none, memory: 3, drained: 1 } } },
@@ -84,7 +87,8 @@ test('the sentences are the ones plan has always printed', () => {
   assert.is(say('no-placement'), 'cannot place db: no node: 3 lack memory, 1 drained');
   assert.is(say('no-secondary'), 'no new secondary for db: no node: 2 would break N+1');
   assert.is(say('failover-blocked'), 'n1 is down: Cluster "lab" has no failover.fenceCommand, so the node cannot be fenced and nothing fails over');
-  assert.is(say('budget'), 'n1 is down, but 10 failovers started in the last hour (failover.maxPerHour: 10); waiting');
+  assert.is(say('partition-guard'), 'n1 is down, but automatic failover is stopped: 2 of 3 nodes of cluster "lab" are unreachable at once, '
+    + 'more than failover.maxUnreachableShare (0.5); this master may be the one cut off (partition-guard). Bring the nodes back, or mark the dead ones offline to fail them over');
   assert.is(say('disruption-budget'), 'wave 2 of group "web": waits until web1 runs again (reconcile.maxUnavailable: 1 member of a group down at a time)');
   assert.is(say('held-disks-missing-on-primary'), 'disks of db are missing on its primary n1 but its replica on n2 holds them (synced 2026-01-02T03:04:05.000Z); '
     + 'not recreating them empty. To recover from the replica, mark n1 offline (the instance fails over to n2).');

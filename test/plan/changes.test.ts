@@ -32,9 +32,9 @@ function changed(over: Parameters<typeof F.instance>[1], placement: (p: Placemen
 
 test('fieldChanges: every differing field in the manifest\'s units, in a stable order', () => {
   const a: InstanceSpec = { ...toSpec(F.instance('a')), memory: F.GiB, env: { A: '1', B: '2' } };
-  const b: InstanceSpec = { ...a, image: 'alpine', memory: 768 * F.MiB, disks: [{ size: 20 * F.GiB }, { size: F.GiB }], env: { A: '1', C: '3' }, command: ['sleep', '1'] };
+  const b: InstanceSpec = { ...a, image: 'alpine', memory: 768 * F.MiB, disks: [{ size: 20 * F.GiB, mount: '/data' }, { size: F.GiB, mount: '/data1' }], env: { A: '1', C: '3' }, command: ['sleep', '1'] };
   assert.equal(fieldChanges(a, b).map((c) => `${c.path}: ${c.from} → ${c.to}`), [
-    'image: busybox → alpine', 'memory: 1G → 768M', 'disks[0].size: 1G → 20G', 'disks[0].mount: /data → (unset)', 'disks[1]: (none) → 1G',
+    'image: busybox → alpine', 'memory: 1G → 768M', 'disks[0].size: 1G → 20G', 'disks[1]: (none) → 1G',
     'env.B: 2 → (unset)', 'env.C: (unset) → 3', 'command: (unset) → sleep 1',
   ]);
   assert.equal(fieldChanges(a, a), []);
@@ -54,7 +54,7 @@ test('memory or vcpus: ModifyInstance in place where the backend can (docker), R
 
 test('the operation follows the backend\'s capabilities: in place, restart, or recreate', () => {
   const caps = (inPlaceResize: BackendCapabilities['inPlaceResize'], restartResize: BackendCapabilities['restartResize']): BackendCapabilities =>
-    ({ liveMigration: false, powerSwitch: false, images: false, inPlaceResize, restartResize });
+    ({ liveMigration: false, powerSwitch: false, images: false, rename: 'no', inPlaceResize, restartResize });
   const v2 = 'v2:000000000000';
   assert.is(resizeBy(caps(['memory', 'vcpus'], []), ['memory', 'vcpus'], v2), 'ModifyInstance');
   assert.is(resizeBy(caps(['memory'], ['vcpus']), ['memory', 'vcpus'], v2), 'RestartInstance');

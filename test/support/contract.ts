@@ -281,6 +281,34 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     await driver.removeDisks(b, sp.name);
   });
 
+  test('renameInstance, where supported, moves container and disks to the new name on that node: contents, role, generation kept; idempotent', async (ctx) => {
+    const { driver, nodes, spec, data } = S(ctx);
+    if (!driver.renameInstance) return;
+    const [a, b] = nodes as [string, string];
+    const sp = spec('ct-old');
+    const to = 'ct-new';
+    await driver.createDisks(a, sp.name, sp.disks, 'primary', 3);
+    await driver.createDisks(b, sp.name, sp.disks, 'replica', 3);
+    await driver.createInstance(a, sp, 3);
+    await driver.startInstance(a, sp.name);
+    if (data) await data.write(a, sp.name, 0, { 'marker.txt': 'kept\n' });
+    const restarts = capabilitiesOf(driver.backend).rename === 'restart';
+    for (const n of [a, b, a, b]) await driver.renameInstance(n, sp.name, to); // twice each: idempotent
+    const pa = await driver.probe(a);
+    const pb = await driver.probe(b);
+    for (const p of [pa, pb]) assert.equal([...containersOf(p, sp.name), ...volumesOf(p, sp.name)], [], 'nothing left under the old name');
+    const [c] = containersOf(pa, to);
+    assert.equal([c?.generation, c?.specHash], [3, specHash({ ...sp, name: to })]);
+    if (!restarts) assert.is(c?.state, 'running', 'renamed in place, still running');
+    assert.equal(volumesOf(pa, to).map((v) => [v.disk, v.role, v.generation]), sp.disks.map((_, i) => [i, 'primary', 3]));
+    assert.equal(volumesOf(pb, to).map((v) => [v.disk, v.role, v.generation]), sp.disks.map((_, i) => [i, 'replica', 3]));
+    if (data) assert.is((await data.read(a, to, 0))['marker.txt'], 'kept\n');
+    await driver.renameInstance(a, 'ct-absent', 'ct-absent2'); // nothing under either name: fine
+    await driver.removeInstance(a, to);
+    await driver.removeDisks(a, to);
+    await driver.removeDisks(b, to);
+  });
+
   test('checkHealth: a running instance passes a check that succeeds; a stopped one fails it, with why', async (ctx) => {
     const { driver, nodes, spec } = S(ctx);
     const n = nodes[0]!;
@@ -300,6 +328,7 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
   test('the driver has the methods its registered capabilities promise, and no others', (ctx) => {
     const { driver } = S(ctx);
     const caps = capabilitiesOf(driver.backend);
+    assert.is(typeof driver.renameInstance === 'function', caps.rename !== 'no', 'renameInstance ⇔ rename');
     assert.is(typeof driver.powerOff === 'function', caps.powerSwitch, 'powerOff ⇔ powerSwitch');
     assert.is(typeof driver.liveMigrate === 'function', caps.liveMigration, 'liveMigrate ⇔ liveMigration');
     assert.is(typeof driver.imagesPresent === 'function', caps.images, 'imagesPresent ⇔ images');

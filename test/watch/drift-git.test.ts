@@ -141,18 +141,55 @@ test('flapping: a node back within its grace is not failed over', async () => {
   } finally { w.child.kill('SIGKILL'); }
 });
 
-test('failover.maxPerHour bounds the failovers; the rest wait as pending (exit 3)', () => {
+/** db1's pinned secondary would wait for node2 to return (pending): these tests fail node2 for good. */
+function unpinDb(sb: Sandbox): void {
+  const db = path.join(sb.manifests, 'instances', 'db.yaml');
+  fs.writeFileSync(db, fs.readFileSync(db, 'utf8').replace(/\n\s*secondary: node2/, ''));
+}
+
+test('failover.maxPerHour is deprecated: accepted with a warning, and one dead node fails over whole in one apply (exit 0)', () => {
   const sb = sandbox();
   const cluster = path.join(sb.manifests, 'cluster.yaml');
   fs.writeFileSync(cluster, fs.readFileSync(cluster, 'utf8').replace('nodeDownAfter: 1s', 'nodeDownAfter: 1s\n    maxPerHour: 1'));
-  assert.is(drover(sb, ['apply', sb.manifests, '--yes']).code, 0);
-  const onNode2 = ['web1', 'batch', 'db1', 'web2', 'scratch'].filter((n) => placement(sb, n).primary === 'node2');
-  assert.ok(onNode2.length >= 2, `need two primaries on node2, got ${onNode2}`);
+  unpinDb(sb);
+  const first = drover(sb, ['apply', sb.manifests, '--yes']);
+  assert.is(first.code, 0);
+  assert.match(first.err, /cluster\.yaml:\d+:\d+: warning: .*maxPerHour is deprecated and ignored/);
+  const onNode2 = ['web1', 'batch', 'db1', 'web2', 'scratch'].filter((n) => placement(sb, n).primary === 'node2' && n !== 'scratch');
+  assert.ok(onNode2.length >= 2, `need two replicated primaries on node2, got ${onNode2}`);
   drover(sb, ['sim', 'fail-node', 'node2']);
   const r = drover(sb, ['apply', sb.manifests, '--yes']);
+  assert.is(r.code, 0, r.out + r.err);
+  assert.is(jobs(sb).filter((j) => j.type === 'FailoverInstance' && j.result === 'succeeded').length, onNode2.length);
+});
+
+test('partition guard: 2 of 3 nodes unreachable at once → no failover, apply exits 3, status and watch say why', async () => {
+  const sb = sandbox();
+  unpinDb(sb);
+  assert.is(drover(sb, ['apply', sb.manifests, '--yes']).code, 0);
+  drover(sb, ['sim', 'fail-node', 'node2']);
+  drover(sb, ['sim', 'fail-node', 'node3']);
+  const r = drover(sb, ['apply', sb.manifests, '--yes']);
   assert.is(r.code, 3, r.out + r.err);
-  assert.is(jobs(sb).filter((j) => j.type === 'FailoverInstance').length, 1);
-  assert.match(r.err, /1 failovers started in the last hour \(failover\.maxPerHour: 1\)/);
+  assert.match(r.err, /automatic failover is stopped: 2 of 3 nodes of cluster "lab" are unreachable at once, more than failover\.maxUnreachableShare \(0\.5\)/);
+  assert.not.ok(jobs(sb).some((j) => j.type === 'FailoverInstance'), 'no failover');
+  const plan = JSON.parse(drover(sb, ['plan', sb.manifests, '--json']).out) as { pending: { cause: { kind: string } }[] };
+  assert.ok(plan.pending.length > 0 && plan.pending.some((p) => p.cause.kind === 'partition-guard'));
+  const status = JSON.parse(drover(sb, ['status', sb.manifests, '--json']).out) as { guards: { kind: string; cluster: string; unreachable: number; nodes: number }[] };
+  assert.equal(status.guards.map((g) => [g.kind, g.cluster, g.unreachable, g.nodes]), [['partition-guard', 'lab', 2, 3]]);
+  assert.match(drover(sb, ['status', sb.manifests]).out, /Automatic failover stopped: 2 of 3 nodes/);
+  const w = new WatchProcess(sb, ['--json']);
+  try {
+    const [line] = await w.waitFor(/\{"type":"run"[^\n]*\}/);
+    const run = JSON.parse(line) as { pending: number; guards: { cluster: string; reason: string }[] };
+    assert.ok(run.pending > 0);
+    assert.equal(run.guards.map((g) => g.cluster), ['lab']);
+    assert.match(run.guards[0]!.reason, /partition-guard/);
+  } finally { await w.stop(); }
+  drover(sb, ['sim', 'restore-node', 'node3']); // one node down of three: one event, recovered whole
+  const after = drover(sb, ['apply', sb.manifests, '--yes']);
+  assert.is(after.code, 0, after.out + after.err);
+  assert.ok(jobs(sb).some((j) => j.type === 'FailoverInstance' && j.result === 'succeeded'));
 });
 
 test.run();

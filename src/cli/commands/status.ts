@@ -25,6 +25,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       if (n.health !== 'up' && n.error) io.out(`  ${n.name}: ${n.error}`);
       if (n.failoverBlocked) io.out(`  ${n.name}: no automatic failover: ${n.failoverBlocked}`);
     }
+    for (const g of s.guards) io.out(`  Automatic failover stopped: ${g.reason}.`);
     io.out('');
     io.out(table(['Instance', 'Status', 'Wanted', 'Primary', 'Secondary', 'Template', 'Memory', 'Degraded', 'RecoveryPoint', 'Health'], s.instances.map((i) => [
       i.name, i.state, i.desiredState, i.primary ?? '-', i.secondary ?? '-', i.diskTemplate, formatBytes(i.memory), i.degraded ? 'yes' : 'no',

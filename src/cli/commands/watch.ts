@@ -91,6 +91,7 @@ function textReport(io: Io): (e: WatchEvent) => void {
       case 'run': {
         for (const d of e.drift) io.out(`  drift: ${d.instance}: ${d.kind}: ${d.detail}`);
         for (const x of e.errors) io.err(`  ${x}`);
+        for (const g of e.guards) io.out(`  failover stopped: ${g.reason}`);
         const corrected = e.drift.filter((d) => d.action === 'corrected').length;
         const left = e.drift.length - corrected;
         const git = e.git ? ` at ${shortGit(e.git)}` : '';

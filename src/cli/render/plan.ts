@@ -10,7 +10,7 @@ import { formatError } from '../../manifest/index.ts';
 const SYMBOL: Readonly<Record<Operation['type'], string>> = {
   CreateInstance: '+', RemoveInstance: '-', RemoveOrphan: '-', RecreateInstance: '-/+',
   StartInstance: '~', StopInstance: '~', SyncDisks: '~', ReplaceSecondary: '~',
-  MigrateInstance: '>', MoveInstance: '>', FailoverInstance: '!',
+  MigrateInstance: '>', MoveInstance: '>', FailoverInstance: '!', RenameInstance: '~',
   ModifyInstance: '~', RestartInstance: '~', GrowDisk: '~',
 };
 
@@ -28,6 +28,7 @@ export function describe(op: Operation, now?: number): string {
     case 'MoveInstance': return `${op.from} → ${op.to}${op.secondary ? `, replica stays on ${op.secondary}` : ''}`;
     case 'FailoverInstance': return `${op.from} → ${op.to}`;
     case 'ReplaceSecondary': return `${op.from ? `${op.from} → ` : ''}${op.to} (primary ${op.primary})`;
+    case 'RenameInstance': return `${op.from} → ${op.instance} on ${op.primary}${op.secondary ? `, replica on ${op.secondary}` : ''}, in place (${op.disruption === 'none' ? 'keeps running' : op.disruption}; disks and data stay)`;
     case 'RemoveInstance': return [op.primary && `from ${op.primary}`, op.secondary && `replica on ${op.secondary}`].filter(Boolean).join(', ');
     case 'RemoveOrphan': return `on ${op.node}: ${[op.containers && 'container', op.volumes && 'disks'].filter(Boolean).join(' and ')}`;
   }
@@ -142,7 +143,7 @@ export function waveLines(p: Plan): string[] {
 export function summaryLine(ops: readonly Operation[]): string {
   const count = (types: Operation['type'][]) => ops.filter((o) => types.includes(o.type)).length;
   const add = count(['CreateInstance']);
-  const change = count(['StartInstance', 'StopInstance', 'SyncDisks', 'ReplaceSecondary', 'RecreateInstance', 'ModifyInstance', 'RestartInstance', 'GrowDisk']);
+  const change = count(['StartInstance', 'StopInstance', 'SyncDisks', 'ReplaceSecondary', 'RecreateInstance', 'RenameInstance', 'ModifyInstance', 'RestartInstance', 'GrowDisk']);
   const move = count(['MigrateInstance', 'MoveInstance', 'FailoverInstance']);
   const remove = count(['RemoveInstance', 'RemoveOrphan']);
   return `Plan: ${add} to create, ${change} to change, ${move} to move, ${remove} to remove.`;

@@ -4,7 +4,6 @@
  */
 import type Docker from 'dockerode';
 import { DriverError, type Limits } from '../driver.ts';
-import { defaultMount } from '../../model/desired.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import { specHash, specMatches } from '../../model/hash.ts';
 import { labelsOf, loose, type ContainerInfo } from './api.ts';
@@ -73,7 +72,7 @@ export async function createInstance(e: Engine, node: string, spec: InstanceSpec
       Memory: spec.memory,
       NanoCpus: Math.round(spec.vcpus * 1e9),
       RestartPolicy: { Name: 'no' },
-      Mounts: spec.disks.map((d, i) => ({ Type: 'volume' as const, Source: volumeName(spec.name, i), Target: d.mount ?? defaultMount(i) })),
+      Mounts: spec.disks.map((d, i) => ({ Type: 'volume' as const, Source: volumeName(spec.name, i), Target: d.mount })),
       ...net,
     },
   };

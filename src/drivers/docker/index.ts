@@ -9,6 +9,7 @@
  *   probe.ts       one look at a node                          volumes.ts     disks and role markers
  *   containers.ts  instance lifecycle                          sync/          content manifests, incremental/full sync
  *   migrate.ts     CRIU probe and live migration               transfer.ts    engine-to-engine streams
+ *   rename.ts      an instance renamed in place (disks copied on the node, container made anew)
  *   health.ts      health checks (exec, or tcp from a helper in the instance's network)
  * Helpers (sync, df, the CRIU probe) use `helperImage`: by default an image Drover builds from this machine's
  * busybox-static and loads into each node at its first probe (helper-image.ts); an override is copied from
@@ -25,6 +26,7 @@ import { checkHealth } from './health.ts';
 import { imagesPresent } from './images.ts';
 import { liveMigrate } from './migrate.ts';
 import { probe } from './probe.ts';
+import { renameInstance } from './rename.ts';
 import { syncDisks } from './sync/index.ts';
 import * as volumes from './volumes.ts';
 
@@ -57,6 +59,7 @@ class DockerDriver implements Driver {
   removeInstance(node: string, instance: string): Promise<void> { return containers.removeInstance(this.e, node, instance); }
   updateInstance(node: string, instance: string, limits: Limits): Promise<void> { return containers.updateInstance(this.e, node, instance, limits); }
   growDisk(node: string, instance: string, disk: number, size: number): Promise<void> { return volumes.growDisk(this.e, node, instance, disk, size); }
+  renameInstance(node: string, from: string, to: string): Promise<void> { return renameInstance(this.e, node, from, to); }
 
   checkHealth(node: string, instance: string, probe: HealthProbe, timeoutMs: number): Promise<HealthResult> {
     return checkHealth(this.e, node, instance, probe, timeoutMs);

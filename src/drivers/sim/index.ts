@@ -139,6 +139,21 @@ export class SimDriver implements Driver {
     if (this.world.node(node).containers.has(instance)) await this.world.deleteContainer(node, instance);
   }
 
+  /** In place, running or not: each copy is written under the new name before the old one goes. */
+  async renameInstance(node: string, from: string, to: string): Promise<void> {
+    await this.step('renameInstance', node, from);
+    const n = this.world.node(node);
+    const c = n.containers.get(from);
+    if (c) {
+      await this.world.putContainer(node, { ...c, instance: to });
+      await this.world.deleteContainer(node, from);
+    }
+    for (const v of this.volumesOf(node, from)) {
+      await this.world.putVolume(node, { ...v, instance: to });
+      await this.world.deleteVolume(node, `${from}/${v.disk}`);
+    }
+  }
+
   /** Healthy while running, unless `drover sim unhealthy` said otherwise. */
   async checkHealth(node: string, instance: string, probe: HealthProbe): Promise<HealthResult> {
     await this.step('checkHealth', node, instance);
