@@ -231,7 +231,7 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
       const r = await c.driver.liveMigrate(op.from, op.to, op.spec, op.generation, c.progress);
       if (r.kind === 'cold') {
         c.note(`live → cold: ${r.why}`);
-        return c.migrated({ path: 'cold', cause: 'fell-back', why: r.why });
+        return c.migrated({ path: 'cold', cause: r.cause, why: r.why });
       }
       c.note(`live, downtime ${r.downtimeMs} ms`);
       await c.migrated({ path: 'live', downtimeMs: r.downtimeMs });

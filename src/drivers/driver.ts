@@ -10,7 +10,7 @@
 import type { BackendName } from './backends.ts';
 import type { NodeCapacity, DiskSpec, HealthProbe } from '../model/desired.ts';
 import type { HealthResult, ObservedContainer, ObservedVolume } from '../model/observed.ts';
-import type { InstanceSpec } from '../model/operations.ts';
+import type { ColdCause, InstanceSpec } from '../model/operations.ts';
 
 export class DriverError extends Error {
   constructor(
@@ -46,7 +46,14 @@ export interface NodeProbe {
  */
 export type LiveMigrateResult =
   | { readonly kind: 'live'; readonly downtimeMs: number }
-  | { readonly kind: 'cold'; readonly why: string };
+  | {
+    readonly kind: 'cold';
+    /** Typed, for decisions and tests: which of the planner's cold causes held (`node`: the one that cannot checkpoint). */
+    readonly cause: Exclude<ColdCause, 'backend'>;
+    readonly node?: string;
+    /** For people: the driver's words. */
+    readonly why: string;
+  };
 
 /** The limits a backend may change on an existing container. */
 export interface Limits {

@@ -61,7 +61,7 @@ test('the forecast is rendered in the plan\'s text, markdown and JSON', () => {
 class LiveSim extends SimDriver {
   answer: 'live' | 'cold' = 'live';
   async liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number): Promise<LiveMigrateResult> {
-    if (this.answer === 'cold') return { kind: 'cold', why: 'no CRIU on the target' };
+    if (this.answer === 'cold') return { kind: 'cold', cause: 'fell-back', why: 'no CRIU on the target' };
     await this.stopInstance(from, spec.name);
     await this.syncDisks(from, to, spec.name);
     await this.createInstance(to, spec, generation);

@@ -224,7 +224,7 @@ test('incremental re-sync: 50 files, change 2, add 1, delete 1: only those are s
 
 test('live migration keeps the in-memory count (downtime printed)', async (ctx) => {
   const { tb, driver, nodes, engines } = C(ctx);
-  if (!tb.criu) { console.log('    (no working CRIU on this machine: live migration not tested)'); return; }
+  if (!tb.criu) { console.log('    skipped: the test bed has no CRIU (or its CRIU is switched to a hanging or absent shim): live migration not tested'); return; }
   const [a, b] = [nodes[0]!.name, nodes[1]!.name];
   const sp = spec(tb, 'counter', 'i=0; while :; do i=$((i+1)); echo $i; echo $i > /data/count; usleep 50000; done');
   await driver.createDisks(a, 'counter', sp.disks, 'primary', 1);
@@ -234,6 +234,14 @@ test('live migration keeps the in-memory count (downtime printed)', async (ctx) 
   await driver.syncDisks(a, b, 'counter');
   await new Promise((r) => setTimeout(r, 1500));
   const r = await driver.liveMigrate!(a, b, sp, 2);
+  if (r.kind === 'cold' && r.cause === 'no-checkpoint') {
+    // 'criu check' passed, but a real checkpoint does not work on this CPU: the safe path ran, nothing moved
+    console.log(`    skipped: CRIU does not work on this CPU (probe: ${r.why})`);
+    assert.is((await driver.probe(a)).containers.find((c) => c.instance === 'counter')?.state, 'running', 'still running on the source');
+    await driver.removeInstance(a, 'counter');
+    await Promise.all([driver.removeDisks(a, 'counter'), driver.removeDisks(b, 'counter')]);
+    return;
+  }
   assert.is(r.kind, 'live', `live migration supported on the test bed (${r.kind === 'cold' ? r.why : ''})`);
   if (r.kind === 'live') console.log(`    live migration downtime ${r.downtimeMs} ms`);
   await new Promise((r2) => setTimeout(r2, 500));

@@ -53,19 +53,24 @@ test('migrate (primary pinned to the secondary): live with CRIU keeps the in-mem
   const done = events(r.stdout).filter((e) => e.type === 'operation-finished');
   assert.equal(done.map((e) => [e.op!.type, e.op!.instance, e.result]), [['MigrateInstance', 'counter', 'succeeded']]);
   const note = done[0]!.note ?? '';
+  const taken = done[0]!.migration as { path: 'live'; downtimeMs: number } | { path: 'cold'; cause: string; why?: string } | undefined;
+  assert.ok(taken, `the journal says which path the migration took (${JSON.stringify(done[0])})`);
+  // CRIU that passes 'criu check' but cannot checkpoint on this CPU: Drover's probe says so, and the move is cold
+  const probeSaysNo = taken!.path === 'cold' && taken!.cause === 'no-checkpoint';
+  if (bed.criu && probeSaysNo) console.log(`    skipped: CRIU does not work on this CPU (probe: ${taken!.path === 'cold' ? taken!.why : ''}); the cold path is tested instead`);
   const lines = await until('output on node2', async () => {
     const l = (await logLines(bed.engine(2), 'drover-counter')).map(Number);
     return l.length >= 5 ? l : undefined;
   }, 30_000);
-  if (bed.criu) {
-    const m = /^live, downtime (\d+) ms/.exec(note);
-    assert.ok(m, `live migration (the test bed has CRIU): job note "${note}"`);
-    console.log(`    live migration (CRIU): downtime ${m![1]} ms; count ${seen}+ on node1, continued from ${lines[0]} on node2`);
+  if (bed.criu && !probeSaysNo) {
+    assert.is(taken!.path, 'live', `live migration (the test bed has CRIU): ${JSON.stringify(taken)}, note "${note}"`);
+    const downtime = taken!.path === 'live' ? taken!.downtimeMs : NaN;
+    console.log(`    live migration (CRIU): downtime ${downtime} ms; count ${seen}+ on node1, continued from ${lines[0]} on node2`);
     assert.ok(lines[0]! > seen, `the count continued on node2 (first value there ${lines[0]}, node1 had reached ${seen})`);
     for (let i = 1; i < lines.length; i++) assert.is(lines[i], lines[i - 1]! + 1, 'counting on, one by one');
   } else {
-    assert.not.match(note, /live/, 'no CRIU: cold');
-    console.log(`    NO CRIU on this test bed: COLD migration ran (the count restarted at ${lines[0]} on node2); live migration not tested`);
+    assert.is(taken!.path, 'cold', 'no working CRIU: cold');
+    console.log(`    NO working CRIU on this test bed: COLD migration ran (the count restarted at ${lines[0]} on node2); live migration not tested`);
     assert.is(lines[0], 1, 'cold: a fresh process');
   }
   // the process rewrites the file every tick (truncate, then write): a read may catch it empty

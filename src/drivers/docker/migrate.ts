@@ -25,12 +25,15 @@ export async function liveMigrate(e: Engine, from: string, to: string, spec: Ins
   const a = e.conn(from);
   const b = e.conn(to);
   if (from === to) throw new DriverError(`liveMigrate: ${spec.name}: source and target are the same node ${from}`, false, from);
-  if (spec.ports.length > 0) return { kind: 'cold', why: 'published ports cannot move with the process' };
+  if (spec.ports.length > 0) return { kind: 'cold', cause: 'ports', why: 'published ports cannot move with the process' };
   const name = containerName(spec.name);
   const src = await e.inspectContainer(a, name);
-  if (!src || !e.ours(labelsOf(src)) || !src.State.Running) return { kind: 'cold', why: `${name} is not running on ${from}: no process state to keep` };
+  if (!src || !e.ours(labelsOf(src)) || !src.State.Running) return { kind: 'cold', cause: 'stopped', why: `${name} is not running on ${from}: no process state to keep` };
   const [okA, okB] = await Promise.all([supportsCheckpoint(e, a), supportsCheckpoint(e, b)]);
-  if (!okA || !okB) return { kind: 'cold', why: `no working CRIU checkpoint on ${!okA ? from : to}` };
+  if (!okA || !okB) {
+    const node = !okA ? from : to;
+    return { kind: 'cold', cause: 'no-checkpoint', node, why: `no working CRIU checkpoint on ${node}` };
+  }
 
   // prepare everything that can be done while the instance runs
   await createInstance(e, to, spec, generation);
@@ -121,5 +124,5 @@ async function backToSource(e: Engine, from: string, to: string, instance: strin
   } catch (e2) {
     throw new DriverError(`live migration of ${instance} failed (${why}), and restarting it on ${from} failed too: ${(e2 as Error).message}`, true, from);
   }
-  return { kind: 'cold', why: `live migration failed (${why}); the instance was restarted on ${from}` };
+  return { kind: 'cold', cause: 'fell-back', why: `live migration failed (${why}); the instance was restarted on ${from}` };
 }
