@@ -17,11 +17,12 @@ import type { GitInfo } from '../store/types.ts';
 import { converge, type ConvergeResult } from './converge.ts';
 import type { EventSink } from './events.ts';
 
-export type Loaded = { readonly ok: true; readonly desired: Desired } | { readonly ok: false; readonly diagnostics: readonly string[] };
+/** A failed load: its diagnostics as printed, and how many of them are errors (counted, never read off the text). */
+export type Loaded = { readonly ok: true; readonly desired: Desired } | { readonly ok: false; readonly diagnostics: readonly string[]; readonly errors: number };
 
 export type WatchEvent =
   | { readonly type: 'watch-started'; readonly paths: readonly string[]; readonly intervalMs: number }
-  | { readonly type: 'reload-failed'; readonly trigger: string; readonly diagnostics: readonly string[] }
+  | { readonly type: 'reload-failed'; readonly trigger: string; readonly diagnostics: readonly string[]; readonly errors: number }
   | { readonly type: 'health-changed'; readonly down: readonly string[]; readonly up: readonly string[] }
   | { readonly type: 'run'; readonly run: number; readonly trigger: string; readonly changes: number; readonly failed: number; readonly pending: number; readonly guards: readonly (PartitionGuard & { readonly reason: string })[]; readonly drift: readonly DriftItem[]; readonly durationMs: number; readonly git?: GitInfo; readonly parked: boolean; readonly errors: readonly string[] }
   | { readonly type: 'stopping'; readonly reason: string }
@@ -83,7 +84,7 @@ async function loop(o: WatchOptions, queue: Queue): Promise<void> {
       if (reload) {
         const r = await o.load();
         if (!r.ok) {
-          o.report({ type: 'reload-failed', trigger: triggers.join('+'), diagnostics: r.diagnostics });
+          o.report({ type: 'reload-failed', trigger: triggers.join('+'), diagnostics: r.diagnostics, errors: r.errors });
           if (triggers.every((t) => t === 'manifest')) continue; // the last good manifests stay in force; nothing to do
         } else {
           desired = r.desired;

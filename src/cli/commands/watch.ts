@@ -75,7 +75,8 @@ async function takeLease(location: StoreLocation, argv: readonly string[], noWai
 
 async function reload(paths: readonly string[]): Promise<Loaded> {
   const r = await loadManifests(paths);
-  return r.ok ? { ok: true, desired: r.desired } : { ok: false, diagnostics: r.diagnostics.map(formatDiagnostic) };
+  return r.ok ? { ok: true, desired: r.desired }
+    : { ok: false, diagnostics: r.diagnostics.map(formatDiagnostic), errors: r.diagnostics.filter((d) => d.severity === 'error').length };
 }
 
 /** One line per run, like a puppet agent's; diagnostics of a broken edit in full. */
@@ -85,7 +86,7 @@ function textReport(io: Io): (e: WatchEvent) => void {
       case 'watch-started': io.out(`Watching ${e.paths.join(', ')} (reconcile every ${formatDuration(e.intervalMs)}).`); break;
       case 'reload-failed':
         for (const d of e.diagnostics) io.err(d);
-        io.err(`Manifests not reloaded (${e.trigger}): ${e.diagnostics.filter((d) => d.includes(': error: ')).length} error(s); the last good manifests stay in force.`);
+        io.err(`Manifests not reloaded (${e.trigger}): ${e.errors} error(s); the last good manifests stay in force.`);
         break;
       case 'health-changed': io.out(`Node health changed:${e.down.length ? ` down ${e.down.join(', ')}` : ''}${e.up.length ? ` up ${e.up.join(', ')}` : ''}.`); break;
       case 'run': {
