@@ -1,14 +1,15 @@
 /**
  * Health checks and a rolling recreate on real engines (issue 9, budgets): an `exec` check runs inside the
  * container, a `tcp` check connects from a helper sharing the container's network namespace (a port the
- * instance does not publish); changing memory of two members of an antiAffinity group recreates them one
- * after the other, the second only once the first runs again and passes its check. Own test bed on
+ * instance does not publish); changing the environment of two members of an antiAffinity group recreates
+ * them one after the other, the second only once the first runs again and passes its check (a memory change
+ * would be done in place on Docker, without taking anyone down: test/e2e-docker-9/changes.test.ts). Own test bed on
  * 127.0.0.86-88. Needs root and scripts/ci-setup-docker.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as path from 'node:path';
-import { withBed, ok, MiB, clusterSpec, events, nodeIndex, writeManifests, type Bed, type Cli, type InstanceDoc } from '../e2e-docker/helpers.ts';
+import { withBed, ok, clusterSpec, events, nodeIndex, writeManifests, type Bed, type Cli, type InstanceDoc } from '../e2e-docker/helpers.ts';
 
 const CLUSTER = 'e2e9b';
 
@@ -18,10 +19,10 @@ const test = suite<Ctx>('e2e docker: health checks and a rolling recreate', {});
 interface StatusHealth { instances: { name: string; primary?: string; state: string; health?: { ok: boolean; output: string } }[] }
 
 /** web1 checked by `exec`, web2 by `tcp`; both serve /data over HTTP on 8080 inside their own network. */
-function manifests(ctx: Ctx, o: { memory: string; web1Check?: Record<string, unknown>; web2Check?: Record<string, unknown> }): string {
+function manifests(ctx: Ctx, o: { memory: string; version?: string; web1Check?: Record<string, unknown>; web2Check?: Record<string, unknown> }): string {
   const bed = ctx.bed!;
   const web = (name: string, health: Record<string, unknown>): InstanceDoc => ({
-    name, memory: o.memory, antiAffinity: ['web'], command: ['httpd', '-f', '-p', '8080', '-h', '/data'],
+    name, memory: o.memory, antiAffinity: ['web'], command: ['httpd', '-f', '-p', '8080', '-h', '/data'], ...(o.version && { env: { VERSION: o.version } }),
     health: { interval: '300ms', timeout: '3s', retries: 5, ...health },
   });
   return writeManifests(path.join(ctx.tmp!, 'manifests'), {
@@ -56,12 +57,12 @@ test('an exec check and a tcp check pass on running containers; a closed port fa
   assert.match(bad.get('web1')?.health?.output ?? '', /no index/);
 });
 
-test('memory of both members changed: recreated one after the other, web2 only after web1 runs again and passes its check', async (ctx) => {
+test('the environment of both members changed: recreated one after the other, web2 only after web1 runs again and passes its check', async (ctx) => {
   const bed = ctx.bed!;
   const drover = ctx.drover!;
-  const dir = manifests(ctx, { memory: '40M' });
-  const p = await drover.json<{ operations: { instance: string; wave?: number }[] }>(['plan', dir]);
-  assert.equal(p.operations.map((o) => [o.instance, o.wave]), [['web1', 1], ['web2', 2]]);
+  const dir = manifests(ctx, { memory: '48M', version: '2' });
+  const p = await drover.json<{ operations: { type: string; instance: string; wave?: number }[] }>(['plan', dir]);
+  assert.equal(p.operations.map((o) => [o.type, o.instance, o.wave]), [['RecreateInstance', 'web1', 1], ['RecreateInstance', 'web2', 2]]);
   const r = await drover(['apply', dir, '--yes', '--json']);
   ok(r, 'apply');
   const es = events(r.stdout);
@@ -76,7 +77,7 @@ test('memory of both members changed: recreated one after the other, web2 only a
   for (const name of ['web1', 'web2']) {
     const i = seen.get(name)!;
     const info = await bed.engine(nodeIndex(i.primary!)).getContainer(`drover-${name}`).inspect();
-    assert.is(info.HostConfig.Memory, 40 * MiB, `${name}: the new limit`);
+    assert.ok(info.Config.Env?.includes('VERSION=2'), `${name}: the new environment (${info.Config.Env?.join(' ')})`);
     assert.is(i.health?.ok, true, `${name} healthy`);
   }
 });
