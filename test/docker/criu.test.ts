@@ -59,7 +59,9 @@ test('a hanging CRIU: the probe gives up, the move is cold, the instance keeps r
   const driver = ctx.driver!;
   assert.is((await driver.probe('node1')).canCheckpoint, undefined, 'not probed yet');
   const sp = await place(ctx, 'hang1');
+  const t0 = Date.now();
   const r = await driver.liveMigrate!('node1', 'node2', sp, 2);
+  console.log(`    hanging CRIU probe: answered cold after ${Date.now() - t0} ms (probe bound 5 s per node): ${r.kind === 'cold' ? r.why : r.kind}`);
   assert.is(r.kind, 'cold');
   if (r.kind === 'cold') assert.match(r.why, /CRIU/);
   await runsOnlyOn(ctx, 'node1', 'hang1');
@@ -96,7 +98,9 @@ test('a checkpoint that hangs after a good probe is aborted: the instance runs o
   const probeBoth = await ctx.driver!.liveMigrate!('node1', 'node2', sp, 2);
   assert.is(probeBoth.kind, 'live', 'the real criu works');
   await tb.run('criu', 'hang');
+  const t0 = Date.now();
   const r = await ctx.driver!.liveMigrate!('node2', 'node1', sp, 3);
+  console.log(`    checkpoint hung after a good probe: aborted, thawed and running on its source after ${Date.now() - t0} ms (checkpoint bound 4 s): ${r.kind === 'cold' ? r.why : r.kind}`);
   assert.is(r.kind, 'cold');
   if (r.kind === 'cold') assert.match(r.why, /checkpoint/);
   await runsOnlyOn(ctx, 'node2', 'hang2');

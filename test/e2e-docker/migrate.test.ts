@@ -44,7 +44,9 @@ test('migrate (primary pinned to the secondary): live with CRIU keeps the in-mem
   let r;
   let report;
   try {
+    const t0 = Date.now();
     r = await drover(['apply', manifests(ctx, { primary: 'node2', secondary: 'node1', nodeDownAfter: '30s' }), '--yes', '--json']);
+    console.log(`    migrate apply took ${Date.now() - t0} ms`);
   } finally {
     report = await watch.stop();
   }
