@@ -55,7 +55,8 @@ export function specDiff(spec: InstanceSpec, container: ObservedContainer, prima
     .map((r) => ({ ...r, from: Math.min(r.from, sizeOn(secondary, r.disk) ?? r.from) }))
     .filter((r) => r.from < r.to);
   return {
-    changes: fieldChanges(onNode, spec), fieldsUnknown: recreate && !applied, recreate, resized, grown,
+    // rendered only when something changed: the diff of every unchanged instance is most of a no-change plan
+    changes: recreate || resized.length > 0 || grown.length > 0 ? fieldChanges(onNode, spec) : [], fieldsUnknown: recreate && !applied, recreate, resized, grown,
     shrunk: onPrimary.filter((r) => r.from > r.to),
   };
 }
