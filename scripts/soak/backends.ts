@@ -12,8 +12,6 @@ export interface Backend extends ManifestSpec {
   readonly name: 'sim' | 'docker';
   /** env of every drover child (the fence script's test bed). */
   readonly env: Readonly<Record<string, string>>;
-  /** The cluster's replication.interval, for the periodic re-syncs a converged plan may hold. */
-  readonly replicationIntervalMs: number;
   killNode(node: string): Promise<void>;
   restoreNode(node: string): Promise<void>;
   probe(): Promise<Probe>;
@@ -58,7 +56,6 @@ function simBackend(stateDir: string, manifests: string): Backend {
     nodeSpec: () => ({ capacity: { memory: '32G', vcpus: 32, disk: '500G' } }),
     instanceSpec: () => ({}),
     env: { DROVER_FSYNC: '0' },
-    replicationIntervalMs: 10_000,
     memories: ['512M', '768M'],
     async killNode(n) { await cliIn(['sim', 'fail-node', n, '--state-dir', stateDir]); },
     async restoreNode(n) { await cliIn(['sim', 'restore-node', n, '--state-dir', stateDir]); },
@@ -116,7 +113,6 @@ function dockerBackend(bed: Bed): Backend {
     nodeSpec: (n) => ({ endpoint: bed.endpoint(nodeIndex(n)) }),
     instanceSpec: (name) => ({ command: IDLE, env: { INSTANCE: name } }),
     env: { ...bed.env },
-    replicationIntervalMs: 20_000,
     memories: ['32M', '40M'],
     async killNode(n) { await bed.run('kill', String(nodeIndex(n))); },
     async restoreNode(n) { await bed.run('restore', String(nodeIndex(n))); },

@@ -62,7 +62,6 @@ export interface Facts extends Timeline, Said {
   readonly probe: Probe;
   /** When the facts were gathered (after plan and status ran). */
   readonly now: number;
-  readonly replicationIntervalMs: number;
   readonly floors: readonly FloorRead[];
   readonly written: readonly Written[];
 }

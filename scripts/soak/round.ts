@@ -240,7 +240,7 @@ export async function gather(c: SoakContext, insts: readonly Inst[], floors: Rea
   }));
   return {
     wanted: insts, probe, status: st, plan, jobs: jobs.jobs, ...during, now,
-    replicationIntervalMs: c.backend.replicationIntervalMs, floors: floorReads, written: writtenReads,
+    floors: floorReads, written: writtenReads,
   };
 }
 

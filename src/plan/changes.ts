@@ -1,7 +1,7 @@
 /**
  * What changed in an instance's spec on its kept primary, and the least disruptive way to carry it
  * out: limits in place (ModifyInstance), with a restart, or a new container (RecreateInstance, disks
- * kept); grown disks (GrowDisk); a shrunk disk is refused. Pure: spec + what the node shows + what
+ * kept); grown disks (GrowDisk) (a shrunk disk is refused by plan/instance.ts). Pure: spec + what the node shows + what
  * Drover last applied.
  */
 import type { BackendCapabilities, ResizableField } from '../drivers/backends.ts';
@@ -27,8 +27,6 @@ export interface SpecDiff {
   readonly resized: readonly ResizableField[];
   /** Disks larger in the manifest than on the primary or the secondary. */
   readonly grown: readonly DiskResize[];
-  /** Disks smaller in the manifest than on the primary: refused (the planner never shrinks data). */
-  readonly shrunk: readonly DiskResize[];
 }
 
 /** What the node shows of the fields the hash leaves out. */
@@ -57,7 +55,6 @@ export function specDiff(spec: InstanceSpec, container: ObservedContainer, prima
   return {
     // rendered only when something changed: the diff of every unchanged instance is most of a no-change plan
     changes: recreate || resized.length > 0 || grown.length > 0 ? fieldChanges(onNode, spec) : [], fieldsUnknown: recreate && !applied, recreate, resized, grown,
-    shrunk: onPrimary.filter((r) => r.from > r.to),
   };
 }
 

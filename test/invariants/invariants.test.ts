@@ -47,7 +47,6 @@ function converged(): Facts {
     kills: [],
     roundStart: T,
     now: T + 10_000,
-    replicationIntervalMs: 10_000,
     floors: [{ instance: 'a', node: 'node1', floor: ver(4), now: ver(5) }],
     written: [{ instance: 'a', at: T + 10, data: ver(5), seen: [{ node: 'node1', data: ver(5) }, { node: 'node2', data: ver(5) }] }],
   };
