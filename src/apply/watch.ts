@@ -12,6 +12,7 @@ import { observe } from '../observe/index.ts';
 import type { DriftItem } from '../plan/drift.ts';
 import { guardsIn, type PartitionGuard } from '../plan/facts.ts';
 import { describeGuard } from '../plan/reasons.ts';
+import type { PlanInput } from '../plan/types.ts';
 import type { Store } from '../store/store.ts';
 import type { GitInfo } from '../store/types.ts';
 import { converge, type ConvergeResult } from './converge.ts';
@@ -47,6 +48,8 @@ export interface WatchOptions {
   readonly probeEveryMs?: number;
   readonly debounceMs?: number;
   readonly prune?: boolean;
+  /** After each run: the manifests, what the run last saw of the nodes, and the store (monitoring builds its status from them). */
+  readonly afterRun?: (seen: PlanInput) => void;
 }
 
 export interface WatchHandle {
@@ -95,6 +98,7 @@ async function loop(o: WatchOptions, queue: Queue): Promise<void> {
       }
       const r = await runOnce(o, desired, driver, ++runs, triggers.join('+') || 'health');
       down = downNodes(o.store);
+      if (r.observed) o.afterRun?.({ desired, observed: r.observed, store: o.store, now: Date.now() });
       if (r.parked) break;
       queue.timer('interval', intervalMs);
       const retryAt = Math.min(...r.pending.map((p) => p.retryAt ?? Infinity));
