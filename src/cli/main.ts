@@ -25,6 +25,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   export: () => import('./commands/export.ts'),
   lock: () => import('./commands/lock.ts'),
   sim: () => import('./commands/sim.ts'),
+  check: () => import('./commands/check.ts'),
 };
 
 const HELP = `drover: declarative manager for a virtual data center (Ganeti's model, converged from YAML)
@@ -45,6 +46,7 @@ Commands:
   export     the htools text file from the manifests and Drover's placements (export ganeti)
   lock       who holds the cluster lease; break it
   sim        fault injection on the simulated backend (fail-node, restore-node, write)
+  check      a Nagios/Icinga plugin: cluster health, N+1, degraded replicas, recovery point age
 
 Global options:
   --state-dir DIR   Drover's state (default $DROVER_STATE_DIR, else .drover/)

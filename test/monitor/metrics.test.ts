@@ -4,28 +4,8 @@ import * as assert from 'uvu/assert';
 import type { ApplyEvent } from '../../src/apply/events.ts';
 import type { Operation } from '../../src/model/operations.ts';
 import { createMetrics } from '../../src/monitor/metrics.ts';
-import type { MonitorStatus } from '../../src/monitor/snapshot.ts';
-import type { InstanceStatus, NodeStatus } from '../../src/plan/status.ts';
 import { parseExposition, type Family } from './exposition.ts';
-
-const res = { total: 8 * 2 ** 30, used: 2 ** 30 };
-const node = (name: string, health: NodeStatus['health'], flags: string[] = [], extra: Partial<NodeStatus> = {}): NodeStatus =>
-  ({ name, health, flags, memory: res, vcpus: { total: 8, used: 1 }, disk: res, primaries: 1, secondaries: 1, ...extra });
-const inst = (name: string, state: string, extra: Partial<InstanceStatus> = {}): InstanceStatus =>
-  ({ name, state, desiredState: 'running', primary: 'n1', secondary: 'n2', diskTemplate: 'replicated', memory: 2 ** 30, vcpus: 1, degraded: false, ...extra });
-
-export const STATUS: MonitorStatus = {
-  nodes: [node('n1', 'up'), node('n2', 'up', ['drained']), node('n3', 'unreachable', [], { nodeDownSince: 1_700_000_000_000 }), node('n4', 'fenced')],
-  instances: [
-    inst('web1', 'running', { recoveryPoint: Date.now() - 90_000 }),
-    inst('web2', 'running', { degraded: true, recoveryPoint: Date.now() - 3_600_000 }),
-    inst('db "main"\\x', 'node-down', { degraded: true }),
-    inst('plain', 'stopped', { diskTemplate: 'plain', secondary: undefined }),
-  ],
-  guards: [],
-  n1: { failingNodes: ['n2'], messages: ['node n2: not enough memory'] },
-  at: Date.now(),
-};
+import { STATUS } from './fixtures.ts';
 
 const op = (type: Operation['type'], instance: string) => ({ type, instance, from: 'n3', to: 'n2' }) as unknown as Operation;
 const finished = (type: Operation['type'], result: 'succeeded' | 'failed'): ApplyEvent =>
