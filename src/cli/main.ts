@@ -26,6 +26,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   lock: () => import('./commands/lock.ts'),
   sim: () => import('./commands/sim.ts'),
   check: () => import('./commands/check.ts'),
+  logs: () => import('./commands/logs.ts'),
+  console: () => import('./commands/console.ts'),
 };
 
 const HELP = `drover: declarative manager for a virtual data center (Ganeti's model, converged from YAML)
@@ -47,6 +49,8 @@ Commands:
   lock       who holds the cluster lease; break it
   sim        fault injection on the simulated backend (fail-node, restore-node, write)
   check      a Nagios/Icinga plugin: cluster health, N+1, degraded replicas, recovery point age
+  logs       an instance's output on its current primary (-f follows)
+  console    a shell (or serial console) on an instance where it runs now
 
 Global options:
   --state-dir DIR   Drover's state (default $DROVER_STATE_DIR, else .drover/)

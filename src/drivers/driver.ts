@@ -63,6 +63,32 @@ export interface Limits {
 
 export type ProgressFn = (bytesDone: number, bytesTotal: number) => void;
 
+/** What `drover logs` asks for: output since a time, and whether to keep following it. */
+export interface LogRequest {
+  /** Only what came at or after this time (ms since epoch). */
+  readonly since?: number;
+  /** Keep writing what comes until `signal` aborts or the instance's output ends. */
+  readonly follow: boolean;
+  readonly signal: AbortSignal;
+}
+
+/** Where log output goes, as it came: the instance's stdout and stderr kept apart. */
+export type LogWriter = (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
+
+/**
+ * The operator's end of a console session. With `tty` the session gets a terminal of that size,
+ * kept in step on resize (the caller has put its own terminal in raw mode); without, plain pipes.
+ */
+export interface ConsoleEnds {
+  readonly input: NodeJS.ReadableStream;
+  readonly output: NodeJS.WritableStream;
+  readonly tty?: {
+    readonly size: () => { readonly columns: number; readonly rows: number };
+    /** Calls `fn` on every resize; returns how to stop. */
+    readonly onResize: (fn: () => void) => () => void;
+  };
+}
+
 export interface Driver {
   readonly backend: BackendName;
 
@@ -131,6 +157,20 @@ export interface Driver {
    * backends without images of their own (sim).
    */
   imagesPresent?(node: string, images: readonly string[]): Promise<readonly string[]>;
+
+  /**
+   * The instance's output on `node` (backends with the `logs` capability; the kind it is, there).
+   * Resolves when it was all written, or, following, once `signal` aborts or the output ends.
+   */
+  instanceLogs?(node: string, instance: string, request: LogRequest, write: LogWriter): Promise<void>;
+
+  /**
+   * An interactive session on the running instance on `node` (backends with the `console`
+   * capability: a shell in a container, a VM's serial console). Resolves with the session's exit
+   * status once it ends (input closed, the shell exited); rejects with a DriverError when it
+   * cannot start (not running, node unreachable).
+   */
+  openConsole?(node: string, instance: string, ends: ConsoleEnds): Promise<number>;
 
   close(): Promise<void>;
 }

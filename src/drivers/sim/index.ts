@@ -7,7 +7,7 @@ import type { DesiredNode, DiskSpec, HealthProbe } from '../../model/desired.ts'
 import type { HealthResult } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import { specHash, specMatches } from '../../model/hash.ts';
-import { DriverError, type Driver, type Limits, type NodeProbe, type ProgressFn } from '../driver.ts';
+import { DriverError, type Driver, type Limits, type LogRequest, type LogWriter, type NodeProbe, type ProgressFn } from '../driver.ts';
 import { SimWorld, volumeKey, type SimVolume } from './world.ts';
 
 export interface SimDriverOptions {
@@ -173,6 +173,31 @@ export class SimDriver implements Driver {
       .filter((c) => c.state === 'running')
       .map((c) => this.world.putContainer(node, { ...c, state: 'stopped' }));
     await Promise.all(stops);
+  }
+
+  /**
+   * The sim has no processes and so no output: its logs are its journal of what happened to the
+   * instance (containers and disks created, started, stopped, synced, removed) on every node.
+   */
+  async instanceLogs(node: string, instance: string, request: LogRequest, write: LogWriter): Promise<void> {
+    await this.step('logs', node, instance);
+    const since = request.since;
+    let shown = 0;
+    const show = (): void => {
+      const lines = this.world.journalOf(instance);
+      if (lines.length < shown) shown = 0; // compacted meanwhile: the kept history starts again
+      for (const l of lines.slice(shown)) {
+        if (since !== undefined && (l.at === undefined || l.at < since)) continue;
+        write(Buffer.from(`${l.at !== undefined ? new Date(l.at).toISOString() : '-'} ${l.text}\n`), 'stdout');
+      }
+      shown = lines.length;
+    };
+    show();
+    const stopped = new Promise<void>((resolve) => request.signal.addEventListener('abort', () => resolve(), { once: true }));
+    while (request.follow && !request.signal.aborted) {
+      await Promise.race([this.delay(250), stopped]);
+      show();
+    }
   }
 
   async close(): Promise<void> {
