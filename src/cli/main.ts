@@ -28,6 +28,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   check: () => import('./commands/check.ts'),
   logs: () => import('./commands/logs.ts'),
   console: () => import('./commands/console.ts'),
+  backup: () => import('./commands/backup.ts'),
+  restore: () => import('./commands/restore.ts'),
 };
 
 const HELP = `drover: declarative manager for a virtual data center (Ganeti's model, converged from YAML)
@@ -51,6 +53,8 @@ Commands:
   check      a Nagios/Icinga plugin: cluster health, N+1, degraded replicas, recovery point age
   logs       an instance's output on its current primary (-f follows)
   console    a shell (or serial console) on an instance where it runs now
+  backup     one tar: an instance's disks (a consistent copy), manifest, placement, checksums
+  restore    verify a backup, print its manifest, stage its disks for the apply that creates it
 
 Global options:
   --state-dir DIR   Drover's state (default $DROVER_STATE_DIR, else .drover/)

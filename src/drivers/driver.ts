@@ -63,6 +63,14 @@ export interface Limits {
 
 export type ProgressFn = (bytesDone: number, bytesTotal: number) => void;
 
+/** How a backup's copy of the disks was made consistent, and for how long the instance was frozen for it. */
+export interface DiskExport {
+  readonly disks: readonly number[];
+  /** `frozen`: its processes were paused during a local copy; `stopped`: it was not running. */
+  readonly consistency: 'frozen' | 'stopped';
+  readonly frozenMs: number;
+}
+
 /** What `drover logs` asks for: output since a time, and whether to keep following it. */
 export interface LogRequest {
   /** Only what came at or after this time (ms since epoch). */
@@ -171,6 +179,16 @@ export interface Driver {
    * cannot start (not running, node unreachable).
    */
   openConsole?(node: string, instance: string, ends: ConsoleEnds): Promise<number>;
+
+  /**
+   * A consistent copy of the instance's disks on `node` (its primary), each written to `sink(disk)`
+   * in the backend's own format (docker: a tar of the volume's files), which only `seedDisk` of the
+   * same backend reads. A running instance is made consistent by the backend (docker: frozen for a
+   * local copy, see DiskExport). Absent on backends without backups.
+   */
+  exportDisks?(node: string, instance: string, sink: (disk: number) => NodeJS.WritableStream): Promise<DiskExport>;
+  /** Fill disk `disk` of the instance on `node` (created, not yet used) from what exportDisks wrote. Idempotent. */
+  seedDisk?(node: string, instance: string, disk: number, data: NodeJS.ReadableStream): Promise<void>;
 
   close(): Promise<void>;
 }

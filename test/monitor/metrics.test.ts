@@ -100,7 +100,7 @@ test('every metric is drover_-prefixed, documented, and two masters never share 
 
 test('examples/prometheus-alerts.yml: the five alerts the issue names, on metrics that exist', async () => {
   const fs = await import('node:fs');
-  const { parse } = await import('yaml');
+  const { load: parse } = await import('js-yaml');
   const file = parse(fs.readFileSync(new URL('../../examples/prometheus-alerts.yml', import.meta.url), 'utf8')) as { groups: { rules: { alert: string; expr: string; for: string }[] }[] };
   const rules = file.groups.flatMap((g) => g.rules);
   for (const a of ['DroverNodeDown', 'DroverReplicaDegraded', 'DroverRecoveryPointTooOld', 'DroverNPlusOneBroken', 'DroverReconcileFailing']) assert.ok(rules.some((r) => r.alert === a), a);

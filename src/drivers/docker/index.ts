@@ -12,14 +12,16 @@
  *   rename.ts      an instance renamed in place (disks copied on the node, container made anew)
  *   health.ts      health checks (exec, or tcp from a helper in the instance's network)
  *   console.ts     an instance's logs, and a shell in it (drover logs, drover console)
+ *   backup.ts      a consistent copy of an instance's disks (frozen briefly), and seeding disks from one
  * Helpers (sync, df, the CRIU probe) use `helperImage`: by default an image Drover builds from this machine's
  * busybox-static and loads into each node at its first probe (helper-image.ts); an override is copied from
  * another node when missing.
  */
-import type { ConsoleEnds, Driver, Limits, LiveMigrateResult, LogRequest, LogWriter, NodeProbe, ProgressFn } from '../driver.ts';
+import type { ConsoleEnds, DiskExport, Driver, Limits, LiveMigrateResult, LogRequest, LogWriter, NodeProbe, ProgressFn } from '../driver.ts';
 import type { DiskSpec, HealthProbe } from '../../model/desired.ts';
 import type { HealthResult } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
+import * as backups from './backup.ts';
 import * as sessions from './console.ts';
 import * as containers from './containers.ts';
 import { Engine, type DockerDriverOptions } from './engine.ts';
@@ -75,6 +77,11 @@ class DockerDriver implements Driver {
     return sessions.instanceLogs(this.e, node, instance, request, write);
   }
   openConsole(node: string, instance: string, ends: ConsoleEnds): Promise<number> { return sessions.openConsole(this.e, node, instance, ends); }
+
+  exportDisks(node: string, instance: string, sink: (disk: number) => NodeJS.WritableStream): Promise<DiskExport> {
+    return backups.exportDisks(this.e, node, instance, sink);
+  }
+  seedDisk(node: string, instance: string, disk: number, data: NodeJS.ReadableStream): Promise<void> { return backups.seedDisk(this.e, node, instance, disk, data); }
 
   async close(): Promise<void> {
     this.e.forget();

@@ -7,7 +7,7 @@ import type { DesiredNode, DiskSpec, HealthProbe } from '../../model/desired.ts'
 import type { HealthResult } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import { specHash, specMatches } from '../../model/hash.ts';
-import { DriverError, type Driver, type Limits, type LogRequest, type LogWriter, type NodeProbe, type ProgressFn } from '../driver.ts';
+import { DriverError, type DiskExport, type Driver, type Limits, type LogRequest, type LogWriter, type NodeProbe, type ProgressFn } from '../driver.ts';
 import { SimWorld, volumeKey, type SimVolume } from './world.ts';
 
 export interface SimDriverOptions {
@@ -198,6 +198,26 @@ export class SimDriver implements Driver {
       await Promise.race([this.delay(250), stopped]);
       show();
     }
+  }
+
+  /** A sim disk's contents are its data version: that is what a backup holds (`{"dataVersion":N}`). */
+  async exportDisks(node: string, instance: string, sink: (disk: number) => NodeJS.WritableStream): Promise<DiskExport> {
+    await this.step('exportDisks', node, instance);
+    const vols = this.volumesOf(node, instance).sort((a, b) => a.disk - b.disk);
+    if (!vols.length) throw new DriverError(`${node}: ${instance} has no disks there`, false, node);
+    for (const v of vols) await new Promise<void>((resolve, reject) => sink(v.disk).on('error', reject).end(JSON.stringify({ dataVersion: v.dataVersion }), resolve));
+    const running = this.world.node(node).containers.get(instance)?.state === 'running';
+    return { disks: vols.map((v) => v.disk), consistency: running ? 'frozen' : 'stopped', frozenMs: 0 };
+  }
+
+  async seedDisk(node: string, instance: string, disk: number, data: NodeJS.ReadableStream): Promise<void> {
+    await this.step('seedDisk', node, instance);
+    const chunks: Buffer[] = [];
+    for await (const c of data as AsyncIterable<Buffer>) chunks.push(c);
+    const { dataVersion } = JSON.parse(Buffer.concat(chunks).toString()) as { dataVersion: number };
+    const v = this.world.node(node).volumes.get(volumeKey(instance, disk));
+    if (!v) throw new DriverError(`${node}: disk ${disk} of ${instance} does not exist`, false, node);
+    await this.world.putVolume(node, { ...v, dataVersion });
   }
 
   async close(): Promise<void> {
