@@ -71,6 +71,25 @@ test('console with piped stdin: the commands run in the instance, the shell\'s e
   assert.is(unknown.err, 'drover console: no instance nosuch: it is neither in the manifests nor placed\n');
 });
 
+test('console on a terminal: a real TTY in the instance, of the operator\'s size (util-linux script gives the test one)', async (ctx) => {
+  const cmd = `stty cols 91 rows 27; exec ${process.execPath} ${BIN} console app ${ctx.dir!} --state-dir ${ctx.drover!.stateDir}`;
+  const child = spawn('script', ['-q', '-e', '-c', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  const exited = new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!/Connected to app/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /Connected to app on node\d \(a shell in its container\)/);
+    child.stdin.write('echo "T=$(tty) S=$(stty size)"\r');
+    while (!/T=\/dev\/pts\/\d+ S=\d+ \d+/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /T=\/dev\/pts\/\d+ S=27 91/, out);
+    child.stdin.write('exit 5\r');
+    assert.is(await exited, 5, out);
+  } finally { clearTimeout(timer); child.kill('SIGKILL'); }
+});
+
 test('logs -f follows new output (written from a console) until interrupted', async (ctx) => {
   const child = spawn(process.execPath, [BIN, 'logs', 'app', ctx.dir!, '-f', '--since', '0s', '--state-dir', ctx.drover!.stateDir]);
   let out = '';

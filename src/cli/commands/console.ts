@@ -36,7 +36,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
 
 function terminal(): NonNullable<ConsoleEnds['tty']> {
   return {
-    size: () => ({ columns: process.stdout.columns, rows: process.stdout.rows }),
+    size: () => ({ columns: process.stdout.columns || 80, rows: process.stdout.rows || 24 }), // 0 × 0: a terminal never sized
     onResize: (fn) => { process.stdout.on('resize', fn); return () => void process.stdout.off('resize', fn); },
   };
 }
