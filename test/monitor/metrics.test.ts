@@ -35,7 +35,8 @@ test('the status snapshot: node health, instances by state, degraded, recovery p
   assert.is(value(f.get('drover_instances_degraded')), 2);
   assert.is(value(f.get('drover_instance_degraded'), { instance: 'web2' }), 1);
   assert.is(value(f.get('drover_instance_degraded'), { instance: 'db "main"\\x' }), 1, 'label values escaped and read back');
-  assert.is(value(f.get('drover_instance_degraded'), { instance: 'plain' }), undefined, 'only replicated instances have a replica');
+  assert.is(value(f.get('drover_instance_degraded'), { instance: 'web1' }), undefined, 'in sync: no series');
+  assert.is(f.get('drover_instance_degraded')!.samples.length, 2);
   const age = value(f.get('drover_instance_recovery_point_age_seconds'), { instance: 'web2' })!;
   assert.ok(age >= 3600 && age < 3700, String(age));
   assert.is(value(f.get('drover_n1_failing_nodes')), 1);
