@@ -143,4 +143,23 @@ test('backup (frozen briefly), more writes, restore --as app2, apply: app2 has w
   assert.equal(await bed.data.read(primary, 'app', 0), { 'a.txt': 'two', 'dir/b.txt': 'deep', 'c.txt': 'after' }, 'the original is untouched');
 });
 
+test('a backup killed during its freeze left the instance paused: the next backup thaws it first', async (ctx) => {
+  const bed = ctx.bed!;
+  const primary = await primaryOf(ctx, 'app');
+  const docker = bed.engine(nodeIndex(primary));
+  // what a kill -9 between pause and unpause leaves: the paused container and the backup helper
+  const helper = await docker.createContainer({ name: 'drover-app-backup', Image: bed.image, Cmd: ['true'], Labels: { 'drover.cluster': CLUSTER, 'drover.instance': 'app', 'drover.helper': 'backup' } });
+  await docker.getContainer('drover-app').pause();
+  try {
+    const b = await ctx.drover!(['backup', 'app', ctx.dir!, '--to', path.join(ctx.tmp!, 'again.tar')]);
+    ok(b, 'backup after an interrupted one');
+    assert.match(b.stdout, /frozen \S+ for a consistent copy/);
+    const info = await docker.getContainer('drover-app').inspect();
+    assert.ok(info.State.Running && !info.State.Paused, 'thawed');
+  } finally {
+    await docker.getContainer('drover-app').unpause().catch(() => {});
+    await helper.remove({ force: true }).catch(() => {});
+  }
+});
+
 test.run();

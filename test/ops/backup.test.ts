@@ -65,9 +65,12 @@ test('manifest: the instance\'s own document of a multi-document file, renamed i
   const b = documentAt(text, 9);
   assert.is(renamed(b, 'b', 'c'), 'kind: Instance\nmetadata:\n  name: c  # the second\nspec:\n  memory: 1G\n');
   assert.throws(() => renamed(b, 'x', 'c'), /does not name x/);
+  const json = '{"apiVersion":"drover/v1","kind":"Instance","metadata":{"name":"app","renamedFrom":"old"},"spec":{"name":"app"}}\n';
+  assert.is(renamed(json, 'app', 'app2'), '{"apiVersion":"drover/v1","kind":"Instance","metadata":{"name":"app2"},"spec":{"name":"app"}}\n');
+  assert.is(renamed('metadata: { name: app }\n', 'app', 'b'), 'metadata: { name: b }\n');
 });
 
-test('on the sim: backup, write more, restore --as a new name, apply: the new instance has the backed-up data', () => {
+test('on the sim: backup, write more, restore --as a new name, apply: the new instance has the backed-up data', async () => {
   const sb = sandbox();
   const run = (...args: string[]) => drover(sb, args);
   assert.is(run('apply', sb.manifests).code, 0);
@@ -86,6 +89,11 @@ test('on the sim: backup, write more, restore --as a new name, apply: the new in
   assert.is(refused.code, 1);
   assert.match(refused.err, /^drover restore: \S+bad\.tar: member \S+: sha256 .* corrupted or was altered; nothing was changed\n$/);
   assert.is(fs.readdirSync(path.join(sb.state, 'restores')).length, 0);
+  const other = path.join(sb.dir, 'other.tar');
+  await writeArchive(other, [{ name: 'notes.txt', data: Buffer.from('hello') }]);
+  const foreign = run('restore', other, sb.manifests);
+  assert.is(foreign.code, 1);
+  assert.match(foreign.err, /other\.tar: no backup\.json or manifest\.yaml: not a Drover backup; nothing was changed\n$/);
   // the manifest is written into the manifests folder straight from restore's output
   const target = path.join(sb.manifests, 'instances/web3.yaml');
   fs.writeFileSync(target, '');

@@ -31,6 +31,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const [name, ...paths] = positionals;
   if (!name) throw new UsageError('which instance? drover backup INSTANCE [--to FILE]');
   const file = path.resolve(values.to ?? `${name}-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}.drover-backup.tar`);
+  if (!fs.existsSync(path.dirname(file))) throw new UsageError(`--to: the folder ${path.dirname(file)} does not exist`);
   return onPrimary('backup', name, paths, values, io, async ({ driver, node, instance, placement, desired }) => {
     const d = desired.instances.get(instance);
     if (!driver.exportDisks) { io.err(`drover backup: the ${driver.backend} backend cannot back up disks`); return EXIT.error; }

@@ -40,7 +40,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
       if (e instanceof ArchiveError) { io.err(`drover restore: ${e.message}; nothing was changed`); return EXIT.error; }
       throw e;
     }
+    const missing = ['backup.json', 'manifest.yaml'].filter((m) => !fs.existsSync(path.join(incoming, m)));
+    if (missing.length) { io.err(`drover restore: ${file}: no ${missing.join(' or ')}: not a Drover backup; nothing was changed`); return EXIT.error; }
     const info = JSON.parse(fs.readFileSync(path.join(incoming, 'backup.json'), 'utf8')) as BackupInfo;
+    const absent = info.disks.filter((d) => !fs.existsSync(path.join(incoming, `disks_d${d.index}`)));
+    if (absent.length) { io.err(`drover restore: ${file}: disk ${absent[0]!.index} is missing from the archive; nothing was changed`); return EXIT.error; }
     const name = values.as ?? info.instance;
     const refusal = await refuse(name, info, desired, location, values.as !== undefined);
     if (refusal) { io.err(`drover restore: ${refusal}; nothing was changed`); return EXIT.error; }

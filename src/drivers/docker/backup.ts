@@ -3,13 +3,15 @@
  * restore). Consistency of a running instance: its container is paused (the cgroup freezer: no
  * process runs, no write is half-done, connections stay open) only while a helper on the same node
  * copies its volumes into the helper's own layer (`cp -a`, local disk speed); it is thawed at once,
- * and the copy is streamed out afterwards. A stopped instance is copied as it is.
+ * and the copy is streamed out afterwards. A stopped instance is copied as it is. A backup killed
+ * during the freeze leaves the instance paused (and its helper): the next backup of it thaws it
+ * first; `docker unpause drover-<instance>` on the node does too.
  */
 import type Docker from 'dockerode';
 import { DriverError, type DiskExport } from '../driver.ts';
 import type { Conn, Engine } from './engine.ts';
 import { createHelper, exec, execStream, removeHelper } from './helpers.ts';
-import { containerName, volumeName } from './names.ts';
+import { containerName, helperName, volumeName } from './names.ts';
 import { diskVolumes } from './volumes.ts';
 
 export async function exportDisks(e: Engine, node: string, instance: string, sink: (disk: number) => NodeJS.WritableStream): Promise<DiskExport> {
@@ -17,7 +19,11 @@ export async function exportDisks(e: Engine, node: string, instance: string, sin
   const disks = (await diskVolumes(e, c, instance)).map((d) => d.index);
   if (!disks.length) throw new DriverError(`node ${node}: ${instance} has no disks there`, false, node);
   const info = await e.ownContainer(c, containerName(instance));
-  const running = !!info?.State.Running && !info.State.Paused;
+  if (info?.State.Paused && (await e.ownContainer(c, helperName(instance, 'backup')))) {
+    // a backup killed while it held the instance frozen left its helper behind: thaw it first
+    await e.call(c, 'backup: unpause after an interrupted backup', (signal) => c.docker.getContainer(info.Id).unpause({ abortSignal: signal }));
+  }
+  const running = !!info?.State.Running;
   const h = await createHelper(e, c, instance, 'backup', {
     cmd: ['sleep', '86400'], mounts: disks.map((i) => ({ source: volumeName(instance, i), target: `/src/d${i}`, readOnly: true })),
   });
