@@ -12,11 +12,14 @@ export function documentAt(text: string, line: number): string {
   return lines.slice(start).join('\n').trim() + '\n';
 }
 
-/** Rename: the `name:` under `metadata:` (the first key of that name indented under it), and drop a renamedFrom. */
+/**
+ * Rename: the `name:` under `metadata:` (the first key of that name indented under it), and drop a
+ * renamedFrom; a document in flow style (JSON is YAML) has its `"metadata": {"name": …}` renamed.
+ */
 export function renamed(doc: string, from: string, to: string): string {
   const lines = doc.split('\n');
   const meta = lines.findIndex((l) => /^metadata:\s*$/.test(l));
-  if (meta < 0) throw new Error('the backed-up manifest has no metadata block');
+  if (meta < 0) return renamedFlow(doc, from, to);
   const out = [...lines];
   for (let i = meta + 1; i < lines.length && /^\s+\S|^\s*$/.test(lines[i]!); i++) {
     const m = /^(\s+name:\s*)(["']?)(.*?)\2(\s*(#.*)?)$/.exec(lines[i]!);
@@ -26,4 +29,12 @@ export function renamed(doc: string, from: string, to: string): string {
     }
   }
   throw new Error(`the backed-up manifest does not name ${from} under metadata`);
+}
+
+function renamedFlow(doc: string, from: string, to: string): string {
+  const re = /((["']?)metadata\2\s*:\s*\{[^}]*?(["']?)name\3\s*:\s*)(["']?)([^"',}\s]+)\4/;
+  const m = re.exec(doc);
+  if (!m || m[5] !== from) throw new Error(`the backed-up manifest does not name ${from} under metadata`);
+  const q = m[4] || '';
+  return doc.replace(re, `${m[1]}${q}${to}${q}`).replace(/,\s*(["']?)renamedFrom\1\s*:\s*(["'])[^"']*\2/, '');
 }
