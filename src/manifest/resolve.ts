@@ -14,6 +14,7 @@ import type { Diagnostics } from './diagnostic.ts';
 import { DURATION_HINT, QUANTITY_HINT, dotted, show } from './schema-errors.ts';
 import type { DiskDoc, Duration, HealthDoc, Manifest, PortDoc, Quantity } from './types.ts';
 import { where } from './types.ts';
+import { resolvePolicy } from './policy.ts';
 
 /** Converts one manifest's fields, reporting bad values at their place. */
 class Fields {
@@ -92,7 +93,7 @@ class Fields {
 
 export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): DesiredCluster {
   const f = new Fields(m, diags);
-  const { defaults, policy, reconcile, failover } = m.spec;
+  const { defaults, reconcile, failover } = m.spec;
   if (failover.maxPerHour !== undefined) {
     diags.warning(where(m, '/spec/failover/maxPerHour', 'key'), `${m.title}: spec.failover.maxPerHour is deprecated and ignored: `
       + 'a dead node\'s instances all fail over (one node, one event); failover.maxUnreachableShare stops failover when many nodes are unreachable at once, and failover.holdAfterFailures holds a flapping node');
@@ -108,7 +109,7 @@ export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): Desi
       diskTemplate: defaults.diskTemplate,
       disks: f.disks('/spec/defaults/disks', defaults.disks),
     },
-    policy: { ...policy },
+    policy: resolvePolicy(m, diags),
     reconcile: {
       intervalMs: f.ms('/spec/reconcile/interval', reconcile.interval),
       concurrency: { ...reconcile.concurrency },
@@ -149,6 +150,7 @@ export function resolveNode(m: Manifest<'Node'>, diags: Diagnostics): DesiredNod
     ...(spec.endpoint !== undefined && { endpoint: spec.endpoint }),
     ...(tls && { tls }),
     ...(spec.capacity && { capacity: capacity(f, spec.capacity) }),
+    ...(spec.capacity?.spindles !== undefined && { spindles: spec.capacity.spindles }),
     group: spec.group,
     drained: spec.drained,
     offline: spec.offline,
