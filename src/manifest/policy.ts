@@ -1,7 +1,7 @@
 /**
  * Cluster.spec.policy → the Desired policy: Drover's ratios and Ganeti's ipolicy (min/max specs,
  * std spec, disk templates, spindle ratio). Bad values are reported at their field: a min above its
- * max (Ganeti refuses such a policy too), a std spec that lies within no range.
+ * max (Ganeti refuses such a policy too); a std spec that lies within no range is a warning.
  */
 import type { ClusterPolicy, InstanceSpecLimits, SpecRange } from '../model/desired.ts';
 import { parseQuantity } from '../model/quantity.ts';
@@ -33,8 +33,9 @@ export function resolvePolicy(m: Manifest<'Cluster'>, diags: Diagnostics): Clust
     return range;
   });
   const std = p.standardSpec && spec('/spec/policy/standardSpec', p.standardSpec);
+  // A warning: gnt-cluster refuses such a policy, yet Ganeti's own test data has one (hspace-tiered-ipolicy).
   if (std && ranges && !ranges.some((r) => within(std, r))) {
-    error('/spec/policy/standardSpec', 'lies within none of policy.instanceSpecs (Ganeti requires the std spec between a min and a max)');
+    diags.warning(where(m, '/spec/policy/standardSpec'), `${m.title}: spec.policy.standardSpec: lies within none of policy.instanceSpecs, so capacity counts instances no new placement may have`);
   }
   return {
     vcpuRatio: p.vcpuRatio, memoryOvercommit: p.memoryOvercommit, redundancy: p.redundancy,

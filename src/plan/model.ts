@@ -2,9 +2,15 @@
  * The allocator's model of one cluster as it stands: nodes with their capacities (manifest first,
  * then what the node reports) and every placed instance where the store says it is. Used by the
  * planner and by balance, capacity and verify.
+ *
+ * A cluster imported from Ganeti also carries, in `ganeti.drover.io/` labels, what Ganeti counts
+ * and Drover's manifests have no field for (the node OS's memory and vCPUs, memory and disk in use
+ * by nobody, CPU speed, location tags, auto_balance, ADMIN_offline, …): they go into the model too,
+ * so that the score balance reports is the score hcheck gives the exported file.
  */
-import type { ClusterModel, InstanceModel, NodeModel } from '../alloc/model.ts';
-import type { DesiredCluster, DesiredInstance } from '../model/desired.ts';
+import type { AllocPolicy, ClusterModel, InstanceModel, NodeModel } from '../alloc/model.ts';
+import { ganetiInstanceFields, ganetiNodeFields, isImported, tagsUnder } from '../model/ganeti-labels.ts';
+import type { DesiredCluster, DesiredInstance, DesiredNode } from '../model/desired.ts';
 import { nodeCapacity, type NodeFacts } from './facts.ts';
 import { diskBytes } from './spec.ts';
 import type { PlanInput } from './types.ts';
@@ -26,12 +32,28 @@ export function nodeModels(input: PlanInput, cluster: DesiredCluster, facts: Rea
       drained: flags === 'declared' ? f.desired.drained : !f.usable || f.held, // held nodes keep what they have and get nothing new
       offline: f.desired.offline || (flags === 'usable' && !f.up && f.dead),
       labels: f.desired.labels,
+      ...(f.desired.spindles !== undefined && { spindles: f.desired.spindles }),
+      ...ganetiNode(cluster, f.desired),
     });
   }
   return nodes;
 }
 
-export function instanceModel(i: DesiredInstance, primary: string | undefined, secondary: string | undefined): InstanceModel {
+/** The Ganeti fields of an imported cluster's node (none for Drover's own clusters). */
+function ganetiNode(cluster: DesiredCluster, n: DesiredNode): Partial<NodeModel> {
+  if (!isImported(cluster.labels)) return {};
+  const g = ganetiNodeFields(n.labels).fields;
+  const location = tagsUnder(cluster.labels, 'nlocation', g.tags);
+  return {
+    ...(g.nodeMemory !== undefined && { nodeMemory: g.nodeMemory }),
+    ...(g.unaccountedMemory !== undefined && { unaccountedMemory: g.unaccountedMemory }),
+    nodeVcpus: g.nodeVcpus ?? 1, // the htools format's default
+    ...(g.cpuSpeed !== undefined && { cpuSpeed: g.cpuSpeed }),
+    ...(location.length && { locationTags: location }),
+  };
+}
+
+export function instanceModel(i: DesiredInstance, primary: string | undefined, secondary: string | undefined, cluster?: DesiredCluster): InstanceModel {
   return {
     name: i.name,
     memory: i.memory,
@@ -42,7 +64,51 @@ export function instanceModel(i: DesiredInstance, primary: string | undefined, s
     antiAffinity: i.antiAffinity,
     ...(primary && { primary }),
     ...(secondary && { secondary }),
+    ...(cluster && ganetiInstance(cluster, i)),
   };
+}
+
+function ganetiInstance(cluster: DesiredCluster, i: DesiredInstance): Partial<InstanceModel> {
+  if (!isImported(cluster.labels)) return {};
+  const g = ganetiInstanceFields(i.labels, i.state, i.disks.length).fields;
+  const desiredLocation = tagsUnder(cluster.labels, 'desiredlocation', g.tags);
+  return {
+    ...(!g.autoBalance && { autoBalance: false }),
+    ...(g.adminOffline && { adminOffline: true }),
+    ...(g.forthcoming && { forthcoming: true }),
+    ...(g.spindleUse !== undefined && { spindleUse: g.spindleUse }),
+    ...(g.diskless && { diskless: true }),
+    ...(desiredLocation.length && { desiredLocation }),
+  };
+}
+
+/** The allocator's policy from the Cluster's. */
+export function allocPolicy(cluster: DesiredCluster): AllocPolicy {
+  const p = cluster.policy;
+  return {
+    vcpuRatio: p.vcpuRatio, memoryOvercommit: p.memoryOvercommit, redundancy: p.redundancy,
+    ...(p.spindleRatio !== undefined && { spindleRatio: p.spindleRatio }),
+  };
+}
+
+/**
+ * Free disk as an imported node reports it: its disk less what nobody Ganeti knows uses and the
+ * disks of the instances on it now (the allocator then moves disks in and out of that figure).
+ */
+export function withReportedDisk(nodes: Map<string, NodeModel>, instances: ReadonlyMap<string, InstanceModel>, cluster: DesiredCluster, desired: ReadonlyMap<string, DesiredNode>): Map<string, NodeModel> {
+  if (!isImported(cluster.labels)) return nodes;
+  const used = new Map<string, number>();
+  const add = (n: string | undefined, b: number): void => { if (n !== undefined) used.set(n, (used.get(n) ?? 0) + b); };
+  for (const i of instances.values()) {
+    if (i.diskless || i.forthcoming) continue;
+    add(i.primary, i.disk);
+    if (i.template === 'replicated') add(i.secondary, i.disk);
+  }
+  for (const [name, n] of nodes) {
+    const x = ganetiNodeFields(desired.get(name)?.labels ?? {}).fields.unaccountedDisk;
+    if (x !== undefined && x !== 0) nodes.set(name, { ...n, freeDisk: n.disk - x - (used.get(name) ?? 0) });
+  }
+  return nodes;
 }
 
 /** The cluster's current placement as a model (instances the store has placed and the manifests want). */
@@ -51,7 +117,8 @@ export function currentModel(input: PlanInput, cluster: DesiredCluster, facts: R
   for (const d of input.desired.instances.values()) {
     const p = input.store.placements.get(d.name);
     if (d.cluster !== cluster.name || d.state === 'absent' || !p) continue;
-    instances.set(d.name, instanceModel(d, p.primary, d.diskTemplate === 'replicated' ? p.secondary : undefined));
+    instances.set(d.name, instanceModel(d, p.primary, d.diskTemplate === 'replicated' ? p.secondary : undefined, cluster));
   }
-  return { nodes: nodeModels(input, cluster, facts, flags), instances, policy: cluster.policy };
+  const nodes = withReportedDisk(nodeModels(input, cluster, facts, flags), instances, cluster, input.desired.nodes);
+  return { nodes, instances, policy: allocPolicy(cluster) };
 }

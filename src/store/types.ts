@@ -52,9 +52,15 @@ export interface MachineRecord {
 /** parked: left in flight, not resumed (a machine this master cannot resume safely; `error` says why). */
 export type JobResult = 'running' | 'succeeded' | 'failed' | 'parked';
 
+/**
+ * What a journal entry records: an operation Drover ran, or `adopted` (a placement Drover took over
+ * as its own decision without running anything: `drover import ganeti` records where Ganeti ran it).
+ */
+export type JournalType = Operation['type'] | 'adopted';
+
 export interface JobRecord {
   readonly id: string;
-  readonly type: Operation['type'];
+  readonly type: JournalType;
   readonly instance: string;
   readonly reason: string;
   readonly start: number;
