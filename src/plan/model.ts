@@ -8,9 +8,11 @@
  * by nobody, CPU speed, location tags, auto_balance, ADMIN_offline, …): they go into the model too,
  * so that the score balance reports is the score hcheck gives the exported file.
  */
-import type { AllocPolicy, ClusterModel, InstanceModel, NodeModel } from '../alloc/model.ts';
-import { ganetiInstanceFields, ganetiNodeFields, isImported, tagsUnder } from '../model/ganeti-labels.ts';
-import type { DesiredCluster, DesiredInstance, DesiredNode } from '../model/desired.ts';
+import { MiB } from '../alloc/ganeti-model.ts';
+import { parseGanetiText, type GanetiPolicy, type ISpec } from '../alloc/ganeti-text.ts';
+import type { AllocPolicy, ClusterModel, DiskTemplateName, InstanceModel, InstancePolicy, InstanceSpec, NodeModel } from '../alloc/model.ts';
+import { GANETI_LABEL, ganetiInstanceFields, ganetiNodeFields, isImported, tagsUnder } from '../model/ganeti-labels.ts';
+import type { DesiredCluster, DesiredInstance, DesiredNode, PolicyTemplate } from '../model/desired.ts';
 import { nodeCapacity, type NodeFacts } from './facts.ts';
 import { diskBytes } from './spec.ts';
 import type { PlanInput } from './types.ts';
@@ -62,6 +64,7 @@ export function instanceModel(i: DesiredInstance, primary: string | undefined, s
     template: i.diskTemplate,
     running: i.state === 'running',
     antiAffinity: i.antiAffinity,
+    ...(i.disks.length !== 1 && { diskCount: i.disks.length }),
     ...(primary && { primary }),
     ...(secondary && { secondary }),
     ...(cluster && ganetiInstance(cluster, i)),
@@ -82,13 +85,49 @@ function ganetiInstance(cluster: DesiredCluster, i: DesiredInstance): Partial<In
   };
 }
 
-/** The allocator's policy from the Cluster's. */
+const ALL_TEMPLATES: readonly DiskTemplateName[] = ['drbd', 'plain', 'diskless', 'file', 'sharedfile', 'blockdev', 'rbd', 'ext', 'gluster'];
+const GANETI_TEMPLATE: Readonly<Record<PolicyTemplate, DiskTemplateName>> = { replicated: 'drbd', plain: 'plain', diskless: 'diskless' };
+
+/**
+ * The allocator's policy from the Cluster's: Ganeti's ipolicy when the Cluster states size ranges,
+ * and the node groups' own policies an imported cluster keeps (where they differ from its cluster
+ * policy: the rest follows the manifest's).
+ */
 export function allocPolicy(cluster: DesiredCluster): AllocPolicy {
   const p = cluster.policy;
+  const ranges = p.instanceSpecs;
+  const instancePolicy: InstancePolicy | undefined = ranges && {
+    minMax: ranges, std: p.standardSpec ?? ranges[0]!.min,
+    diskTemplates: p.diskTemplates ? p.diskTemplates.map((t) => GANETI_TEMPLATE[t]) : ALL_TEMPLATES,
+    vcpuRatio: p.vcpuRatio, spindleRatio: p.spindleRatio ?? Number.POSITIVE_INFINITY,
+  };
+  const groups = instancePolicy && groupPolicies(cluster);
   return {
     vcpuRatio: p.vcpuRatio, memoryOvercommit: p.memoryOvercommit, redundancy: p.redundancy,
     ...(p.spindleRatio !== undefined && { spindleRatio: p.spindleRatio }),
+    ...(instancePolicy && { instancePolicy }),
+    ...(groups && Object.keys(groups).length && { groupPolicies: groups }),
   };
+}
+
+/** Group policy lines of an imported cluster that override its cluster line, in the model's units. */
+function groupPolicies(cluster: DesiredCluster): Record<string, InstancePolicy> | undefined {
+  const lines = cluster.labels[`${GANETI_LABEL}policies`];
+  if (lines === undefined) return undefined;
+  let parsed: readonly GanetiPolicy[];
+  try {
+    parsed = parseGanetiText(`\n\n\n\n${lines}\n`, 'labels').policies ?? [];
+  } catch {
+    return undefined; // export reports a malformed label; the model then follows the manifest alone
+  }
+  const own = parsed.find((x) => x.owner === '');
+  const same = (a: GanetiPolicy): boolean => own !== undefined && JSON.stringify({ ...a, owner: '' }) === JSON.stringify(own);
+  const bytes = (s: ISpec): InstanceSpec => ({ memory: s.memory * MiB, vcpus: s.cpus, diskSize: s.diskSize * MiB, diskCount: s.diskCount, nicCount: s.nicCount, spindleUse: s.spindleUse });
+  return Object.fromEntries(parsed.filter((x) => x.owner !== '' && !same(x)).map((x) => [x.owner, {
+    minMax: x.minMax.map((m) => ({ min: bytes(m.min), max: bytes(m.max) })), std: bytes(x.std),
+    diskTemplates: x.diskTemplates.filter((t): t is DiskTemplateName => (ALL_TEMPLATES as readonly string[]).includes(t)),
+    vcpuRatio: x.vcpuRatio, spindleRatio: x.spindleRatio,
+  }]));
 }
 
 /**

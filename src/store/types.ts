@@ -4,6 +4,13 @@
  */
 import type { FieldChange, InstanceSpec, MigrationPath, Operation } from '../model/operations.ts';
 
+/**
+ * The generation of a placement adopted from elsewhere (`drover import ganeti`): where the instance
+ * runs, taken over as Drover's decision; Drover has created nothing for it yet (its first create,
+ * recreate or move makes it 1).
+ */
+export const ADOPTED_GENERATION = 0;
+
 export interface Placement {
   readonly instance: string;
   readonly primary: string;
