@@ -193,6 +193,10 @@ function nodeDoc(n: GanetiNode, gc: GanetiCluster, cluster: string, names: Reado
   if (n.unknownResources) throw fail('its resources are unknown ("?"); a Drover node needs its memory, disk and CPUs');
   if (n.totalMemory <= 0 || n.totalDisk <= 0) throw fail('total memory and disk must be more than 0 for a Drover node');
   if (n.cpus < 1) throw fail('a Drover node has at least 1 CPU');
+  const negative = ([['node memory', n.nodeMemory], ['free memory', n.freeMemory], ['free disk', n.freeDisk], ['free spindles', n.freeSpindles], ['node cpus', n.nodeCpus]] as const)
+    .find(([, v]) => v < 0);
+  if (negative) throw fail(`${negative[0]} ${negative[1]}: a size is never negative`);
+  if (n.spindles < 1) throw fail(`spindle count ${n.spindles}: a node has at least 1 spindle`);
   const u = use.get(n.name) ?? { mem: 0, dsk: 0 };
   const name = names.get(n.name)!;
   const labels = labelsOf([
@@ -236,7 +240,8 @@ function instanceDoc(i: GanetiInstance, ctx: InstanceContext): ManifestDoc {
   const { cluster, nodes, names, iex, offline, file, pin } = ctx;
   const fail = (why: string): GanetiTextError => new GanetiTextError(file, i.line ?? 0, `instance ${i.name}: ${why}`);
   const diskless = i.template === 'diskless';
-  if (i.memory <= 0) throw fail('memory 0: a Drover instance has memory');
+  if (i.memory <= 0) throw fail(`memory ${i.memory}: a Drover instance has memory`);
+  if (i.disk < 0 || i.spindleUse < 0) throw fail(`${i.disk < 0 ? `disk ${i.disk}` : `spindle use ${i.spindleUse}`}: a size is never negative`);
   if (i.vcpus < 1) throw fail('a Drover instance has at least 1 vCPU');
   if (!diskless && i.disk <= 0) throw fail(`disk size 0 with template ${i.template}: a Drover disk has a size`);
   if (i.template !== 'drbd' && i.secondary !== '') throw fail(`a secondary node with template ${i.template}: only replicated instances have one in Drover`);

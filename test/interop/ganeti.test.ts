@@ -156,6 +156,22 @@ test('drover import: files in DIR, a summary; a file Drover cannot represent: FI
   assert.is(r2.stdout, '');
 });
 
+test('bad htools input: FILE:LINE: error, exit 1, nothing written (neither manifests nor store)', async () => {
+  const cases: Record<string, RegExp> = {
+    'malformed-line.data': /malformed-line\.data:4: error: node: expected 9 to 15 columns, found 8/,
+    'unknown-group.data': /unknown-group\.data:4: error: node node2: unknown node group uuid "uuid-2"/,
+    'negative-size.data': /negative-size\.data:7: error: instance inst2: disk -1024: a size is never negative/,
+    'negative-free.data': /negative-free\.data:3: error: node node1: free memory -4096: a size is never negative/,
+  };
+  for (const [name, want] of Object.entries(cases)) {
+    const dir = tempDir('drover-import-bad-');
+    const r = await drover(['import', 'ganeti', path.join(FIXTURES, 'bad', name), '--out', path.join(dir, 'm'), '--state-dir', path.join(dir, 'state')]);
+    assert.is(r.code, 1, name);
+    assert.match(r.stderr, want, name);
+    assert.equal(fs.readdirSync(dir), [], `${name}: nothing written`);
+  }
+});
+
 test('drover export after import (placements adopted, nothing applied) gives back the imported file, byte for byte', async () => {
   for (const name of ['hbal-evac.data', 'n1-failure.data', 'hspace-tiered.data']) {
     const dir = tempDir('drover-export-');
