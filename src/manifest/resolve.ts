@@ -15,6 +15,7 @@ import { DURATION_HINT, QUANTITY_HINT, dotted, show } from './schema-errors.ts';
 import type { DiskDoc, Duration, HealthDoc, Manifest, PortDoc, Quantity } from './types.ts';
 import { where } from './types.ts';
 import { resolvePolicy } from './policy.ts';
+import { ganetiInstanceFields, ganetiNodeFields, type LabelProblem } from '../model/ganeti-labels.ts';
 
 /** Converts one manifest's fields, reporting bad values at their place. */
 class Fields {
@@ -133,8 +134,14 @@ export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): Desi
   };
 }
 
+/** A `ganeti.drover.io/` label whose value its key cannot use (hand-edited after import), at the label. */
+function labelProblems(m: Manifest, problems: readonly LabelProblem[], diags: Diagnostics): void {
+  for (const p of problems) diags.error(where(m, `/metadata/labels/${p.key.replace(/~/g, '~0').replace(/\//g, '~1')}`), `${m.title}: label ${p.key}: ${p.message}`);
+}
+
 export function resolveNode(m: Manifest<'Node'>, diags: Diagnostics): DesiredNode {
   const f = new Fields(m, diags);
+  labelProblems(m, ganetiNodeFields(m.labels).problems, diags);
   const { spec } = m;
   // TLS paths are relative to the manifest that names them, not to wherever drover runs.
   const base = dirname(m.doc.file);
@@ -168,6 +175,7 @@ function capacity(f: Fields, c: NonNullable<Manifest<'Node'>['spec']['capacity']
 
 export function resolveInstance(m: Manifest<'Instance'>, cluster: DesiredCluster, diags: Diagnostics): DesiredInstance {
   const f = new Fields(m, diags);
+  labelProblems(m, ganetiInstanceFields(m.labels, m.spec.state, 0).problems, diags);
   const { spec } = m;
   const d = cluster.defaults;
   return {
