@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatGanetiText, parseGanetiText, type GanetiCluster } from '../../src/alloc/ganeti-text.ts';
-import { drover } from '../support/cli.ts';
+import { drover, spawnDrover } from '../support/cli.ts';
 import { generateCluster } from '../support/gen.ts';
 import { ensureHtools, HTOOLS_DATA, runTool } from '../support/htools.ts';
 import { cleanupTemps, tempDir } from '../support/tmp.ts';
@@ -75,6 +75,53 @@ test('Ganeti\'s test data: the same agreement', async () => {
     close(r.balanced.initialScore, r.imported, `${name}: initial`);
     close(r.balanced.finalScore, r.exported, `${name}: final`);
   }
+});
+
+test('adopted placements survive plan and apply: the instances are made where Ganeti ran them, the journal says adopted', async () => {
+  const dir = tempDir('drover-adopt-keep-');
+  const file = path.join(dir, 'g.data'), m = path.join(dir, 'm'), state = path.join(dir, 'state');
+  const text = formatGanetiText(generateCluster(10));
+  fs.writeFileSync(file, text);
+  await ok(['import', 'ganeti', file, '--out', m, '--state-dir', state]);
+  assert.not.match(fs.readFileSync(path.join(m, 'instances.yaml'), 'utf8'), /primary:|secondary:/, 'no pins');
+  assert.match(await ok(['plan', m, '--state-dir', state]), /CreateInstance/);
+  await ok(['apply', '--yes', m, '--state-dir', state]);
+  assert.is(await ok(['export', 'ganeti', m, '--state-dir', state]), text, 'placed where Ganeti had them');
+  assert.match(await ok(['plan', m, '--state-dir', state]), /No changes/);
+  const jobs = JSON.parse(await ok(['jobs', '--json', '--state-dir', state])) as { type: string; note?: string }[] | { jobs: { type: string; note?: string }[] };
+  const list = Array.isArray(jobs) ? jobs : jobs.jobs;
+  assert.is(list.filter((j) => j.type === 'adopted').length, 200);
+  assert.ok(list.some((j) => j.type === 'adopted' && /^primary node-\d+, secondary node-\d+$/.test(j.note ?? '')));
+});
+
+test('kill -9 at any moment of an import: a rerun converges (nothing adopted twice, nothing lost)', async () => {
+  const text = formatGanetiText(generateCluster(40));
+  const outcomes: string[] = [];
+  // Kills at shares of one whole run's time, so that some land while the store is being written.
+  const whole = tempDir('drover-adopt-kill-');
+  fs.writeFileSync(path.join(whole, 'g.data'), text);
+  const t0 = performance.now();
+  assert.is((await spawnDrover(['import', 'ganeti', path.join(whole, 'g.data'), '--out', path.join(whole, 'm'), '--state-dir', path.join(whole, 'state')]).done).code, 0);
+  const wholeMs = performance.now() - t0;
+  for (const share of [0.1, 0.6, 0.75, 0.85, 0.95]) {
+    const delayMs = Math.round(share * wholeMs);
+    const dir = tempDir('drover-adopt-kill-');
+    const file = path.join(dir, 'g.data'), m = path.join(dir, 'm'), state = path.join(dir, 'state');
+    fs.writeFileSync(file, text);
+    const run = spawnDrover(['import', 'ganeti', file, '--out', m, '--state-dir', state]);
+    const timer = setTimeout(() => run.child.kill('SIGKILL'), delayMs);
+    const first = await run.done;
+    clearTimeout(timer);
+    outcomes.push(first.signal === 'SIGKILL' ? `killed after ${delayMs} ms` : 'finished');
+    const again = await drover(['import', 'ganeti', file, '--out', m, '--state-dir', state]);
+    assert.is(again.code, 0, again.stderr);
+    const adopted = /Adopted (\d+) placements? into the store(?: \((\d+) already there\))?/.exec(again.stderr)!;
+    assert.is(Number(adopted[1]) + Number(adopted[2] ?? 0), 800, again.stderr);
+    if (first.signal === 'SIGKILL') outcomes[outcomes.length - 1] += ` (${adopted[2] ?? 0} of 800 placements were in the store)`;
+    await ok(['apply', '--yes', m, '--state-dir', state]);
+    assert.is(await ok(['export', 'ganeti', m, '--state-dir', state]), text, `after ${outcomes.at(-1)}`);
+  }
+  console.log(`  kill -9 of import: ${outcomes.join(', ')}`); // which moments the kills hit depends on the machine's speed
 });
 
 /** generateCluster's load with a policy its hot nodes break: vcpu ratio 2 (64 CPUs, up to ~160 vCPUs), spindle ratio 64. */

@@ -60,6 +60,7 @@ async function adopt(location: StoreLocation, placements: readonly Adopted[], fi
   const store = await Store.open(location, { lease });
   let added = 0;
   const differ: string[] = [];
+  const writes: Promise<void>[] = [];
   try {
     for (const a of placements) {
       const had = store.placements.get(a.instance);
@@ -71,9 +72,12 @@ async function adopt(location: StoreLocation, placements: readonly Adopted[], fi
         start: now, end: now, result: 'succeeded', note: `primary ${a.primary}${a.secondary ? `, secondary ${a.secondary}` : ''}`,
         master: { host: os.hostname(), pid: process.pid },
       };
-      await Promise.all([store.putPlacement(placement), store.putJob(job)]);
+      // Not awaited one by one: the log commits them in groups. Each record replays harmlessly, so a
+      // kill anywhere leaves a prefix of them that a rerun completes.
+      writes.push(store.putPlacement(placement), store.putJob(job));
       added++;
     }
+    await Promise.all(writes);
   } finally {
     await store.close();
     await lease.release();
