@@ -25,7 +25,7 @@ import { DEFAULT_BACKEND } from '../drivers/backends.ts';
 import type {
   Backend, ClusterPolicy, Desired, DesiredCluster, DesiredInstance, DesiredNode, InstanceSpecLimits, NodeCapacity, PolicyTemplate,
 } from '../model/desired.ts';
-import { GANETI_LABEL } from '../model/ganeti-labels.ts';
+import { GANETI_LABEL, ganetiStatus, stoppedStatus, usesMemory } from '../model/ganeti-labels.ts';
 
 /** Prefix of the labels that carry what Drover's model does not. */
 export const LABEL = GANETI_LABEL;
@@ -75,7 +75,7 @@ interface Use { mem: number; dsk: number }
 
 /**
  * Memory and disk (MiB) the instances take per node, by htools' rules (as `hbal -S` accounts them):
- * memory on the primary unless ADMIN_offline or forthcoming; disk on primary and secondary unless
+ * memory on the primary while it runs (htools' usesMemory), unless forthcoming; disk on primary and secondary unless
  * diskless or forthcoming. Import and export use the same rule, so what is unaccounted for
  * (reported free vs. computed free) is carried over exactly, and moves adjust the free figures.
  */
@@ -83,7 +83,7 @@ function usage(insts: readonly GanetiInstance[]): Map<string, Use> {
   const m = new Map<string, Use>();
   const at = (n: string): Use => m.get(n) ?? (m.set(n, { mem: 0, dsk: 0 }), m.get(n)!);
   for (const i of insts) {
-    if (i.status !== 'ADMIN_offline' && !i.forthcoming) at(i.primary).mem += i.memory;
+    if (usesMemory(i.status) && !i.forthcoming) at(i.primary).mem += i.memory;
     if (i.template !== 'diskless' && !i.forthcoming) {
       at(i.primary).dsk += i.disk;
       if (i.secondary !== '') at(i.secondary).dsk += i.disk;
@@ -92,8 +92,6 @@ function usage(insts: readonly GanetiInstance[]): Map<string, Use> {
   return m;
 }
 
-/** Ganeti statuses whose admin state is down: Drover's `stopped`. All others want the instance up. */
-const stoppedStatus = (s: string): boolean => s.startsWith('ADMIN_');
 
 /** One formatted line of a cluster holding a single group or policy (reuses the exact formatter). */
 function oneLine(gc: Partial<GanetiCluster>): string {
@@ -435,9 +433,8 @@ function exportInstance(d: DesiredInstance, w: Where, gName: (n: string) => stri
   const num = (k: string, dflt: number): number => numLabel(d.labels, k, dflt, where);
   const diskless = L('disk-template') === 'diskless' && d.disks.length === 0;
   const template = diskless ? 'diskless' : d.diskTemplate === 'replicated' ? 'drbd' : 'plain';
-  const kept = L('status');
   // The kept status only while it still agrees with the manifest's state (someone may have started it).
-  const status = kept !== undefined && stoppedStatus(kept) === (d.state === 'stopped') ? kept : canonicalStatus(d.state === 'stopped' ? 'stopped' : 'running');
+  const status = ganetiStatus(d.labels, d.state);
   return {
     name: L('name') ?? d.name, memory: mib(d.memory), vcpus: d.vcpus, status,
     disk: diskless ? num('disk', 0) : mib(d.disks.reduce((s, x) => s + x.size, 0)),

@@ -25,7 +25,25 @@ export interface GanetiNodeFields {
   readonly tags: readonly string[];
 }
 
+/**
+ * Statuses whose instance uses memory on its primary (htools' Instance.usesMemory; the same set as
+ * alloc/ganeti-model.ts, which reads files: here for manifests).
+ */
+const USES_MEMORY: ReadonlySet<string> = new Set(['running', 'ERROR_up', 'ERROR_nodedown', 'ERROR_nodeoffline', 'ERROR_wrongnode']);
+export const usesMemory = (status: string): boolean => USES_MEMORY.has(status);
+
+/** Ganeti statuses whose admin state is down: Drover's `stopped`. */
+export const stoppedStatus = (status: string): boolean => status.startsWith('ADMIN_');
+
+/** The Ganeti status of an instance: the kept one while it agrees with the manifest's state, else the state's own. */
+export function ganetiStatus(labels: Labels, state: string): string {
+  const kept = labels[`${GANETI_LABEL}status`];
+  return kept !== undefined && stoppedStatus(kept) === (state === 'stopped') ? kept : state === 'stopped' ? 'ADMIN_down' : 'running';
+}
+
 export interface GanetiInstanceFields {
+  /** Uses memory on its primary, by its Ganeti status (an ERROR_down instance does not). */
+  readonly running: boolean;
   readonly autoBalance: boolean;
   readonly adminOffline: boolean;
   readonly forthcoming: boolean;
@@ -74,13 +92,13 @@ export function ganetiNodeFields(labels: Labels): { readonly fields: GanetiNodeF
 
 export function ganetiInstanceFields(labels: Labels, state: string, disks: number): { readonly fields: GanetiInstanceFields; readonly problems: readonly LabelProblem[] } {
   const r = new Reader(labels);
-  const status = r.raw('status');
+  const status = ganetiStatus(labels, state);
   const spindleUse = r.num('spindle-use', INT, 'a whole number, 0 or more', 0);
   return {
     fields: {
+      running: usesMemory(status),
       autoBalance: r.raw('auto-balance') !== 'false',
-      // The kept status counts only while the manifest still wants the instance down.
-      adminOffline: status === 'ADMIN_offline' && state !== 'running',
+      adminOffline: status === 'ADMIN_offline',
       forthcoming: r.raw('forthcoming') === 'true',
       ...(spindleUse !== undefined && { spindleUse }),
       diskless: r.raw('disk-template') === 'diskless' && disks === 0,

@@ -76,6 +76,7 @@ function ganetiInstance(cluster: DesiredCluster, i: DesiredInstance): Partial<In
   const g = ganetiInstanceFields(i.labels, i.state, i.disks.length).fields;
   const desiredLocation = tagsUnder(cluster.labels, 'desiredlocation', g.tags);
   return {
+    running: g.running,
     ...(!g.autoBalance && { autoBalance: false }),
     ...(g.adminOffline && { adminOffline: true }),
     ...(g.forthcoming && { forthcoming: true }),

@@ -62,6 +62,15 @@ for (const n of [10, 40]) {
   });
 }
 
+test('stopped, failed and offline instances (ADMIN_down, ERROR_down, ADMIN_offline): the same agreement', async () => {
+  ensureHtools();
+  const g = generateCluster(10, 20, 7);
+  const status = (k: number): string => (k % 7 === 0 ? 'ADMIN_down' : k % 11 === 0 ? 'ERROR_down' : k % 13 === 0 ? 'ADMIN_offline' : 'running');
+  const r = await roundTrip(formatGanetiText({ ...g, instances: g.instances.map((i, k) => ({ ...i, status: status(k) })) }), true);
+  close(r.balanced.initialScore, r.imported, 'initial');
+  close(r.balanced.finalScore, r.exported, 'final');
+});
+
 /** One-group files of Ganeti's test data without offline nodes (Drover places those anew, not adopts). */
 const DATA = ['hbal-excl-tags.data', 'hbal-cpu-speed.data', 'hbal-soft-errors.data', 'hbal-location-1.data', 'hbal-desiredlocation-1.data'];
 
