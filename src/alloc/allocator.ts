@@ -188,7 +188,7 @@ export class Allocator {
 
   private primaryDelta(inst: InstState): NodeDelta {
     const d = this.dP;
-    d.mem = inst.online && !inst.forthcoming ? inst.mem : 0;
+    d.mem = inst.usesMem ? inst.mem : 0;
     d.memAll = inst.mem;
     d.cpu = inst.online && !inst.forthcoming ? inst.vcpus : 0;
     d.cpuF = inst.online ? inst.vcpus : 0;
@@ -218,8 +218,7 @@ export class Allocator {
     const st = this.state;
     if (st.hardOffline[p]) return R_OFFLINE;
     if (st.drained[p]) return R_DRAINED;
-    const real = !inst.forthcoming;
-    if (inst.online && real && st.iMem[p]! + inst.mem > st.memCap[p]!) return R_MEM;
+    if (inst.usesMem && st.iMem[p]! + inst.mem >= st.memCap[p]!) return R_MEM; // htools: free must stay > 0
     if (inst.online && st.uCpu[p]! + inst.vcpus > st.cpuLimit[p]!) return R_CPU;
     if (inst.local && st.fDskF[p]! - inst.dsk < 0) return R_DSK;
     if (this.spindleLimit && inst.local && st.instSpF[p]! + inst.spindleUse > st.hiSp[p]!) return R_SPN;
@@ -231,8 +230,8 @@ export class Allocator {
   /** Whether taking the instance as primary turns node p from passing to failing N+1. */
   private primaryBreaks(inst: InstState, p: number): boolean {
     const st = this.state;
-    if (!this.useN1 || !inst.online || inst.forthcoming || st.failsN1(p)) return false;
-    return st.memCap[p]! - st.iMem[p]! - inst.mem < st.rMem[p]!;
+    if (!this.useN1 || !inst.usesMem || st.failsN1(p)) return false;
+    return st.memCap[p]! - st.iMem[p]! - inst.mem <= st.rMem[p]!;
   }
 
   /** Hard checks of node s as secondary for primary p (group, distinctness included). */
@@ -256,7 +255,7 @@ export class Allocator {
   private secondaryBreaks(inst: InstState, s: number, reserve: number): boolean {
     const st = this.state;
     if (!this.useN1 || !inst.secMem || st.failsN1(s)) return false;
-    return st.memCap[s]! - st.iMem[s]! < Math.max(st.rMem[s]!, reserve);
+    return st.memCap[s]! - st.iMem[s]! <= Math.max(st.rMem[s]!, reserve);
   }
 
   /** Score terms outside the std-dev/N+1 sums: location and (location, exclusion) pairs. */

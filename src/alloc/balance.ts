@@ -22,6 +22,7 @@ import { W_LOC, W_LOCX, W_OFF_ALL, W_OFF_PRI, W_TAGS } from './layout.ts';
 import { ClusterState, type InstState } from './state.ts';
 import { NodeDelta, Trial } from './trial.ts';
 import { ShortLists } from './scan.ts';
+import { hbalAllows } from './moves.ts';
 
 export type MoveKind = 'failover' | 'replace-secondary' | 'replace-primary' | 'failover-and-replace' | 'replace-and-failover';
 
@@ -48,6 +49,13 @@ export interface BalanceOptions {
   readonly minGainLimit?: number;
   /** Compress the greedy path (default true). */
   readonly compress?: boolean;
+  /**
+   * When no single move gains, try two successive moves whose sum gains (default true; small
+   * clusters only, where every round scans every move). False gives hbal's exact path.
+   */
+  readonly pairs?: boolean;
+  /** hbal --ignore-soft-errors: skip N+1, vCPU, spindle and tag checks (memory and disk stay hard). */
+  readonly ignoreSoftErrors?: boolean;
 }
 
 export interface BalanceResult {
@@ -68,6 +76,10 @@ const TARGETS = 8;
  * pass costs as much as that many moves' local updates), and at least 64.
  */
 const REFRESH_MIN = 64;
+/** Up to this many (movable instance × online node) pairs, every round scans every move, as hbal does. */
+const EXACT_BUDGET = 20_000;
+/** First moves a pair search tries (each costs one full scan). */
+const PAIR_FIRST = 12;
 
 function better(a: Cand, b: Cand): boolean {
   return a.delta < b.delta - 1e-12 || (Math.abs(a.delta - b.delta) <= 1e-12 && (a.copied < b.copied || (a.copied === b.copied && a.idx < b.idx)));
@@ -124,12 +136,37 @@ class CandHeap {
 }
 
 
+/**
+ * hbal's search with hbal's checks. On a cluster that already breaks a soft rule (a node failing N+1,
+ * over its vCPU or spindle limit) hbal's checks can block every move; the user's answer is
+ * `--ignore-soft-errors`. We run both and keep the better end (lower score, then fewer moves): the
+ * score itself weighs every violation, so ignoring the checks cannot hide one.
+ */
 export function balance(model: ClusterModel, options: BalanceOptions = {}): BalanceResult {
+  const strict = balanceWith(model, options);
+  if (options.ignoreSoftErrors === true || !softViolations(new ClusterState(model))) return strict;
+  const soft = balanceWith(model, { ...options, ignoreSoftErrors: true });
+  const gain = strict.finalScore - soft.finalScore;
+  return gain > 1e-9 || (gain > -1e-9 && soft.moves.length < strict.moves.length) ? soft : strict;
+}
+
+/** Whether some online node breaks a rule hbal checks softly (its "bad nodes", and the policy limits). */
+function softViolations(st: ClusterState): boolean {
+  for (let i = 0; i < st.n; i++) {
+    if (st.offline[i]) continue;
+    if (st.redundancy !== 'none' && st.failsN1(i)) return true;
+    if (st.uCpu[i]! / st.tCpu[i]! > st.vcpuRatio + 1e-12) return true;
+    if (st.spindleLimit && st.instSp[i]! > st.hiSp[i]!) return true;
+  }
+  return false;
+}
+
+function balanceWith(model: ClusterModel, options: BalanceOptions): BalanceResult {
   const st = new ClusterState(model);
   const b = new Balancer(st, options);
   const initialScore = st.score();
   const moves = b.run();
-  const compressed = options.compress === false ? moves : compress(new ClusterState(model), moves, options);
+  const compressed = options.compress === false ? moves : compress(model, moves, options);
   const placements = new Map<string, { primary: string; secondary: string }>();
   for (const m of compressed) placements.set(m.instance, m.to);
   return {
@@ -146,14 +183,91 @@ class Balancer {
   private readonly deltas = [new NodeDelta(), new NodeDelta(), new NodeDelta(), new NodeDelta()];
   private readonly touched: number[] = [0, 0, 0, 0];
   private readonly spindleLimit: boolean;
+  /** Small enough for hbal's exhaustive search (runExact). */
+  private readonly exact: boolean;
   constructor(readonly st: ClusterState, readonly opt: BalanceOptions) {
     this.trial = new Trial(st);
     this.lists = new ShortLists(st);
     this.spindleLimit = st.spindleLimit;
+    let movable = 0;
+    for (const i of st.insts) if (this.movable(i)) movable++;
+    this.exact = movable * st.nOnline <= EXACT_BUDGET;
   }
 
   movable(i: InstState): boolean {
     return i.movable && i.pri >= 0 && i.sec >= 0;
+  }
+
+  run(): BalanceMove[] {
+    const movable = this.st.insts.map((_, i) => i).filter((i) => this.movable(this.st.insts[i]!));
+    return this.exact ? this.runExact(movable) : this.runLazy(movable);
+  }
+
+  /** Whether a step may be taken: hbal's rule (it must improve, and by minGain once below the limit). */
+  private gains(score: number, after: number): boolean {
+    const minGain = this.opt.minGain ?? 0.01, limit = this.opt.minGainLimit ?? 0.1;
+    return after < score - 1e-12 && (score > limit || score - after >= minGain);
+  }
+
+  /**
+   * hbal's own search: every round, every movable instance's every move against every node, the best
+   * taken. Affordable while instances × nodes is small (EXACT_BUDGET); then it is exactly hbal's path.
+   */
+  private runExact(movable: readonly number[]): BalanceMove[] {
+    const st = this.st, maxMoves = this.opt.maxMoves ?? Infinity;
+    const moves: BalanceMove[] = [];
+    let score = st.score();
+    while (moves.length < maxMoves) {
+      const best = this.bestOf(movable);
+      if (best && this.gains(score, score + best.delta)) {
+        moves.push(this.apply(best));
+        score = st.score();
+        continue;
+      }
+      // hbal stops here. We try pairs of moves: the first may cost, if the two together gain.
+      if (this.opt.pairs === false || moves.length + 2 > maxMoves) break;
+      const pair = this.bestPair(movable);
+      if (!pair || !this.gains(score, score + pair[0].delta + pair[1].delta)) break;
+      moves.push(this.apply(pair[0]));
+      const second = this.bestFor(pair[1].idx); // the same move, re-read in the state after the first
+      if (!second) break;
+      moves.push(this.apply(second));
+      score = st.score();
+    }
+    return moves;
+  }
+
+  /** The best move of all: the first instance (in order) of equally good moves wins, as in hbal. */
+  private bestOf(movable: readonly number[]): Cand | undefined {
+    let best: Cand | undefined;
+    for (const i of movable) {
+      const c = this.bestFor(i);
+      if (c && (!best || c.delta < best.delta - 1e-12)) best = c;
+    }
+    return best;
+  }
+
+  /**
+   * The best two successive moves, the first among the PAIR_FIRST least costly single moves (one per
+   * instance), the second the best move after it. Bounded: PAIR_FIRST full scans.
+   */
+  private bestPair(movable: readonly number[]): [Cand, Cand] | undefined {
+    const st = this.st;
+    const firsts = movable.map((i) => this.bestFor(i)).filter((c): c is Cand => c !== undefined)
+      .sort((a, b) => a.delta - b.delta || a.idx - b.idx).slice(0, PAIR_FIRST);
+    let best: [Cand, Cand] | undefined;
+    for (const first of firsts) {
+      const inst = st.insts[first.idx]!, p = inst.pri, s = inst.sec;
+      st.assign(first.idx, first.p2, first.s2);
+      this.trial.refresh();
+      const second = this.bestOf(movable);
+      st.assign(first.idx, p, s);
+      this.trial.refresh();
+      if (second && second.idx !== first.idx && (!best || first.delta + second.delta < best[0].delta + best[1].delta - 1e-12)) {
+        best = [first, second];
+      }
+    }
+    return best;
   }
 
   /**
@@ -164,12 +278,10 @@ class Balancer {
    * of every move each round whenever gains only shrink as the cluster evens out, at a small fraction
    * of the cost.
    */
-  run(): BalanceMove[] {
+  private runLazy(movable: readonly number[]): BalanceMove[] {
     const st = this.st, opt = this.opt;
     const maxMoves = opt.maxMoves ?? Infinity;
-    const minGain = opt.minGain ?? 0.01, limit = opt.minGainLimit ?? 0.1;
     const moves: BalanceMove[] = [];
-    const movable = st.insts.map((_, i) => i).filter((i) => this.movable(st.insts[i]!));
     // Grouped by shape so the short-list cache rebuilds once per shape per refresh.
     const byShape = [...movable].sort((a, b) => shapeOrder(st.insts[a]!, st.insts[b]!) || a - b);
     const onNode: Set<number>[] = Array.from({ length: st.n }, () => new Set());
@@ -196,9 +308,7 @@ class Balancer {
       if (!c) { version[top.idx]!++; continue; }
       const next = heap.peek(version);
       if (next && better(next, c)) { version[top.idx]!++; heap.push(c, version[top.idx]!); continue; }
-      const after = score + c.delta;
-      // hbal: a step must improve, and by at least minGain once the score is below the limit.
-      if (!(after < score - 1e-12 && (score > limit || score - after >= minGain))) {
+      if (!this.gains(score, score + c.delta)) {
         if (fresh) break;
         refreshAll(); fresh = true; continue;
       }
@@ -223,34 +333,43 @@ class Balancer {
     const inst = st.insts[idx]!;
     const p = inst.pri, s = inst.sec, copy = inst.dsk;
     let bd = Infinity, bc = 0, bp = -1, bs = -1, bt = -1, bk: MoveKind = 'failover';
-    // Inline "better than the best so far" (see better()); allocation only for the winner.
+    // Inline "better than the best so far" (see better()); allocation only for the winner. hbal's
+    // checks (the dearer part) only run for a move that would win.
+    const force = this.opt.ignoreSoftErrors === true;
     const take = (d: number | undefined, p2: number, s2: number, kind: MoveKind, t: number): void => {
       if (d === undefined) return;
       const c = kind === 'failover' ? 0 : copy;
-      if (bp < 0 || d < bd - 1e-12 || (Math.abs(d - bd) <= 1e-12 && c < bc)) { bd = d; bc = c; bp = p2; bs = s2; bt = t; bk = kind; }
+      if (!(bp < 0 || d < bd - 1e-12 || (Math.abs(d - bd) <= 1e-12 && c < bc))) return;
+      if (!hbalAllows(st, inst, kind, t, force)) return;
+      bd = d; bc = c; bp = p2; bs = s2; bt = t; bk = kind;
     };
-    take(this.evaluate(idx, s, p), s, p, 'failover', -1);
+    take(this.delta(idx, s, p), s, p, 'failover', -1);
     if (!this.opt.noDiskMoves) {
-      const { asPrimary, asSecondary } = st.n <= FULL_TARGETS ? this.allTargets(inst) : this.shortTargets(inst);
       const g = st.group[p]!;
+      if (st.n <= FULL_TARGETS || this.exact) {
+        // hbal's order (possibleMoves): per node r:x, r:x f, f r:x f, f r:x; the first of equals wins.
+        for (let x = 0; x < st.n; x++) {
+          if (x === p || x === s || st.unusable[x] || st.group[x] !== g) continue;
+          take(this.delta(idx, p, x), p, x, 'replace-secondary', x);
+          take(this.delta(idx, x, p), x, p, 'replace-and-failover', x);
+          take(this.delta(idx, x, s), x, s, 'replace-primary', x);
+          take(this.delta(idx, s, x), s, x, 'failover-and-replace', x);
+        }
+        return bp < 0 ? undefined : { idx, p2: bp, s2: bs, kind: bk, target: bt, delta: bd, copied: bc };
+      }
+      const { asPrimary, asSecondary } = this.shortTargets(inst);
       for (const x of asSecondary) {
         if (x === p || x === s || st.group[x] !== g) continue;
-        take(this.evaluate(idx, p, x), p, x, 'replace-secondary', x);
-        take(this.evaluate(idx, s, x), s, x, 'failover-and-replace', x);
+        take(this.delta(idx, p, x), p, x, 'replace-secondary', x);
+        take(this.delta(idx, s, x), s, x, 'failover-and-replace', x);
       }
       for (const x of asPrimary) {
         if (x === p || x === s || st.group[x] !== g) continue;
-        take(this.evaluate(idx, x, p), x, p, 'replace-and-failover', x);
-        take(this.evaluate(idx, x, s), x, s, 'replace-primary', x);
+        take(this.delta(idx, x, p), x, p, 'replace-and-failover', x);
+        take(this.delta(idx, x, s), x, s, 'replace-primary', x);
       }
     }
     return bp < 0 ? undefined : { idx, p2: bp, s2: bs, kind: bk, target: bt, delta: bd, copied: bc };
-  }
-
-  private allTargets(inst: InstState): { asPrimary: readonly number[]; asSecondary: readonly number[] } {
-    const st = this.st, out: number[] = [];
-    for (let x = 0; x < st.n; x++) if (!st.unusable[x] && st.group[x] === st.group[inst.pri]) out.push(x);
-    return { asPrimary: out, asSecondary: out };
   }
 
   /** The best few nodes as new primary and as new secondary for this instance's shape. */
@@ -260,9 +379,17 @@ class Balancer {
     return { asPrimary: lists.topP[0].idx, asSecondary: lists.topS[0][g]?.idx ?? [] };
   }
 
-  /** Score change of the move, or undefined when it breaks a hard rule. */
-  evaluate(idx: number, p2: number, s2: number): number | undefined {
+  /** Score change of the move (to p2, s2; x the new node of a replace), or undefined when hbal would refuse it. */
+  evaluate(idx: number, p2: number, s2: number, kind: MoveKind, x: number): number | undefined {
+    if (!hbalAllows(this.st, this.st.insts[idx]!, kind, x, this.opt.ignoreSoftErrors === true)) return undefined;
+    return this.delta(idx, p2, s2);
+  }
+
+  /** Score change of moving the instance to (p2, s2), or undefined onto an offline node; hbal's checks apart. */
+  delta(idx: number, p2: number, s2: number): number | undefined {
     const st = this.st, inst = st.insts[idx]!, p = inst.pri, s = inst.sec;
+    if ((p2 !== p && p2 !== s && st.unusable[p2]) || (s2 !== p && s2 !== s && st.unusable[s2])) return undefined;
+    if (p2 === s && st.unusable[s]) return undefined; // no failover onto an offline secondary
     const nodes = this.touched;
     // The distinct nodes of {p, s, p2, s2} (p ≠ s, p2 ≠ s2), without allocating.
     nodes[0] = p;
@@ -271,9 +398,9 @@ class Balancer {
     if (p2 !== p && p2 !== s) nodes[count++] = p2;
     if (s2 !== p && s2 !== s && s2 !== p2) nodes[count++] = s2;
     const m = inst.mem, vc = inst.online ? inst.vcpus : 0;
-    // A forthcoming instance only moves the *_forth sums (and is checked against them).
+    // A forthcoming instance only moves the *_forth sums.
     const real = inst.forthcoming ? 0 : 1;
-    const memUse = inst.online ? m * real : 0;
+    const memUse = inst.usesMem ? m : 0;
     const dsk = inst.local ? inst.dsk : 0, su = inst.local ? inst.spindleUse : 0;
     let extra = 0;
     for (let j = 0; j < count; j++) {
@@ -284,25 +411,6 @@ class Balancer {
       d.p = dp * real; d.s = (isS - wasS) * real;
       d.dskF = (has - had) * dsk; d.dsk = d.dskF * real; d.spF = (has - had) * su; d.sp = d.spF * real;
       if (wasS || isS) d.rMem = this.newReserve(x, inst, wasS ? p : -1, isS ? p2 : -1);
-      // Hard rules on a node that takes a role it did not have.
-      if (has && !had && st.unusable[x]) return undefined;
-      if (isP && !wasP) {
-        if (st.unusable[x]) return undefined;
-        if (memUse > 0 && st.iMem[x]! + memUse > st.memCap[x]!) return undefined;
-        if (!real && st.memBaseForth[x]! - st.iMemAll[x]! - m <= 0) return undefined;
-        if (vc > 0 && st.uCpuF[x]! + vc > st.cpuLimit[x]!) return undefined;
-        const tags = st.pTags[x];
-        if (tags) for (const t of inst.exclTags) if (tags.has(t)) return undefined;
-      }
-      // Ganeti's addSec: a new secondary must have more free memory than the instance.
-      // (Counted after this move: a primary turning secondary has just freed the instance's memory.)
-      if (isS && !wasS && inst.secMem && st.memCap[x]! - st.iMem[x]! - d.mem <= m) return undefined;
-      if (has && !had) {
-        if (st.fDskF[x]! < dsk) return undefined;
-        if (this.spindleLimit && st.instSpF[x]! + su > st.hiSp[x]!) return undefined;
-      }
-      // No node may newly fail N+1.
-      if (st.redundancy !== 'none' && !st.failsN1(x) && st.memCap[x]! - st.iMem[x]! - d.mem < d.rMem) return undefined;
       if (st.offline[x]) extra += W_OFF_ALL * (d.p + d.s) + W_OFF_PRI * d.p;
     }
     if (inst.exclTags.length > 0 || st.hasLocation) extra += this.tagAndLocationDelta(inst, p, s, p2, s2);
@@ -368,33 +476,66 @@ function directKind(p: number, s: number, p2: number, s2: number): { kind: MoveK
   return undefined;
 }
 
+/** The last move of each instance (by index in the path). */
+function lastMoves(moves: readonly BalanceMove[]): Map<string, number> {
+  const last = new Map<string, number>();
+  moves.forEach((m, i) => last.set(m.instance, i));
+  return last;
+}
+
 /**
- * Replays the greedy path, merging each instance's moves into one where a single hbal move reaches
- * its final nodes and every intermediate state stays valid. Keeps the greedy path when the merged
- * one is not strictly shorter or would end with a worse score.
+ * Replays the path, moving each instance of `merged` once, straight to where it ends, at the place of
+ * its last move (its earlier moves are dropped); every other move as it was. Returns the new path, or
+ * the position of the first move that is no longer allowed there.
  */
-function compress(st: ClusterState, moves: readonly BalanceMove[], opt: BalanceOptions): BalanceMove[] {
-  if (moves.length < 2) return [...moves];
-  const finalOf = new Map<string, BalanceMove>();
-  const firstAt = new Map<string, number>();
-  moves.forEach((m, i) => { finalOf.set(m.instance, m); if (!firstAt.has(m.instance)) firstAt.set(m.instance, i); });
-  if (finalOf.size === moves.length) return [...moves];
-  // One move per instance, at the position of its last greedy move (its final state is needed then).
-  const lastAt = new Map<string, number>();
-  moves.forEach((m, i) => lastAt.set(m.instance, i));
-  const order = [...lastAt.entries()].sort((a, b) => a[1] - b[1]).map(([name]) => name);
-  const b = new Balancer(st, opt);
+function replay(
+  model: ClusterModel, moves: readonly BalanceMove[], merged: ReadonlySet<string>, opt: BalanceOptions,
+): BalanceMove[] | number {
+  const st = new ClusterState(model), b = new Balancer(st, opt), last = lastMoves(moves);
   const out: BalanceMove[] = [];
-  for (const name of order) {
-    const idx = st.instIndex.get(name)!, inst = st.insts[idx]!;
-    const to = finalOf.get(name)!.to;
-    const p2 = st.index.get(to.primary)!, s2 = st.index.get(to.secondary)!;
+  for (let i = 0; i < moves.length; i++) {
+    const m = moves[i]!;
+    if (merged.has(m.instance) && last.get(m.instance) !== i) continue;
+    const idx = st.instIndex.get(m.instance)!, inst = st.insts[idx]!;
+    const p2 = st.index.get(m.to.primary)!, s2 = st.index.get(m.to.secondary)!;
     if (p2 === inst.pri && s2 === inst.sec) continue; // moved away and back: nothing to do
     const k = directKind(inst.pri, inst.sec, p2, s2);
-    if (!k || b.evaluate(idx, p2, s2) === undefined) return [...moves];
+    if (!k || b.evaluate(idx, p2, s2, k.kind, k.target) === undefined) return i;
     out.push(b.apply({ idx, p2, s2, kind: k.kind, target: k.target, delta: 0, copied: k.kind === 'failover' ? 0 : inst.dsk }));
   }
-  const greedyFinal = moves[moves.length - 1]!.score;
-  const final = out.length > 0 ? out[out.length - 1]!.score : st.score();
-  return out.length < moves.length && final <= greedyFinal + 1e-9 ? out : [...moves];
+  return out;
+}
+
+/** Replays allowed before compress settles for what it has merged so far. */
+const COMPRESS_TRIES = 24;
+
+/**
+ * Shortens the greedy path: an instance moved several times (r:x then r:y) is moved once, straight
+ * to where it ends, wherever that single move is allowed at that point. The end state, hence the
+ * score, is the greedy path's. When merging an instance makes a later move impossible, that
+ * instance (the last one merged before the failing move) keeps its moves, and the replay is retried.
+ */
+function compress(model: ClusterModel, moves: readonly BalanceMove[], opt: BalanceOptions): BalanceMove[] {
+  const last = lastMoves(moves);
+  if (last.size === moves.length) return [...moves];
+  const merged = new Set<string>();
+  const firstAt = new Map<string, number>();
+  moves.forEach((m, i) => { if (last.get(m.instance) !== i && !firstAt.has(m.instance)) firstAt.set(m.instance, i); });
+  for (const name of firstAt.keys()) merged.add(name);
+  for (let tries = 0; tries < COMPRESS_TRIES && merged.size > 0; tries++) {
+    const r = replay(model, moves, merged, opt);
+    if (typeof r !== 'number') {
+      const greedyFinal = moves[moves.length - 1]!.score;
+      const final = r.length > 0 ? r[r.length - 1]!.score : greedyFinal;
+      return r.length < moves.length && final <= greedyFinal + 1e-9 ? r : [...moves];
+    }
+    // The merged instance whose dropped moves came last before the failure keeps its moves.
+    let culprit: string | undefined, at = -1;
+    for (const name of merged) {
+      const f = firstAt.get(name)!;
+      if (f < r && f > at) { at = f; culprit = name; }
+    }
+    merged.delete(culprit ?? moves[r]!.instance);
+  }
+  return [...moves];
 }

@@ -23,9 +23,12 @@ function matching(tags: readonly string[], prefixList: readonly string[]): strin
   return prefixList.length === 0 ? [] : tags.filter((t) => prefixList.some((p) => t.startsWith(p)));
 }
 
-/** Whether Ganeti counts this instance's memory on its primary (htools' usesMemory). */
+/** Statuses whose instance uses memory on its primary (htools' Instance.usesMemory). */
+const USES_MEMORY = new Set(['running', 'ERROR_up', 'ERROR_nodedown', 'ERROR_nodeoffline', 'ERROR_wrongnode']);
+
+/** Whether Ganeti counts this instance's memory on its primary (htools' usesMemory): it runs. */
 function usesMemory(i: GanetiInstance): boolean {
-  return i.status !== 'ADMIN_offline' && !i.forthcoming;
+  return USES_MEMORY.has(i.status) && !i.forthcoming;
 }
 
 export function ganetiToModel(gc: GanetiCluster, file = '<input>'): ClusterModel {
@@ -70,7 +73,7 @@ export function ganetiToModel(gc: GanetiCluster, file = '<input>'): ClusterModel
       vcpus: i.vcpus,
       disk: i.disk * MiB,
       template: t === 'replicated' ? 'replicated' : 'plain',
-      running: i.status === 'running' || i.status === 'ERROR_up',
+      running: USES_MEMORY.has(i.status),
       antiAffinity: matching(i.tags, iex),
       primary: i.primary,
       ...(t === 'replicated' && i.secondary !== '' ? { secondary: i.secondary } : {}),
@@ -137,7 +140,7 @@ export function modelToGaneti(model: ClusterModel, base?: GanetiCluster): Ganeti
   const used = new Map<string, { mem: number; dsk: number }>();
   const use = (n: string): { mem: number; dsk: number } => used.get(n) ?? (used.set(n, { mem: 0, dsk: 0 }), used.get(n)!);
   for (const i of insts) {
-    if (i.adminOffline !== true && i.forthcoming !== true) use(i.primary!).mem += mib(i.memory);
+    if (i.adminOffline !== true && i.forthcoming !== true && i.running) use(i.primary!).mem += mib(i.memory);
     if (i.diskless !== true && i.forthcoming !== true) {
       use(i.primary!).dsk += mib(i.disk);
       if (i.template === 'replicated' && i.secondary) use(i.secondary).dsk += mib(i.disk);

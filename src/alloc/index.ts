@@ -45,7 +45,7 @@ export {
   type GanetiCluster, type GanetiGroup, type GanetiInstance, type GanetiNode, type GanetiPolicy, type ISpec,
 } from './ganeti-text.ts';
 export { ganetiToModel, modelToGaneti, withPlacements, MiB } from './ganeti-model.ts';
-export type { ClusterModel, NodeModel, InstanceModel, AllocPolicy } from './model.ts';
+export type { ClusterModel, NodeModel, InstanceModel, AllocPolicy, InstancePolicy, InstanceSpec, DiskTemplateName } from './model.ts';
 
 /** Ganeti's cluster score of the model as it stands (hbal/hinfo "Cluster score"). */
 export function clusterScore(model: ClusterModel): ScoreBreakdown {

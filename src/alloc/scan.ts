@@ -83,7 +83,7 @@ export interface ScanResult {
 }
 
 export function canScanFast(st: ClusterState, inst: InstState): boolean {
-  return st.twinMem && st.twinRest && !st.hasLocation && inst.online && !inst.forthcoming && inst.exclTags.length === 0;
+  return st.twinMem && st.twinRest && !st.hasLocation && inst.usesMem && inst.exclTags.length === 0;
 }
 
 /** Proxy ranks of one node (see Ranker.rank). */
@@ -125,7 +125,7 @@ class Ranker {
     const o = i * NK;
     const free = st.memCap[i]! - st.iMem[i]!;
     const rMem = st.rMem[i]!;
-    const failing = free < rMem;
+    const failing = st.failsN1(i);
     const cnt = st.pCnt[i]! + st.sCnt[i]!;
     const dD = -d * st.invTDsk[i]!, dS = su * st.invHiSp[i]!;
     // Disk, spindle and all-instance count terms are shared by both roles.
@@ -133,14 +133,14 @@ class Ranker {
       c[K_DSK]! * dD * (2 * v[o + K_DSK]! - m2[K_DSK]! + dD) + c[K_SPN]! * dS * (2 * v[o + K_SPN]! - m2[K_SPN]! + dS) +
       c[K_LALL]! * (2 * v[o + K_LALL]! - m2[K_LALL]! + 1) - W_N1 * st.n1v[i]!;
     const { useN1, strict } = this.rules;
-    if (m <= free && st.uCpu[i]! + inst.vcpus <= st.cpuLimit[i]!) {
-      const breaks = useN1 && !failing && free - m < rMem;
+    if (m < free && st.uCpu[i]! + inst.vcpus <= st.cpuLimit[i]!) {
+      const breaks = useN1 && !failing && free - m <= rMem;
       if (!(breaks && strict)) {
         const dM = -m * st.invTMem[i]!, dC = inst.vcpus * st.invCpuDen[i]!;
         this.pScore =
           shared + c[K_MEM]! * dM * (2 * v[o + K_MEM]! - m2[K_MEM]! + dM) +
           c[K_CPU]! * dC * (2 * v[o + K_CPU]! - m2[K_CPU]! + dC) +
-          c[K_LPRI]! * (2 * v[o + K_LPRI]! - m2[K_LPRI]! + 1) + (free - m < rMem ? W_N1 * (cnt + 1) : 0);
+          c[K_LPRI]! * (2 * v[o + K_LPRI]! - m2[K_LPRI]! + 1) + (free - m <= rMem ? W_N1 * (cnt + 1) : 0);
         this.pFlag = breaks ? Flag.Breaks : Flag.Ok;
       }
     }
@@ -148,9 +148,9 @@ class Ranker {
     if (st.sCnt[i]! + 1 > this.cap) return;
     const secMem = inst.autoBalance; // the fast path only sees online, real instances
     const newR = secMem && m > rMem ? m : rMem;
-    const breaksS = useN1 && secMem && !failing && free < newR;
+    const breaksS = useN1 && secMem && !failing && free <= newR;
     if (breaksS && strict) return;
-    let score = shared + (free < newR ? W_N1 * (cnt + 1) : 0);
+    let score = shared + (free <= newR ? W_N1 * (cnt + 1) : 0);
     if (newR !== rMem) {
       const dR = (newR - rMem) * st.invTMem[i]!;
       score += c[K_REM]! * dR * (2 * v[o + K_REM]! - m2[K_REM]! + dR) + W_RTOTAL * dR;

@@ -4,8 +4,9 @@
  * to one or two nodes costs O(1) instead of O(nodes). Mutable on purpose, private to alloc/: the
  * public functions copy the model in, work here, and hand back plain data.
  *
- * Memory follows htools: an instance's memory counts on its primary whether it runs or not
- * (Ganeti assumes a down instance may be started); ADMIN_offline instances count nowhere.
+ * Memory follows htools (Instance.usesMemory): only an instance that runs uses memory on its primary;
+ * a stopped one still reserves its memory on its secondary for N+1 and counts in the *_forth memory
+ * (Ganeti's fMemForth); ADMIN_offline instances count only there.
  */
 import {
   FORTH_TWIN, K_MEM, K_REM, NK, SLOT_COMPONENTS, STD_WEIGHT, W_LOC, W_LOCX, W_N1, W_OFF_ALL, W_OFF_PRI, W_RTOTAL, W_TAGS,
@@ -25,8 +26,10 @@ export interface InstState {
   readonly replicated: boolean;
   /** Has a local disk (every template but Ganeti's diskless). */
   readonly local: boolean;
-  /** Not ADMIN_offline: uses vCPUs and memory. */
+  /** Not ADMIN_offline: uses vCPUs. */
   readonly online: boolean;
+  /** Uses memory on its primary (Ganeti's usesMemory): runs, and is neither offline nor forthcoming. */
+  readonly usesMem: boolean;
   /** Counts for N+1 on its secondary (replicated, auto_balance, not offline, not forthcoming). */
   readonly secMem: boolean;
   readonly forthcoming: boolean;
@@ -60,6 +63,15 @@ export class ClusterState {
   readonly memBaseForth: Float64Array;
   readonly iMem: Float64Array;
   readonly iMemAll: Float64Array;
+  /**
+   * htools judges N+1 of a node as loaded by `free < reserved`, with the free memory the file reports
+   * (before unaccounted memory is clamped at 0), and of a node any instance was added to or removed
+   * from since by `unallocated ≤ reserved`. touched[i] says which rule applies; fMemAdj[i] turns our
+   * unallocated memory back into the reported one (max(0, x) − x).
+   */
+  readonly touched: Uint8Array;
+  readonly fMemAdj: Float64Array;
+  private loading = true;
   readonly tDsk: Float64Array;
   readonly fDsk: Float64Array;
   readonly fDskF: Float64Array;
@@ -138,7 +150,8 @@ export class ClusterState {
     this.drained = new Uint8Array(n);
     this.hardOffline = new Uint8Array(n);
     this.tMem = f64(); this.memCap = f64(); this.memBase = f64(); this.memBaseForth = f64();
-    this.iMem = f64(); this.iMemAll = f64();
+    this.iMem = f64(); this.iMemAll = f64(); this.fMemAdj = f64();
+    this.touched = new Uint8Array(n);
     this.tDsk = f64(); this.fDsk = f64(); this.fDskF = f64();
     this.tCpu = f64(); this.cpuLimit = f64(); this.cpuSpeed = f64(); this.uCpu = f64(); this.uCpuF = f64();
     this.hiSp = f64(); this.instSp = f64(); this.instSpF = f64();
@@ -169,6 +182,7 @@ export class ClusterState {
       this.memCap[i] = nd.memory * oc - nMem - Math.max(0, x);
       this.memBase[i] = nd.memory - nMem - Math.max(0, x);
       this.memBaseForth[i] = nd.memory - nMem - x;
+      this.fMemAdj[i] = Math.max(0, x) - x;
       this.tDsk[i] = nd.disk;
       this.fDsk[i] = nd.freeDisk ?? nd.disk;
       this.tCpu[i] = nd.vcpus;
@@ -198,6 +212,7 @@ export class ClusterState {
       st.sec = st.replicated ? s : -1;
       this.attach(idx, reportedDisk);
     }
+    this.loading = false;
     this.recomputeAggregates();
   }
 
@@ -220,6 +235,7 @@ export class ClusterState {
       replicated,
       local: inst.diskless !== true,
       online,
+      usesMem: online && !forth && inst.running,
       secMem: replicated && online && !forth && inst.autoBalance !== false,
       forthcoming: forth,
       movable: replicated && inst.autoBalance !== false,
@@ -258,12 +274,14 @@ export class ClusterState {
   private attach(idx: number, reportedDisk?: readonly boolean[]): void {
     const st = this.insts[idx]!;
     const p = st.pri, s = st.sec;
+    if (!this.loading) { this.touched[p] = 1; if (s >= 0) this.touched[s] = 1; }
     this.iMemAll[p]! += st.mem;
     if (st.online) this.uCpuF[p]! += st.vcpus;
     if (st.local) this.instSpF[p]! += st.spindleUse;
     for (const t of st.exclTags) this.addTag(p, t);
     if (!st.forthcoming) {
-      if (st.online) { this.iMem[p]! += st.mem; this.uCpu[p]! += st.vcpus; }
+      if (st.usesMem) this.iMem[p]! += st.mem;
+      if (st.online) this.uCpu[p]! += st.vcpus;
       this.pCnt[p]! += 1;
       if (st.local) this.instSp[p]! += st.spindleUse;
       if (this.hasLocation) {
@@ -307,12 +325,15 @@ export class ClusterState {
   private detach(idx: number): void {
     const st = this.insts[idx]!;
     const p = st.pri, s = st.sec;
+    this.touched[p] = 1;
+    if (s >= 0) this.touched[s] = 1;
     this.iMemAll[p]! -= st.mem;
     if (st.online) this.uCpuF[p]! -= st.vcpus;
     if (st.local) this.instSpF[p]! -= st.spindleUse;
     for (const t of st.exclTags) this.delTag(p, t);
     if (!st.forthcoming) {
-      if (st.online) { this.iMem[p]! -= st.mem; this.uCpu[p]! -= st.vcpus; }
+      if (st.usesMem) this.iMem[p]! -= st.mem;
+      if (st.online) this.uCpu[p]! -= st.vcpus;
       this.pCnt[p]! -= 1;
       if (st.local) this.instSp[p]! -= st.spindleUse;
       if (this.hasLocation) {
@@ -392,7 +413,7 @@ export class ClusterState {
     const st = this.insts[idx]!;
     const oldP = st.pri, oldS = st.sec;
     if (st.forthcoming) this.twinMem = this.twinRest = false;
-    if (!st.online) this.twinMem = false;
+    if (!st.usesMem) this.twinMem = false;
     if (oldP >= 0) this.detach(idx);
     st.pri = p;
     st.sec = s;
@@ -403,9 +424,10 @@ export class ClusterState {
     if (s >= 0 && s !== oldP && s !== oldS && s !== p) this.refreshNode(s);
   }
 
-  /** Whether node i fails N+1 now: its free memory is below the most any one peer would bring. */
+  /** Whether node i fails N+1 now: its free memory does not cover the most any one peer would bring. */
   failsN1(i: number): boolean {
-    return this.memCap[i]! - this.iMem[i]! < this.rMem[i]!;
+    const free = this.memCap[i]! - this.iMem[i]!;
+    return this.touched[i] ? free <= this.rMem[i]! : free + this.fMemAdj[i]! < this.rMem[i]!;
   }
 
   conflicts(i: number): number {

@@ -23,7 +23,7 @@ function stdDev(n: number, sum: number, sumSq: number): number {
 /** N+1 count term of node i after a delta (online nodes only). */
 function n1After(st: ClusterState, i: number, d: NodeDelta): number {
   const free = st.memCap[i]! - st.iMem[i]! - d.mem;
-  return free < d.rMem ? st.pCnt[i]! + st.sCnt[i]! + d.p + d.s : 0;
+  return free <= d.rMem ? st.pCnt[i]! + st.sCnt[i]! + d.p + d.s : 0;
 }
 
 export class Trial {

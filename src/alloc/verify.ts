@@ -69,7 +69,7 @@ export function verifyModel(model: ClusterModel): readonly Finding[] {
     if (st.redundancy !== 'none' && !st.offline[i]) {
       // One finding per peer whose failure this node could not absorb (Ganeti's ENODEN1 wording).
       for (const [peer, need] of [...(st.peers[i] ?? [])].sort((a, b) => a[0] - b[0])) {
-        if (free < need) {
+        if (free + st.fMemAdj[i]! < need) {
           out.push({
             code: 'ENODEN1', severity: 'error', node,
             message: `node ${node}: not enough memory to accommodate instance failovers should node ${st.names[peer]} fail (needs ${gib(need)}, has ${gib(free)} free)`,

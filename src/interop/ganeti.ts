@@ -19,13 +19,16 @@ import { dump } from 'js-yaml';
 import { ganetiToModel } from '../alloc/ganeti-model.ts';
 import {
   formatGanetiText, GanetiTextError, parseGanetiText,
-  type GanetiCluster, type GanetiGroup, type GanetiInstance, type GanetiNode, type GanetiPolicy,
+  type GanetiCluster, type GanetiGroup, type GanetiInstance, type GanetiNode, type GanetiPolicy, type ISpec,
 } from '../alloc/ganeti-text.ts';
 import { DEFAULT_BACKEND } from '../drivers/backends.ts';
-import type { Backend, Desired, DesiredCluster, DesiredInstance, DesiredNode, NodeCapacity } from '../model/desired.ts';
+import type {
+  Backend, ClusterPolicy, Desired, DesiredCluster, DesiredInstance, DesiredNode, InstanceSpecLimits, NodeCapacity, PolicyTemplate,
+} from '../model/desired.ts';
+import { GANETI_LABEL, ganetiStatus, stoppedStatus, usesMemory } from '../model/ganeti-labels.ts';
 
 /** Prefix of the labels that carry what Drover's model does not. */
-export const LABEL = 'ganeti.drover.io/';
+export const LABEL = GANETI_LABEL;
 const MiB = 2 ** 20;
 /** schemas/common.schema.json#/$defs/name: a DNS label or an FQDN. */
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -48,12 +51,21 @@ export interface ImportedManifests {
   readonly cluster: ManifestDoc;
   readonly nodes: readonly ManifestDoc[];
   readonly instances: readonly ManifestDoc[];
+  /**
+   * Where Ganeti runs each instance (Drover names), for the store to adopt as Drover's own decisions.
+   * Empty with `pin` (the manifests then say it). Not for instances on an offline node: Drover places those.
+   */
+  readonly placements: readonly Adopted[];
 }
+
+export interface Adopted { readonly instance: string; readonly primary: string; readonly secondary?: string }
 
 export interface ImportOptions {
   /** Name of the Cluster document (default `ganeti`). */
   readonly cluster?: string;
   readonly backend?: Backend;
+  /** Write primary/secondary pins into the manifests instead of handing the placements to the store. */
+  readonly pin?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -63,7 +75,7 @@ interface Use { mem: number; dsk: number }
 
 /**
  * Memory and disk (MiB) the instances take per node, by htools' rules (as `hbal -S` accounts them):
- * memory on the primary unless ADMIN_offline or forthcoming; disk on primary and secondary unless
+ * memory on the primary while it runs (htools' usesMemory), unless forthcoming; disk on primary and secondary unless
  * diskless or forthcoming. Import and export use the same rule, so what is unaccounted for
  * (reported free vs. computed free) is carried over exactly, and moves adjust the free figures.
  */
@@ -71,7 +83,7 @@ function usage(insts: readonly GanetiInstance[]): Map<string, Use> {
   const m = new Map<string, Use>();
   const at = (n: string): Use => m.get(n) ?? (m.set(n, { mem: 0, dsk: 0 }), m.get(n)!);
   for (const i of insts) {
-    if (i.status !== 'ADMIN_offline' && !i.forthcoming) at(i.primary).mem += i.memory;
+    if (usesMemory(i.status) && !i.forthcoming) at(i.primary).mem += i.memory;
     if (i.template !== 'diskless' && !i.forthcoming) {
       at(i.primary).dsk += i.disk;
       if (i.secondary !== '') at(i.secondary).dsk += i.disk;
@@ -80,8 +92,6 @@ function usage(insts: readonly GanetiInstance[]): Map<string, Use> {
   return m;
 }
 
-/** Ganeti statuses whose admin state is down: Drover's `stopped`. All others want the instance up. */
-const stoppedStatus = (s: string): boolean => s.startsWith('ADMIN_');
 
 /** One formatted line of a cluster holding a single group or policy (reuses the exact formatter). */
 function oneLine(gc: Partial<GanetiCluster>): string {
@@ -104,11 +114,20 @@ export function ganetiToManifests(gc: GanetiCluster, file: string, options: Impo
   const use = usage(gc.instances);
   const iex = prefixes(gc.clusterTags);
   const offline = new Set(gc.nodes.filter((n) => n.role === 'Y').map((n) => n.name));
+  const ctx: InstanceContext = { cluster, nodes: nodeName, names: instName, iex, offline, file, pin: options.pin === true };
   return {
     cluster: clusterDoc(gc, cluster, options.backend ?? DEFAULT_BACKEND),
     nodes: gc.nodes.map((n) => nodeDoc(n, gc, cluster, nodeName, use, file)),
-    instances: gc.instances.map((i) => instanceDoc(i, { cluster, nodes: nodeName, names: instName, iex, offline, file })),
+    instances: gc.instances.map((i) => instanceDoc(i, ctx)),
+    placements: options.pin ? [] : gc.instances.flatMap((i) => adopted(i, ctx)),
   };
+}
+
+/** Where Ganeti runs it, in Drover's names; nothing on an offline primary (Drover evacuates it). */
+function adopted(i: GanetiInstance, ctx: InstanceContext): Adopted[] {
+  if (ctx.offline.has(i.primary)) return [];
+  const secondary = i.secondary !== '' && !ctx.offline.has(i.secondary) ? ctx.nodes.get(i.secondary) : undefined;
+  return [{ instance: ctx.names.get(i.name)!, primary: ctx.nodes.get(i.primary)!, ...(secondary && { secondary }) }];
 }
 
 /** Ganeti name → Drover name (lowercase: DNS names ignore case); refused when it is no DNS name. */
@@ -136,7 +155,34 @@ function clusterDoc(gc: GanetiCluster, name: string, backend: Backend): Manifest
   ]);
   return {
     apiVersion: 'drover/v1', kind: 'Cluster', metadata: { name, labels },
-    spec: { backend, ...(pol && { policy: { vcpuRatio: pol.vcpuRatio } }) },
+    spec: { backend, policy: policyDoc(pol ?? GANETI_DEFAULT_POLICY) },
+  };
+}
+
+/** Ganeti's built-in ipolicy (what a file without a policy section means). */
+const GANETI_DEFAULT_POLICY: GanetiPolicy = (() => {
+  const min = { memory: 128, cpus: 1, diskSize: 1024, diskCount: 1, nicCount: 1, spindleUse: 1 };
+  const max = { memory: 32768, cpus: 8, diskSize: 1048576, diskCount: 16, nicCount: 8, spindleUse: 12 };
+  return { owner: '', std: min, minMax: [{ min, max }], diskTemplates: ['drbd', 'plain', 'diskless'], vcpuRatio: 4, spindleRatio: 32 };
+})();
+
+const DROVER_TEMPLATE: Readonly<Record<string, PolicyTemplate>> = { drbd: 'replicated', plain: 'plain', diskless: 'diskless' };
+
+/** Ganeti's template names → Drover's (the ones Drover has; the label keeps the others for export). */
+const droverTemplates = (ts: readonly string[]): PolicyTemplate[] => ts.flatMap((t) => (DROVER_TEMPLATE[t] ? [DROVER_TEMPLATE[t]] : []));
+
+const specDoc = (s: ISpec): Record<string, unknown> => ({
+  memory: `${s.memory}M`, vcpus: s.cpus, diskSize: `${s.diskSize}M`, diskCount: s.diskCount, nicCount: s.nicCount, spindleUse: s.spindleUse,
+});
+
+/** The cluster's ipolicy as Cluster.spec.policy. */
+function policyDoc(p: GanetiPolicy): Record<string, unknown> {
+  const templates = droverTemplates(p.diskTemplates);
+  return {
+    vcpuRatio: p.vcpuRatio, spindleRatio: p.spindleRatio,
+    ...(templates.length && { diskTemplates: templates }),
+    instanceSpecs: p.minMax.map((m) => ({ min: specDoc(m.min), max: specDoc(m.max) })),
+    standardSpec: specDoc(p.std),
   };
 }
 
@@ -145,6 +191,10 @@ function nodeDoc(n: GanetiNode, gc: GanetiCluster, cluster: string, names: Reado
   if (n.unknownResources) throw fail('its resources are unknown ("?"); a Drover node needs its memory, disk and CPUs');
   if (n.totalMemory <= 0 || n.totalDisk <= 0) throw fail('total memory and disk must be more than 0 for a Drover node');
   if (n.cpus < 1) throw fail('a Drover node has at least 1 CPU');
+  const negative = ([['node memory', n.nodeMemory], ['free memory', n.freeMemory], ['free disk', n.freeDisk], ['free spindles', n.freeSpindles], ['node cpus', n.nodeCpus]] as const)
+    .find(([, v]) => v < 0);
+  if (negative) throw fail(`${negative[0]} ${negative[1]}: a size is never negative`);
+  if (n.spindles < 1) throw fail(`spindle count ${n.spindles}: a node has at least 1 spindle`);
   const u = use.get(n.name) ?? { mem: 0, dsk: 0 };
   const name = names.get(n.name)!;
   const labels = labelsOf([
@@ -154,7 +204,6 @@ function nodeDoc(n: GanetiNode, gc: GanetiCluster, cluster: string, names: Reado
     // What the node reports in use beyond its OS and its instances (Ganeti's x_mem), and likewise for disk.
     ['unaccounted-memory', unless(n.totalMemory - n.nodeMemory - n.freeMemory - u.mem, 0)],
     ['unaccounted-disk', unless(n.totalDisk - n.freeDisk - u.dsk, 0)],
-    ['spindles', unless(n.spindles, 1)],
     ['tags', n.tags.length ? n.tags.join(',') : undefined],
     ['free-spindles', unless(n.freeSpindles, 0)],
     ['node-cpus', unless(n.nodeCpus, 1)],
@@ -165,7 +214,7 @@ function nodeDoc(n: GanetiNode, gc: GanetiCluster, cluster: string, names: Reado
   return {
     apiVersion: 'drover/v1', kind: 'Node', metadata: { name, ...(Object.keys(labels).length && { labels }) },
     spec: {
-      cluster, group, capacity: { memory: `${n.totalMemory}M`, vcpus: n.cpus, disk: `${n.totalDisk}M` },
+      cluster, group, capacity: { memory: `${n.totalMemory}M`, vcpus: n.cpus, disk: `${n.totalDisk}M`, ...(n.spindles !== 1 && { spindles: n.spindles }) },
       ...(n.role === 'Y' && { offline: true }),
     },
   };
@@ -181,13 +230,16 @@ interface InstanceContext {
   /** Nodes with role Y. */
   readonly offline: ReadonlySet<string>;
   readonly file: string;
+  /** Pins in the manifests (`--pin`); else the placements go to the store. */
+  readonly pin: boolean;
 }
 
 function instanceDoc(i: GanetiInstance, ctx: InstanceContext): ManifestDoc {
-  const { cluster, nodes, names, iex, offline, file } = ctx;
+  const { cluster, nodes, names, iex, offline, file, pin } = ctx;
   const fail = (why: string): GanetiTextError => new GanetiTextError(file, i.line ?? 0, `instance ${i.name}: ${why}`);
   const diskless = i.template === 'diskless';
-  if (i.memory <= 0) throw fail('memory 0: a Drover instance has memory');
+  if (i.memory <= 0) throw fail(`memory ${i.memory}: a Drover instance has memory`);
+  if (i.disk < 0 || i.spindleUse < 0) throw fail(`${i.disk < 0 ? `disk ${i.disk}` : `spindle use ${i.spindleUse}`}: a size is never negative`);
   if (i.vcpus < 1) throw fail('a Drover instance has at least 1 vCPU');
   if (!diskless && i.disk <= 0) throw fail(`disk size 0 with template ${i.template}: a Drover disk has a size`);
   if (i.template !== 'drbd' && i.secondary !== '') throw fail(`a secondary node with template ${i.template}: only replicated instances have one in Drover`);
@@ -205,10 +257,11 @@ function instanceDoc(i: GanetiInstance, ctx: InstanceContext): ManifestDoc {
     // Drover's diskless instance is a plain one without disks; Ganeti still records a disk size.
     ['disk-template', diskless ? 'diskless' : undefined],
     ['disk', diskless ? String(i.disk) : undefined],
-    // Drover refuses a pin to an offline node (it would have to evacuate it): such an instance is left
-    // for Drover to place, and the label remembers where Ganeti has it, for export until it is placed.
+    // Drover neither pins nor adopts an instance onto an offline node (it would have to evacuate it): such
+    // an instance is left for Drover to place, and the labels remember where Ganeti has it, for export
+    // until it is placed (both nodes when the primary is offline, as nothing else records the secondary).
     ['primary', offline.has(i.primary) ? nodes.get(i.primary) : undefined],
-    ['secondary', offline.has(i.secondary) ? nodes.get(i.secondary) : undefined],
+    ['secondary', i.secondary !== '' && (offline.has(i.primary) || offline.has(i.secondary)) ? nodes.get(i.secondary) : undefined],
   ]);
   const anti = i.tags.filter((t) => iex.some((p) => t.startsWith(p)));
   return {
@@ -218,8 +271,8 @@ function instanceDoc(i: GanetiInstance, ctx: InstanceContext): ManifestDoc {
       diskTemplate: i.template === 'drbd' ? 'replicated' : 'plain',
       disks: diskless ? [] : [{ size: `${i.disk}M`, mount: '/data' }],
       state,
-      ...(!offline.has(i.primary) && { primary: nodes.get(i.primary)! }),
-      ...(i.secondary !== '' && !offline.has(i.secondary) && { secondary: nodes.get(i.secondary)! }),
+      ...(pin && !offline.has(i.primary) && { primary: nodes.get(i.primary)! }),
+      ...(pin && i.secondary !== '' && !offline.has(i.secondary) && { secondary: nodes.get(i.secondary)! }),
       ...(anti.length && { antiAffinity: anti }),
     },
   };
@@ -264,7 +317,7 @@ export function manifestsToGaneti(input: ExportInput): ExportResult {
   const gName = new Map(nodes.map((n) => [n.name, n.labels[`${LABEL}name`] ?? n.name]));
   const base = clusterSections(c);
   const wanted = [...input.desired.instances.values()].filter((i) => i.cluster === c.name && i.state !== 'absent');
-  const placed = wanted.map((i) => [i, input.placement?.(i.name) ?? pins(i)] as const);
+  const placed = wanted.map((i) => [i, placedAt(i, input.placement?.(i.name))] as const);
   const clusterTags = withExclusionTags(base.clusterTags, wanted);
   const iex = prefixes(clusterTags);
   const instances = placed.filter((p): p is readonly [DesiredInstance, Where] => p[1] !== undefined)
@@ -276,6 +329,16 @@ export function manifestsToGaneti(input: ExportInput): ExportResult {
     text: { groups, nodes: gNodes, instances, clusterTags, ...(base.policies && { policies: base.policies }), trailer: base.trailer },
     unplaced: placed.filter((p) => p[1] === undefined).map((p) => p[0].name),
   };
+}
+
+/**
+ * Drover's placement, or the pins. A replicated instance adopted without its secondary (Ganeti had
+ * it on an offline node) keeps that secondary until Drover gives it a new one.
+ */
+function placedAt(i: DesiredInstance, w: Where | undefined): Where | undefined {
+  if (!w) return pins(i);
+  const kept = i.labels[`${LABEL}secondary`];
+  return w.secondary === undefined && kept !== undefined && i.diskTemplate === 'replicated' && kept !== w.primary ? { ...w, secondary: kept } : w;
 }
 
 /** The pins, or where Ganeti had an instance that import could not pin (an offline node). */
@@ -303,13 +366,36 @@ function clusterSections(c: DesiredCluster): Sections {
     throw new GanetiExportError(`${at(c.source)}Cluster "${c.name}": labels ${LABEL}groups/policies: ${e.detail}`);
   }
   // An empty policy section parses as none at all; the label says it was there.
-  const policies = policyLines === undefined ? undefined : (parsed.policies ?? [])
-    .map((p) => (p.owner === '' ? { ...p, vcpuRatio: c.policy.vcpuRatio } : p));
+  const policies = policyLines === undefined ? ownPolicy(c) : (parsed.policies ?? [])
+    .map((p) => (p.owner === '' ? clusterPolicy(p, c.policy) : p));
   const tags = label('cluster-tags');
   return { groups: parsed.groups, clusterTags: tags ? tags.split('\n') : [], ...(policies && { policies }), trailer: label('trailer') ?? '' };
 }
 
 const at = (s: { readonly file: string; readonly line: number }): string => `${s.file}:${s.line}: `;
+
+const GANETI_TEMPLATE: Readonly<Record<PolicyTemplate, string>> = { replicated: 'drbd', plain: 'plain', diskless: 'diskless' };
+const mibSpec = (s: InstanceSpecLimits): ISpec => ({
+  memory: mib(s.memory), cpus: s.vcpus, diskSize: mib(s.diskSize), diskCount: s.diskCount, nicCount: s.nicCount, spindleUse: s.spindleUse,
+});
+
+/** The kept cluster policy line with what Cluster.spec.policy says now (its templates kept while they still mean the same). */
+function clusterPolicy(kept: GanetiPolicy, p: ClusterPolicy): GanetiPolicy {
+  const same = p.diskTemplates === undefined || droverTemplates(kept.diskTemplates).join() === p.diskTemplates.join();
+  return {
+    ...kept, vcpuRatio: p.vcpuRatio, spindleRatio: p.spindleRatio ?? kept.spindleRatio,
+    ...(p.instanceSpecs && { minMax: p.instanceSpecs.map((r) => ({ min: mibSpec(r.min), max: mibSpec(r.max) })) }),
+    ...(p.standardSpec && { std: mibSpec(p.standardSpec) }),
+    ...(!same && { diskTemplates: p.diskTemplates!.map((t) => GANETI_TEMPLATE[t]) }),
+  };
+}
+
+/** A Drover cluster that states an ipolicy (not imported: no kept policy line) gets a cluster policy line from it. */
+function ownPolicy(c: DesiredCluster): GanetiPolicy[] | undefined {
+  const p = c.policy;
+  if (c.labels[`${LABEL}groups`] !== undefined || (p.instanceSpecs === undefined && p.spindleRatio === undefined)) return undefined;
+  return [clusterPolicy(GANETI_DEFAULT_POLICY, p)];
+}
 
 /** Cluster tags plus an exclusion-tag declaration for each antiAffinity value no prefix covers yet. */
 function withExclusionTags(tags: readonly string[], insts: readonly DesiredInstance[]): string[] {
@@ -347,9 +433,8 @@ function exportInstance(d: DesiredInstance, w: Where, gName: (n: string) => stri
   const num = (k: string, dflt: number): number => numLabel(d.labels, k, dflt, where);
   const diskless = L('disk-template') === 'diskless' && d.disks.length === 0;
   const template = diskless ? 'diskless' : d.diskTemplate === 'replicated' ? 'drbd' : 'plain';
-  const kept = L('status');
   // The kept status only while it still agrees with the manifest's state (someone may have started it).
-  const status = kept !== undefined && stoppedStatus(kept) === (d.state === 'stopped') ? kept : canonicalStatus(d.state === 'stopped' ? 'stopped' : 'running');
+  const status = ganetiStatus(d.labels, d.state);
   return {
     name: L('name') ?? d.name, memory: mib(d.memory), vcpus: d.vcpus, status,
     disk: diskless ? num('disk', 0) : mib(d.disks.reduce((s, x) => s + x.size, 0)),
@@ -381,7 +466,7 @@ function exportNode(n: DesiredNode, u: Use | undefined, groups: readonly GanetiG
     totalDisk: tDsk, freeDisk: tDsk - num('unaccounted-disk', 0) - (u?.dsk ?? 0), cpus: cap.vcpus ?? 0,
     role: offline ? 'Y' : n.labels[`${LABEL}role`] === 'M' ? 'M' : 'N',
     groupUuid: groups.find((g) => g.name === n.group)!.uuid,
-    spindles: num('spindles', 1), tags: tags ? tags.split(',') : [], exclusiveStorage: false,
+    spindles: n.spindles ?? num('spindles', 1), tags: tags ? tags.split(',') : [], exclusiveStorage: false,
     freeSpindles: num('free-spindles', 0), nodeCpus: num('node-cpus', 1), cpuSpeed: num('cpu-speed', 1),
     unknownResources: false, columns: num('columns', NODE_COLUMNS),
   };

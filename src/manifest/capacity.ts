@@ -1,6 +1,8 @@
 /**
  * Capacity checks that need no allocator: a replicated template needs two usable nodes, an instance
- * must be smaller than the largest node, and pinned instances must fit the node they are pinned to.
+ * must be smaller than the largest node, and pinned instances must fit the memory and disk of the
+ * node they are pinned to. Pins above the vcpu ratio are a warning: the ratio is a policy Ganeti's
+ * clusters run above (verify reports it), while memory and disk beyond a node cannot be.
  * Only instances that should exist (state != absent) take room. Values that failed to resolve are
  * NaN, and every comparison with NaN is false: a bad field never causes a second, wrong error here.
  */
@@ -46,7 +48,7 @@ function checkReplicated(
   if (open.length < 2) {
     const drained = usable.filter((n) => n.drained).map((n) => n.name);
     diags.warning(docs.clusters.get(cluster.name)!.doc.root,
-      `Cluster "${cluster.name}": drained nodes (${listNames(drained)}) keep their instances but take no new ones; fewer than two nodes can take a new replicated instance`);
+      `Cluster "${cluster.name}": drained nodes (${listNames(drained)}) are evacuated and take no new instances; fewer than two nodes can take a new replicated instance`);
   }
 }
 
@@ -121,8 +123,11 @@ function checkPinned(
     if (cap?.memory !== undefined && l.memory > cap.memory * memoryOvercommit) {
       err('memory', `instances pinned here as primary need ${formatBytes(l.memory)} of memory, more than ${formatBytes(cap.memory)} × memoryOvercommit ${memoryOvercommit} (${listNames(l.primaries)})`);
     }
+    // vcpuRatio is a policy, not a physical limit: Ganeti runs nodes above it and hbal repairs them.
+    // Refusing would make exactly the clusters that need balancing impossible to load.
     if (cap?.vcpus !== undefined && l.vcpus > cap.vcpus * vcpuRatio) {
-      err('vcpus', `instances pinned here as primary need ${l.vcpus} vcpus, more than ${cap.vcpus} × vcpuRatio ${vcpuRatio} (${listNames(l.primaries)})`);
+      diags.warning(where(m, '/spec/capacity/vcpus'), `${m.title}: instances pinned here as primary need ${l.vcpus} vcpus, more than ${cap.vcpus} × vcpuRatio ${vcpuRatio} (${listNames(l.primaries)}); `
+        + 'loaded as Ganeti runs it: verify reports it (EPOLICYCPU), nothing new lands here, and balance can move what is not pinned');
     }
     if (cap?.disk !== undefined && l.disk > cap.disk) {
       err('disk', `disks of instances pinned here (primary or secondary) need ${formatBytes(l.disk)}, more than ${formatBytes(cap.disk)} (${listNames(l.all)})`);

@@ -17,6 +17,18 @@ export interface DiskDoc {
   readonly mount?: string;
 }
 
+export type PolicyTemplate = DiskTemplate | 'diskless';
+
+/** One instance size of Ganeti's ipolicy (schemas/common.schema.json#/$defs/instanceSpec). */
+export interface PolicySpecDoc {
+  readonly memory: Quantity;
+  readonly vcpus: number;
+  readonly diskSize: Quantity;
+  readonly diskCount: number;
+  readonly nicCount: number;
+  readonly spindleUse: number;
+}
+
 export interface ClusterSpecDoc {
   readonly backend: BackendName;
   readonly defaults: {
@@ -26,7 +38,13 @@ export interface ClusterSpecDoc {
     readonly diskTemplate: DiskTemplate;
     readonly disks: readonly DiskDoc[];
   };
-  readonly policy: { readonly vcpuRatio: number; readonly memoryOvercommit: number; readonly redundancy: 'n+1' | 'none' };
+  readonly policy: {
+    readonly vcpuRatio: number; readonly memoryOvercommit: number; readonly redundancy: 'n+1' | 'none';
+    readonly spindleRatio?: number;
+    readonly diskTemplates?: readonly PolicyTemplate[];
+    readonly instanceSpecs?: readonly { readonly min: PolicySpecDoc; readonly max: PolicySpecDoc }[];
+    readonly standardSpec?: PolicySpecDoc;
+  };
   readonly reconcile: { readonly interval: Duration; readonly concurrency: { readonly perNode: number; readonly total: number }; readonly rebalance: 'off' | 'auto'; readonly maxUnavailable: number | string };
   readonly failover: { readonly automatic: boolean; readonly nodeDownAfter: Duration; readonly fenceCommand?: readonly string[]; readonly maxUnreachableShare: number; readonly holdAfterFailures: number; readonly maxPerHour?: number };
   readonly replication: { readonly interval: Duration };
@@ -38,7 +56,7 @@ export interface NodeSpecDoc {
   readonly cluster: string;
   readonly endpoint?: string;
   readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
-  readonly capacity?: { readonly memory?: Quantity; readonly vcpus?: number; readonly disk?: Quantity };
+  readonly capacity?: { readonly memory?: Quantity; readonly vcpus?: number; readonly disk?: Quantity; readonly spindles?: number };
   readonly group: string;
   readonly drained: boolean;
   readonly offline: boolean;

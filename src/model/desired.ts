@@ -44,11 +44,7 @@ export interface DesiredCluster {
     readonly diskTemplate: DiskTemplate;
     readonly disks: readonly DiskSpec[];
   };
-  readonly policy: {
-    readonly vcpuRatio: number;
-    readonly memoryOvercommit: number;
-    readonly redundancy: 'n+1' | 'none';
-  };
+  readonly policy: ClusterPolicy;
   readonly reconcile: {
     readonly intervalMs: number;
     readonly concurrency: { readonly perNode: number; readonly total: number };
@@ -78,6 +74,39 @@ export interface DesiredCluster {
   readonly source: SourceLocation;
 }
 
+/**
+ * The Cluster's allocation policy: Drover's own limits and Ganeti's ipolicy. The ipolicy parts are
+ * optional: absent means no limit (Drover's clusters never needed them; `import ganeti` writes them).
+ */
+export interface ClusterPolicy {
+  readonly vcpuRatio: number;
+  readonly memoryOvercommit: number;
+  readonly redundancy: 'n+1' | 'none';
+  /** Instance spindles per node spindle; absent: spindles are not limited. */
+  readonly spindleRatio?: number;
+  /** Templates new instances may use; absent: all. */
+  readonly diskTemplates?: readonly PolicyTemplate[];
+  /** Ranges a new instance must lie within one of (Ganeti's minmax); absent: none. */
+  readonly instanceSpecs?: readonly SpecRange[];
+  /** The instance capacity counts by default (Ganeti's std). */
+  readonly standardSpec?: InstanceSpecLimits;
+}
+
+/** `diskless`: a plain instance without disks (Ganeti's template of that name). */
+export type PolicyTemplate = DiskTemplate | 'diskless';
+
+/** One instance size of Ganeti's ipolicy; bytes for memory and (per disk) diskSize. */
+export interface InstanceSpecLimits {
+  readonly memory: number;
+  readonly vcpus: number;
+  readonly diskSize: number;
+  readonly diskCount: number;
+  readonly nicCount: number;
+  readonly spindleUse: number;
+}
+
+export interface SpecRange { readonly min: InstanceSpecLimits; readonly max: InstanceSpecLimits }
+
 export interface NodeCapacity {
   readonly memory: number; // bytes
   readonly vcpus: number;
@@ -98,6 +127,8 @@ export interface DesiredNode {
   readonly tls?: TlsFiles;
   /** From the manifest; on docker the engine's own figures fill what is not given. */
   readonly capacity?: Partial<NodeCapacity>;
+  /** Disk spindles (Ganeti's spindle_count); absent: 1. */
+  readonly spindles?: number;
   readonly group: string;
   readonly drained: boolean;
   readonly offline: boolean;

@@ -3,7 +3,7 @@
  * and already corrects it; this names it, so a run can say "someone stopped web1 by hand" instead
  * of only "started web1". Pure: plan + observed + the store's record of what Drover last applied.
  */
-import type { DriftKind, StoreView } from '../store/types.ts';
+import { ADOPTED_GENERATION, type DriftKind, type StoreView } from '../store/types.ts';
 import { specMatches } from '../model/hash.ts';
 import type { Observed } from '../model/observed.ts';
 import type { Operation } from '../model/operations.ts';
@@ -33,7 +33,8 @@ export function classifyDrift(p: Plan, observed: Observed, store: StoreView): Dr
 
 function fromOperation(op: Operation, observed: Observed, store: StoreView): DriftItem | undefined {
   const placed = store.placements.get(op.instance);
-  if (!placed) return undefined; // nothing Drover made: no drift, only new work
+  // nothing Drover made (not placed, or adopted and not created yet): no drift, only new work
+  if (!placed || placed.generation === ADOPTED_GENERATION) return undefined;
   const applied = placed.applied;
   const item = (node: string, kind: DriftKind, detail: string): DriftItem => ({ instance: op.instance, node, kind, detail, action: 'corrected', op });
   switch (op.type) {

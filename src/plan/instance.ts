@@ -13,6 +13,7 @@ import { replicaCount, replicaHealth, type Copy, type NodeFacts, type ReplicaHea
 import type { Target } from './targets.ts';
 import type { PlanError } from './types.ts';
 import { toSpec } from './spec.ts';
+import { ADOPTED_GENERATION } from '../store/types.ts';
 
 export interface InstancePlan {
   readonly ops: readonly Operation[];
@@ -75,6 +76,11 @@ function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<st
   const generation = (p?.generation ?? 0) + 1;
   if (!p) {
     return [{ type: 'CreateInstance', instance: d.name, primary: t.primary!, ...(t.secondary && { secondary: t.secondary }), spec, generation, start, cause: { kind: 'new-instance' } }];
+  }
+  // Adopted (import) and nothing of it on its nodes, which answer: made where it goes now, nothing to copy.
+  if (p.generation === ADOPTED_GENERATION && t.primaryChange.kind !== 'failover' && copies.length === 0 && up(p.primary) && (!p.secondary || up(p.secondary))) {
+    const why = t.primaryChange.kind === 'keep' ? t.secondaryWhy ?? { kind: 'new-instance' as const } : t.primaryChange.why;
+    return [{ type: 'CreateInstance', instance: d.name, primary: t.primary!, ...(t.secondary && { secondary: t.secondary }), spec, generation, start, cause: why }];
   }
   const ops: Operation[] = [];
   let primary = p.primary;

@@ -5,7 +5,7 @@
  */
 import { Allocator } from '../alloc/index.ts';
 import type { ClusterModel, InstanceModel } from '../alloc/model.ts';
-import { instanceModel, nodeModels } from './model.ts';
+import { allocPolicy, instanceModel, nodeModels, withReportedDisk } from './model.ts';
 import type { EvacuationCause, HoldCause, PlacementCause, Unfit } from '../model/causes.ts';
 import type { DesiredCluster, DesiredInstance } from '../model/desired.ts';
 import type { BalanceTarget, Placement } from '../store/types.ts';
@@ -58,7 +58,7 @@ export function computeTargets(
   const allocator = new Allocator(modelOf(input, cluster, drafts, facts));
   const unplaced = drafts.filter((d) => d.needsPrimary).sort(largestFirst);
   for (const d of unplaced) {
-    const r = allocator.place(instanceModel(d.instance, undefined, undefined));
+    const r = allocator.place(instanceModel(d.instance, undefined, undefined, cluster));
     if (!r.ok) {
       d.blocked = { kind: 'no-placement', instance: d.instance.name, refusal: r.refusal };
       continue;
@@ -206,7 +206,7 @@ function modelOf(input: PlanInput, cluster: DesiredCluster, drafts: readonly Dra
   const instances = new Map<string, InstanceModel>();
   for (const d of drafts) {
     if (d.needsPrimary || !d.primary) continue;
-    instances.set(d.instance.name, instanceModel(d.instance, d.primary, d.needsSecondary ? undefined : d.secondary));
+    instances.set(d.instance.name, instanceModel(d.instance, d.primary, d.needsSecondary ? undefined : d.secondary, cluster));
   }
-  return { nodes: nodeModels(input, cluster, facts), instances, policy: cluster.policy };
+  return { nodes: withReportedDisk(nodeModels(input, cluster, facts), instances, cluster, input.desired.nodes), instances, policy: allocPolicy(cluster) };
 }

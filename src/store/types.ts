@@ -4,6 +4,13 @@
  */
 import type { FieldChange, InstanceSpec, MigrationPath, Operation } from '../model/operations.ts';
 
+/**
+ * The generation of a placement adopted from elsewhere (`drover import ganeti`): where the instance
+ * runs, taken over as Drover's decision; Drover has created nothing for it yet (its first create,
+ * recreate or move makes it 1).
+ */
+export const ADOPTED_GENERATION = 0;
+
 export interface Placement {
   readonly instance: string;
   readonly primary: string;
@@ -52,9 +59,15 @@ export interface MachineRecord {
 /** parked: left in flight, not resumed (a machine this master cannot resume safely; `error` says why). */
 export type JobResult = 'running' | 'succeeded' | 'failed' | 'parked';
 
+/**
+ * What a journal entry records: an operation Drover ran, or `adopted` (a placement Drover took over
+ * as its own decision without running anything: `drover import ganeti` records where Ganeti ran it).
+ */
+export type JournalType = Operation['type'] | 'adopted';
+
 export interface JobRecord {
   readonly id: string;
-  readonly type: Operation['type'];
+  readonly type: JournalType;
   readonly instance: string;
   readonly reason: string;
   readonly start: number;

@@ -24,12 +24,12 @@ test('hbal-location-1: hbal needs 5 moves (inst01 moves twice), we need 4 for th
   assert.ok(r.moves.every((m) => /^r:node-\d+$/.test(m.code)));
 });
 
-test('every move lowers the score and says what it copies', () => {
-  const r = balance(load('n1-failure.data'));
-  let prev = r.initialScore;
-  for (const m of r.moves) {
-    assert.ok(m.score < prev, `${m.code} ${m.score} ≥ ${prev}`);
-    prev = m.score;
+test('every move (or pair of moves) lowers the score and says what it copies', () => {
+  const r = balance(load('n1-failure.data'), { ignoreSoftErrors: true });
+  const scores = [r.initialScore, ...r.moves.map((m) => m.score)];
+  for (const [i, m] of r.moves.entries()) {
+    // A move may cost only as the first of a pair whose second move gains more.
+    assert.ok(m.score < scores[i]! || scores[i + 2]! < scores[i]!, `${m.code} ${m.score} ≥ ${scores[i]}`);
     assert.is(m.dataCopied, m.kind === 'failover' ? 0 : 1024 * 2 ** 20);
     assert.match(m.code, /^(f|r:\S+|f r:\S+ f|f r:\S+|r:\S+ f)$/);
   }

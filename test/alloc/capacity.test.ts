@@ -19,7 +19,7 @@ const four = () => cluster(Array.from({ length: 4 }, (_, i) => node(`n${i}`, { m
 
 test('standard, plain: memory-bound count is exact', () => {
   const r = capacityStandard(four(), { memory: 8 * GiB, disk: 10 * GiB, vcpus: 1, template: 'plain' });
-  assert.is(r.count, 32);
+  assert.is(r.count, 28); // 7 per 64 GiB node: htools refuses to leave a node with 0 free memory
   assert.is(r.limitingResource, 'memory');
   assert.match(r.stoppedBy, /^no node: 4 lack memory$/);
 });

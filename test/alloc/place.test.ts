@@ -31,15 +31,20 @@ test('drained and offline nodes take nothing, and the reason says so', () => {
   if (!r.ok) assert.is(refusalText(r.refusal), 'no node: 1 offline, 1 drained, 1 has no usable secondary');
 });
 
-test('memory: within memory × overcommit, stopped instances count too', () => {
-  const existing = inst('down', { memory: 40 * GiB, running: false, primary: 'a', template: 'plain' });
+test('memory: within memory × overcommit, running instances only (htools usesMemory)', () => {
+  const existing = inst('up', { memory: 40 * GiB, running: true, primary: 'a', template: 'plain' });
   const a = new Allocator(cluster([node('a'), node('b', { memory: 16 * GiB })], [existing]));
-  // a has 24 GiB left (the stopped instance counts), b has 16: 30 GiB fits nowhere.
+  // a has 24 GiB left, b has 16: 30 GiB fits nowhere.
   const r = a.place(inst('big', { memory: 30 * GiB, template: 'plain' }));
   assert.is(r.ok, false);
   if (!r.ok) assert.is(refusalText(r.refusal), 'no node: 2 lack memory');
   const over = new Allocator(cluster([node('a'), node('b', { memory: 16 * GiB })], [existing], { memoryOvercommit: 1.5 }));
   assert.is(ok(over.place(inst('big', { memory: 30 * GiB, template: 'plain' }))).primary, 'a'); // 96 − 40 = 56
+  // A stopped instance uses no memory on its primary (as htools): a then has 64 GiB free.
+  const down = new Allocator(cluster([node('a'), node('b', { memory: 16 * GiB })], [{ ...existing, running: false }]));
+  assert.is(ok(down.place(inst('big', { memory: 30 * GiB, template: 'plain' }))).primary, 'a');
+  // Filling a node to exactly 0 free is refused (htools: free memory must stay above 0).
+  assert.is(new Allocator(cluster([node('c', { memory: 8 * GiB })])).place(inst('x', { memory: 8 * GiB, template: 'plain' })).ok, false);
 });
 
 test('vcpus: primaries within vcpus × vcpuRatio', () => {

@@ -47,14 +47,16 @@ const REFUSED: Readonly<Record<string, string>> = {
 
 type Outcome = { readonly kind: 'exact' } | { readonly kind: 'refused'; readonly message: string } | { readonly kind: 'wrong'; readonly detail: string };
 
-/** import → YAML file → loadManifests (must pass) → export with the pins as placements → bytes. */
+/** import → YAML file → loadManifests (must pass) → export with the adopted placements → bytes. */
 async function roundTrip(file: string): Promise<Outcome> {
   const text = fs.readFileSync(file, 'utf8');
   const name = path.basename(file);
   let yaml: string;
+  let adopted: ReadonlyMap<string, { primary: string; secondary?: string }>;
   try {
     const m = ganetiToManifests(parseGanetiText(text, name), name);
     yaml = toYaml([m.cluster, ...m.nodes, ...m.instances]);
+    adopted = new Map(m.placements.map((p) => [p.instance, p]));
   } catch (e) {
     if (e instanceof GanetiTextError) return { kind: 'refused', message: e.message };
     throw e;
@@ -63,7 +65,7 @@ async function roundTrip(file: string): Promise<Outcome> {
   fs.writeFileSync(path.join(dir, 'all.yaml'), yaml);
   const loaded = await loadManifests([dir]);
   if (!loaded.ok) return { kind: 'wrong', detail: `Drover's checks reject it: ${loaded.diagnostics.map(formatDiagnostic).join('\n')}` };
-  const back = formatGanetiText(manifestsToGaneti({ desired: loaded.desired, cluster: 'ganeti' }).text);
+  const back = formatGanetiText(manifestsToGaneti({ desired: loaded.desired, cluster: 'ganeti', placement: (i) => adopted.get(i) }).text);
   return back === text ? { kind: 'exact' } : { kind: 'wrong', detail: `differs:\n${back}` };
 }
 
@@ -97,15 +99,23 @@ test('round trip exact on every representable file of Ganeti\'s htools test data
 test('what Drover has no field for lands in ganeti.drover.io/ labels; the rest in the spec', () => {
   const name = 'hbal-evac.data';
   const m = ganetiToManifests(parseGanetiText(fs.readFileSync(FIXTURES + name, 'utf8'), name), name, { cluster: 'evac', backend: 'docker' });
-  assert.equal(m.cluster.spec, { backend: 'docker' });
+  assert.equal(m.cluster.spec.backend, 'docker');
   const nodeE = m.nodes.find((n) => n.metadata.name === 'node-e')!;
-  assert.equal(nodeE.metadata.labels, { [`${LABEL}name`]: 'node-E', [`${LABEL}spindles`]: '4', [`${LABEL}columns`]: '10' });
-  assert.equal(nodeE.spec, { cluster: 'evac', group: 'group-01', capacity: { memory: '4000M', vcpus: 32, disk: '6000M' }, offline: true });
-  // Drover refuses pins to an offline node: the instance is Drover's to place, the label says where Ganeti had it.
+  assert.equal(nodeE.metadata.labels, { [`${LABEL}name`]: 'node-E', [`${LABEL}columns`]: '10' });
+  assert.equal(nodeE.spec, { cluster: 'evac', group: 'group-01', capacity: { memory: '4000M', vcpus: 32, disk: '6000M', spindles: 4 }, offline: true });
+  // No pins: the placements are adopted into the store. Not on an offline node: Drover places those,
+  // and the label says where Ganeti had it.
   const p1 = m.instances.find((i) => i.metadata.name === 'inst-p1')!;
   assert.is(p1.spec.primary, undefined);
+  assert.is(p1.spec.secondary, undefined);
   assert.is(p1.metadata.labels?.[`${LABEL}primary`], 'node-e');
-  assert.is(p1.spec.secondary, 'node-1');
+  assert.is(p1.metadata.labels?.[`${LABEL}secondary`], 'node-1');
+  assert.is(m.placements.find((p) => p.instance === 'inst-p1'), undefined);
+  assert.ok(m.placements.length > 0 && m.placements.every((p) => p.primary !== 'node-e'));
+  // --pin: the old way, pins in the manifests and nothing for the store.
+  const pinned = ganetiToManifests(parseGanetiText(fs.readFileSync(FIXTURES + name, 'utf8'), name), name, { pin: true });
+  assert.is(pinned.placements.length, 0);
+  assert.is(pinned.instances.find((i) => i.metadata.name === 'inst-p1')!.spec.secondary, 'node-1');
 });
 
 test('exclusion tags become antiAffinity; stopped and diskless instances; the cluster policy\'s vcpuRatio', () => {
@@ -114,7 +124,12 @@ test('exclusion tags become antiAffinity; stopped and diskless instances; the cl
   assert.equal(excl.instances.map((i) => i.spec.antiAffinity), [['service-group:dns'], ['service-group:dns'], undefined, undefined, undefined]);
   const forth = ganetiToManifests(parseGanetiText(fs.readFileSync(FIXTURES + 'hbal-forth.data', 'utf8')), 'x');
   assert.ok(forth.instances.every((i) => i.spec.state === 'stopped'));
-  assert.equal(forth.cluster.spec.policy, { vcpuRatio: 4 });
+  const spec = { memory: '128M', vcpus: 1, diskSize: '1024M', diskCount: 1, nicCount: 1, spindleUse: 1 };
+  assert.equal(forth.cluster.spec.policy, {
+    vcpuRatio: 4, spindleRatio: 32, diskTemplates: ['replicated', 'plain', 'diskless'],
+    instanceSpecs: [{ min: { ...spec, diskSize: '512M' }, max: { memory: '1024M', vcpus: 8, diskSize: '1048576M', diskCount: 16, nicCount: 8, spindleUse: 12 } }],
+    standardSpec: spec,
+  });
   const text = 'g|u1|preferred||\n\nn1|1024|0|896|4096|3072|4|N|u1|1\n\ni1|128|1024|1|ADMIN_offline|Y|n1||diskless||1\n\n';
   const i1 = ganetiToManifests(parseGanetiText(text), 'x').instances[0]!;
   assert.equal(i1.spec.disks, []);
@@ -124,10 +139,10 @@ test('exclusion tags become antiAffinity; stopped and diskless instances; the cl
 
 test('drover import: files in DIR, a summary; a file Drover cannot represent: FILE:LINE: error, exit 1, nothing written', async () => {
   const out = path.join(tempDir('drover-import-'), 'm');
-  const ok = await drover(['import', 'ganeti', FIXTURES + 'n1-failure.data', '--out', out, '--cluster', 'lab']);
+  const ok = await drover(['import', 'ganeti', FIXTURES + 'n1-failure.data', '--out', out, '--cluster', 'lab', '--state-dir', path.join(out, '..', 'state')]);
   assert.is(ok.code, 0, ok.stderr);
   assert.equal(fs.readdirSync(out).sort(), ['cluster.yaml', 'instances.yaml', 'nodes.yaml']);
-  assert.match(ok.stderr, /Imported .*n1-failure\.data: Cluster lab, 8 nodes, 8 instances \(8 replicated\)/);
+  assert.match(ok.stderr, /Imported .*n1-failure\.data: Cluster lab, 8 nodes, 8 instances \(8 replicated\).*Adopted 8 placements into the store\./);
   const bad = path.join(tempDir('drover-import-'), 'm');
   const r = await drover(['import', 'ganeti', FIXTURES + 'hbal-dyn.data', '--out', bad]);
   assert.is(r.code, 1);
@@ -135,31 +150,45 @@ test('drover import: files in DIR, a summary; a file Drover cannot represent: FI
   assert.not.ok(fs.existsSync(bad), 'nothing written');
   const odd = path.join(tempDir('drover-import-'), 'odd.data');
   fs.writeFileSync(odd, 'g|u1|preferred||\n\nn1|1024|0|1024|100|100|4|N|u1|1\nnode_2|1024|0|1024|100|100|4|N|u1|1\n\n\n\n');
-  const r2 = await drover(['import', 'ganeti', odd]);
+  const r2 = await drover(['import', 'ganeti', odd, '--state-dir', path.join(bad, '..', 'state')]);
   assert.is(r2.code, 1);
   assert.match(r2.stderr, /odd\.data:4: error: node node_2: not a DNS label or FQDN/);
   assert.is(r2.stdout, '');
 });
 
-test('drover export with an empty state dir gives back the imported file, byte for byte', async () => {
+test('bad htools input: FILE:LINE: error, exit 1, nothing written (neither manifests nor store)', async () => {
+  const cases: Record<string, RegExp> = {
+    'malformed-line.data': /malformed-line\.data:4: error: node: expected 9 to 15 columns, found 8/,
+    'unknown-group.data': /unknown-group\.data:4: error: node node2: unknown node group uuid "uuid-2"/,
+    'negative-size.data': /negative-size\.data:7: error: instance inst2: disk -1024: a size is never negative/,
+    'negative-free.data': /negative-free\.data:3: error: node node1: free memory -4096: a size is never negative/,
+  };
+  for (const [name, want] of Object.entries(cases)) {
+    const dir = tempDir('drover-import-bad-');
+    const r = await drover(['import', 'ganeti', path.join(FIXTURES, 'bad', name), '--out', path.join(dir, 'm'), '--state-dir', path.join(dir, 'state')]);
+    assert.is(r.code, 1, name);
+    assert.match(r.stderr, want, name);
+    assert.equal(fs.readdirSync(dir), [], `${name}: nothing written`);
+  }
+});
+
+test('drover export after import (placements adopted, nothing applied) gives back the imported file, byte for byte', async () => {
   for (const name of ['hbal-evac.data', 'n1-failure.data', 'hspace-tiered.data']) {
     const dir = tempDir('drover-export-');
-    assert.is((await drover(['import', 'ganeti', FIXTURES + name, '--out', path.join(dir, 'm')])).code, 0);
+    assert.is((await drover(['import', 'ganeti', FIXTURES + name, '--out', path.join(dir, 'm'), '--state-dir', path.join(dir, 'state')])).code, 0);
     const r = await drover(['export', 'ganeti', path.join(dir, 'm'), '--state-dir', path.join(dir, 'state')]);
     assert.is(r.code, 0, r.stderr);
     assert.is(r.stdout, fs.readFileSync(FIXTURES + name, 'utf8'), name);
   }
 });
 
-/** A fixture imported and applied with its pins, then unpinned so that balance may move it. */
+/** A fixture imported (placements adopted, no pins) and applied where Ganeti ran it. */
 async function appliedAndUnpinned(name: string): Promise<{ manifests: string; state: string }> {
   const dir = tempDir('drover-ganeti-bal-');
   const manifests = path.join(dir, 'm'), state = path.join(dir, 'state');
-  assert.is((await drover(['import', 'ganeti', FIXTURES + name, '--out', manifests])).code, 0);
+  assert.is((await drover(['import', 'ganeti', FIXTURES + name, '--out', manifests, '--state-dir', state])).code, 0);
   const a = await drover(['apply', '--yes', manifests, '--state-dir', state]);
   assert.is(a.code, 0, a.stdout + a.stderr);
-  const file = path.join(manifests, 'instances.yaml');
-  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^ {2}(primary|secondary): .*\n/gm, ''));
   return { manifests, state };
 }
 

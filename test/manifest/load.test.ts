@@ -84,7 +84,7 @@ test('every field written out is mapped (anchors, merge keys, flow style)', asyn
   const a2 = r.desired.instances.get('app2')!;
   assert.equal([a2.cluster, a2.image, a2.state, a2.env], ['full.example.lan', 'nginx:1.27', 'absent', a1.env]);
   assert.equal(r.warnings.map((w) => w.message), [
-    'Cluster "full.example.lan": drained nodes (engine1.example.lan) keep their instances but take no new ones; fewer than two nodes can take a new replicated instance',
+    'Cluster "full.example.lan": drained nodes (engine1.example.lan) are evacuated and take no new instances; fewer than two nodes can take a new replicated instance',
   ]);
 });
 

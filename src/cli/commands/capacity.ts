@@ -1,25 +1,27 @@
 import { parseArgs } from 'node:util';
 import { capacityStandard, capacityTiered, type CapacitySpec } from '../../alloc/capacity.ts';
+import type { DesiredCluster } from '../../model/desired.ts';
 import { formatBytes, parseQuantity } from '../../model/quantity.ts';
 import { nodeFacts } from '../../plan/facts.ts';
 import { currentModel } from '../../plan/model.ts';
 import { withLook } from '../context.ts';
 import { EXIT, UsageError, type Io, STORE_OPTIONS } from '../io.ts';
 
-export const usage = `drover capacity [PATH...] --spec memory=1G,disk=10G,vcpus=1[,template=replicated] [--tiered] [--json]
+export const usage = `drover capacity [PATH...] [--spec memory=1G,disk=10G,vcpus=1[,template=replicated]] [--tiered] [--json]
   How many more instances of that spec fit (hspace's standard mode), and what runs out first;
-  --tiered shrinks the spec as resources run out, as hspace --tiered-alloc does.`;
+  --tiered shrinks the spec as resources run out, as hspace --tiered-alloc does. Without --spec,
+  the Cluster's policy.standardSpec in its first allowed disk template (as hspace counts).`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
     spec: { type: 'string' }, tiered: { type: 'boolean' }, json: { type: 'boolean' }, ...STORE_OPTIONS,
   } });
-  if (!values.spec) throw new UsageError(`--spec is required\n${usage}`);
-  const spec = parseSpec(values.spec);
+  const given = values.spec === undefined ? undefined : parseSpec(values.spec);
   const code = await withLook(positionals, values, io, async ({ desired, store, observed }) => {
     const input = { desired, observed, store, now: Date.now() };
     const facts = nodeFacts(input);
     for (const c of desired.clusters.values()) {
+      const spec = given ?? standardSpec(c);
       const model = currentModel(input, c, facts);
       const run = values.tiered ? capacityTiered(model, spec) : capacityStandard(model, spec);
       if (values.json) {
@@ -32,6 +34,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return EXIT.ok;
   });
   return code ?? EXIT.error;
+}
+
+/** Ganeti's std spec of the Cluster's policy, in the first template the policy allows (hspace's default). */
+function standardSpec(c: DesiredCluster): CapacitySpec {
+  const std = c.policy.standardSpec;
+  if (!std) throw new UsageError(`--spec is required: Cluster "${c.name}" states no policy.standardSpec\n${usage}`);
+  const template = c.policy.diskTemplates?.[0] ?? 'replicated';
+  return { memory: std.memory, disk: template === 'diskless' ? 0 : std.diskSize * std.diskCount, vcpus: std.vcpus, template };
 }
 
 function describeSpec(s: CapacitySpec): string {
