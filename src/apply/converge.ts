@@ -10,6 +10,7 @@ import type { Operation } from '../model/operations.ts';
 import { healthChecksOf, observe, type HealthChecks } from '../observe/index.ts';
 import { plan, type Plan } from '../plan/index.ts';
 import { rebalance } from '../plan/rebalance.ts';
+import { settledOverrides } from '../plan/overrides.ts';
 import { classifyDrift, type DriftItem } from '../plan/drift.ts';
 import { describeCause } from '../plan/reasons.ts';
 import { specHash } from '../model/hash.ts';
@@ -36,6 +37,8 @@ export interface ConvergeOptions {
   /** Recorded in every journal entry of this run. */
   readonly git?: GitInfo;
   readonly trigger?: string;
+  /** Each round's look (what was observed, what was planned): the API serves the master's latest. */
+  readonly onLook?: (look: { readonly observed: Observed; readonly plan: Plan }) => void;
 }
 
 export interface ConvergeResult {
@@ -95,6 +98,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
     }
     if (rounds === 0) maxRounds += laterWaves(last); // a rolling update takes a round per wave
     noteDrift(classifyDrift(last, observed, o.store), drift, driftOf);
+    o.onLook?.({ observed, plan: last });
     if (last.errors.length) break;
     if (last.operations.length) {
       o.events({ type: 'round', round: rounds + 1, operations: last.operations.length });
@@ -222,6 +226,10 @@ async function dropReachedTargets(store: Store, desired: Desired): Promise<void>
     const p = store.placements.get(t.instance);
     const reached = p?.primary === t.primary && (t.secondary === undefined || p.secondary === t.secondary);
     if (reached || !desired.instances.has(t.instance)) await store.deleteTarget(t.instance);
+  }
+  for (const name of settledOverrides(desired, store)) {
+    const { override: _, ...rest } = store.nodes.get(name)!;
+    await store.putNode(rest);
   }
 }
 
