@@ -25,6 +25,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   export: () => import('./commands/export.ts'),
   lock: () => import('./commands/lock.ts'),
   sim: () => import('./commands/sim.ts'),
+  serve: () => import('./commands/serve.ts'),
+  token: () => import('./commands/token.ts'),
 };
 
 const HELP = `drover: declarative manager for a virtual data center (Ganeti's model, converged from YAML)
@@ -45,6 +47,8 @@ Commands:
   export     the htools text file from the manifests and Drover's placements (export ganeti)
   lock       who holds the cluster lease; break it
   sim        fault injection on the simulated backend (fail-node, restore-node, write)
+  serve      the API and dashboard without converging (watch --listen serves them from the master)
+  token      API tokens: create NAME --role viewer|operator, list, revoke NAME
 
 Global options:
   --state-dir DIR   Drover's state (default $DROVER_STATE_DIR, else .drover/)
