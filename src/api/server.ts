@@ -46,7 +46,7 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: false, forceCloseConnections: true, bodyLimit: 64 * 1024, maxParamLength: 300,
+    logger: false, forceCloseConnections: true, bodyLimit: 64 * 1024, routerOptions: { maxParamLength: 300 },
     ...(o.tls && { https: { cert: o.tls.cert, key: o.tls.key } }),
   }) as unknown as FastifyInstance;
   const sessions = new Sessions();
