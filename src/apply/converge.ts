@@ -53,6 +53,8 @@ export interface ConvergeResult {
   readonly drift: readonly DriftItem[];
   /** Stopped by the signal before it was done. */
   readonly parked: boolean;
+  /** What the last round saw of the nodes (monitoring reads the cluster's status from it); absent when no round looked. */
+  readonly observed?: Observed;
 }
 
 export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
@@ -68,8 +70,9 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
   const failed: Failure[] = [];
   const drift: DriftItem[] = [];
   const add = (r: { succeeded: number; failed: readonly Failure[]; skipped: number }) => { succeeded += r.succeeded; failed.push(...r.failed); skipped += r.skipped; };
+  let seen: Observed | undefined;
   const result = (last: Plan, rounds: number, wasParked = false): ConvergeResult =>
-    ({ succeeded, failed, skipped, pending: last.pending, errors: last.errors, warnings: last.warnings, rounds, drift, parked: wasParked });
+    ({ succeeded, failed, skipped, pending: last.pending, errors: last.errors, warnings: last.warnings, rounds, drift, parked: wasParked, ...(seen && { observed: seen }) });
   const none: Plan = { operations: [], deferred: [], waves: {}, warnings: [], errors: [], pending: [] };
   // Either the work finishes, or the signal parks it: then the run's promise never settles.
   const work = async (p: Promise<{ succeeded: number; failed: readonly Failure[]; skipped: number }>) => {
@@ -91,6 +94,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
   for (; rounds < maxRounds; rounds++) {
     if (o.signal?.aborted) return result(last, rounds, true);
     const observed = await observeAndRecord(o.driver, nodes, o.store, o.probeTimeoutMs, { record: true, holdAfter: holdLimits(o.desired), checks });
+    seen = observed;
     await dropReachedTargets(o.store, o.desired);
     last = plan({ desired: o.desired, observed, store: o.store, now: Date.now(), ...(o.prune && { prune: true }) });
     if (await clearCleanedNodes(o.store, observed, last)) {

@@ -14,6 +14,7 @@ import { observe } from '../observe/index.ts';
 import type { DriftItem } from '../plan/drift.ts';
 import { guardsIn, type PartitionGuard } from '../plan/facts.ts';
 import { describeGuard } from '../plan/reasons.ts';
+import type { PlanInput } from '../plan/types.ts';
 import type { Store } from '../store/store.ts';
 import type { GitInfo } from '../store/types.ts';
 import { converge, type ConvergeResult } from './converge.ts';
@@ -51,6 +52,8 @@ export interface WatchOptions {
   readonly prune?: boolean;
   /** Each round's look, with the manifests in force: what the master's API serves. */
   readonly onLook?: (look: { readonly desired: Desired; readonly observed: Observed; readonly plan: Plan }) => void;
+  /** After each run: the manifests, what the run last saw of the nodes, and the store (monitoring builds its status from them). */
+  readonly afterRun?: (seen: PlanInput) => void;
 }
 
 export interface WatchHandle {
@@ -99,6 +102,7 @@ async function loop(o: WatchOptions, queue: Queue): Promise<void> {
       }
       const r = await runOnce(o, desired, driver, ++runs, triggers.join('+') || 'health');
       down = downNodes(o.store);
+      if (r.observed) o.afterRun?.({ desired, observed: r.observed, store: o.store, now: Date.now() });
       if (r.parked) break;
       queue.timer('interval', intervalMs);
       const retryAt = Math.min(...r.pending.map((p) => p.retryAt ?? Infinity));

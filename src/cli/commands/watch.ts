@@ -3,6 +3,7 @@ import { startWatch, type Loaded, type WatchEvent } from '../../apply/watch.ts';
 import type { EventSink } from '../../apply/events.ts';
 import { formatDiagnostic, loadManifests, DEFAULT_MANIFEST_PATH } from '../../manifest/index.ts';
 import { formatDuration, parseDuration } from '../../model/quantity.ts';
+import { createMetrics, metered } from '../../monitor/metrics.ts';
 import type { StoreLocation } from '../../store/backend.ts';
 import { acquireLease, LeaseBusyError, leaseStatus, type MasterLease } from '../../store/lease.ts';
 import { Store } from '../../store/store.ts';
@@ -42,15 +43,18 @@ export async function run(argv: string[], io: Io): Promise<number> {
   exitWhenLost(lease, io);
   const store = await Store.open(location, { lease });
   const events: EventSink = published(feed, 'apply', values.json ? jsonSink(io) : lineSink(io));
+  // The master's metrics (docs/metrics.md): fed by the loop below, served by the API at /metrics.
+  const metrics = createMetrics();
+  metrics.observeLease(`${lease.holder.command} (pid ${lease.holder.pid} on ${lease.holder.host})`);
   let poke: (trigger: string) => void = () => undefined;
   let served: Served | undefined;
   try {
-    if (feed) served = await serveApi(values, { stateDir, location, store: () => store, feed, reconcile: (t) => poke(t), lease: () => lease.holder }, io);
-    const w = startWatch({
+    if (feed) served = await serveApi(values, { stateDir, location, store: () => store, feed, reconcile: (t) => poke(t), lease: () => lease.holder, metrics }, io);
+    const w = startWatch(metered(metrics, {
       paths, desired: loaded.desired, store, events, report, signal: stop.signal,
       load: () => reload(paths), openDriver: (d) => openDriver(d, stateDir), git: () => gitInfo(paths),
       ...(intervalMs !== undefined && { intervalMs }), ...(values.prune && { prune: true }), ...(feed && { onLook: (l) => feed.set(l) }),
-    });
+    }));
     poke = (t) => w.poke(t);
     process.on('SIGHUP', () => w.poke('sighup', true));
     await w.done;
