@@ -7,7 +7,7 @@ import { classifyDrift, type DriftItem } from '../plan/drift.ts';
 import { nodeFacts } from '../plan/facts.ts';
 import { currentModel } from '../plan/model.ts';
 import { withOverrides } from '../plan/overrides.ts';
-import { clusterStatus, type InstanceStatus, type NodeStatus } from '../plan/status.ts';
+import { clusterStatus, type ClusterStatus, type InstanceStatus, type NodeStatus } from '../plan/status.ts';
 import { verify, type Finding } from '../plan/verify.ts';
 import type { JobRecord, NodeOverride, StoreView } from '../store/types.ts';
 import type { Look } from './master.ts';
@@ -38,33 +38,48 @@ export interface ClusterRow {
   readonly guards: readonly string[];
 }
 
-export interface Views {
-  readonly at: number;
-  readonly nodes: readonly NodeRow[];
-  readonly instances: readonly InstanceRow[];
-  readonly clusters: readonly ClusterRow[];
-  readonly findings: readonly Finding[];
-  readonly drift: readonly Omit<DriftItem, 'op'>[];
+/** The views of one look, each computed on first use (a status read never pays for verify). */
+export class Views {
+  private memo = new Map<string, unknown>();
+  constructor(private readonly look: Look, private readonly store: StoreView, private readonly now: number) {}
+
+  get at(): number { return this.look.observed.at; }
+
+  get instances(): readonly InstanceRow[] { return this.once('instances', () => this.status().instances.map((i) => {
+    const d = this.look.desired.instances.get(i.name)!;
+    return { ...i, cluster: d.cluster, image: d.image, disks: d.disks.map((x) => ({ size: x.size, mount: x.mount })) };
+  })); }
+
+  get nodes(): readonly NodeRow[] { return this.once('nodes', () => this.status().nodes.map((n) => {
+    const d = this.look.desired.nodes.get(n.name)!;
+    const o = this.store.nodes.get(n.name)?.override;
+    return { ...n, cluster: d.cluster, group: d.group, ...(o && { override: o }) };
+  })); }
+
+  get findings(): readonly Finding[] { return this.once('findings', () => verify(this.input())); }
+
+  get drift(): readonly Omit<DriftItem, 'op'>[] {
+    return this.once('drift', () => classifyDrift(this.look.plan, this.look.observed, this.store).map(({ op: _, ...d }) => d));
+  }
+
+  get clusters(): readonly ClusterRow[] { return this.once('clusters', () => {
+    const input = this.input();
+    const overridden = { ...input, desired: withOverrides(input.desired, this.store).desired };
+    const guards = this.status().guards.map((g) => g.reason);
+    return [...this.look.desired.clusters.values()].map((c) => clusterRow(c.name, c.backend, this.nodes, this.instances, this.findings, guards,
+      clusterScore(currentModel(overridden, c, nodeFacts(overridden))).score));
+  }); }
+
+  private status(): ClusterStatus { return this.once('status', () => clusterStatus(this.look.desired, this.look.observed, this.store)); }
+  private input() { return { desired: this.look.desired, observed: this.look.observed, store: this.store, now: this.now }; }
+  private once<T>(key: string, fn: () => T): T {
+    if (!this.memo.has(key)) this.memo.set(key, fn());
+    return this.memo.get(key) as T;
+  }
 }
 
 export function views(look: Look, store: StoreView, now: number): Views {
-  const input = { desired: look.desired, observed: look.observed, store, now };
-  const s = clusterStatus(look.desired, look.observed, store);
-  const instances = s.instances.map((i) => {
-    const d = look.desired.instances.get(i.name)!;
-    return { ...i, cluster: d.cluster, image: d.image, disks: d.disks.map((x) => ({ size: x.size, mount: x.mount })) };
-  });
-  const nodes = s.nodes.map((n) => {
-    const d = look.desired.nodes.get(n.name)!;
-    const o = store.nodes.get(n.name)?.override;
-    return { ...n, cluster: d.cluster, group: d.group, ...(o && { override: o }) };
-  });
-  const findings = verify(input);
-  const drift = classifyDrift(look.plan, look.observed, store).map(({ op: _, ...d }) => d);
-  const guards = s.guards.map((g) => g.reason);
-  const clusters = [...look.desired.clusters.values()].map((c) => clusterRow(c.name, c.backend, nodes, instances, findings, guards,
-    clusterScore(currentModel({ ...input, desired: withOverrides(look.desired, store).desired }, c, nodeFacts(input))).score));
-  return { at: look.observed.at, nodes, instances, clusters, findings, drift };
+  return new Views(look, store, now);
 }
 
 function clusterRow(name: string, backend: string, allNodes: readonly NodeRow[], allInstances: readonly InstanceRow[], findings: readonly Finding[], guards: readonly string[], score: number): ClusterRow {
