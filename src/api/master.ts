@@ -1,29 +1,37 @@
-/** What the API reads from the master it is served by, and the fan-out of its events. */
+/**
+ * What the API reads from the master it is served by, and how it asks the master to act. The
+ * server may run in a worker thread (so that a long plan never stalls a request): everything here
+ * is plain data or a message, never the master's objects themselves.
+ */
 import type { Desired } from '../model/desired.ts';
 import type { Observed } from '../model/observed.ts';
 import type { Plan } from '../plan/types.ts';
 import type { StoreLocation } from '../store/backend.ts';
-import type { LeaseHolder } from '../store/lease.ts';
-import type { Store } from '../store/store.ts';
+import type { JobRecord, StoreView } from '../store/types.ts';
+import type { Outcome } from './actions.ts';
 
-/** The master's latest round: the manifests in force, what it observed, what it planned. */
+/** The master's latest round (the manifests in force, what it observed and planned) and its store then. */
 export interface Look {
   readonly desired: Desired;
   readonly observed: Observed;
   readonly plan: Plan;
+  readonly store: StoreView & { readonly jobs: ReadonlyMap<string, JobRecord> };
 }
 
+/** An operator's request, as the master carries it out (src/api/actions.ts). */
+export type ActionRequest =
+  | { readonly kind: 'reconcile'; readonly by: string }
+  | { readonly kind: 'drain' | 'undrain'; readonly node: string; readonly by: string }
+  | { readonly kind: 'migrate' | 'failover'; readonly instance: string; readonly by: string }
+  | { readonly kind: 'break-lease'; readonly by: string };
+
 export interface ApiMaster {
-  /** The store the master works on (its own, in memory: never a stale copy). */
-  readonly store: () => Store;
   /** Undefined until the first round has observed the nodes. */
   readonly look: () => Look | undefined;
   readonly hub: EventHub;
-  /** A converging master (watch): ask for a run now. Absent on `drover serve`, which only reads. */
-  readonly reconcile?: (trigger: string) => void;
-  /** Where the lease is, and who this process is (it never breaks its own lease). */
+  readonly act: (r: ActionRequest) => Promise<Outcome>;
+  /** Where the lease is (GET /api/lease reads it). */
   readonly location: StoreLocation;
-  readonly lease?: () => LeaseHolder | undefined;
   /** The plan as `plan --json` prints it (the CLI's renderer: one way to show a plan). */
   readonly renderPlan: (p: Plan) => object;
 }
@@ -48,6 +56,4 @@ export class EventHub {
     this.subs.add(fn);
     return () => void this.subs.delete(fn);
   }
-
-  get size(): number { return this.subs.size; }
 }

@@ -9,16 +9,14 @@ export const NAME = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,252
 export const nameParams = { type: 'object', required: ['name'], properties: { name: NAME } } as const;
 const viewer = { access: 'viewer' as const };
 
-/** Views of one look, computed once: the look changes every round, requests come far more often. */
+/** Views of one look, computed once: a look comes every round (or action), requests far more often. */
 function cached(master: ApiMaster): () => Views | undefined {
-  let key: { look: Look; at: number } | undefined;
+  let key: Look | undefined;
   let value: Views | undefined;
   return () => {
     const look = master.look();
     if (!look) return undefined;
-    const now = Date.now();
-    // The store changes between rounds too (an action, a finished operation): one second is fresh enough.
-    if (key?.look !== look || now - key.at > 1000) { value = views(look, master.store(), now); key = { look, at: now }; }
+    if (key !== look) { value = views(look, look.store, Date.now()); key = look; }
     return value;
   };
 }
@@ -70,7 +68,10 @@ export function readRoutes(app: FastifyInstance, master: ApiMaster): void {
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, before: { type: 'string', maxLength: 100 },
       instance: { type: 'string', maxLength: 253 }, type: { type: 'string', maxLength: 40 }, result: { type: 'string', enum: ['running', 'succeeded', 'failed', 'parked'] },
       by: { type: 'string', maxLength: 63 }, since: { type: 'integer', minimum: 0 },
-    } } } }, async (req) => journalPage(master.store().jobs.values(), req.query as JournalQuery));
+    } } } }, async (req, reply) => {
+      const look = master.look();
+      return look ? journalPage(look.store.jobs.values(), req.query as JournalQuery) : reply.code(503).header('retry-after', '2').send({ error: 'not-ready', message: 'the master has not observed the nodes yet' });
+    });
 
   app.get('/api/lease', { config: viewer, schema: { summary: 'Who holds the cluster lease', tags: ['cluster'] } },
     async () => ({ holder: (await leaseStatus(master.location)) ?? null }));

@@ -1,17 +1,21 @@
 /**
- * Starting the master's API from a command (watch --listen, serve): the listen address, the
- * operator's TLS certificate, and the ApiMaster the server reads.
+ * Serving the master's API from a command (watch --listen, serve). The server runs in a worker
+ * thread: a plan of 20,000 instances holds the master's thread for seconds, and a request must not
+ * wait for it. The master sends the worker each round's look and its events; the worker sends
+ * back the operators' requests, which the master carries out on its own store.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { buildServer, type MetricsSource } from '../api/server.ts';
-import { EventHub, type ApiMaster, type Look } from '../api/master.ts';
-import { TokenFile } from '../api/tokens.ts';
-import type { StoreLocation } from '../store/backend.ts';
-import type { LeaseHolder } from '../store/lease.ts';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { perform, type Performer } from '../api/actions.ts';
+import { EventHub, type Look } from '../api/master.ts';
+import type { MetricsSource } from '../api/server.ts';
 import type { Store } from '../store/store.ts';
+import type { StoreLocation } from '../store/backend.ts';
 import { UsageError, type Io } from './io.ts';
-import { planJson } from './render/plan.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './api-worker.ts';
 
 /** The options of every command that serves the API (spread into parseArgs). */
 export const LISTEN_OPTIONS = {
@@ -32,17 +36,32 @@ export interface ListenFlags {
   readonly 'metrics-auth'?: boolean | undefined;
 }
 
-/** The master's side of the API: its latest look, set by each round, and the stream of its events. */
+type Round = Omit<Look, 'store'>;
+
+/** The master's side: its latest round with the store as it is now, and the stream of its events. */
 export class MasterFeed {
   readonly hub = new EventHub();
+  private round: Round | undefined;
   private current: Look | undefined;
+
+  constructor(private readonly store: () => Store) {}
 
   look(): Look | undefined { return this.current; }
 
   /** A new round's look: the dashboard re-reads what it shows. */
-  set(look: Look): void {
-    this.current = look;
-    this.hub.publish('look', { at: look.observed.at, operations: look.plan.operations.length, pending: look.plan.pending.length });
+  set(round: Round): void {
+    this.round = round;
+    this.touch();
+  }
+
+  /** The store changed (an operator's request): the same round, the store as it is now. */
+  touch(): void {
+    if (!this.round) return;
+    const s = this.store();
+    // Machines without their xstate snapshots: readers only ask which instances are in flight.
+    const machines = new Map([...s.machines].map(([id, m]) => [id, { ...m, snapshot: null }]));
+    this.current = { ...this.round, store: { placements: s.placements, nodes: s.nodes, targets: s.targets, jobs: s.jobs, machines } };
+    this.hub.publish('look', { at: this.round.observed.at, operations: this.round.plan.operations.length, pending: this.round.plan.pending.length });
   }
 }
 
@@ -52,28 +71,54 @@ export interface Served {
 }
 
 export async function serveApi(flags: ListenFlags, o: {
-  readonly stateDir: string; readonly location: StoreLocation; readonly store: () => Store; readonly feed: MasterFeed;
-  readonly reconcile?: (trigger: string) => void; readonly lease?: () => LeaseHolder | undefined; readonly metrics?: MetricsSource;
+  readonly stateDir: string; readonly location: StoreLocation; readonly feed: MasterFeed; readonly performer: Omit<Performer, 'look' | 'location'>; readonly metrics?: MetricsSource;
 }, io: Io): Promise<Served> {
   const { host, port } = parseListen(flags.listen!);
   const secure = tlsFiles(flags);
   if (!secure && !isLoopback(host) && !flags['allow-http']) {
     throw new UsageError(`--listen ${flags.listen}: plain HTTP beyond loopback would send tokens in clear: give --tls-cert and --tls-key (or --allow-http)`);
   }
-  const master: ApiMaster = {
-    store: o.store, look: () => o.feed.look(), hub: o.feed.hub, location: o.location, renderPlan: planJson,
-    ...(o.reconcile && { reconcile: o.reconcile }), ...(o.lease && { lease: o.lease }),
+  const init: WorkerInit = {
+    fromSource: import.meta.url.endsWith('.ts'), host, port, stateDir: o.stateDir, location: o.location, ...(secure && { tls: secure }),
+    ...(o.metrics && { metricsContentType: o.metrics.contentType }), metricsAuth: !!flags['metrics-auth'],
   };
-  const app = await buildServer({
-    master, tokens: new TokenFile(o.stateDir), ...(secure && { tls: secure }), ...(o.metrics && { metrics: o.metrics }), ...(flags['metrics-auth'] && { metricsAuth: true }),
-    onError: (e) => io.err(`drover api: unexpected error: ${e.stack ?? e.message}`),
+  const worker = new Worker(fileURLToPath(new URL('../../bin/api-worker.js', import.meta.url)), { workerData: init });
+  const performer: Performer = { ...o.performer, look: () => o.feed.look(), location: o.location };
+  const post = (m: ToWorker) => worker.postMessage(m);
+  let sentDesired: Look['desired'] | undefined;
+  const off = o.feed.hub.subscribe((e) => {
+    const look = o.feed.look();
+    if (e.event === 'look' && look) { // the manifests only when they changed: the largest part, and rarely new
+      const { desired, ...rest } = look;
+      post({ t: 'look', look: rest, ...(desired !== sentDesired && { desired }) });
+      sentDesired = desired;
+    }
+    post({ t: 'event', event: e.event, data: e.data });
   });
-  await app.listen({ host, port });
-  const addr = app.server.address();
-  const bound = typeof addr === 'object' && addr ? addr.port : port;
-  const url = `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  worker.on('message', (m: FromWorker) => {
+    if (m.t === 'act') void perform(performer, m.request).then((value) => { if (value.ok) o.feed.touch(); post({ t: 'reply', id: m.id, value }); }, (e: Error) => post({ t: 'reply', id: m.id, error: e.message }));
+    else if (m.t === 'metrics') void (o.metrics?.render() ?? Promise.resolve('')).then((value) => post({ t: 'reply', id: m.id, value }), (e: Error) => post({ t: 'reply', id: m.id, error: e.message }));
+    else if (m.t === 'log') io.err(`drover api: ${m.message}`);
+  });
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    worker.on('message', (m: FromWorker) => { if (m.t === 'ready') resolve(m.url); else if (m.t === 'failed') reject(new UsageError(`--listen ${flags.listen}: ${m.message}`)); });
+    worker.once('error', (e) => reject(e));
+    void exited.then(() => reject(new Error('the API worker stopped before it listened')));
+  }).catch(async (e: Error) => { off(); await worker.terminate(); throw e; });
+  worker.on('error', (e) => io.err(`drover api: the API stopped: ${e.stack ?? e.message}; the master goes on converging`));
+  const current = o.feed.look();
+  if (current) post({ t: 'look', look: (({ desired: _, ...rest }) => rest)(current), desired: current.desired });
   io.err(`API and dashboard on ${url}/ (OpenAPI: ${url}/api/openapi.json)`);
-  return { url, close: () => app.close() };
+  return {
+    url,
+    close: async () => {
+      off();
+      post({ t: 'close' });
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      await worker.terminate();
+    },
+  };
 }
 
 export function parseListen(addr: string): { host: string; port: number } {
@@ -92,7 +137,7 @@ function tlsFiles(flags: ListenFlags): { cert: Buffer; key: Buffer } | undefined
   if (!certFile && !keyFile) return undefined;
   if (!certFile || !keyFile) throw new UsageError('--tls-cert and --tls-key go together');
   const read = (f: string, what: string) => {
-    try { return fs.readFileSync(f); } catch (e) { throw new UsageError(`${what} ${f}: ${(e as Error).message}`); }
+    try { return fs.readFileSync(path.resolve(f)); } catch (e) { throw new UsageError(`${what} ${f}: ${(e as Error).message}`); }
   };
   const files = { cert: read(certFile, '--tls-cert'), key: read(keyFile, '--tls-key') };
   try { tls.createSecureContext(files); } catch (e) { throw new UsageError(`--tls-cert ${certFile} / --tls-key ${keyFile}: ${(e as Error).message}`); }

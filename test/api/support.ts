@@ -1,7 +1,8 @@
 /** An API server over a converged quick-start cluster on the sim backend, in this process. */
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
-import type { ApiMaster } from '../../src/api/master.ts';
+import type { ActionRequest, ApiMaster } from '../../src/api/master.ts';
+import { perform, type Performer } from '../../src/api/actions.ts';
 import { TokenFile } from '../../src/api/tokens.ts';
 import { MasterFeed } from '../../src/cli/api.ts';
 import { planJson } from '../../src/cli/render/plan.ts';
@@ -37,7 +38,7 @@ export async function fixture(): Promise<Fixture> {
   if (!loaded.ok) throw new Error('bad manifests');
   const desired = loaded.desired;
   const store = new Store(sb.state);
-  const feed = new MasterFeed();
+  const feed = new MasterFeed(() => store);
   const look = async () => {
     const driver = new SimDriver({ stateDir: sb.state, nodes: [...desired.nodes.values()], fsync: false, readOnly: true });
     try {
@@ -47,10 +48,11 @@ export async function fixture(): Promise<Fixture> {
   };
   await look();
   const pokes: string[] = [];
-  const master: ApiMaster = {
-    store: () => store, look: () => feed.look(), hub: feed.hub, location: { kind: 'file', stateDir: sb.state }, renderPlan: planJson,
-    reconcile: (t) => void pokes.push(t), lease: () => undefined,
-  };
+  const location = { kind: 'file' as const, stateDir: sb.state };
+  const performer: Performer = { store, look: () => feed.look(), location, reconcile: (t) => void pokes.push(t), lease: () => undefined };
+  // as the master does for its API's thread: carry the request out, then a look with the store as it is now
+  const act = async (r: ActionRequest) => { const out = await perform(performer, r); if (out.ok) feed.touch(); return out; };
+  const master: ApiMaster = { look: () => feed.look(), hub: feed.hub, location, renderPlan: planJson, act };
   const file = new TokenFile(sb.state);
   const tokens = { operator: file.create('alice', 'operator'), viewer: file.create('bob', 'viewer') };
   const errors: Error[] = [];

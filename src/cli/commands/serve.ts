@@ -21,9 +21,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const everyMs = values.every === undefined ? 5000 : parseDuration(values.every);
   if (everyMs === undefined) throw new UsageError(`--every: "${values.every}" is not a duration (5s, 1m)`);
   const location = locationOf(values);
-  const feed = new MasterFeed();
   let store = await Store.open(location, { readOnly: true });
-  const served = await serveApi(values, { stateDir: location.stateDir, location, store: () => store, feed }, io);
+  const feed = new MasterFeed(() => store);
+  const served = await serveApi(values, { stateDir: location.stateDir, location, feed, performer: {} }, io); // no store to write, no runs: reads, and a stale lease's break
   const stop = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => stop.abort());
   io.err(`Serving read-only; a look every ${formatDuration(everyMs)}.`);

@@ -35,7 +35,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const stateDir = location.stateDir;
   const stop = new AbortController();
   const onStop = (sig: string) => () => { if (!stop.signal.aborted) { report({ type: 'stopping', reason: sig }); stop.abort(); } };
-  const feed = values.listen !== undefined ? new MasterFeed() : undefined;
+  const feed = values.listen !== undefined ? new MasterFeed(() => store) : undefined;
   const report = published(feed, 'watch', values.json ? (e: WatchEvent) => io.out(JSON.stringify({ ...e, time: new Date().toISOString() })) : textReport(io));
   process.on('SIGTERM', onStop('SIGTERM')).on('SIGINT', onStop('SIGINT'));
   const lease = await takeLease(location, argv, !!values['no-wait'], stop.signal, io);
@@ -49,7 +49,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let poke: (trigger: string) => void = () => undefined;
   let served: Served | undefined;
   try {
-    if (feed) served = await serveApi(values, { stateDir, location, store: () => store, feed, reconcile: (t) => poke(t), lease: () => lease.holder, metrics }, io);
+    if (feed) served = await serveApi(values, { stateDir, location, feed, performer: { store, reconcile: (t: string) => poke(t), lease: () => lease.holder }, metrics }, io);
     const w = startWatch(metered(metrics, {
       paths, desired: loaded.desired, store, events, report, signal: stop.signal,
       load: () => reload(paths), openDriver: (d) => openDriver(d, stateDir), git: () => gitInfo(paths),
