@@ -20,7 +20,7 @@ export async function benchApi(nodes = 1000, instances = 20_000, seconds = 30): 
   const env = { ...process.env, DROVER_STATE_DIR: path.join(dir, 'state'), DROVER_FSYNC: '0' };
   fs.mkdirSync(path.join(dir, 'manifests'));
   fs.writeFileSync(path.join(dir, 'manifests/big.yaml'), bigManifest(instances, nodes));
-  const token = execFileSync(process.execPath, [BIN, 'token', 'create', 'bench', '--role', 'viewer'], { env, encoding: 'utf8' }).trim();
+  const token = execFileSync(process.execPath, [BIN, 'token', 'create', 'bench', '--role', 'viewer'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   const child = spawn(process.execPath, [BIN, 'watch', path.join(dir, 'manifests'), '--listen', '127.0.0.1:0', '--json'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   let events = 0;

@@ -5,18 +5,24 @@
  */
 import type { Desired } from '../model/desired.ts';
 import type { Observed } from '../model/observed.ts';
-import type { Plan } from '../plan/types.ts';
+import type { DriftItem } from '../plan/drift.ts';
 import type { StoreLocation } from '../store/backend.ts';
 import type { JobRecord, StoreView } from '../store/types.ts';
 import type { Outcome } from './actions.ts';
 
-/** The master's latest round (the manifests in force, what it observed and planned) and its store then. */
+/**
+ * The master's latest round (the manifests in force, what it observed, its plan as `plan --json`
+ * prints it, the drift it found) and its store then.
+ */
 export interface Look {
   readonly desired: Desired;
   readonly observed: Observed;
-  readonly plan: Plan;
+  /** As `plan --json` prints it (cli/render/plan.ts planJson: one way to show a plan). */
+  readonly plan: object;
+  readonly drift: readonly Omit<DriftItem, 'op'>[];
   readonly store: StoreView & { readonly jobs: ReadonlyMap<string, JobRecord> };
 }
+
 
 /** An operator's request, as the master carries it out (src/api/actions.ts). */
 export type ActionRequest =
@@ -32,8 +38,6 @@ export interface ApiMaster {
   readonly act: (r: ActionRequest) => Promise<Outcome>;
   /** Where the lease is (GET /api/lease reads it). */
   readonly location: StoreLocation;
-  /** The plan as `plan --json` prints it (the CLI's renderer: one way to show a plan). */
-  readonly renderPlan: (p: Plan) => object;
 }
 
 /** One server-sent event: its name (apply, watch, look, journal) and JSON data. */

@@ -59,7 +59,7 @@ export function readRoutes(app: FastifyInstance, master: ApiMaster): void {
     const instance = v.instances.find((i) => i.name === name);
     return instance ? { at: v.at, instance } : reply.code(404).send({ error: 'not-found', message: `no instance ${name}` });
   });
-  get('/api/plan', 'The master\'s last plan: operations with their reasons and field diffs, pending items, warnings', {}, (_q, _r, v) => ({ at: v.at, ...master.renderPlan(master.look()!.plan) }));
+  get('/api/plan', 'The master\'s last plan: operations with their reasons and field diffs, pending items, warnings', {}, (_q, _r, v) => ({ ...master.look()!.plan, at: v.at }));
   get('/api/drift', 'Changes made on the nodes outside Drover, as the last plan found them', {}, (_q, _r, v) => ({ at: v.at, drift: v.drift }));
   get('/api/verify', 'The checks of gnt-cluster verify (N+1, policy, copies, replicas, unreachable nodes)', {}, (_q, _r, v) => ({ at: v.at, findings: v.findings }));
 

@@ -3,7 +3,7 @@
  * the CLI uses (status, verify, drift, the cluster score): one way to compute each thing. Pure.
  */
 import { clusterScore } from '../alloc/index.ts';
-import { classifyDrift, type DriftItem } from '../plan/drift.ts';
+import type { DriftItem } from '../plan/drift.ts';
 import { nodeFacts } from '../plan/facts.ts';
 import { currentModel } from '../plan/model.ts';
 import { withOverrides } from '../plan/overrides.ts';
@@ -59,7 +59,7 @@ export class Views {
   get findings(): readonly Finding[] { return this.once('findings', () => verify(this.input())); }
 
   get drift(): readonly Omit<DriftItem, 'op'>[] {
-    return this.once('drift', () => classifyDrift(this.look.plan, this.look.observed, this.store).map(({ op: _, ...d }) => d));
+    return this.look.drift;
   }
 
   get clusters(): readonly ClusterRow[] { return this.once('clusters', () => {

@@ -38,7 +38,7 @@ export interface ConvergeOptions {
   readonly git?: GitInfo;
   readonly trigger?: string;
   /** Each round's look (what was observed, what was planned): the API serves the master's latest. */
-  readonly onLook?: (look: { readonly observed: Observed; readonly plan: Plan }) => void;
+  readonly onLook?: (look: { readonly observed: Observed; readonly plan: Plan; readonly drift: readonly DriftItem[] }) => void;
 }
 
 export interface ConvergeResult {
@@ -101,8 +101,9 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
       last = plan({ desired: o.desired, observed, store: o.store, now: Date.now(), ...(o.prune && { prune: true }) });
     }
     if (rounds === 0) maxRounds += laterWaves(last); // a rolling update takes a round per wave
-    noteDrift(classifyDrift(last, observed, o.store), drift, driftOf);
-    o.onLook?.({ observed, plan: last });
+    const found = classifyDrift(last, observed, o.store);
+    noteDrift(found, drift, driftOf);
+    o.onLook?.({ observed, plan: last, drift: found });
     if (last.errors.length) break;
     if (last.operations.length) {
       o.events({ type: 'round', round: rounds + 1, operations: last.operations.length });

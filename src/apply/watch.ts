@@ -51,7 +51,7 @@ export interface WatchOptions {
   readonly debounceMs?: number;
   readonly prune?: boolean;
   /** Each round's look, with the manifests in force: what the master's API serves. */
-  readonly onLook?: (look: { readonly desired: Desired; readonly observed: Observed; readonly plan: Plan }) => void;
+  readonly onLook?: (look: { readonly desired: Desired; readonly observed: Observed; readonly plan: Plan; readonly drift: readonly DriftItem[] }) => void;
   /** After each run: the manifests, what the run last saw of the nodes, and the store (monitoring builds its status from them). */
   readonly afterRun?: (seen: PlanInput) => void;
 }

@@ -8,7 +8,7 @@ import { EventHub, type ActionRequest, type ApiMaster, type Look } from '../api/
 import { buildServer } from '../api/server.ts';
 import { TokenFile } from '../api/tokens.ts';
 import type { StoreLocation } from '../store/backend.ts';
-import { planJson } from './render/plan.ts';
+import type { JobRecord } from '../store/types.ts';
 
 export interface WorkerInit {
   readonly fromSource: boolean;
@@ -22,7 +22,7 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  | { readonly t: 'look'; readonly look: Omit<Look, 'desired'>; readonly desired?: Look['desired'] }
+  | { readonly t: 'look'; readonly look: Omit<Look, 'desired' | 'store'> & { readonly store: Omit<Look['store'], 'jobs'> }; readonly jobs: readonly JobRecord[]; readonly desired?: Look['desired'] }
   | { readonly t: 'event'; readonly event: string; readonly data: unknown }
   | { readonly t: 'reply'; readonly id: number; readonly value?: unknown; readonly error?: string }
   | { readonly t: 'close' };
@@ -41,6 +41,7 @@ export async function runWorker(): Promise<void> {
   const hub = new EventHub();
   let current: Look | undefined;
   let desired: Look['desired'] | undefined;
+  const jobs = new Map<string, JobRecord>();
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let seq = 0;
   const ask = <T>(m: { t: 'act'; request: ActionRequest } | { t: 'metrics' }): Promise<T> => new Promise<T>((resolve, reject) => {
@@ -48,7 +49,7 @@ export async function runWorker(): Promise<void> {
     waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
     post({ ...m, id });
   });
-  const master: ApiMaster = { look: () => current, hub, act: (request) => ask<Outcome>({ t: 'act', request }), location: init.location, renderPlan: planJson };
+  const master: ApiMaster = { look: () => current, hub, act: (request) => ask<Outcome>({ t: 'act', request }), location: init.location };
   const tls = init.tls && { cert: Buffer.from(init.tls.cert), key: Buffer.from(init.tls.key) };
   const app = await buildServer({
     master, tokens: new TokenFile(init.stateDir), ...(tls && { tls }), metricsAuth: init.metricsAuth,
@@ -57,7 +58,13 @@ export async function runWorker(): Promise<void> {
   });
   port.on('message', (m: ToWorker) => {
     switch (m.t) {
-      case 'look': desired = m.desired ?? desired; current = desired && { ...m.look, desired }; break;
+      case 'look': {
+        desired = m.desired ?? desired;
+        for (const j of m.jobs) jobs.set(j.id, j);
+        current = desired && { ...m.look, desired, store: { ...m.look.store, jobs } };
+        hub.publish('look', { at: m.look.observed.at });
+        break;
+      }
       case 'event': hub.publish(m.event, m.data); break;
       case 'reply': {
         const w = waiting.get(m.id);

@@ -14,7 +14,11 @@ import { EventHub, type Look } from '../api/master.ts';
 import type { MetricsSource } from '../api/server.ts';
 import type { Store } from '../store/store.ts';
 import type { StoreLocation } from '../store/backend.ts';
+import type { JobRecord } from '../store/types.ts';
 import { UsageError, type Io } from './io.ts';
+import { planJson } from './render/plan.ts';
+import type { DriftItem } from '../plan/drift.ts';
+import type { Plan } from '../plan/types.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './api-worker.ts';
 
 /** The options of every command that serves the API (spread into parseArgs). */
@@ -36,12 +40,18 @@ export interface ListenFlags {
   readonly 'metrics-auth'?: boolean | undefined;
 }
 
-type Round = Omit<Look, 'store'>;
+/** What a round of the master gives: its manifests, what it observed, its plan and the drift in it. */
+export interface Round {
+  readonly desired: Look['desired'];
+  readonly observed: Look['observed'];
+  readonly plan: Plan;
+  readonly drift: readonly DriftItem[];
+}
 
 /** The master's side: its latest round with the store as it is now, and the stream of its events. */
 export class MasterFeed {
   readonly hub = new EventHub();
-  private round: Round | undefined;
+  private round: Omit<Look, 'store'> | undefined;
   private current: Look | undefined;
 
   constructor(private readonly store: () => Store) {}
@@ -49,8 +59,8 @@ export class MasterFeed {
   look(): Look | undefined { return this.current; }
 
   /** A new round's look: the dashboard re-reads what it shows. */
-  set(round: Round): void {
-    this.round = round;
+  set(r: Round): void {
+    this.round = { desired: r.desired, observed: r.observed, plan: planJson(r.plan), drift: r.drift.map(({ op: _, ...d }) => d) };
     this.touch();
   }
 
@@ -61,7 +71,7 @@ export class MasterFeed {
     // Machines without their xstate snapshots: readers only ask which instances are in flight.
     const machines = new Map([...s.machines].map(([id, m]) => [id, { ...m, snapshot: null }]));
     this.current = { ...this.round, store: { placements: s.placements, nodes: s.nodes, targets: s.targets, jobs: s.jobs, machines } };
-    this.hub.publish('look', { at: this.round.observed.at, operations: this.round.plan.operations.length, pending: this.round.plan.pending.length });
+    this.hub.publish('look', { at: this.round.observed.at });
   }
 }
 
@@ -85,16 +95,8 @@ export async function serveApi(flags: ListenFlags, o: {
   const worker = new Worker(fileURLToPath(new URL('../../bin/api-worker.js', import.meta.url)), { workerData: init });
   const performer: Performer = { ...o.performer, look: () => o.feed.look(), location: o.location };
   const post = (m: ToWorker) => worker.postMessage(m);
-  let sentDesired: Look['desired'] | undefined;
-  const off = o.feed.hub.subscribe((e) => {
-    const look = o.feed.look();
-    if (e.event === 'look' && look) { // the manifests only when they changed: the largest part, and rarely new
-      const { desired, ...rest } = look;
-      post({ t: 'look', look: rest, ...(desired !== sentDesired && { desired }) });
-      sentDesired = desired;
-    }
-    post({ t: 'event', event: e.event, data: e.data });
-  });
+  const looks = new LookSender(o.feed, post);
+  const off = o.feed.hub.subscribe((e) => { if (e.event === 'look') looks.soon(); else post({ t: 'event', event: e.event, data: e.data }); });
   worker.on('message', (m: FromWorker) => {
     if (m.t === 'act') void perform(performer, m.request).then((value) => { if (value.ok) o.feed.touch(); post({ t: 'reply', id: m.id, value }); }, (e: Error) => post({ t: 'reply', id: m.id, error: e.message }));
     else if (m.t === 'metrics') void (o.metrics?.render() ?? Promise.resolve('')).then((value) => post({ t: 'reply', id: m.id, value }), (e: Error) => post({ t: 'reply', id: m.id, error: e.message }));
@@ -107,18 +109,50 @@ export async function serveApi(flags: ListenFlags, o: {
     void exited.then(() => reject(new Error('the API worker stopped before it listened')));
   }).catch(async (e: Error) => { off(); await worker.terminate(); throw e; });
   worker.on('error', (e) => io.err(`drover api: the API stopped: ${e.stack ?? e.message}; the master goes on converging`));
-  const current = o.feed.look();
-  if (current) post({ t: 'look', look: (({ desired: _, ...rest }) => rest)(current), desired: current.desired });
+  looks.soon();
   io.err(`API and dashboard on ${url}/ (OpenAPI: ${url}/api/openapi.json)`);
   return {
     url,
     close: async () => {
       off();
+      looks.stop();
       post({ t: 'close' });
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       await worker.terminate();
     },
   };
+}
+
+/**
+ * Looks to the worker, at most one a second (a look of 20,000 instances takes the worker a moment
+ * to read): the newest wins; the manifests only when they changed, and only the journal entries
+ * that are new or changed since the last.
+ */
+class LookSender {
+  private last = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private desired: Look['desired'] | undefined;
+  private readonly jobs = new Map<string, JobRecord>();
+
+  constructor(private readonly feed: MasterFeed, private readonly post: (m: ToWorker) => void) {}
+
+  soon(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => { this.timer = undefined; this.send(); }, Math.max(0, this.last + 1000 - Date.now()));
+  }
+
+  stop(): void { clearTimeout(this.timer); }
+
+  private send(): void {
+    const look = this.feed.look();
+    if (!look) return;
+    const { desired, store: { jobs, ...store }, ...rest } = look;
+    const changed = [...jobs.values()].filter((j) => this.jobs.get(j.id) !== j); // records are replaced, never edited
+    for (const j of changed) this.jobs.set(j.id, j);
+    this.post({ t: 'look', look: { ...rest, store }, jobs: changed, ...(desired !== this.desired && { desired }) });
+    this.desired = desired;
+    this.last = Date.now();
+  }
 }
 
 export function parseListen(addr: string): { host: string; port: number } {

@@ -5,7 +5,7 @@ import type { ActionRequest, ApiMaster } from '../../src/api/master.ts';
 import { perform, type Performer } from '../../src/api/actions.ts';
 import { TokenFile } from '../../src/api/tokens.ts';
 import { MasterFeed } from '../../src/cli/api.ts';
-import { planJson } from '../../src/cli/render/plan.ts';
+import { classifyDrift } from '../../src/plan/drift.ts';
 import { SimDriver } from '../../src/drivers/sim/index.ts';
 import { loadManifests } from '../../src/manifest/index.ts';
 import { observe } from '../../src/observe/index.ts';
@@ -43,7 +43,8 @@ export async function fixture(): Promise<Fixture> {
     const driver = new SimDriver({ stateDir: sb.state, nodes: [...desired.nodes.values()], fsync: false, readOnly: true });
     try {
       const observed = await observe(driver, [...desired.nodes.values()]);
-      feed.set({ desired, observed, plan: plan({ desired, observed, store, now: Date.now() }) });
+      const p = plan({ desired, observed, store, now: Date.now() });
+      feed.set({ desired, observed, plan: p, drift: classifyDrift(p, observed, store) });
     } finally { await driver.close(); }
   };
   await look();
@@ -52,7 +53,7 @@ export async function fixture(): Promise<Fixture> {
   const performer: Performer = { store, look: () => feed.look(), location, reconcile: (t) => void pokes.push(t), lease: () => undefined };
   // as the master does for its API's thread: carry the request out, then a look with the store as it is now
   const act = async (r: ActionRequest) => { const out = await perform(performer, r); if (out.ok) feed.touch(); return out; };
-  const master: ApiMaster = { look: () => feed.look(), hub: feed.hub, location, renderPlan: planJson, act };
+  const master: ApiMaster = { look: () => feed.look(), hub: feed.hub, location, act };
   const file = new TokenFile(sb.state);
   const tokens = { operator: file.create('alice', 'operator'), viewer: file.create('bob', 'viewer') };
   const errors: Error[] = [];

@@ -3,6 +3,7 @@ import { observeAndRecord } from '../../apply/converge.ts';
 import { healthChecksOf } from '../../observe/index.ts';
 import { formatDuration, parseDuration } from '../../model/quantity.ts';
 import { plan } from '../../plan/index.ts';
+import { classifyDrift } from '../../plan/drift.ts';
 import { leaseStatus } from '../../store/lease.ts';
 import { Store } from '../../store/store.ts';
 import { LISTEN_OPTIONS, LISTEN_USAGE, MasterFeed, serveApi } from '../api.ts';
@@ -37,7 +38,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         const driver = await openDriver(loaded.desired, location.stateDir, { readOnly: true });
         try {
           const observed = await observeAndRecord(driver, [...loaded.desired.nodes.values()], store, undefined, { record: false, checks: healthChecksOf(loaded.desired) });
-          feed.set({ desired: loaded.desired, observed, plan: plan({ desired: loaded.desired, observed, store, now: Date.now() }) });
+          const p = plan({ desired: loaded.desired, observed, store, now: Date.now() });
+          feed.set({ desired: loaded.desired, observed, plan: p, drift: classifyDrift(p, observed, store) });
         } finally { await driver.close(); }
         const holder = await leaseStatus(location);
         feed.hub.publish('watch', { type: 'lease', holder: holder ?? null });
