@@ -86,18 +86,22 @@ async function requestMove(store: Store, look: Look, instance: string, kind: 'mi
   return journal(store, kind === 'migrate' ? 'MigrateRequest' : 'FailoverRequest', instance, by, reason);
 }
 
-/** Break the lease only when stale (expired, not renewed) and never this process's own. */
+/**
+ * Break another process's lease, as `drover lock break` does. An expired lease, or one whose
+ * holder is gone, is free already (the next master takes it over); what is left to break is a
+ * holder that renews but no longer acts (a stuck master). It stops at once when it finds the
+ * lease gone, so two masters never act. Never this process's own lease.
+ */
 async function breakStale(p: Performer, by: string): Promise<Outcome> {
   const holder = await leaseStatus(p.location);
   const self = p.lease?.();
-  if (!holder) return refused('conflict', 'the lease is free: nothing to break');
+  if (!holder) return refused('conflict', 'the lease is free (or expired, or its holder gone): the next master takes it over, nothing to break');
   if (self && holder.pid === self.pid && holder.host === self.host) return refused('conflict', 'this master holds the lease: stop it instead');
-  if (holder.expiresAt > Date.now()) return refused('conflict', `the lease is held by pid ${holder.pid} on ${holder.host} and renewed (until ${new Date(holder.expiresAt).toISOString()}): not stale`);
   await breakLease(p.location);
   // Journaled under the lease, as every write to the store is; then let go for the next master.
   const lease = await acquireLease(p.location, `drover serve (lease break by ${by})`, 5000);
   const store = await Store.open(p.location, { lease });
   try {
-    return await journal(store, 'BreakLease', '', by, `stale lease of pid ${holder.pid} on ${holder.host} (${holder.command}) broken by ${by} through the API`);
+    return await journal(store, 'BreakLease', '', by, `lease of pid ${holder.pid} on ${holder.host} (${holder.command}) broken by ${by} through the API`);
   } finally { await store.close(); await lease.release(); }
 }

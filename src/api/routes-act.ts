@@ -26,5 +26,5 @@ export function actionRoutes(app: FastifyInstance, master: ApiMaster): void {
   act('/api/nodes/:name/undrain', 'Undrain a node: lift an override, or override the manifest\'s drained: true', (req, by) => ({ kind: 'undrain', node: name(req), by }));
   act('/api/instances/:name/migrate', 'Migrate an instance to its secondary (a placement decision the next run carries out)', (req, by) => ({ kind: 'migrate', instance: name(req), by }));
   act('/api/instances/:name/failover', 'Fail an instance over to its secondary once its primary is down (fenced first, as always)', (req, by) => ({ kind: 'failover', instance: name(req), by }));
-  act('/api/lease/break', 'Break a stale cluster lease (expired, not renewed); never a live master\'s', (_req, by) => ({ kind: 'break-lease', by }));
+  act('/api/lease/break', 'Break the cluster lease another process holds (a stuck master; it stops at once), as drover lock break; never this master\'s own', (_req, by) => ({ kind: 'break-lease', by }));
 }

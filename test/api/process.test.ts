@@ -113,6 +113,33 @@ test('serve with the operator\'s certificate: HTTPS, read-only; plain HTTP beyon
   assert.ok(fs.existsSync(cert));
 });
 
+test('serve breaks the lease a (stuck) master holds: the master stops at once; the break is journaled', async () => {
+  const sb = sandbox();
+  const t = tokens(sb);
+  const w = new WatchProcess(sb, []);
+  const child = spawn(process.execPath, [path.resolve('bin/drover.js'), 'serve', sb.manifests, '--listen', '127.0.0.1:0', '--every', '1s'],
+    { cwd: sb.dir, env: { ...process.env, DROVER_STATE_DIR: sb.state, DROVER_FSYNC: '0' } });
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  try {
+    await w.waitFor(/Run 1 \(start\)/, 30_000);
+    const deadline = Date.now() + 30_000;
+    while (!/on http:\/\/127\.0\.0\.1:\d+\//.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const base = /on (http:\/\/127\.0\.0\.1:\d+)\//.exec(err)?.[1];
+    assert.ok(base, err);
+    const lease = JSON.parse((await curl(`${base}/api/lease`, { token: t.viewer })).body) as { holder: { pid: number } };
+    assert.is(lease.holder.pid, w.child.pid);
+    assert.is((await curl(`${base}/api/lease/break`, { token: t.viewer, method: 'POST' })).status, 403);
+    const r = await curl(`${base}/api/lease/break`, { token: t.operator, method: 'POST' });
+    assert.is(r.status, 200, r.body);
+    assert.is(await w.exited, 1);
+    assert.match(w.err, /lost the cluster lease/);
+    const jobs = (JSON.parse(drover(sb, ['jobs', '--json']).out) as { jobs: { type: string; by?: string }[] }).jobs;
+    assert.ok(jobs.some((j) => j.type === 'BreakLease' && j.by === 'alice'));
+    assert.is((await curl(`${base}/api/lease/break`, { token: t.operator, method: 'POST' })).status, 409, 'free now: nothing to break');
+  } finally { child.kill('SIGTERM'); w.child.kill('SIGKILL'); }
+});
+
 async function readUntil(body: ReadableStream<Uint8Array>, re: RegExp, ms: number): Promise<string> {
   const reader = body.getReader();
   const dec = new TextDecoder();
