@@ -2,7 +2,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { leaseStatus } from '../store/lease.ts';
 import type { ApiMaster, Look } from './master.ts';
-import { SECURITY_HEADERS } from './http.ts';
+import { ERROR, SECURITY_HEADERS } from './http.ts';
+import { at, CLUSTER, DRIFT, FINDING, INSTANCE, JOB, list, NODE, open } from './schemas.ts';
 import { journalPage, views, type JournalQuery, type Views } from './views.ts';
 
 export const NAME = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$' } as const;
@@ -34,9 +35,9 @@ export function readRoutes(app: FastifyInstance, master: ApiMaster): void {
       return v ? fn(req, reply, v) : reply;
     });
 
-  get('/api/clusters', 'Clusters: nodes up and down, capacity used, N+1, cluster score', {}, (_q, _r, v) => ({ at: v.at, clusters: v.clusters }));
-  get('/api/nodes', 'Nodes: health, flags (and an operator\'s override), capacity used, primaries, secondaries', {}, (_q, _r, v) => ({ at: v.at, nodes: v.nodes }));
-  get('/api/nodes/:name', 'One node, with the instances it holds', { params: nameParams }, (req, reply, v) => {
+  get('/api/clusters', 'Clusters: nodes up and down, capacity used, N+1, cluster score', { response: at({ clusters: list(CLUSTER) }) }, (_q, _r, v) => ({ at: v.at, clusters: v.clusters }));
+  get('/api/nodes', 'Nodes: health, flags (and an operator\'s override), capacity used, primaries, secondaries', { response: at({ nodes: list(NODE) }) }, (_q, _r, v) => ({ at: v.at, nodes: v.nodes }));
+  get('/api/nodes/:name', 'One node, with the instances it holds', { params: nameParams, response: { ...at({ node: NODE, primaries: list(INSTANCE), secondaries: list(INSTANCE) }), '4xx': ERROR } }, (req, reply, v) => {
     const { name } = req.params as { name: string };
     const node = v.nodes.find((n) => n.name === name);
     if (!node) return reply.code(404).send({ error: 'not-found', message: `no node ${name}` });
@@ -47,6 +48,7 @@ export function readRoutes(app: FastifyInstance, master: ApiMaster): void {
       node: NAME, state: { type: 'string', maxLength: 40 }, q: { type: 'string', maxLength: 253 }, degraded: { type: 'boolean' },
       limit: { type: 'integer', minimum: 1, maximum: 100_000, default: 1000 }, offset: { type: 'integer', minimum: 0, default: 0 },
     } },
+    response: at({ total: { type: 'number' }, instances: list(INSTANCE) }),
   }, (req, _r, v) => {
     const q = req.query as { node?: string; state?: string; q?: string; degraded?: boolean; limit: number; offset: number };
     const all = q.node === undefined && q.state === undefined && q.q === undefined && q.degraded === undefined ? v.instances
@@ -54,21 +56,22 @@ export function readRoutes(app: FastifyInstance, master: ApiMaster): void {
         && (q.q === undefined || i.name.includes(q.q)) && (q.degraded === undefined || i.degraded === q.degraded));
     return { at: v.at, total: all.length, instances: all.slice(q.offset, q.offset + q.limit) };
   });
-  get('/api/instances/:name', 'One instance', { params: nameParams }, (req, reply, v) => {
+  get('/api/instances/:name', 'One instance', { params: nameParams, response: { ...at({ instance: INSTANCE }), '4xx': ERROR } }, (req, reply, v) => {
     const { name } = req.params as { name: string };
     const instance = v.instances.find((i) => i.name === name);
     return instance ? { at: v.at, instance } : reply.code(404).send({ error: 'not-found', message: `no instance ${name}` });
   });
   get('/api/plan', 'The master\'s last plan: operations with their reasons and field diffs, pending items, warnings', {}, (_q, _r, v) => ({ ...master.look()!.plan, at: v.at }));
-  get('/api/drift', 'Changes made on the nodes outside Drover, as the last plan found them', {}, (_q, _r, v) => ({ at: v.at, drift: v.drift }));
-  get('/api/verify', 'The checks of gnt-cluster verify (N+1, policy, copies, replicas, unreachable nodes)', {}, (_q, _r, v) => ({ at: v.at, findings: v.findings }));
+  get('/api/drift', 'Changes made on the nodes outside Drover, as the last plan found them', { response: at({ drift: list(DRIFT) }) }, (_q, _r, v) => ({ at: v.at, drift: v.drift }));
+  get('/api/verify', 'The checks of gnt-cluster verify (N+1, policy, copies, replicas, unreachable nodes)', { response: at({ findings: list(FINDING) }) }, (_q, _r, v) => ({ at: v.at, findings: v.findings }));
 
   app.get('/api/journal', { config: viewer, schema: { summary: 'The journal, newest first: operations and the requests operators made, with who asked', tags: ['journal'],
     querystring: { type: 'object', properties: {
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, before: { type: 'string', maxLength: 100 },
       instance: { type: 'string', maxLength: 253 }, type: { type: 'string', maxLength: 40 }, result: { type: 'string', enum: ['running', 'succeeded', 'failed', 'parked'] },
       by: { type: 'string', maxLength: 63 }, since: { type: 'integer', minimum: 0 },
-    } } } }, async (req, reply) => {
+    } },
+    response: { 200: open({ jobs: list(JOB), next: { type: 'string', description: 'the before= of the next page' } }), '4xx': ERROR } } }, async (req, reply) => {
       const look = master.look();
       return look ? journalPage(look.store.jobs.values(), req.query as JournalQuery) : reply.code(503).header('retry-after', '2').send({ error: 'not-ready', message: 'the master has not observed the nodes yet' });
     });
