@@ -1,13 +1,15 @@
-// The API's worker thread (src/cli/api.ts starts it): from the compiled build or, like the master
-// that starts it (bin/drover.js decided), from the TypeScript sources through tsx.
+// The API's threads (src/cli/api.ts starts them): `worker` serves, `views` computes what it serves.
+// From the compiled build or, like the master that starts them (bin/drover.js decided), from the
+// TypeScript sources through tsx.
 import { workerData } from 'node:worker_threads';
 
-let runWorker;
+const name = workerData.role === 'views' ? 'api-views' : 'api-worker';
+let run;
 if (workerData.fromSource) {
   const { register } = await import('tsx/esm/api');
   register();
-  ({ runWorker } = await import('../src/cli/api-worker.ts'));
+  ({ run } = await import(`../src/cli/${name}.ts`));
 } else {
-  ({ runWorker } = await import('../dist/cli/api-worker.js'));
+  ({ run } = await import(`../dist/cli/${name}.js`));
 }
-await runWorker();
+await run();

@@ -9,6 +9,7 @@ import type { DriftItem } from '../plan/drift.ts';
 import type { StoreLocation } from '../store/backend.ts';
 import type { JobRecord, StoreView } from '../store/types.ts';
 import type { Outcome } from './actions.ts';
+import type { ReadViews } from './views.ts';
 
 /**
  * The master's latest round (the manifests in force, what it observed, its plan as `plan --json`
@@ -32,8 +33,10 @@ export type ActionRequest =
   | { readonly kind: 'break-lease'; readonly by: string };
 
 export interface ApiMaster {
-  /** Undefined until the first round has observed the nodes. */
-  readonly look: () => Look | undefined;
+  /** What the read routes serve (api/views.ts); undefined until the first round has observed the nodes. */
+  readonly views: () => ReadViews | undefined;
+  /** The journal. */
+  readonly jobs: () => Iterable<JobRecord>;
   readonly hub: EventHub;
   readonly act: (r: ActionRequest) => Promise<Outcome>;
   /** Where the lease is (GET /api/lease reads it). */

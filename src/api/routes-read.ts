@@ -1,35 +1,22 @@
 /** The read routes: the cluster as the master sees it now, its journal, and the live stream. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { leaseStatus } from '../store/lease.ts';
-import type { ApiMaster, Look } from './master.ts';
+import type { ApiMaster } from './master.ts';
 import { ERROR, SECURITY_HEADERS } from './http.ts';
 import { at, CLUSTER, DRIFT, FINDING, INSTANCE, JOB, list, NODE, open } from './schemas.ts';
-import { journalPage, views, type JournalQuery, type Views } from './views.ts';
+import { journalPage, type JournalQuery, type ReadViews } from './views.ts';
 
 export const NAME = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$' } as const;
 export const nameParams = { type: 'object', required: ['name'], properties: { name: NAME } } as const;
 const viewer = { access: 'viewer' as const };
 
-/** Views of one look, computed once: a look comes every round (or action), requests far more often. */
-function cached(master: ApiMaster): () => Views | undefined {
-  let key: Look | undefined;
-  let value: Views | undefined;
-  return () => {
-    const look = master.look();
-    if (!look) return undefined;
-    if (key !== look) { value = views(look, look.store, Date.now()); key = look; }
-    return value;
-  };
-}
-
 export function readRoutes(app: FastifyInstance, master: ApiMaster): void {
-  const view = cached(master);
-  const ready = (reply: FastifyReply): Views | undefined => {
-    const v = view();
+  const ready = (reply: FastifyReply): ReadViews | undefined => {
+    const v = master.views();
     if (!v) void reply.code(503).header('retry-after', '2').send({ error: 'not-ready', message: 'the master has not observed the nodes yet' });
     return v;
   };
-  const get = (url: string, summary: string, schema: object, fn: (req: FastifyRequest, reply: FastifyReply, v: Views) => unknown) =>
+  const get = (url: string, summary: string, schema: object, fn: (req: FastifyRequest, reply: FastifyReply, v: ReadViews) => unknown) =>
     app.get(url, { config: viewer, schema: { summary, tags: ['cluster'], ...schema } }, async (req, reply) => {
       const v = ready(reply);
       return v ? fn(req, reply, v) : reply;
@@ -61,7 +48,7 @@ export function readRoutes(app: FastifyInstance, master: ApiMaster): void {
     const instance = v.instances.find((i) => i.name === name);
     return instance ? { at: v.at, instance } : reply.code(404).send({ error: 'not-found', message: `no instance ${name}` });
   });
-  get('/api/plan', 'The master\'s last plan: operations with their reasons and field diffs, pending items, warnings', {}, (_q, _r, v) => ({ ...master.look()!.plan, at: v.at }));
+  get('/api/plan', 'The master\'s last plan: operations with their reasons and field diffs, pending items, warnings', {}, (_q, _r, v) => ({ ...v.plan, at: v.at }));
   get('/api/drift', 'Changes made on the nodes outside Drover, as the last plan found them', { response: at({ drift: list(DRIFT) }) }, (_q, _r, v) => ({ at: v.at, drift: v.drift }));
   get('/api/verify', 'The checks of gnt-cluster verify (N+1, policy, copies, replicas, unreachable nodes)', { response: at({ findings: list(FINDING) }) }, (_q, _r, v) => ({ at: v.at, findings: v.findings }));
 
@@ -71,10 +58,7 @@ export function readRoutes(app: FastifyInstance, master: ApiMaster): void {
       instance: { type: 'string', maxLength: 253 }, type: { type: 'string', maxLength: 40 }, result: { type: 'string', enum: ['running', 'succeeded', 'failed', 'parked'] },
       by: { type: 'string', maxLength: 63 }, since: { type: 'integer', minimum: 0 },
     } },
-    response: { 200: open({ jobs: list(JOB), next: { type: 'string', description: 'the before= of the next page' } }), '4xx': ERROR } } }, async (req, reply) => {
-      const look = master.look();
-      return look ? journalPage(look.store.jobs.values(), req.query as JournalQuery) : reply.code(503).header('retry-after', '2').send({ error: 'not-ready', message: 'the master has not observed the nodes yet' });
-    });
+    response: { 200: open({ jobs: list(JOB), next: { type: 'string', description: 'the before= of the next page' } }), '4xx': ERROR } } }, async (req) => journalPage(master.jobs(), req.query as JournalQuery));
 
   app.get('/api/lease', { config: viewer, schema: { summary: 'Who holds the cluster lease', tags: ['cluster'] } },
     async () => ({ holder: (await leaseStatus(master.location)) ?? null }));

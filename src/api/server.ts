@@ -49,6 +49,9 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     logger: false, forceCloseConnections: true, bodyLimit: 64 * 1024, routerOptions: { maxParamLength: 300 },
     ...(o.tls && { https: { cert: o.tls.cert, key: o.tls.key } }),
   }) as unknown as FastifyInstance;
+  // The response schemas document (OpenAPI); plain JSON.stringify writes: they are open objects, and
+  // fast-json-stringify's path for open objects is slower than JSON.stringify at 20,000 rows.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   const sessions = new Sessions();
   await app.register(cookie);
   await app.register(swagger, {

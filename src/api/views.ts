@@ -38,8 +38,21 @@ export interface ClusterRow {
   readonly guards: readonly string[];
 }
 
+/** What the read routes serve: the views of one look of the master. */
+export interface ReadViews {
+  /** ms since epoch: when the master observed the nodes. */
+  readonly at: number;
+  readonly nodes: readonly NodeRow[];
+  readonly instances: readonly InstanceRow[];
+  readonly clusters: readonly ClusterRow[];
+  readonly findings: readonly Finding[];
+  readonly drift: readonly Omit<DriftItem, 'op'>[];
+  /** As `plan --json` prints it. */
+  readonly plan: object;
+}
+
 /** The views of one look, each computed on first use (a status read never pays for verify). */
-export class Views {
+export class Views implements ReadViews {
   private memo = new Map<string, unknown>();
   constructor(private readonly look: Look, private readonly store: StoreView, private readonly now: number) {}
 
@@ -57,6 +70,8 @@ export class Views {
   })); }
 
   get findings(): readonly Finding[] { return this.once('findings', () => verify(this.input())); }
+
+  get plan(): object { return this.look.plan; }
 
   get drift(): readonly Omit<DriftItem, 'op'>[] {
     return this.look.drift;
@@ -78,8 +93,15 @@ export class Views {
   }
 }
 
-export function views(look: Look, store: StoreView, now: number): Views {
-  return new Views(look, store, now);
+/** The views of the latest look, computed once per look: a look comes every round, requests far more often. */
+export function viewsOf(look: () => Look | undefined): () => Views | undefined {
+  let key: Look | undefined;
+  let value: Views | undefined;
+  return () => {
+    const l = look();
+    if (l && key !== l) { value = new Views(l, l.store, Date.now()); key = l; }
+    return l && value;
+  };
 }
 
 function clusterRow(name: string, backend: string, allNodes: readonly NodeRow[], allInstances: readonly InstanceRow[], findings: readonly Finding[], guards: readonly string[], score: number): ClusterRow {

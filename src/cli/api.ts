@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { perform, type Performer } from '../api/actions.ts';
 import { EventHub, type Look } from '../api/master.ts';
 import type { MetricsSource } from '../api/server.ts';
@@ -19,7 +19,7 @@ import { UsageError, type Io } from './io.ts';
 import { planJson } from './render/plan.ts';
 import type { DriftItem } from '../plan/drift.ts';
 import type { Plan } from '../plan/types.ts';
-import type { FromWorker, ToWorker, WorkerInit } from './api-worker.ts';
+import type { FromWorker, LookMessage, ToWorker, WorkerInit } from './api-worker.ts';
 
 /** The options of every command that serves the API (spread into parseArgs). */
 export const LISTEN_OPTIONS = {
@@ -88,14 +88,19 @@ export async function serveApi(flags: ListenFlags, o: {
   if (!secure && !isLoopback(host) && !flags['allow-http']) {
     throw new UsageError(`--listen ${flags.listen}: plain HTTP beyond loopback would send tokens in clear: give --tls-cert and --tls-key (or --allow-http)`);
   }
-  const init: WorkerInit = {
+  const init: Omit<WorkerInit, 'views'> = {
     fromSource: import.meta.url.endsWith('.ts'), host, port, stateDir: o.stateDir, location: o.location, ...(secure && { tls: secure }),
     ...(o.metrics && { metricsContentType: o.metrics.contentType }), metricsAuth: !!flags['metrics-auth'],
   };
-  const worker = new Worker(fileURLToPath(new URL('../../bin/api-worker.js', import.meta.url)), { workerData: init });
+  // Two threads: one computes the views from each look, one serves them; their own channel between them.
+  const channel = new MessageChannel();
+  const launcher = fileURLToPath(new URL('../../bin/api-worker.js', import.meta.url));
+  const fromSource = import.meta.url.endsWith('.ts');
+  const viewsThread = new Worker(launcher, { workerData: { role: 'views', fromSource, port: channel.port1 }, transferList: [channel.port1] });
+  const worker = new Worker(launcher, { workerData: { ...init, role: 'worker', views: channel.port2 }, transferList: [channel.port2] });
   const performer: Performer = { ...o.performer, look: () => o.feed.look(), location: o.location };
   const post = (m: ToWorker) => worker.postMessage(m);
-  const looks = new LookSender(o.feed, post);
+  const looks = new LookSender(o.feed, (m) => viewsThread.postMessage(m));
   const off = o.feed.hub.subscribe((e) => { if (e.event === 'look') looks.soon(); else post({ t: 'event', event: e.event, data: e.data }); });
   worker.on('message', (m: FromWorker) => {
     if (m.t === 'act') void perform(performer, m.request).then((value) => { if (value.ok) o.feed.touch(); post({ t: 'reply', id: m.id, value }); }, (e: Error) => post({ t: 'reply', id: m.id, error: e.message }));
@@ -107,7 +112,8 @@ export async function serveApi(flags: ListenFlags, o: {
     worker.on('message', (m: FromWorker) => { if (m.t === 'ready') resolve(m.url); else if (m.t === 'failed') reject(new UsageError(`--listen ${flags.listen}: ${m.message}`)); });
     worker.once('error', (e) => reject(e));
     void exited.then(() => reject(new Error('the API worker stopped before it listened')));
-  }).catch(async (e: Error) => { off(); await worker.terminate(); throw e; });
+  }).catch(async (e: Error) => { off(); await Promise.all([worker.terminate(), viewsThread.terminate()]); throw e; });
+  viewsThread.on('error', (e) => io.err(`drover api: the views thread stopped: ${e.stack ?? e.message}; the API serves its last views`));
   worker.on('error', (e) => io.err(`drover api: the API stopped: ${e.stack ?? e.message}; the master goes on converging`));
   looks.soon();
   io.err(`API and dashboard on ${url}/ (OpenAPI: ${url}/api/openapi.json)`);
@@ -118,7 +124,7 @@ export async function serveApi(flags: ListenFlags, o: {
       looks.stop();
       post({ t: 'close' });
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      await worker.terminate();
+      await Promise.all([worker.terminate(), viewsThread.terminate()]);
     },
   };
 }
@@ -134,7 +140,7 @@ class LookSender {
   private desired: Look['desired'] | undefined;
   private readonly jobs = new Map<string, JobRecord>();
 
-  constructor(private readonly feed: MasterFeed, private readonly post: (m: ToWorker) => void) {}
+  constructor(private readonly feed: MasterFeed, private readonly post: (m: LookMessage) => void) {}
 
   soon(): void {
     if (this.timer) return;
@@ -149,7 +155,7 @@ class LookSender {
     const { desired, store: { jobs, ...store }, ...rest } = look;
     const changed = [...jobs.values()].filter((j) => this.jobs.get(j.id) !== j); // records are replaced, never edited
     for (const j of changed) this.jobs.set(j.id, j);
-    this.post({ t: 'look', look: { ...rest, store }, jobs: changed, ...(desired !== this.desired && { desired }) });
+    this.post({ look: { ...rest, store }, jobs: changed, ...(desired !== this.desired && { desired }) });
     this.desired = desired;
     this.last = Date.now();
   }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
 import type { ActionRequest, ApiMaster } from '../../src/api/master.ts';
 import { perform, type Performer } from '../../src/api/actions.ts';
+import { viewsOf } from '../../src/api/views.ts';
 import { TokenFile } from '../../src/api/tokens.ts';
 import { MasterFeed } from '../../src/cli/api.ts';
 import { classifyDrift } from '../../src/plan/drift.ts';
@@ -53,7 +54,7 @@ export async function fixture(): Promise<Fixture> {
   const performer: Performer = { store, look: () => feed.look(), location, reconcile: (t) => void pokes.push(t), lease: () => undefined };
   // as the master does for its API's thread: carry the request out, then a look with the store as it is now
   const act = async (r: ActionRequest) => { const out = await perform(performer, r); if (out.ok) feed.touch(); return out; };
-  const master: ApiMaster = { look: () => feed.look(), hub: feed.hub, location, act };
+  const master: ApiMaster = { views: viewsOf(() => feed.look()), jobs: () => store.jobs.values(), hub: feed.hub, location, act };
   const file = new TokenFile(sb.state);
   const tokens = { operator: file.create('alice', 'operator'), viewer: file.create('bob', 'viewer') };
   const errors: Error[] = [];
