@@ -60,6 +60,14 @@ run('the dashboard live: a failed node turns red and its instances move; operato
     await page.waitForSelector(`tr[data-node="${other}"] td.flags:has-text("drained by alice")`, { timeout: 30_000 });
     assert.match((await page.textContent('#message'))!, new RegExp(`node ${other} drained by alice`));
     await shot('4-drained-by-operator');
+    // the journal (live) and the plan with the override it names
+    await page.click('nav a[href="#journal"]');
+    await page.waitForSelector(`#journal tr:has-text("DrainNode"):has-text("${other}"):has-text("alice")`, { timeout: 30_000 });
+    await shot('4b-journal');
+    await page.click('nav a[href="#plan"]');
+    await page.waitForSelector(`li.warn:has-text("node ${other} is drained by alice through the API")`, { timeout: 30_000 });
+    await shot('4c-plan');
+    await page.click('nav a[href="#overview"]');
 
     // a viewer: the same button is refused by the server, and nothing changes
     await page.click('#logout');
