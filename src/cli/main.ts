@@ -25,6 +25,11 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   export: () => import('./commands/export.ts'),
   lock: () => import('./commands/lock.ts'),
   sim: () => import('./commands/sim.ts'),
+  check: () => import('./commands/check.ts'),
+  logs: () => import('./commands/logs.ts'),
+  console: () => import('./commands/console.ts'),
+  backup: () => import('./commands/backup.ts'),
+  restore: () => import('./commands/restore.ts'),
   serve: () => import('./commands/serve.ts'),
   token: () => import('./commands/token.ts'),
 };
@@ -47,6 +52,11 @@ Commands:
   export     the htools text file from the manifests and Drover's placements (export ganeti)
   lock       who holds the cluster lease; break it
   sim        fault injection on the simulated backend (fail-node, restore-node, write)
+  check      a Nagios/Icinga plugin: cluster health, N+1, degraded replicas, recovery point age
+  logs       an instance's output on its current primary (-f follows)
+  console    a shell (or serial console) on an instance where it runs now
+  backup     one tar: an instance's disks (a consistent copy), manifest, placement, checksums
+  restore    verify a backup, print its manifest, stage its disks for the apply that creates it
   serve      the API and dashboard without converging (watch --listen serves them from the master)
   token      API tokens: create NAME --role viewer|operator, list, revoke NAME
 

@@ -26,6 +26,16 @@ export interface BackendCapabilities {
    * stops it while its copies take the new name, `no`: the backend cannot (the plan says so).
    */
   readonly rename: 'in-place' | 'restart' | 'no';
+  /**
+   * What `drover logs` shows (Driver.instanceLogs): `output`, the instance's own stdout and stderr;
+   * `journal`, what happened to it (the sim's world). Absent: no logs.
+   */
+  readonly logs?: 'output' | 'journal';
+  /**
+   * What `drover console` opens (Driver.openConsole): `shell`, a shell started inside the running
+   * instance; `serial`, its serial console (a VM's). Absent: no console.
+   */
+  readonly console?: 'shell' | 'serial';
 }
 
 /** What a Node manifest must say on this backend. */
@@ -46,13 +56,13 @@ export const BACKENDS = {
   sim: {
     description: 'the embedded simulator',
     // it stands in for Ganeti's VMs, whose memory and vcpus take effect at the next boot (gnt-instance modify -B)
-    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], restartResize: ['memory', 'vcpus'], images: false, rename: 'in-place' },
+    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], restartResize: ['memory', 'vcpus'], images: false, rename: 'in-place', logs: 'journal' },
     node: { capacity: true },
   },
   docker: {
     description: 'Docker engines',
     // memory and CPU limits through the engine's container update API (`docker update`)
-    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: ['memory', 'vcpus'], restartResize: [], images: true, rename: 'restart' },
+    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: ['memory', 'vcpus'], restartResize: [], images: true, rename: 'restart', logs: 'output', console: 'shell' },
     node: { capacity: false, endpoint: { example: 'unix:///var/run/docker.sock' } },
   },
 } as const satisfies Readonly<Record<string, BackendInfo>>;

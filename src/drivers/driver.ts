@@ -63,6 +63,40 @@ export interface Limits {
 
 export type ProgressFn = (bytesDone: number, bytesTotal: number) => void;
 
+/** How a backup's copy of the disks was made consistent, and for how long the instance was frozen for it. */
+export interface DiskExport {
+  readonly disks: readonly number[];
+  /** `frozen`: its processes were paused during a local copy; `stopped`: it was not running. */
+  readonly consistency: 'frozen' | 'stopped';
+  readonly frozenMs: number;
+}
+
+/** What `drover logs` asks for: output since a time, and whether to keep following it. */
+export interface LogRequest {
+  /** Only what came at or after this time (ms since epoch). */
+  readonly since?: number;
+  /** Keep writing what comes until `signal` aborts or the instance's output ends. */
+  readonly follow: boolean;
+  readonly signal: AbortSignal;
+}
+
+/** Where log output goes, as it came: the instance's stdout and stderr kept apart. */
+export type LogWriter = (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
+
+/**
+ * The operator's end of a console session. With `tty` the session gets a terminal of that size,
+ * kept in step on resize (the caller has put its own terminal in raw mode); without, plain pipes.
+ */
+export interface ConsoleEnds {
+  readonly input: NodeJS.ReadableStream;
+  readonly output: NodeJS.WritableStream;
+  readonly tty?: {
+    readonly size: () => { readonly columns: number; readonly rows: number };
+    /** Calls `fn` on every resize; returns how to stop. */
+    readonly onResize: (fn: () => void) => () => void;
+  };
+}
+
 export interface Driver {
   readonly backend: BackendName;
 
@@ -131,6 +165,30 @@ export interface Driver {
    * backends without images of their own (sim).
    */
   imagesPresent?(node: string, images: readonly string[]): Promise<readonly string[]>;
+
+  /**
+   * The instance's output on `node` (backends with the `logs` capability; the kind it is, there).
+   * Resolves when it was all written, or, following, once `signal` aborts or the output ends.
+   */
+  instanceLogs?(node: string, instance: string, request: LogRequest, write: LogWriter): Promise<void>;
+
+  /**
+   * An interactive session on the running instance on `node` (backends with the `console`
+   * capability: a shell in a container, a VM's serial console). Resolves with the session's exit
+   * status once it ends (input closed, the shell exited); rejects with a DriverError when it
+   * cannot start (not running, node unreachable).
+   */
+  openConsole?(node: string, instance: string, ends: ConsoleEnds): Promise<number>;
+
+  /**
+   * A consistent copy of the instance's disks on `node` (its primary), each written to `sink(disk)`
+   * in the backend's own format (docker: a tar of the volume's files), which only `seedDisk` of the
+   * same backend reads. A running instance is made consistent by the backend (docker: frozen for a
+   * local copy, see DiskExport). Absent on backends without backups.
+   */
+  exportDisks?(node: string, instance: string, sink: (disk: number) => NodeJS.WritableStream): Promise<DiskExport>;
+  /** Fill disk `disk` of the instance on `node` (created, not yet used) from what exportDisks wrote. Idempotent. */
+  seedDisk?(node: string, instance: string, disk: number, data: NodeJS.ReadableStream): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@
 import type { DesiredCluster, DesiredNode } from '../model/desired.ts';
 import { BACKENDS, type BackendInfo, type BackendName } from './backends.ts';
 import type { Driver } from './driver.ts';
+import { withRestores } from './restore.ts';
 
 export { BACKENDS, BACKEND_NAMES, DEFAULT_BACKEND, capabilitiesOf, isBackendName, type BackendName, type BackendCapabilities } from './backends.ts';
 
@@ -42,5 +43,10 @@ export interface RegisteredBackend extends BackendInfo {
 }
 
 export function backend(name: BackendName): RegisteredBackend {
-  return { name, ...BACKENDS[name], open: FACTORIES[name] };
+  // a driver that may create disks seeds the staged restores (drover restore) into them
+  const open: DriverFactory = async (setup) => {
+    const d = await FACTORIES[name](setup);
+    return setup.readOnly ? d : withRestores(d, setup.stateDir);
+  };
+  return { name, ...BACKENDS[name], open };
 }

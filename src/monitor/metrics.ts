@@ -52,7 +52,7 @@ function instruments(registers: Registry, points: () => ReadonlyMap<string, numb
     nodeDownSince: gauge('drover_node_down_since_timestamp_seconds', 'When the node was first seen unreachable (only for nodes down now).', ['node']),
     instances: gauge('drover_instances', 'Instances by observed state (running, stopped, missing, node-down, unplaced, absent).', ['state']),
     degradedTotal: gauge('drover_instances_degraded', 'Replicated instances whose replica is not in sync.'),
-    degraded: gauge('drover_instance_degraded', '1 when the replicated instance\'s replica is not in sync, 0 when it is.', ['instance']),
+    degraded: gauge('drover_instance_degraded', '1 for each replicated instance whose replica is not in sync (absent when in sync).', ['instance']),
     // The age grows between snapshots: computed at scrape time from the last snapshot's points.
     recoveryAge: new Gauge({
       name: 'drover_instance_recovery_point_age_seconds', help: 'Seconds since the replica\'s last good sync: what a failover would lose.', labelNames: ['instance'], registers: [registers],
@@ -112,7 +112,8 @@ function observeStatus(m: Instruments, s: MonitorStatus): ReadonlyMap<string, nu
   const points = new Map<string, number>();
   for (const i of s.instances) {
     byState.set(i.state, (byState.get(i.state) ?? 0) + 1);
-    if (i.diskTemplate === 'replicated' && i.primary) m.degraded.set({ instance: i.name }, i.degraded ? 1 : 0);
+    // only the degraded ones: 20,000 zeros would double a big cluster's scrape for nothing
+    if (i.degraded) m.degraded.set({ instance: i.name }, 1);
     if (i.recoveryPoint !== undefined) points.set(i.name, i.recoveryPoint);
   }
   for (const [state, count] of byState) m.instances.set({ state }, count);

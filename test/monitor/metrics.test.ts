@@ -4,28 +4,8 @@ import * as assert from 'uvu/assert';
 import type { ApplyEvent } from '../../src/apply/events.ts';
 import type { Operation } from '../../src/model/operations.ts';
 import { createMetrics } from '../../src/monitor/metrics.ts';
-import type { MonitorStatus } from '../../src/monitor/snapshot.ts';
-import type { InstanceStatus, NodeStatus } from '../../src/plan/status.ts';
 import { parseExposition, type Family } from './exposition.ts';
-
-const res = { total: 8 * 2 ** 30, used: 2 ** 30 };
-const node = (name: string, health: NodeStatus['health'], flags: string[] = [], extra: Partial<NodeStatus> = {}): NodeStatus =>
-  ({ name, health, flags, memory: res, vcpus: { total: 8, used: 1 }, disk: res, primaries: 1, secondaries: 1, ...extra });
-const inst = (name: string, state: string, extra: Partial<InstanceStatus> = {}): InstanceStatus =>
-  ({ name, state, desiredState: 'running', primary: 'n1', secondary: 'n2', diskTemplate: 'replicated', memory: 2 ** 30, vcpus: 1, degraded: false, ...extra });
-
-export const STATUS: MonitorStatus = {
-  nodes: [node('n1', 'up'), node('n2', 'up', ['drained']), node('n3', 'unreachable', [], { nodeDownSince: 1_700_000_000_000 }), node('n4', 'fenced')],
-  instances: [
-    inst('web1', 'running', { recoveryPoint: Date.now() - 90_000 }),
-    inst('web2', 'running', { degraded: true, recoveryPoint: Date.now() - 3_600_000 }),
-    inst('db "main"\\x', 'node-down', { degraded: true }),
-    inst('plain', 'stopped', { diskTemplate: 'plain', secondary: undefined }),
-  ],
-  guards: [],
-  n1: { failingNodes: ['n2'], messages: ['node n2: not enough memory'] },
-  at: Date.now(),
-};
+import { STATUS } from './fixtures.ts';
 
 const op = (type: Operation['type'], instance: string) => ({ type, instance, from: 'n3', to: 'n2' }) as unknown as Operation;
 const finished = (type: Operation['type'], result: 'succeeded' | 'failed'): ApplyEvent =>
@@ -55,7 +35,8 @@ test('the status snapshot: node health, instances by state, degraded, recovery p
   assert.is(value(f.get('drover_instances_degraded')), 2);
   assert.is(value(f.get('drover_instance_degraded'), { instance: 'web2' }), 1);
   assert.is(value(f.get('drover_instance_degraded'), { instance: 'db "main"\\x' }), 1, 'label values escaped and read back');
-  assert.is(value(f.get('drover_instance_degraded'), { instance: 'plain' }), undefined, 'only replicated instances have a replica');
+  assert.is(value(f.get('drover_instance_degraded'), { instance: 'web1' }), undefined, 'in sync: no series');
+  assert.is(f.get('drover_instance_degraded')!.samples.length, 2);
   const age = value(f.get('drover_instance_recovery_point_age_seconds'), { instance: 'web2' })!;
   assert.ok(age >= 3600 && age < 3700, String(age));
   assert.is(value(f.get('drover_n1_failing_nodes')), 1);
@@ -120,7 +101,7 @@ test('every metric is drover_-prefixed, documented, and two masters never share 
 
 test('examples/prometheus-alerts.yml: the five alerts the issue names, on metrics that exist', async () => {
   const fs = await import('node:fs');
-  const { parse } = await import('yaml');
+  const { load: parse } = await import('js-yaml');
   const file = parse(fs.readFileSync(new URL('../../examples/prometheus-alerts.yml', import.meta.url), 'utf8')) as { groups: { rules: { alert: string; expr: string; for: string }[] }[] };
   const rules = file.groups.flatMap((g) => g.rules);
   for (const a of ['DroverNodeDown', 'DroverReplicaDegraded', 'DroverRecoveryPointTooOld', 'DroverNPlusOneBroken', 'DroverReconcileFailing']) assert.ok(rules.some((r) => r.alert === a), a);

@@ -11,14 +11,18 @@
  *   migrate.ts     CRIU probe and live migration               transfer.ts    engine-to-engine streams
  *   rename.ts      an instance renamed in place (disks copied on the node, container made anew)
  *   health.ts      health checks (exec, or tcp from a helper in the instance's network)
+ *   console.ts     an instance's logs, and a shell in it (drover logs, drover console)
+ *   backup.ts      a consistent copy of an instance's disks (frozen briefly), and seeding disks from one
  * Helpers (sync, df, the CRIU probe) use `helperImage`: by default an image Drover builds from this machine's
  * busybox-static and loads into each node at its first probe (helper-image.ts); an override is copied from
  * another node when missing.
  */
-import type { Driver, Limits, LiveMigrateResult, NodeProbe, ProgressFn } from '../driver.ts';
+import type { ConsoleEnds, DiskExport, Driver, Limits, LiveMigrateResult, LogRequest, LogWriter, NodeProbe, ProgressFn } from '../driver.ts';
 import type { DiskSpec, HealthProbe } from '../../model/desired.ts';
 import type { HealthResult } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
+import * as backups from './backup.ts';
+import * as sessions from './console.ts';
 import * as containers from './containers.ts';
 import { Engine, type DockerDriverOptions } from './engine.ts';
 import { engineMessage } from './errors.ts';
@@ -68,6 +72,16 @@ class DockerDriver implements Driver {
   liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult> {
     return liveMigrate(this.e, from, to, spec, generation, onProgress);
   }
+
+  instanceLogs(node: string, instance: string, request: LogRequest, write: LogWriter): Promise<void> {
+    return sessions.instanceLogs(this.e, node, instance, request, write);
+  }
+  openConsole(node: string, instance: string, ends: ConsoleEnds): Promise<number> { return sessions.openConsole(this.e, node, instance, ends); }
+
+  exportDisks(node: string, instance: string, sink: (disk: number) => NodeJS.WritableStream): Promise<DiskExport> {
+    return backups.exportDisks(this.e, node, instance, sink);
+  }
+  seedDisk(node: string, instance: string, disk: number, data: NodeJS.ReadableStream): Promise<void> { return backups.seedDisk(this.e, node, instance, disk, data); }
 
   async close(): Promise<void> {
     this.e.forget();

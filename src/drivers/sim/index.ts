@@ -7,7 +7,7 @@ import type { DesiredNode, DiskSpec, HealthProbe } from '../../model/desired.ts'
 import type { HealthResult } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import { specHash, specMatches } from '../../model/hash.ts';
-import { DriverError, type Driver, type Limits, type NodeProbe, type ProgressFn } from '../driver.ts';
+import { DriverError, type DiskExport, type Driver, type Limits, type LogRequest, type LogWriter, type NodeProbe, type ProgressFn } from '../driver.ts';
 import { SimWorld, volumeKey, type SimVolume } from './world.ts';
 
 export interface SimDriverOptions {
@@ -173,6 +173,51 @@ export class SimDriver implements Driver {
       .filter((c) => c.state === 'running')
       .map((c) => this.world.putContainer(node, { ...c, state: 'stopped' }));
     await Promise.all(stops);
+  }
+
+  /**
+   * The sim has no processes and so no output: its logs are its journal of what happened to the
+   * instance (containers and disks created, started, stopped, synced, removed) on every node.
+   */
+  async instanceLogs(node: string, instance: string, request: LogRequest, write: LogWriter): Promise<void> {
+    await this.step('logs', node, instance);
+    const since = request.since;
+    let shown = 0;
+    const show = (): void => {
+      const lines = this.world.journalOf(instance);
+      if (lines.length < shown) shown = 0; // compacted meanwhile: the kept history starts again
+      for (const l of lines.slice(shown)) {
+        if (since !== undefined && (l.at === undefined || l.at < since)) continue;
+        write(Buffer.from(`${l.at !== undefined ? new Date(l.at).toISOString() : '-'} ${l.text}\n`), 'stdout');
+      }
+      shown = lines.length;
+    };
+    show();
+    const stopped = new Promise<void>((resolve) => request.signal.addEventListener('abort', () => resolve(), { once: true }));
+    while (request.follow && !request.signal.aborted) {
+      await Promise.race([this.delay(250), stopped]);
+      show();
+    }
+  }
+
+  /** A sim disk's contents are its data version: that is what a backup holds (`{"dataVersion":N}`). */
+  async exportDisks(node: string, instance: string, sink: (disk: number) => NodeJS.WritableStream): Promise<DiskExport> {
+    await this.step('exportDisks', node, instance);
+    const vols = this.volumesOf(node, instance).sort((a, b) => a.disk - b.disk);
+    if (!vols.length) throw new DriverError(`${node}: ${instance} has no disks there`, false, node);
+    for (const v of vols) await new Promise<void>((resolve, reject) => sink(v.disk).on('error', reject).end(JSON.stringify({ dataVersion: v.dataVersion }), resolve));
+    const running = this.world.node(node).containers.get(instance)?.state === 'running';
+    return { disks: vols.map((v) => v.disk), consistency: running ? 'frozen' : 'stopped', frozenMs: 0 };
+  }
+
+  async seedDisk(node: string, instance: string, disk: number, data: NodeJS.ReadableStream): Promise<void> {
+    await this.step('seedDisk', node, instance);
+    const chunks: Buffer[] = [];
+    for await (const c of data as AsyncIterable<Buffer>) chunks.push(c);
+    const { dataVersion } = JSON.parse(Buffer.concat(chunks).toString()) as { dataVersion: number };
+    const v = this.world.node(node).volumes.get(volumeKey(instance, disk));
+    if (!v) throw new DriverError(`${node}: disk ${disk} of ${instance} does not exist`, false, node);
+    await this.world.putVolume(node, { ...v, dataVersion });
   }
 
   async close(): Promise<void> {

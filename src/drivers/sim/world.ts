@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { formatBytes } from '../../model/quantity.ts';
 import { AppendLog, writeFileAtomic } from '../../store/log.ts';
 
 export interface SimContainer {
@@ -33,9 +34,16 @@ export interface SimNodeFlags {
   readonly fenced: boolean;
 }
 
+/** `at`: when it happened (ms since epoch; absent in worlds written before it was kept): the sim's journal. */
 type WorldRecord =
-  | { readonly k: 'ctr'; readonly node: string; readonly name: string; readonly v: SimContainer | null }
-  | { readonly k: 'vol'; readonly node: string; readonly name: string; readonly v: SimVolume | null };
+  | { readonly k: 'ctr'; readonly node: string; readonly name: string; readonly v: SimContainer | null; readonly at?: number }
+  | { readonly k: 'vol'; readonly node: string; readonly name: string; readonly v: SimVolume | null; readonly at?: number };
+
+/** One thing that happened to an instance in the simulated world, for `drover logs`. */
+export interface JournalLine {
+  readonly at?: number;
+  readonly text: string;
+}
 
 interface WorldSnapshot {
   readonly containers: readonly (readonly [string, SimContainer])[];
@@ -49,10 +57,17 @@ export interface SimNode {
 
 export const volumeKey = (instance: string, disk: number): string => `${instance}/${disk}`;
 
+function describe(r: WorldRecord): string {
+  if (r.k === 'ctr') return r.v ? `container ${r.v.state} (generation ${r.v.generation}, memory ${formatBytes(r.v.memory)}, ${r.v.vcpus} vCPUs)` : 'container removed';
+  const disk = `disk ${r.name.slice(r.name.lastIndexOf('/') + 1)}`;
+  return r.v ? `${disk} ${r.v.role} (generation ${r.v.generation}, ${formatBytes(r.v.size)}, data version ${r.v.dataVersion})` : `${disk} removed`;
+}
+
 export class SimWorld {
   private readonly nodes = new Map<string, SimNode>();
   private readonly log: AppendLog<WorldSnapshot, WorldRecord>;
   private readonly flagsFile: string;
+  private readonly logFile: string;
   private flags: Record<string, SimNodeFlags> = {};
   private flagsMtime = -1;
   private flagsCheckedAt = 0;
@@ -62,8 +77,8 @@ export class SimWorld {
     // The world stands for the nodes' own disks, not for Drover's state: it is written at once (a
     // killed master loses nothing of it) but not fdatasync'ed unless asked; the store is.
     const fsync = options.fsync ?? false;
-    const { log, loaded } = AppendLog.open<WorldSnapshot, WorldRecord>(
-      path.join(dir, 'world.log'), { fsync, compactAfter: 50_000 }, options.readOnly ?? false);
+    this.logFile = path.join(dir, 'world.log');
+    const { log, loaded } = AppendLog.open<WorldSnapshot, WorldRecord>(this.logFile, { fsync, compactAfter: 50_000 }, options.readOnly ?? false);
     this.log = log;
     this.flagsFile = path.join(dir, 'nodes.json');
     for (const [key, c] of loaded.snapshot?.containers ?? []) this.node(key.split('|')[0]!).containers.set(c.instance, c);
@@ -125,7 +140,20 @@ export class SimWorld {
 
   private write(r: WorldRecord): Promise<void> {
     this.applyRecord(r);
-    return this.log.append(r);
+    return this.log.append({ ...r, at: Date.now() });
+  }
+
+  /**
+   * What happened to `instance` on every node, oldest first, read afresh from the world's log (so
+   * another process's changes show). History before the log's last compaction is not kept.
+   */
+  journalOf(instance: string): JournalLine[] {
+    const { log, loaded } = AppendLog.open<WorldSnapshot, WorldRecord>(this.logFile, { fsync: false, compactAfter: Infinity }, true);
+    log.close();
+    return loaded.records.flatMap((r) => {
+      const name = r.k === 'ctr' ? r.name : r.name.slice(0, r.name.lastIndexOf('/'));
+      return name === instance ? [{ ...(r.at !== undefined && { at: r.at }), text: `${r.node}: ${describe(r)}` }] : [];
+    });
   }
 
   private applyRecord(r: WorldRecord): void {
