@@ -3,6 +3,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { EventHub } from '../../src/api/master.ts';
+import { buildServer } from '../../src/api/server.ts';
+import { TokenFile } from '../../src/api/tokens.ts';
 import { bearer, fixture, type Fixture } from './support.ts';
 
 let f: Fixture;
@@ -116,6 +119,19 @@ test('tokens are kept hashed, the file readable by its owner only', async () => 
   const text = fs.readFileSync(file, 'utf8');
   assert.not.ok(text.includes(f.tokens.operator.slice(7)) || text.includes(f.tokens.viewer.slice(7)));
   assert.is(fs.statSync(file).mode & 0o777, 0o600);
+});
+
+test('/metrics: open by default; with metricsAuth a viewer token is needed', async () => {
+  const metrics = { contentType: 'text/plain; version=0.0.4; charset=utf-8', render: async () => 'drover_up 1\n' };
+  const master = { views: () => undefined, jobs: () => [], hub: new EventHub(), location: { kind: 'file' as const, stateDir: f.sb.state }, act: async () => { throw new Error('no'); } };
+  for (const metricsAuth of [false, true]) {
+    const app = await buildServer({ master, tokens: new TokenFile(f.sb.state), metrics, metricsAuth });
+    const open = await app.inject({ method: 'GET', url: '/metrics' });
+    assert.is(open.statusCode, metricsAuth ? 401 : 200);
+    const withToken = await app.inject({ method: 'GET', url: '/metrics', headers: bearer(f.tokens.viewer) });
+    assert.equal([withToken.statusCode, withToken.body, String(withToken.headers['content-type'])], [200, 'drover_up 1\n', metrics.contentType]);
+    await app.close();
+  }
 });
 
 test('no unexpected error met', () => { assert.equal(f.errors, []); });
