@@ -18,6 +18,7 @@ const sections: readonly Section[] = [
   ['Plan (pure, no I/O)', benchPlan],
   ['Apply on the sim backend', () => benchApply()],
   ['Watch: manifest save to first operation', async () => (await import('./watch.ts')).benchWatch()],
+  ['API: GET /instances while watch converges (1,000 nodes / 20,000 instances)', async () => (await import('./api.ts')).benchApi()],
   ['Allocator against Ganeti htools (hbal, hspace)', async () => (await import('./alloc.ts')).benchAlloc(), needsHtools],
   ['Docker backend (real engines)', async () => (await import('./docker.ts')).benchDocker(), needsDocker],
   ['Crash soak (master kill -9, node kills, manifest edits)', async () => (await import('./soak.ts')).benchSoak()],

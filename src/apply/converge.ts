@@ -10,6 +10,7 @@ import type { Operation } from '../model/operations.ts';
 import { healthChecksOf, observe, type HealthChecks } from '../observe/index.ts';
 import { plan, type Plan } from '../plan/index.ts';
 import { rebalance } from '../plan/rebalance.ts';
+import { settledOverrides } from '../plan/overrides.ts';
 import { classifyDrift, type DriftItem } from '../plan/drift.ts';
 import { describeCause } from '../plan/reasons.ts';
 import { specHash } from '../model/hash.ts';
@@ -36,6 +37,8 @@ export interface ConvergeOptions {
   /** Recorded in every journal entry of this run. */
   readonly git?: GitInfo;
   readonly trigger?: string;
+  /** Each round's look (what was observed, what was planned): the API serves the master's latest. */
+  readonly onLook?: (look: { readonly observed: Observed; readonly plan: Plan; readonly drift: readonly DriftItem[] }) => void;
 }
 
 export interface ConvergeResult {
@@ -98,7 +101,9 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
       last = plan({ desired: o.desired, observed, store: o.store, now: Date.now(), ...(o.prune && { prune: true }) });
     }
     if (rounds === 0) maxRounds += laterWaves(last); // a rolling update takes a round per wave
-    noteDrift(classifyDrift(last, observed, o.store), drift, driftOf);
+    const found = classifyDrift(last, observed, o.store);
+    noteDrift(found, drift, driftOf);
+    o.onLook?.({ observed, plan: last, drift: found });
     if (last.errors.length) break;
     if (last.operations.length) {
       o.events({ type: 'round', round: rounds + 1, operations: last.operations.length });
@@ -226,6 +231,10 @@ async function dropReachedTargets(store: Store, desired: Desired): Promise<void>
     const p = store.placements.get(t.instance);
     const reached = p?.primary === t.primary && (t.secondary === undefined || p.secondary === t.secondary);
     if (reached || !desired.instances.has(t.instance)) await store.deleteTarget(t.instance);
+  }
+  for (const name of settledOverrides(desired, store)) {
+    const { override: _, ...rest } = store.nodes.get(name)!;
+    await store.putNode(rest);
   }
 }
 

@@ -8,6 +8,8 @@ import { watch as chokidar, type FSWatcher } from 'chokidar';
 import { formatError } from '../manifest/index.ts';
 import type { Desired } from '../model/desired.ts';
 import type { Driver } from '../drivers/driver.ts';
+import type { Observed } from '../model/observed.ts';
+import type { Plan } from '../plan/types.ts';
 import { observe } from '../observe/index.ts';
 import type { DriftItem } from '../plan/drift.ts';
 import { guardsIn, type PartitionGuard } from '../plan/facts.ts';
@@ -48,6 +50,8 @@ export interface WatchOptions {
   readonly probeEveryMs?: number;
   readonly debounceMs?: number;
   readonly prune?: boolean;
+  /** Each round's look, with the manifests in force: what the master's API serves. */
+  readonly onLook?: (look: { readonly desired: Desired; readonly observed: Observed; readonly plan: Plan; readonly drift: readonly DriftItem[] }) => void;
   /** After each run: the manifests, what the run last saw of the nodes, and the store (monitoring builds its status from them). */
   readonly afterRun?: (seen: PlanInput) => void;
 }
@@ -115,7 +119,7 @@ async function runOnce(o: WatchOptions, desired: Desired, driver: Driver, run: n
   const started = Date.now();
   const git = await o.git?.();
   // maxWaitMs 0: never sit out a node's grace inside a run; the loop comes back at its end.
-  const r = await converge({ desired, driver, store: o.store, events: o.events, signal: o.signal, maxWaitMs: 0, trigger: `watch:${trigger}`, ...(git && { git }), ...(o.prune && { prune: true }) });
+  const r = await converge({ desired, driver, store: o.store, events: o.events, signal: o.signal, maxWaitMs: 0, trigger: `watch:${trigger}`, ...(git && { git }), ...(o.prune && { prune: true }), ...(o.onLook && { onLook: (l) => o.onLook!({ desired, ...l }) }) });
   o.report({
     type: 'run', run, trigger, changes: r.succeeded, failed: r.failed.length + r.errors.length, pending: r.pending.length, drift: r.drift,
     guards: guardsIn(r.pending).map((g) => ({ ...g, reason: describeGuard(g) })), durationMs: Date.now() - started, parked: r.parked, errors: [...r.errors.map(formatError), ...r.failed.map((f) => formatError({ message: `${f.op.type} ${f.op.instance}: ${f.error}` }))],

@@ -30,6 +30,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   console: () => import('./commands/console.ts'),
   backup: () => import('./commands/backup.ts'),
   restore: () => import('./commands/restore.ts'),
+  serve: () => import('./commands/serve.ts'),
+  token: () => import('./commands/token.ts'),
 };
 
 const HELP = `drover: declarative manager for a virtual data center (Ganeti's model, converged from YAML)
@@ -55,6 +57,8 @@ Commands:
   console    a shell (or serial console) on an instance where it runs now
   backup     one tar: an instance's disks (a consistent copy), manifest, placement, checksums
   restore    verify a backup, print its manifest, stage its disks for the apply that creates it
+  serve      the API and dashboard without converging (watch --listen serves them from the master)
+  token      API tokens: create NAME --role viewer|operator, list, revoke NAME
 
 Global options:
   --state-dir DIR   Drover's state (default $DROVER_STATE_DIR, else .drover/)

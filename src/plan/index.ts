@@ -14,14 +14,17 @@ import { withForecast } from './migration.ts';
 import { busyNodes, orphanOperations } from './orphans.ts';
 import { planRenames } from './rename.ts';
 import { computeTargets } from './targets.ts';
+import { withOverrides } from './overrides.ts';
 import type { Pending, Plan, PlanError, PlanInput } from './types.ts';
 
 export type { Plan, PlanInput, PlanError, Pending } from './types.ts';
 
-export function plan(input: PlanInput): Plan {
+export function plan(given: PlanInput): Plan {
+  const { desired, notes } = withOverrides(given.desired, given.store);
+  const input = desired === given.desired ? given : { ...given, desired };
   const facts = nodeFacts(input);
   const copies = copiesByInstance(input);
-  const warnings: string[] = [];
+  const warnings: string[] = [...notes];
   const errors: PlanError[] = [];
   const pending: Pending[] = [];
   const chains: (readonly Operation[])[] = [];

@@ -7,6 +7,7 @@ import { failoverBlocked, nodeCapacity, partitionGuard, replicaCount, replicaHea
 import { describeFailoverBlock, describeGuard } from './reasons.ts';
 import type { HealthResult, Observed } from '../model/observed.ts';
 import type { StoreView } from '../store/types.ts';
+import { withOverrides } from './overrides.ts';
 
 export interface NodeStatus {
   readonly name: string;
@@ -53,7 +54,8 @@ export interface ClusterStatus {
   readonly guards: readonly GuardStatus[];
 }
 
-export function clusterStatus(desired: Desired, observed: Observed, store: StoreView): ClusterStatus {
+export function clusterStatus(declared: Desired, observed: Observed, store: StoreView): ClusterStatus {
+  const { desired } = withOverrides(declared, store); // an operator's drain shows as the planner sees it
   const instances = [...desired.instances.values()].map((d) => {
     const p = store.placements.get(d.name);
     const primary = p ? observed.nodes.get(p.primary) : undefined;

@@ -9,6 +9,7 @@ import { copiesByInstance, nodeFacts, replicaCount, replicaHealth, type Copy } f
 import { currentModel } from './model.ts';
 import type { PlanInput } from './types.ts';
 import type { Placement } from '../store/types.ts';
+import { withOverrides } from './overrides.ts';
 
 export type ObservedCode =
   | 'EIMAGES' | 'ENODEUNREACHABLE' | 'EINSTANCEDOWN' | 'EINSTANCEUP' | 'EINSTANCEDUP' | 'EINSTANCEWRONGNODE'
@@ -25,7 +26,8 @@ export interface Finding {
 /** node → the images (of those the manifests use) it holds; absent where the backend has no images. */
 export type ImagesByNode = ReadonlyMap<string, readonly string[]>;
 
-export function verify(input: PlanInput, images?: ImagesByNode): Finding[] {
+export function verify(given: PlanInput, images?: ImagesByNode): Finding[] {
+  const input = { ...given, desired: withOverrides(given.desired, given.store).desired }; // an operator's drain counts as the planner sees it
   const facts = nodeFacts(input);
   const model = [...input.desired.clusters.values()].flatMap((c) => verifyModel(currentModel(input, c, facts, 'declared')));
   const findings: Finding[] = [...model, ...nodeFindings(input), ...instanceFindings(input), ...imageFindings(input, images)];

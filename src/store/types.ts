@@ -44,7 +44,22 @@ export interface NodeRecord {
   readonly failures?: readonly number[];
   /** Takes no new instances or replicas before this (ms since epoch): it failed too often. */
   readonly holdUntil?: number;
+  /**
+   * An operator's runtime drain/undrain (the API): the planner treats it like the manifest's
+   * `drained`, and says so, until the manifest says the same (then it is dropped).
+   */
+  readonly override?: NodeOverride;
 }
+
+export interface NodeOverride {
+  readonly drained: boolean;
+  /** The API token's name that asked. */
+  readonly by: string;
+  readonly at: number;
+}
+
+/** What an operator asked through the API: journaled beside the operations it leads to. */
+export type RequestType = 'Reconcile' | 'DrainNode' | 'UndrainNode' | 'MigrateRequest' | 'FailoverRequest' | 'BreakLease';
 
 /** An operation in flight: its xstate snapshot, persisted after every step. */
 export interface MachineRecord {
@@ -63,12 +78,15 @@ export type JobResult = 'running' | 'succeeded' | 'failed' | 'parked';
  * What a journal entry records: an operation Drover ran, or `adopted` (a placement Drover took over
  * as its own decision without running anything: `drover import ganeti` records where Ganeti ran it).
  */
-export type JournalType = Operation['type'] | 'adopted';
+export type JournalType = Operation['type'] | 'adopted' | RequestType;
 
 export interface JobRecord {
   readonly id: string;
   readonly type: JournalType;
+  /** The instance, or for a request on a node (DrainNode) or the cluster (Reconcile, BreakLease) the node or ''. */
   readonly instance: string;
+  /** A request: the API token's name that asked. */
+  readonly by?: string;
   readonly reason: string;
   readonly start: number;
   readonly end?: number;

@@ -9,20 +9,23 @@ import { acquireLease, LeaseBusyError, leaseStatus, type MasterLease } from '../
 import { Store } from '../../store/store.ts';
 import { exitWhenLost, loadOrReport, openDriver } from '../context.ts';
 import { gitInfo, shortGit } from '../git.ts';
+import { LISTEN_OPTIONS, LISTEN_USAGE, MasterFeed, parseListen, serveApi, type Served } from '../api.ts';
 import { EXIT, locationOf, STORE_OPTIONS, UsageError, type Io } from '../io.ts';
 import { jsonSink, lineSink } from '../render/progress.ts';
 
-export const usage = `drover watch [PATH...] [--json] [--interval D] [--prune] [--no-wait]
+export const usage = `drover watch [PATH...] [--json] [--interval D] [--prune] [--no-wait] [--listen ADDR [--tls-cert F --tls-key F]]
   Keep converging: a run when a manifest changes, every reconcile.interval (or --interval), when a
   node's health changes, and on SIGHUP (re-reads everything). Holds the cluster lease while it lives;
   waits for it unless --no-wait. SIGTERM/SIGINT park the operations in flight at a step boundary
   (the next master resumes them), release the lease and exit 0.
-  Exit 0 after SIGTERM/SIGINT, 1 on bad manifests at start or a lease held elsewhere (--no-wait).`;
+  Exit 0 after SIGTERM/SIGINT, 1 on bad manifests at start or a lease held elsewhere (--no-wait).
+${LISTEN_USAGE}`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
-    json: { type: 'boolean' }, interval: { type: 'string' }, prune: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, ...STORE_OPTIONS,
+    json: { type: 'boolean' }, interval: { type: 'string' }, prune: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, ...STORE_OPTIONS, ...LISTEN_OPTIONS,
   } });
+  if (values.listen !== undefined) parseListen(values.listen); // a typo fails before the lease is taken
   const intervalMs = values.interval === undefined ? undefined : parseDuration(values.interval);
   if (intervalMs === undefined && values.interval !== undefined) throw new UsageError(`--interval: "${values.interval}" is not a duration (30s, 5m, 1h)`);
   const paths = positionals.length ? positionals : [DEFAULT_MANIFEST_PATH];
@@ -32,29 +35,40 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const stateDir = location.stateDir;
   const stop = new AbortController();
   const onStop = (sig: string) => () => { if (!stop.signal.aborted) { report({ type: 'stopping', reason: sig }); stop.abort(); } };
-  const report = values.json ? (e: WatchEvent) => io.out(JSON.stringify({ ...e, time: new Date().toISOString() })) : textReport(io);
+  const feed = values.listen !== undefined ? new MasterFeed(() => store) : undefined;
+  const report = published(feed, 'watch', values.json ? (e: WatchEvent) => io.out(JSON.stringify({ ...e, time: new Date().toISOString() })) : textReport(io));
   process.on('SIGTERM', onStop('SIGTERM')).on('SIGINT', onStop('SIGINT'));
   const lease = await takeLease(location, argv, !!values['no-wait'], stop.signal, io);
   if (!lease) return stop.signal.aborted ? EXIT.ok : EXIT.error;
   exitWhenLost(lease, io);
   const store = await Store.open(location, { lease });
-  const events: EventSink = values.json ? jsonSink(io) : lineSink(io);
+  const events: EventSink = published(feed, 'apply', values.json ? jsonSink(io) : lineSink(io));
   // The master's metrics (docs/metrics.md): fed by the loop below, served by the API at /metrics.
   const metrics = createMetrics();
   metrics.observeLease(`${lease.holder.command} (pid ${lease.holder.pid} on ${lease.holder.host})`);
+  let poke: (trigger: string) => void = () => undefined;
+  let served: Served | undefined;
   try {
+    if (feed) served = await serveApi(values, { stateDir, location, feed, performer: { store, reconcile: (t: string) => poke(t), lease: () => lease.holder }, metrics }, io);
     const w = startWatch(metered(metrics, {
       paths, desired: loaded.desired, store, events, report, signal: stop.signal,
       load: () => reload(paths), openDriver: (d) => openDriver(d, stateDir), git: () => gitInfo(paths),
-      ...(intervalMs !== undefined && { intervalMs }), ...(values.prune && { prune: true }),
+      ...(intervalMs !== undefined && { intervalMs }), ...(values.prune && { prune: true }), ...(feed && { onLook: (l) => feed.set(l) }),
     }));
+    poke = (t) => w.poke(t);
     process.on('SIGHUP', () => w.poke('sighup', true));
     await w.done;
     return EXIT.ok;
   } finally {
+    await served?.close();
     await store.close();
     await lease.release();
   }
+}
+
+/** What a sink or report says also goes to the API's live stream, when there is one. */
+function published<E>(feed: MasterFeed | undefined, event: string, fn: (e: E) => void): (e: E) => void {
+  return feed ? (e) => { fn(e); feed.hub.publish(event, e); } : fn;
 }
 
 async function takeLease(location: StoreLocation, argv: readonly string[], noWait: boolean, signal: AbortSignal, io: Io): Promise<MasterLease | undefined> {
