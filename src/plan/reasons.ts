@@ -42,6 +42,10 @@ export function describeCause(c: Cause): string {
     case 'no-secondary-wanted': return 'no secondary wanted';
     case 'secondary-changes': return 'secondary changes';
     case 'legacy-reason': return c.reason;
+    case 'duplicate-address': return `address ${c.ip}${c.network ? ` on network "${c.network}"` : ''} is used by ${listed(c.instances)}`;
+    case 'duplicate-mac': return `MAC ${c.mac} is used by ${listed(c.instances)}`;
+    case 'nic-mismatch': return `${c.instance}: nic${c.nic} on ${c.node} ${c.observed ? `has ${c.observed.ip} ${c.observed.mac}` : 'is missing'}, but Drover assigned ${c.assigned.ip} ${c.assigned.mac}`;
+    case 'pool-low': return `network "${c.network}": ${c.used} of the pool's ${c.size} addresses are held${c.used >= c.size ? '; the next instance without a static address gets none' : ''}`;
     default: return describeHold(c);
   }
 }

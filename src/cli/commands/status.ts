@@ -4,6 +4,7 @@ import { formatBytes, formatDuration } from '../../model/quantity.ts';
 import { withLook } from '../context.ts';
 import { EXIT, type Io, STORE_OPTIONS } from '../io.ts';
 import { table } from '../render/table.ts';
+import { poolTable } from '../render/networks.ts';
 
 export const usage = `drover status [PATH...] [--json]
   Nodes (health, memory/vcpus/disk used and total, primaries, secondaries) and instances
@@ -43,6 +44,6 @@ export async function run(argv: string[], io: Io): Promise<number> {
 /** The NICs Drover assigned, and each network's pool. */
 function networkTables(s: ClusterStatus): string {
   const nics = s.instances.flatMap((i) => (i.nics ?? []).map((n, k) => [i.name, `nic${k}`, n.network, n.ip, n.mac]));
-  const pools = table(['Network', 'Subnet', 'Pool', 'Used', 'Free', 'Static'], (s.networks ?? []).map((u) => [u.network, u.subnet, String(u.size), String(u.used), String(u.size - u.used), String(u.static)]));
+  const pools = poolTable(s.networks ?? []);
   return nics.length ? `${table(['Instance', 'NIC', 'Network', 'Address', 'MAC'], nics)}\n\n${pools}` : pools;
 }
