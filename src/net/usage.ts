@@ -25,3 +25,8 @@ export function poolUsage(networks: Iterable<DesiredNetwork>, held: Iterable<{ r
     return { network: n.name, cluster: n.cluster, subnet: n.subnet, size: poolSize(v), used: inPool, static: ips.size - inPool };
   });
 }
+
+/** Each network's free pool addresses, and whether they run out before `count` more instances (each with one pooled NIC) fit. */
+export function poolLimits(usages: readonly PoolUsage[], count: number): { readonly network: string; readonly free: number; readonly runsOutFirst: boolean }[] {
+  return usages.map((u) => ({ network: u.network, free: u.size - u.used, runsOutFirst: u.size - u.used < count }));
+}
