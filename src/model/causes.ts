@@ -49,6 +49,8 @@ export type RepairCause =
   | OnNode<'container-missing'>
   | OnNode<'disks-missing'>
   | OnNode<'spec-changed'>
+  /** The running container's NICs are not the addresses and MACs Drover assigned (changed on the node). */
+  | OnNode<'nics-changed'>
   | Of<'state-changed', { want: 'running' | 'stopped' }>
   | OnNode<'replica-missing'>
   | OnNode<'replica-unsynced'>

@@ -127,6 +127,8 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
   if (!container || disksMissing) {
     const kind = !container ? 'container-missing' : 'disks-missing';
     ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause: { kind, node: primary }, changes: [], disruption: 'recreate', ...healthOf(d) });
+  } else if (nicsChanged(spec, container)) {
+    ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause: { kind: 'nics-changed', node: primary }, changes: [], disruption: 'recreate', ...healthOf(d) });
   } else {
     ops.push(...specOperations(t, container, on.volumes, replica, caps, spec));
     const restarted = ops.some((o) => o.type === 'RecreateInstance' || o.type === 'RestartInstance');
@@ -169,6 +171,14 @@ function specOperations(t: Target, container: ObservedContainer, volumes: readon
       ...(diff.fieldsUnknown && { fieldsUnknown: true as const }),
     }];
   }
+}
+
+/** A running container whose driver shows NICs other than the assigned ones (an address or MAC changed on the node). */
+function nicsChanged(spec: InstanceSpec, container: ObservedContainer): boolean {
+  const want = spec.nics ?? [];
+  const seen = container.nics;
+  if (!want.length || !seen || container.state !== 'running') return false;
+  return seen.length !== want.length || want.some((n, i) => seen[i]!.ip !== n.ip || seen[i]!.mac !== n.mac);
 }
 
 /** The check an operation that brings the instance back waits for (apply/steps.ts). */

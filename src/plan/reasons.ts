@@ -29,6 +29,7 @@ export function describeCause(c: Cause): string {
     case 'container-missing': return `container missing on ${c.node}`;
     case 'disks-missing': return `disks missing on ${c.node}`;
     case 'spec-changed': return 'spec changed';
+    case 'nics-changed': return `NICs on ${c.node} differ from the assigned addresses and MACs`;
     case 'state-changed': return c.want === 'running' ? 'should be running' : 'state: stopped';
     case 'replica-missing': return `replica missing on ${c.node}`;
     case 'replica-unsynced': return `replica on ${c.node} never synced`;

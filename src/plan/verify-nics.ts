@@ -68,7 +68,7 @@ function mismatches(input: PlanInput): NicFinding[] {
   for (const p of input.store.placements.values()) {
     if (!p.nics?.length) continue;
     const ctr = copies.get(p.instance)?.find((c) => c.node === p.primary)?.container;
-    if (!ctr?.nics) continue; // no container (another finding), or a driver that cannot tell
+    if (!ctr?.nics || ctr.state !== 'running') continue; // no container (another finding), a driver that cannot tell, or not running
     p.nics.forEach((a, nic) => {
       const o = ctr.nics![nic];
       if (o && o.ip === a.ip && o.mac === a.mac) return;

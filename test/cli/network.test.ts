@@ -1,6 +1,7 @@
 /**
  * Networks through the CLI on the sim: status shows each NIC's address and MAC and the pools; verify is
- * clean after apply and finds a NIC changed behind Drover's back (ENICMISMATCH, EDUPADDRESS); capacity
+ * clean after apply and finds a NIC changed behind Drover's back (ENICMISMATCH, EDUPADDRESS), which the
+ * next apply corrects; capacity
  * says when a pool runs out before the resource that limits the count; removing an instance releases its
  * address to the next one.
  */
@@ -51,6 +52,10 @@ test('verify: clean after apply; a NIC changed on the node behind Drover\'s back
   assert.is(v.code, 1);
   const codes = (JSON.parse(v.stdout) as { findings: { code: string; message: string }[] }).findings.map((f) => f.code);
   assert.ok(codes.includes('ENICMISMATCH') && codes.includes('EDUPADDRESS'), codes.join(', '));
+  const fix = await drover(['apply', '--yes', NET, '--state-dir', state]);
+  assert.is(fix.code, 0, fix.stdout + fix.stderr);
+  assert.match(fix.stdout, /RecreateInstance client/);
+  assert.is((await drover(['verify', NET, '--state-dir', state])).code, 0, 'the next apply put the assigned address back');
 });
 
 test('capacity: a pool that runs out before memory says so', async () => {

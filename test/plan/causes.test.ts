@@ -32,6 +32,7 @@ const SAMPLES: { readonly [K in CauseKind]: Extract<Cause, { kind: K }> } = {
   'container-missing': { kind: 'container-missing', node: 'n1' },
   'disks-missing': { kind: 'disks-missing', node: 'n1' },
   'spec-changed': { kind: 'spec-changed', node: 'n1' },
+  'nics-changed': { kind: 'nics-changed', node: 'n1' },
   'state-changed': { kind: 'state-changed', want: 'running' },
   'replica-missing': { kind: 'replica-missing', node: 'n2' },
   'replica-unsynced': { kind: 'replica-unsynced', node: 'n2' },

@@ -10,6 +10,7 @@ import { specHash } from '../../src/model/hash.ts';
 import type { NicAssignment } from '../../src/model/nics.ts';
 import type { Operation } from '../../src/model/operations.ts';
 import { plan } from '../../src/plan/index.ts';
+import { classifyDrift } from '../../src/plan/drift.ts';
 import { toSpec } from '../../src/plan/spec.ts';
 import { bindingOf } from '../../src/net/network.ts';
 import type { Placement } from '../../src/store/types.ts';
@@ -57,6 +58,20 @@ test('a placed instance keeps its address and MAC: nothing to do; after a failov
   assert.ok(failover, JSON.stringify(p));
   assert.equal(specOf(failover)!.nics, [bindingOf(net, held, nodes[1])]);
   assert.is(specOf(failover)!.nics![0]!.link, 'br42b');
+});
+
+test('a running container showing other NICs than assigned (changed on the node): recreated with the assigned ones, named as drift', () => {
+  const held: NicAssignment = { network: 'lan', ip: '10.42.0.103', mac: '02:00:00:00:00:07' };
+  const d = F.withNetworks(F.desired(nodes, [web('a')]), net);
+  const placements = [{ ...F.placed('a', 'n1', 'n2'), nics: [held] }];
+  const s = settledWithNics(d, placements);
+  Object.assign(F.editable(s.observed, 'n1').containers[0]!, { nics: [{ ...held, ip: '10.42.0.9' }] });
+  const p = plan({ desired: d, ...s, now: NOW });
+  assert.equal(p.operations.map((o) => [o.type, o.cause]), [['RecreateInstance', { kind: 'nics-changed', node: 'n1' }]]);
+  assert.equal(specOf(p.operations[0]!)!.nics!.map((n) => n.ip), ['10.42.0.103']);
+  assert.equal(classifyDrift(p, s.observed, s.store).map((x) => x.kind), ['spec-changed']);
+  Object.assign(F.editable(s.observed, 'n1').containers[0]!, { state: 'stopped' }); // a stopped one may show no address: not judged
+  assert.equal(plan({ desired: d, ...s, now: NOW }).operations.map((o) => o.type), ['StartInstance']);
 });
 
 test('an exhausted pool: one plan error naming the network and every instance left without an address', () => {
