@@ -30,6 +30,7 @@ function settledWithNics(d: ReturnType<typeof F.desired>, placements: readonly P
     const nics = (p.nics ?? []).map((a) => bindingOf(net, a, d.nodes.get(p.primary)));
     const ctr = F.editable(s.observed, p.primary).containers.find((c) => c.instance === p.instance);
     if (ctr) Object.assign(ctr, { specHash: specHash(toSpec(i, nics)), nics: p.nics });
+    s.store.placements.set(p.instance, { ...p, applied: { specHash: specHash(toSpec(i, nics)), running: true, spec: toSpec(i, nics) } });
   }
   return s;
 }
@@ -72,6 +73,21 @@ test('a running container showing other NICs than assigned (changed on the node)
   assert.equal(classifyDrift(p, s.observed, s.store).map((x) => x.kind), ['spec-changed']);
   Object.assign(F.editable(s.observed, 'n1').containers[0]!, { state: 'stopped' }); // a stopped one may show no address: not judged
   assert.equal(plan({ desired: d, ...s, now: NOW }).operations.map((o) => o.type), ['StartInstance']);
+});
+
+test('a NIC added in the manifest is a spec change (a field diff), not drift; the new NIC gets the next free address, the old one keeps its own', () => {
+  const held: NicAssignment = { network: 'lan', ip: '10.42.0.103', mac: '02:00:00:00:00:07' };
+  const d = F.withNetworks(F.desired(nodes, [web('a')]), net);
+  const s = settledWithNics(d, [{ ...F.placed('a', 'n1', 'n2'), nics: [held] }]);
+  const more = F.withInstances(d, web('a', { nics: [{ network: 'lan' }, { network: 'lan' }] }));
+  const p = plan({ desired: more, ...s, now: NOW });
+  const op = p.operations[0]!;
+  assert.equal([op.type, op.cause.kind], ['RecreateInstance', 'spec-changed']);
+  assert.equal(specOf(op)!.nics!.map((n) => n.ip), ['10.42.0.103', '10.42.0.100']);
+  const changes = op.type === 'RecreateInstance' ? op.changes : [];
+  assert.equal(changes.length, 1);
+  assert.match(JSON.stringify(changes), /"path":"nics\[1\]","from":"\(none\)","to":"lan 10\.42\.0\.100 02:/);
+  assert.equal(classifyDrift(p, s.observed, s.store), []);
 });
 
 test('an exhausted pool: one plan error naming the network and every instance left without an address', () => {
