@@ -65,6 +65,16 @@ test('capacity: a pool that runs out before memory says so', async () => {
   assert.match(r.stdout, /network lan: 6 free pool addresses: with a pooled NIC on it, only 6 fit; the pool runs out before/);
 });
 
+test('an exhausted pool: plan exits 1 with the error at the NIC that gets no address, naming the network and who is left out', async () => {
+  const dir = tempDir('drover-net-manifests-');
+  const file = path.join(dir, 'cluster.yaml');
+  fs.writeFileSync(file, fs.readFileSync(path.join(NET, 'cluster.yaml'), 'utf8').replace('pool: 10.42.0.100-10.42.0.109', 'pool: 10.42.0.100-10.42.0.102'));
+  const r = await drover(['plan', dir, '--state-dir', tempDir('drover-net-')]);
+  assert.is(r.code, 1, r.stdout + r.stderr);
+  const line = fs.readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes('mac: "02:aa:00:00:00:01"')) + 1;
+  assert.match(r.stdout + r.stderr, `${file}:${line}:10: error: network "lan": the pool (2 addresses) has no free address left; client2 gets none`);
+});
+
 test('an instance removed releases its address: the next new instance takes it', async () => {
   const state = await applied();
   const dir = tempDir('drover-net-manifests-');

@@ -95,8 +95,9 @@ test('an exhausted pool: one plan error naming the network and every instance le
   const p = plan({ desired: d, observed: F.observed(d), store: F.store(), now: NOW });
   assert.is(p.operations.filter((o) => o.type === 'CreateInstance').length, 3);
   assert.is(p.errors.length, 1, JSON.stringify(p.errors));
-  assert.equal(p.errors[0]!.cause, { kind: 'pool-exhausted', network: 'lan', instances: ['w4', 'w5'], size: 4 });
-  assert.match(p.errors[0]!.message, 'network "lan": the pool (4 addresses) has no free address left; w4 and w5 get none');
+  assert.equal(p.errors[0]!.cause, { kind: 'pool-exhausted', network: 'lan', instances: ['w4', 'w5'], size: 3 });
+  assert.match(p.errors[0]!.message, 'network "lan": the pool (3 addresses) has no free address left; w4 and w5 get none');
+  assert.equal(p.errors[0]!.source, F.src('manifests/instances/w4.yaml', 2, 1), 'at the instance (hand-built: no field places)');
 });
 
 test('a static address another instance holds: a plan error naming both; a node without the link: a plan error naming it', () => {
