@@ -56,6 +56,8 @@ export interface ImportedManifests {
    * Empty with `pin` (the manifests then say it). Not for instances on an offline node: Drover places those.
    */
   readonly placements: readonly Adopted[];
+  /** What Drover models and the file format cannot carry, in words (the import says so). */
+  readonly notCarried: readonly string[];
 }
 
 export interface Adopted { readonly instance: string; readonly primary: string; readonly secondary?: string }
@@ -120,6 +122,7 @@ export function ganetiToManifests(gc: GanetiCluster, file: string, options: Impo
     nodes: gc.nodes.map((n) => nodeDoc(n, gc, cluster, nodeName, use, file)),
     instances: gc.instances.map((i) => instanceDoc(i, ctx)),
     placements: options.pin ? [] : gc.instances.flatMap((i) => adopted(i, ctx)),
+    notCarried: [NICS_NOT_CARRIED],
   };
 }
 
@@ -129,6 +132,12 @@ function adopted(i: GanetiInstance, ctx: InstanceContext): Adopted[] {
   const secondary = i.secondary !== '' && !ctx.offline.has(i.secondary) ? ctx.nodes.get(i.secondary) : undefined;
   return [{ instance: ctx.names.get(i.name)!, primary: ctx.nodes.get(i.primary)!, ...(secondary && { secondary }) }];
 }
+
+/**
+ * The htools text format has no NICs: no addresses, MACs, networks or links, only the nic-count bounds of
+ * the instance policies (kept with the policies, verbatim, in the Cluster's labels). Said by import and export.
+ */
+export const NICS_NOT_CARRIED = 'NICs (addresses, MACs, networks): the htools text format has none (only the nic-count bounds of its instance policies, kept in the Cluster\'s ganeti.drover.io/policies label); declare Network documents and spec.nics by hand';
 
 /** Ganeti name → Drover name (lowercase: DNS names ignore case); refused when it is no DNS name. */
 function droverNames(objs: readonly { readonly name: string; readonly line?: number }[], kind: string, file: string): Map<string, string> {
@@ -305,6 +314,8 @@ export interface ExportResult {
   readonly text: GanetiCluster;
   /** Instances with no node (neither pinned nor placed yet): Ganeti's format has no place for them. */
   readonly unplaced: readonly string[];
+  /** Instances written without their NICs (the format has none; see NICS_NOT_CARRIED), with how many each has. */
+  readonly nicsLeftOut: readonly { readonly instance: string; readonly nics: number }[];
 }
 
 /** A manifest value export cannot use (a hand-edited label), with the document's place. */
@@ -328,6 +339,7 @@ export function manifestsToGaneti(input: ExportInput): ExportResult {
   return {
     text: { groups, nodes: gNodes, instances, clusterTags, ...(base.policies && { policies: base.policies }), trailer: base.trailer },
     unplaced: placed.filter((p) => p[1] === undefined).map((p) => p[0].name),
+    nicsLeftOut: placed.filter((p) => p[1] !== undefined && p[0].nics?.length).map(([i]) => ({ instance: i.name, nics: i.nics!.length })),
   };
 }
 

@@ -29,6 +29,7 @@ export function describeCause(c: Cause): string {
     case 'container-missing': return `container missing on ${c.node}`;
     case 'disks-missing': return `disks missing on ${c.node}`;
     case 'spec-changed': return 'spec changed';
+    case 'nics-changed': return `NICs on ${c.node} differ from the assigned addresses and MACs`;
     case 'state-changed': return c.want === 'running' ? 'should be running' : 'state: stopped';
     case 'replica-missing': return `replica missing on ${c.node}`;
     case 'replica-unsynced': return `replica on ${c.node} never synced`;
@@ -42,6 +43,10 @@ export function describeCause(c: Cause): string {
     case 'no-secondary-wanted': return 'no secondary wanted';
     case 'secondary-changes': return 'secondary changes';
     case 'legacy-reason': return c.reason;
+    case 'duplicate-address': return `address ${c.ip}${c.network ? ` on network "${c.network}"` : ''} is used by ${listed(c.instances)}`;
+    case 'duplicate-mac': return `MAC ${c.mac} is used by ${listed(c.instances)}`;
+    case 'nic-mismatch': return `${c.instance}: nic${c.nic} on ${c.node} ${c.observed ? `has ${c.observed.ip} ${c.observed.mac}` : 'is missing'}, but Drover assigned ${c.assigned.ip} ${c.assigned.mac}`;
+    case 'pool-low': return `network "${c.network}": ${c.used} of the pool's ${c.size} addresses are held${c.used >= c.size ? '; the next instance without a static address gets none' : ''}`;
     default: return describeHold(c);
   }
 }
@@ -65,6 +70,12 @@ function describeHold(c: HoldCause): string {
     case 'held-disks-missing-on-primary':
       return `disks of ${c.instance} are missing on its primary ${c.node} but its replica on ${c.secondary} holds them (synced ${iso(c.syncedAt)}); `
         + `not recreating them empty. To recover from the replica, mark ${c.node} offline (the instance fails over to ${c.secondary}).`;
+    case 'address-taken':
+      return `${c.instance}: ${c.address} on network "${c.network}" is held by instance ${c.holder} (assigned before); change one of them, or remove ${c.holder} first`;
+    case 'pool-exhausted':
+      return `network "${c.network}": the pool (${c.size} addresses) has no free address left; ${listed(c.instances)} ${c.instances.length === 1 ? 'gets' : 'get'} none (widen spec.pool, or give static addresses)`;
+    case 'link-missing':
+      return `${c.instance}: node ${c.node} has no link "${c.link}" for network "${c.network}" (create it there, or set spec.nodeLinks/groupLinks)`;
   }
 }
 

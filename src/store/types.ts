@@ -3,6 +3,7 @@
  * is; the store remembers placements, operations in flight, node health history and the journal.
  */
 import type { FieldChange, InstanceSpec, MigrationPath, Operation } from '../model/operations.ts';
+import type { NicAssignment } from '../model/nics.ts';
 
 /**
  * The generation of a placement adopted from elsewhere (`drover import ganeti`): where the instance
@@ -24,6 +25,11 @@ export interface Placement {
    * the node (drift) from a change in the manifests: absent on placements older than it.
    */
   readonly applied?: AppliedSpec;
+  /**
+   * The address and MAC Drover assigned each NIC, in the manifest's order: written before the instance
+   * is created, kept while it exists (through moves, migrations, failovers), dropped with the placement.
+   */
+  readonly nics?: readonly NicAssignment[];
 }
 
 /** What Drover last made an instance's container. */
@@ -96,6 +102,8 @@ export interface JobRecord {
   readonly resumed?: number;
   /** The fields it changed (ModifyInstance, RestartInstance, RecreateInstance, GrowDisk), applied → wanted. */
   readonly changes?: readonly FieldChange[];
+  /** The addresses and MACs the operation made the container with (operations that make one, with NICs). */
+  readonly nics?: readonly NicAssignment[];
   /** What the operation noted on its way (e.g. "live, downtime 812 ms"). */
   readonly note?: string;
   /** A migration: which path it took (written as soon as it is known, so a resumed one keeps it). */

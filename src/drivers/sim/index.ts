@@ -8,7 +8,7 @@ import type { HealthResult } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import { specHash, specMatches } from '../../model/hash.ts';
 import { DriverError, type DiskExport, type Driver, type Limits, type LogRequest, type LogWriter, type NodeProbe, type ProgressFn } from '../driver.ts';
-import { SimWorld, volumeKey, type SimVolume } from './world.ts';
+import { SimWorld, volumeKey, type SimContainer, type SimVolume } from './world.ts';
 
 export interface SimDriverOptions {
   readonly stateDir: string;
@@ -47,7 +47,7 @@ export class SimDriver implements Driver {
         vcpus: desired.capacity?.vcpus ?? 0,
         disk: desired.capacity?.disk ?? 0,
       },
-      containers: [...n.containers.values()].map(({ instance, state, specHash, generation, memory, vcpus }) => ({ instance, state, specHash, generation, memory, vcpus })),
+      containers: [...n.containers.values()].map(({ instance, state, specHash, generation, memory, vcpus, nics }) => ({ instance, state, specHash, generation, memory, vcpus, ...(nics && { nics }) })),
       volumes: [...n.volumes.values()].map(({ instance, disk, role, size, generation }) => ({ instance, disk, role, size, generation })),
     };
   }
@@ -100,13 +100,32 @@ export class SimDriver implements Driver {
       return;
     }
     if (existing?.state === 'running') throw new DriverError(`${node}: container for ${spec.name} is running with another spec; stop it first`, false, node);
-    await this.world.putContainer(node, { instance: spec.name, state: 'stopped', specHash: specHash(spec), generation, memory: spec.memory, vcpus: spec.vcpus });
+    const nics = spec.nics?.map(({ network, ip, mac }) => ({ network, ip, mac }));
+    await this.world.putContainer(node, { instance: spec.name, state: 'stopped', specHash: specHash(spec), generation, memory: spec.memory, vcpus: spec.vcpus, ...(nics?.length && { nics }) });
   }
 
   async startInstance(node: string, instance: string): Promise<void> {
     await this.step('startInstance', node, instance);
     const c = this.container(node, instance);
-    if (c.state !== 'running') await this.world.putContainer(node, { ...c, state: 'running' });
+    if (c.state === 'running') return;
+    this.addressesFree(node, c);
+    await this.world.putContainer(node, { ...c, state: 'running' });
+  }
+
+  /**
+   * As one L2 segment would: an address or MAC another instance answers on (running on a node that is
+   * neither failed nor fenced) cannot be taken; no packets, only the check.
+   */
+  private addressesFree(node: string, c: SimContainer): void {
+    for (const other of this.nodes.keys()) {
+      const flags = this.world.flagsOf(other);
+      if (flags.failed || flags.fenced) continue;
+      for (const x of this.world.node(other).containers.values()) {
+        if (x.instance === c.instance || x.state !== 'running') continue;
+        const clash = c.nics?.find((n) => x.nics?.some((m) => (m.ip === n.ip && m.network === n.network) || m.mac === n.mac));
+        if (clash) throw new DriverError(`${node}: cannot start ${c.instance}: ${clash.ip} / ${clash.mac} is in use by ${x.instance} on ${other}`, false, node);
+      }
+    }
   }
 
   async stopInstance(node: string, instance: string): Promise<void> {
