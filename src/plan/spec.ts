@@ -6,6 +6,9 @@ export function toSpec(d: DesiredInstance): InstanceSpec {
   return {
     name: d.name,
     image: d.image,
+    ...(d.hypervisor && { hypervisor: d.hypervisor }),
+    ...(d.boot && { boot: d.boot }),
+    ...(d.machine !== undefined && { machine: d.machine }),
     memory: d.memory,
     vcpus: d.vcpus,
     diskTemplate: d.diskTemplate,
