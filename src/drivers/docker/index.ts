@@ -11,6 +11,7 @@
  *   migrate.ts     CRIU probe and live migration               transfer.ts    engine-to-engine streams
  *   rename.ts      an instance renamed in place (disks copied on the node, container made anew)
  *   health.ts      health checks (exec, or tcp from a helper in the instance's network)
+ *   vm/            VMs (`hypervisor: kvm`): QEMU in a container of Drover's own QEMU image, QMP, console
  * Helpers (sync, df, the CRIU probe) use `helperImage`: by default an image Drover builds from this machine's
  * busybox-static and loads into each node at its first probe (helper-image.ts); an override is copied from
  * another node when missing.
@@ -29,6 +30,7 @@ import { probe } from './probe.ts';
 import { renameInstance } from './rename.ts';
 import { syncDisks } from './sync/index.ts';
 import * as volumes from './volumes.ts';
+import { closeAll } from './vm/monitor.ts';
 
 export type { DockerDriverOptions } from './engine.ts';
 export { parseEndpoint } from './engine.ts';
@@ -66,10 +68,13 @@ class DockerDriver implements Driver {
   }
 
   liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult> {
+    // a VM's state is QEMU's, not a container's: CRIU is not its path (the capability table says VMs move cold)
+    if (spec.hypervisor === 'kvm') return Promise.resolve({ kind: 'cold', cause: 'fell-back', why: 'a VM moves cold on this backend (QEMU live migration is not wired in)' });
     return liveMigrate(this.e, from, to, spec, generation, onProgress);
   }
 
   async close(): Promise<void> {
+    await closeAll(this.e);
     this.e.forget();
   }
 }
