@@ -15,7 +15,10 @@ import type Docker from 'dockerode';
 import { drover } from '../support/cli.ts';
 import { counters, fsck, testGuest, type TestGuest } from '../support/guest.ts';
 import { startTestbed, type Testbed } from '../support/testbed.ts';
-import { firstTarFile } from '../../src/drivers/docker/vm/console.ts';
+import { PassThrough } from 'node:stream';
+import { firstTarFile, vmConsole, vmLogs } from '../../src/drivers/docker/vm/console.ts';
+import { closeAll } from '../../src/drivers/docker/vm/monitor.ts';
+import { Engine } from '../../src/drivers/docker/engine.ts';
 import { qemuBuild } from '../../src/drivers/docker/vm/qemu-image.ts';
 
 const BASE = 130;
@@ -123,6 +126,32 @@ test('apply boots the VM: the QEMU image is loaded into the engine that lacked i
   assert.match(text.stdout, /vm1: virtual machine, (accelerated \(kvm\)|emulated \(tcg)/);
 });
 
+test('logs and console of a running VM: the console log followed, the serial console streamed (driver functions)', async (ctx) => {
+  if (ctx.skip) return;
+  const e = new Engine({ cluster: CLUSTER, nodes: ctx.bed!.nodes(CLUSTER) });
+  const c = e.conn('node1');
+  const info = (await e.ownContainer(c, 'drover-vm1'))!;
+  const ac = new AbortController();
+  let followed = '';
+  const following = vmLogs(e, c, info, { follow: true, signal: ac.signal }, (b) => { followed += b.toString(); });
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let shown = '';
+  output.on('data', (b: Buffer) => { shown += b.toString(); });
+  const session = vmConsole(e, c, info, { input, output });
+  await sleep(3500);
+  ac.abort();
+  input.end();
+  await following;
+  assert.is(await session, 0, 'the session ends when its input does');
+  assert.ok(counters(followed).length >= 2, `followed log: ${followed.slice(-200)}`);
+  assert.ok(counters(shown).length >= 1, `console: ${shown.slice(-200)}`);
+  let all = '';
+  await vmLogs(e, c, info, { follow: false, signal: new AbortController().signal }, (b) => { all += b.toString(); });
+  assert.ok(counters(all).length >= counters(followed).length);
+  await closeAll(e);
+});
+
 test('state: stopped powers the guest off cleanly (ACPI): the container exits, e2fsck -fn finds the disk clean', async (ctx) => {
   if (ctx.skip) return;
   const engine = ctx.bed!.engine(1);
@@ -139,8 +168,10 @@ test('state: stopped powers the guest off cleanly (ACPI): the container exits, e
 test('state: running again: the counter goes on from the disk (boot 2)', async (ctx) => {
   if (ctx.skip) return;
   const engine = ctx.bed!.engine(1);
+  const t0 = Date.now();
   await apply(ctx, { state: 'running' });
   const seen = await waitCounter(engine, 2);
+  console.log(`    drover apply (state: running) to the first COUNTER line of boot 2: ${Date.now() - t0} ms`);
   const first = seen.find((c) => c.boot === 2)!;
   assert.is(first.n, ctx.lastN! + 1, `boot 2 starts at n=${ctx.lastN! + 1}: nothing lost, nothing repeated`);
 });
