@@ -17,7 +17,7 @@ test.after(cleanupTemps);
 const MiB = 2 ** 20;
 
 function manifests(dir: string, vm: Record<string, unknown>): string {
-  fs.writeFileSync(path.join(dir, 'vmlinuz'), 'kernel');
+  if (!fs.existsSync(path.join(dir, 'all.yaml'))) fs.writeFileSync(path.join(dir, 'vmlinuz'), 'kernel');
   const doc = (kind: string, name: string, spec: object): string => JSON.stringify({ apiVersion: 'drover/v1', kind, metadata: { name }, spec });
   fs.writeFileSync(path.join(dir, 'all.yaml'), [
     doc('Cluster', 'simvm', { backend: 'sim', defaults: { memory: '256M', vcpus: 1, diskTemplate: 'plain' }, replication: { interval: '24h' } }),
@@ -57,6 +57,20 @@ test('a VM on the sim backend: created, shown as a VM with its accelerator, QEMU
   st = await droverJson<Status>(['status', dir, '--json', '--state-dir', state]);
   assert.is(st.instances.find((i) => i.name === 'vm1')!.primary, 'n2');
   assert.is(st.nodes.find((n) => n.name === 'n2')!.memory.used, 512 * MiB + VM_MEMORY_OVERHEAD);
+});
+
+test('verify reports the files a VM manifest names that the master lacks (they are copied to every node the VM is created on)', async () => {
+  const dir = tempDir('drover-vm-sim-verify-');
+  const state = tempDir('drover-vm-sim-verify-state-');
+  manifests(dir, {});
+  assert.is((await drover(['apply', dir, '--yes', '--state-dir', state])).code, 0);
+  assert.is((await drover(['verify', dir, '--state-dir', state])).code, 0);
+  fs.rmSync(path.join(dir, 'vmlinuz'));
+  const r = await drover(['verify', dir, '--json', '--state-dir', state]);
+  assert.is(r.code, 1, r.stdout);
+  const found = (JSON.parse(r.stdout) as { findings: { code: string; instance?: string; message: string }[] }).findings;
+  assert.equal(found.map((f) => [f.code, f.instance]), [['EVMFILE', 'vm1']]);
+  assert.match(found[0]!.message, /vmlinuz is missing on the master/);
 });
 
 test.run();
