@@ -17,7 +17,7 @@ import { counters, fsck, testGuest, type TestGuest } from '../support/guest.ts';
 import { startTestbed, type Testbed } from '../support/testbed.ts';
 import { PassThrough } from 'node:stream';
 import { firstTarFile, vmConsole, vmLogs } from '../../src/drivers/docker/vm/console.ts';
-import { closeAll } from '../../src/drivers/docker/vm/monitor.ts';
+import { closeAll, openQmp } from '../../src/drivers/docker/vm/monitor.ts';
 import { Engine } from '../../src/drivers/docker/engine.ts';
 import { qemuBuild } from '../../src/drivers/docker/vm/qemu-image.ts';
 
@@ -176,10 +176,24 @@ test('state: running again: the counter goes on from the disk (boot 2)', async (
   assert.is(first.n, ctx.lastN! + 1, `boot 2 starts at n=${ctx.lastN! + 1}: nothing lost, nothing repeated`);
 });
 
+test('a bigger disk: the running guest\'s block device grows live (QMP block_resize), the file with it', async (ctx) => {
+  if (ctx.skip) return;
+  const out = await apply(ctx, { disks: [{ size: '96M' }] });
+  assert.match(out, /GrowDisk/);
+  const e = new Engine({ cluster: CLUSTER, nodes: ctx.bed!.nodes(CLUSTER) });
+  const c = e.conn('node1');
+  const info = (await e.ownContainer(c, 'drover-vm1'))!;
+  assert.is(info.State.Running, true, 'still running: grown in place');
+  const qmp = await openQmp(e, c, info.Id);
+  const blocks = await qmp.execute<{ inserted?: { 'node-name'?: string; image?: { 'virtual-size'?: number } } }[]>('query-block');
+  assert.is(blocks.find((b) => b.inserted?.['node-name'] === 'disk0')?.inserted?.image?.['virtual-size'], 96 * 2 ** 20);
+  await closeAll(e);
+});
+
 test('a cold move to the other node: the disk goes along, the counter goes on there (boot 3), nothing left on node1', async (ctx) => {
   if (ctx.skip) return;
   await sleep(1500);
-  const out = await apply(ctx, { primary: 'node2' });
+  const out = await apply(ctx, { primary: 'node2', disks: [{ size: '96M' }] });
   assert.match(out, /(Move|Migrate)Instance/);
   const engine2 = ctx.bed!.engine(index('node2'));
   const seen = await waitCounter(engine2, 3);
@@ -192,7 +206,7 @@ test('a cold move to the other node: the disk goes along, the counter goes on th
 
 test('state: absent removes the VM, its disks and its run volume', async (ctx) => {
   if (ctx.skip) return;
-  await apply(ctx, { primary: 'node2', state: 'absent' });
+  await apply(ctx, { primary: 'node2', disks: [{ size: '96M' }], state: 'absent' });
   for (const i of [1, 2]) {
     const e = ctx.bed!.engine(i);
     const cs = await e.listContainers({ all: true, filters: { label: [`drover.cluster=${CLUSTER}`] } });

@@ -10,10 +10,10 @@ import type Docker from 'dockerode';
 import { DriverError } from '../../driver.ts';
 import type { InstanceSpec } from '../../../model/operations.ts';
 import { specHash, specMatches } from '../../../model/hash.ts';
-import { VM_PATHS, vmArgv, type VmArgvOptions } from '../../qemu/argv.ts';
+import { VM_PATHS, diskNode, vmArgv, type VmArgvOptions } from '../../qemu/argv.ts';
 import { demuxLogs, labelsOf, loose, type ContainerInfo } from '../api.ts';
 import type { Conn, Engine } from '../engine.ts';
-import { createHelper, removeHelper } from '../helpers.ts';
+import { createHelper, removeHelper, runHelper } from '../helpers.ts';
 import { LABEL, containerName, runVolumeName, volumeName } from '../names.ts';
 import { createDisks, ensureVolume } from '../volumes.ts';
 import { nodeAccel, type Accel } from './accel.ts';
@@ -210,4 +210,23 @@ export async function removeVmContainer(e: Engine, c: Conn, info: ContainerInfo)
   }
   await e.maybe(c, `remove VM container ${info.Id.slice(0, 12)}`, (signal) =>
     c.docker.getContainer(info.Id).remove({ force: true, v: false, abortSignal: signal }), e.stopCallMs);
+}
+
+/**
+ * Grow disk `disk` of a VM to `size` bytes (after volumes.growDisk recorded it): a running guest's block
+ * device is resized live (QMP block_resize: the guest sees the new size at once), a stopped VM's file is
+ * extended (sparse). A file already that large is left alone.
+ */
+export async function growVmDisk(e: Engine, c: Conn, info: ContainerInfo, instance: string, disk: number, size: number): Promise<void> {
+  if (info.State.Running) {
+    const qmp = await openQmp(e, c, info.Id);
+    const have = await qmp.execute<{ inserted?: { 'node-name'?: string; image?: { 'virtual-size'?: number } } }[]>('query-block');
+    const now = have.find((b) => b.inserted?.['node-name'] === diskNode(disk))?.inserted?.image?.['virtual-size'] ?? 0;
+    if (now < size) await qmp.execute('block_resize', { 'node-name': diskNode(disk), size });
+    return;
+  }
+  const file = VM_PATHS.diskFile(disk);
+  const r = await runHelper(e, c, instance, 'grow', ['sh', '-c', `[ $(stat -c %s ${file}) -ge ${size} ] || truncate -s ${size} ${file}`],
+    [{ source: volumeName(instance, disk), target: VM_PATHS.disk(disk) }]);
+  if (r.exitCode !== 0) throw new DriverError(`node ${c.name}: growing disk ${disk} of VM ${instance} failed (exit ${r.exitCode}): ${r.stderr.trim()}`, false, c.name);
 }
