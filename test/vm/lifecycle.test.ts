@@ -3,7 +3,8 @@
  * QEMU: the test guest (test/support/guest.ts) boots from its kernel and root disk image; its counter shows
  * on the console log kept on the node; a graceful stop (ACPI powerdown) leaves a clean file system; a start
  * goes on counting (boot 2); a cold move to the other node goes on counting there (boot 3); removal leaves
- * nothing. The QEMU image is absent from both engines at the start: Drover loads it. One VM at a time.
+ * nothing. The QEMU image is absent from both engines at the start: Drover loads it. node2 is behind mutual
+ * TLS, so QMP (exec + socat through the engine API) and the image load run over TLS there. One VM at a time.
  * Skips loudly when QEMU or the guest cannot be had on this machine.
  */
 import { suite } from 'uvu';
@@ -24,7 +25,11 @@ import { qemuBuild } from '../../src/drivers/docker/vm/qemu-image.ts';
 const BASE = 130;
 const CLUSTER = 'vmlife';
 
-interface Ctx { bed?: Testbed; guest?: TestGuest; dir?: string; state?: string; skip?: string; lastN?: number }
+interface Ctx {
+  bed?: Testbed; guest?: TestGuest; dir?: string; state?: string; skip?: string; lastN?: number;
+  /** node2 behind mutual TLS (a test bed of our own): QMP and the console then go through TLS too */
+  tls?: { endpoint: string; files: { ca: string; cert: string; key: string } };
+}
 const test = suite<Ctx>('VM lifecycle through drover apply', {});
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -35,7 +40,8 @@ function writeManifests(ctx: Ctx, over: Record<string, unknown>): string {
   const doc = (kind: string, name: string, spec: object): string => JSON.stringify({ apiVersion: 'drover/v1', kind, metadata: { name }, spec });
   const docs = [
     doc('Cluster', CLUSTER, { backend: 'docker', defaults: { diskTemplate: 'plain', memory: '128M', vcpus: 1 }, replication: { interval: '24h' } }),
-    ...[...ctx.bed!.endpoints].map(([name, endpoint]) => doc('Node', name, { cluster: CLUSTER, endpoint })),
+    ...[...ctx.bed!.endpoints].map(([name, endpoint]) => doc('Node', name, name === 'node2' && ctx.tls
+      ? { cluster: CLUSTER, endpoint: ctx.tls.endpoint, tls: ctx.tls.files } : { cluster: CLUSTER, endpoint })),
     doc('Instance', 'vm1', {
       cluster: CLUSTER, hypervisor: 'kvm', image: g.rootfs, boot: { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline },
       disks: [{ size: '64M' }], primary: 'node1', ...over,
@@ -90,6 +96,11 @@ test.before(async (ctx) => {
   ctx.bed = await startTestbed(2, BASE);
   ctx.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drover-vm-manifests-'));
   ctx.state = fs.mkdtempSync(path.join(os.tmpdir(), 'drover-vm-state-'));
+  if (ctx.bed.owned) {
+    await ctx.bed.run('tls', '2');
+    const pki = `${ctx.bed.dir}/pki`;
+    ctx.tls = { endpoint: `tcp://127.0.0.${ctx.bed.base + 2}:2376`, files: { ca: `${pki}/ca.pem`, cert: `${pki}/client-cert.pem`, key: `${pki}/client-key.pem` } };
+  } else console.log('    (shared test bed: node2 stays without TLS)');
   // the QEMU image must come from Drover: none on the engines to begin with
   for (const i of [1, 2]) await ctx.bed.engine(i).getImage(qemuBuild().image).remove().catch(() => {});
 });
@@ -190,7 +201,7 @@ test('a bigger disk: the running guest\'s block device grows live (QMP block_res
   await closeAll(e);
 });
 
-test('a cold move to the other node: the disk goes along, the counter goes on there (boot 3), nothing left on node1', async (ctx) => {
+test('a cold move to the other node (behind mutual TLS): the disk goes along, the counter goes on there (boot 3), nothing left on node1', async (ctx) => {
   if (ctx.skip) return;
   await sleep(1500);
   const out = await apply(ctx, { primary: 'node2', disks: [{ size: '96M' }] });
