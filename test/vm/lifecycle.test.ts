@@ -20,6 +20,7 @@ import { PassThrough } from 'node:stream';
 import { firstTarFile, vmConsole, vmLogs } from '../../src/drivers/docker/vm/console.ts';
 import { closeAll, openQmp } from '../../src/drivers/docker/vm/monitor.ts';
 import { Engine } from '../../src/drivers/docker/engine.ts';
+import { createDockerDriver } from '../../src/drivers/docker/index.ts';
 import { qemuBuild } from '../../src/drivers/docker/vm/qemu-image.ts';
 
 const BASE = 130;
@@ -213,6 +214,26 @@ test('a cold move to the other node (behind mutual TLS): the disk goes along, th
   const left = await ctx.bed!.engine(1).listContainers({ all: true, filters: { label: [`drover.cluster=${CLUSTER}`] } });
   assert.equal(left.map((c) => c.Names[0]), [], 'no container left on node1');
   assert.ok(seen.length > 0);
+});
+
+test('a QEMU that cannot start (a machine type it lacks) is an error that says what QEMU said', async (ctx) => {
+  if (ctx.skip) return;
+  const g = ctx.guest!;
+  const driver = createDockerDriver({ cluster: CLUSTER, nodes: ctx.bed!.nodes(CLUSTER) });
+  const spec = {
+    name: 'bad1', image: '', hypervisor: 'kvm' as const, boot: { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline }, machine: 'pc-i440fx-99.9',
+    memory: 64 * 2 ** 20, vcpus: 1, diskTemplate: 'plain' as const, disks: [{ size: 16 * 2 ** 20, mount: '/data' }], env: {}, ports: [],
+  };
+  try {
+    await driver.createInstance('node1', spec, 1);
+    const err = await driver.startInstance('node1', 'bad1').then(() => undefined, (x: Error) => x);
+    assert.ok(err, 'the start fails');
+    assert.match(err!.message, /QEMU exited at start: .*unsupported machine type/, err!.message);
+  } finally {
+    await driver.removeInstance('node1', 'bad1');
+    await driver.removeDisks('node1', 'bad1');
+    await driver.close();
+  }
 });
 
 test('state: absent removes the VM, its disks and its run volume', async (ctx) => {

@@ -85,7 +85,7 @@ async function prepare(e: Engine, c: Conn, spec: InstanceSpec, image: string): P
     const res = await e.call(c, 'prepare VM files: wait', (signal) => loose<{ StatusCode: number }>(h, 'wait', { abortSignal: signal }), 600_000);
     if (res.StatusCode !== 0) {
       const logs = await e.call(c, 'prepare VM files: output', (signal) => loose<Buffer>(h, 'logs', { stdout: true, stderr: true, abortSignal: signal }));
-      throw new DriverError(`node ${c.name}: preparing the disks of VM ${spec.name} failed (exit ${res.StatusCode}): ${demuxLogs(Buffer.from(logs)).stderr.trim().slice(-400)}`, false, c.name);
+      throw new DriverError(`node ${c.name}: preparing the disks of VM ${spec.name} failed (exit ${res.StatusCode}): ${demuxLogs(Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs))).stderr.trim().slice(-400)}`, false, c.name);
     }
   } finally {
     await removeHelper(e, c, h);
@@ -162,7 +162,8 @@ export async function startVm(e: Engine, c: Conn, info: ContainerInfo, timeoutMs
     const now = await e.inspectContainer(c, info.Id);
     if (now && !now.State.Running) {
       const logs = await e.maybe(c, 'QEMU output', (signal) => loose<Buffer>(c.docker.getContainer(info.Id), 'logs', { stdout: true, stderr: true, tail: 5, abortSignal: signal }));
-      throw new DriverError(`node ${c.name}: QEMU exited at start: ${String(logs ?? '').replace(/[\x00-\x08]/g, '').trim()}`, false, c.name);
+      const out = logs ? demuxLogs(Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs))) : undefined;
+      throw new DriverError(`node ${c.name}: QEMU exited at start: ${`${out?.stderr ?? ''}${out?.stdout ?? ''}`.trim() || 'no output'}`, false, c.name);
     }
     throw err;
   }
