@@ -139,6 +139,8 @@ export async function createVm(e: Engine, node: string, spec: InstanceSpec, gene
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       Memory: spec.memory + CONTAINER_OVERHEAD,
+      // a vCPU thread each, plus QEMU's main loop and I/O threads
+      NanoCpus: Math.round((Math.ceil(spec.vcpus) + 0.5) * 1e9),
       PidsLimit: 256,
       RestartPolicy: { Name: 'no' },
       Mounts: mountsOf(spec),
