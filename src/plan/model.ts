@@ -14,7 +14,7 @@ import type { AllocPolicy, ClusterModel, DiskTemplateName, InstanceModel, Instan
 import { GANETI_LABEL, ganetiInstanceFields, ganetiNodeFields, isImported, tagsUnder } from '../model/ganeti-labels.ts';
 import type { DesiredCluster, DesiredInstance, DesiredNode, PolicyTemplate } from '../model/desired.ts';
 import { nodeCapacity, type NodeFacts } from './facts.ts';
-import { diskBytes } from './spec.ts';
+import { diskBytes, hostMemory } from './spec.ts';
 import type { PlanInput } from './types.ts';
 
 /**
@@ -58,7 +58,7 @@ function ganetiNode(cluster: DesiredCluster, n: DesiredNode): Partial<NodeModel>
 export function instanceModel(i: DesiredInstance, primary: string | undefined, secondary: string | undefined, cluster?: DesiredCluster): InstanceModel {
   return {
     name: i.name,
-    memory: i.memory,
+    memory: hostMemory(i),
     vcpus: i.vcpus,
     disk: diskBytes(i),
     template: i.diskTemplate,

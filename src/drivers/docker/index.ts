@@ -13,6 +13,7 @@
  *   health.ts      health checks (exec, or tcp from a helper in the instance's network)
  *   console.ts     an instance's logs, and a shell in it (drover logs, drover console)
  *   backup.ts      a consistent copy of an instance's disks (frozen briefly), and seeding disks from one
+ *   vm/            VMs (`hypervisor: kvm`): QEMU in a container of Drover's own QEMU image, QMP, console
  * Helpers (sync, df, the CRIU probe) use `helperImage`: by default an image Drover builds from this machine's
  * busybox-static and loads into each node at its first probe (helper-image.ts); an override is copied from
  * another node when missing.
@@ -33,6 +34,9 @@ import { probe } from './probe.ts';
 import { renameInstance } from './rename.ts';
 import { syncDisks } from './sync/index.ts';
 import * as volumes from './volumes.ts';
+import { closeAll } from './vm/monitor.ts';
+import { growVmDisk, isVmContainer } from './vm/lifecycle.ts';
+import { containerName } from './names.ts';
 
 export type { DockerDriverOptions } from './engine.ts';
 export { parseEndpoint } from './engine.ts';
@@ -62,7 +66,13 @@ class DockerDriver implements Driver {
   stopInstance(node: string, instance: string): Promise<void> { return containers.stopInstance(this.e, node, instance); }
   removeInstance(node: string, instance: string): Promise<void> { return containers.removeInstance(this.e, node, instance); }
   updateInstance(node: string, instance: string, limits: Limits): Promise<void> { return containers.updateInstance(this.e, node, instance, limits); }
-  growDisk(node: string, instance: string, disk: number, size: number): Promise<void> { return volumes.growDisk(this.e, node, instance, disk, size); }
+  async growDisk(node: string, instance: string, disk: number, size: number): Promise<void> {
+    await volumes.growDisk(this.e, node, instance, disk, size);
+    // a VM's disk is a file in the volume: it grows too (a container's volume has no size of its own)
+    const c = this.e.conn(node);
+    const info = await this.e.ownContainer(c, containerName(instance));
+    if (info && isVmContainer(info)) await growVmDisk(this.e, c, info, instance, disk, size);
+  }
   renameInstance(node: string, from: string, to: string): Promise<void> { return renameInstance(this.e, node, from, to); }
 
   checkHealth(node: string, instance: string, probe: HealthProbe, timeoutMs: number): Promise<HealthResult> {
@@ -70,6 +80,8 @@ class DockerDriver implements Driver {
   }
 
   liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult> {
+    // a VM's state is QEMU's, not a container's: CRIU is not its path (the capability table says VMs move cold)
+    if (spec.hypervisor === 'kvm') return Promise.resolve({ kind: 'cold', cause: 'fell-back', why: 'a VM moves cold on this backend (QEMU live migration is not wired in)' });
     return liveMigrate(this.e, from, to, spec, generation, onProgress);
   }
 
@@ -84,6 +96,7 @@ class DockerDriver implements Driver {
   seedDisk(node: string, instance: string, disk: number, data: NodeJS.ReadableStream): Promise<void> { return backups.seedDisk(this.e, node, instance, disk, data); }
 
   async close(): Promise<void> {
+    await closeAll(this.e);
     this.e.forget();
   }
 }

@@ -18,6 +18,8 @@ export interface SimContainer {
   readonly vcpus: number;
   /** The addresses and MACs it was created with (no packets: kept for probes, drift and verify). */
   readonly nics?: readonly ObservedNic[];
+  /** A VM (`hypervisor: kvm`): the simulated nodes have hardware KVM. Absent: a container. */
+  readonly vm?: { readonly accel: 'kvm' };
 }
 
 export interface SimVolume {
