@@ -10,11 +10,14 @@ import { DriverError, type ConsoleEnds, type LogRequest, type LogWriter } from '
 import { loose } from './api.ts';
 import type { Conn, Engine } from './engine.ts';
 import { containerName } from './names.ts';
+import { vmConsole, vmLogs } from './vm/console.ts';
+import { isVmContainer } from './vm/lifecycle.ts';
 
 export async function instanceLogs(e: Engine, node: string, instance: string, req: LogRequest, write: LogWriter): Promise<void> {
   const c = e.conn(node);
   const info = await e.ownContainer(c, containerName(instance));
   if (!info) throw new DriverError(`node ${node}: no container for ${instance}`, false, node);
+  if (isVmContainer(info)) return vmLogs(e, c, info, req, write); // a VM's output is its serial console log
   const opts = { stdout: true, stderr: true, follow: req.follow, ...(req.since !== undefined && { since: Math.floor(req.since / 1000) }) };
   const h = c.docker.getContainer(info.Id);
   const out = await e.call(c, `logs of ${instance}`, (signal) => loose<Buffer | NodeJS.ReadableStream>(h, 'logs', { ...opts, abortSignal: signal }));
@@ -27,6 +30,7 @@ export async function openConsole(e: Engine, node: string, instance: string, end
   const c = e.conn(node);
   const info = await e.ownContainer(c, containerName(instance));
   if (!info) throw new DriverError(`node ${node}: no container for ${instance}`, false, node);
+  if (isVmContainer(info)) return vmConsole(e, c, info, ends); // a VM's console is its serial console
   if (!info.State.Running) throw new DriverError(`${instance} is not running on ${node} (${info.State.Status}): no console`, false, node);
   const tty = !!ends.tty;
   const h = c.docker.getContainer(info.Id);
