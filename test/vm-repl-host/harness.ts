@@ -60,7 +60,12 @@ export function makeDisk(file: string, mib = 64, format = true): void {
   execFileSync('sh', ['-c', format ? `mkfs.ext4 -q -F ${file} ${mib}M` : `truncate -s ${mib}M ${file}`]);
 }
 
-export interface Proc { readonly qmp: Qmp; readonly child: ChildProcess; readonly dir: string; kill(): Promise<void> }
+export interface Proc { readonly qmp: Qmp; readonly child: ChildProcess; readonly dir: string; readonly sock: string; kill(): Promise<void> }
+
+/** A new QMP connection to a process (the previous one closed: one client per socket). */
+export function reconnect(p: Proc): Promise<Qmp> {
+  return connect(p.sock, p.child, () => '');
+}
 
 async function connect(sock: string, child: ChildProcess, stderr: () => string): Promise<Qmp> {
   for (let i = 0; i < 200; i++) {
@@ -87,7 +92,7 @@ function run(bin: string, args: readonly string[], dir: string, sock: string): P
     child.kill('SIGKILL');
     await gone;
   };
-  return connect(sock, child, () => err).then((qmp) => ({ qmp, child, dir, kill }), async (e: unknown) => { await kill(); throw e; });
+  return connect(sock, child, () => err).then((qmp) => ({ qmp, child, dir, sock, kill }), async (e: unknown) => { await kill(); throw e; });
 }
 
 /** A VM on `image` (raw), serial console to DIR/console.log; `incoming` starts it as a migration destination. */

@@ -1,0 +1,40 @@
+/**
+ * Where a VM's migration stands, read from QEMU alone (query-status, query-migrate, query-jobs on both
+ * ends), and what to do about it. QEMU buffers no events, so after a reconnect or a master restart this is
+ * the only truth; the decision is pure, so that the same look always ends the same way, and it never leaves
+ * two running copies: the destination is resumed only when the source's migration completed (the source
+ * is then `postmigrate` and never resumes), the source only when the destination never ran.
+ */
+import type { JobInfo } from './jobs.ts';
+
+/** One end of a migration as QMP shows it; undefined when its process is gone. */
+export interface EndState {
+  /** query-status: running, paused, inmigrate, postmigrate, finish-migrate, … */
+  readonly status: string;
+  /** query-migrate's status (absent: no migration ever started there). */
+  readonly migration?: string;
+  readonly jobs: readonly JobInfo[];
+}
+
+export interface MigrationObservation {
+  readonly source?: EndState;
+  readonly dest?: EndState;
+}
+
+export type MigrationDecision =
+  /** The destination has (or will have) the guest: stop its export, resume it, quit the source. */
+  | { readonly kind: 'finish' }
+  /** The source keeps the guest: cancel migration and mirror, resume it if paused, quit the destination. */
+  | { readonly kind: 'cancel' }
+  /** Nothing ran or can run the guest's live state: it must boot from its disk (apply/ does, on the node whose disk is whole). */
+  | { readonly kind: 'lost'; readonly why: string };
+
+const finishedHere = (e: EndState | undefined) => e?.migration === 'completed';
+
+/** Pure. */
+export function migrationDecision(o: MigrationObservation): MigrationDecision {
+  if (o.dest?.status === 'running') return { kind: 'finish' };
+  if (o.dest && (finishedHere(o.source) || finishedHere(o.dest))) return { kind: 'finish' };
+  if (o.source) return { kind: 'cancel' };
+  return { kind: 'lost', why: o.dest ? `the source is gone and the destination's incoming migration is ${o.dest.migration ?? 'not started'}` : 'neither end is running' };
+}
