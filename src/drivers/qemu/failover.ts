@@ -5,6 +5,7 @@
  * in sync, the start of the last committed increment for an async one.
  */
 import type { Qmp } from './qmp.ts';
+import type { AsyncRecord } from './replicate.ts';
 
 /**
  * What the replicator last recorded of an async replica: `committing` means an increment was whole on the
@@ -14,7 +15,7 @@ import type { Qmp } from './qmp.ts';
  */
 export type ReplicaRecord =
   | { readonly mode: 'sync'; readonly inSync: boolean; readonly since?: number }
-  | { readonly mode: 'async'; readonly committedAt?: number; readonly pending: 'none' | 'writing' | 'committing'; readonly pendingAt?: number };
+  | AsyncRecord;
 
 export type ReplicaVerdict =
   | { readonly use: true; readonly finishCommit: boolean; readonly recoveryPoint: { readonly kind: 'none-lost' } | { readonly kind: 'at'; readonly at: number } }
@@ -38,4 +39,9 @@ export async function stopStorageDaemon(daemon: Qmp | undefined, timeoutMs = 10_
   if (!daemon) return;
   await daemon.execute('quit').catch(() => undefined); // the reply may lose the race with the close
   await Promise.race([daemon.closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`the storage daemon did not quit within ${timeoutMs} ms`)), timeoutMs))]);
+}
+
+/** The offline end of a commit the storage daemon was stopped in: the overlay names its backing file (the replica). */
+export function finishCommitArgv(overlayPath: string): readonly string[] {
+  return ['qemu-img', 'commit', '-f', 'qcow2', overlayPath];
 }

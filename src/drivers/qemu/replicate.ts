@@ -122,11 +122,15 @@ export function asyncFullCopy(primary: Qmp, replica: NbdTarget, onProgress?: Pro
 
 /**
  * One increment: an overlay opened aside on the secondary (`overlayPath`, a file the daemon may create),
- * the incremental backup written into it over NBD, and only then committed into the replica. Resolves
- * with the new recovery point. On a failure before the commit the overlay is dropped and the replica is
- * untouched (still its previous recovery point).
+ * the incremental backup written into it over NBD, and only then committed into the replica. `onWhole` is
+ * told the increment's point in time before the commit begins (a failover that finds a commit cut short
+ * finishes it from the whole overlay). Resolves with the new recovery point. On a failure before the commit
+ * the overlay is dropped and the replica is untouched (still its previous recovery point).
  */
-export async function shipIncrement(primary: Qmp, secondary: Qmp, secondaryAddress: NbdTarget['address'], overlayPath: string, timeoutMs = 120_000): Promise<number> {
+export async function shipIncrement(
+  primary: Qmp, secondary: Qmp, secondaryAddress: NbdTarget['address'], overlayPath: string,
+  onWhole: (at: number) => void | Promise<void> = () => {}, timeoutMs = 120_000,
+): Promise<number> {
   await openOverlay(secondary, overlayPath);
   let at: number;
   try {
@@ -135,8 +139,55 @@ export async function shipIncrement(primary: Qmp, secondary: Qmp, secondaryAddre
     await dropOverlay(secondary).catch(() => undefined);
     throw e;
   }
+  await onWhole(at);
   await commitOverlay(secondary, timeoutMs);
   return at;
+}
+
+export interface AsyncEnds {
+  readonly primary: Qmp;
+  /** The storage daemon on the secondary, and the address its NBD server listens on. */
+  readonly secondary: Qmp;
+  readonly address: NbdTarget['address'];
+  readonly overlayPath: string;
+}
+
+/** What an async replicator tells its owner as it goes (the owner persists it: failover.ts reads it). */
+export type AsyncRecord = {
+  readonly mode: 'async';
+  readonly committedAt?: number;
+  readonly pending: 'none' | 'writing' | 'committing';
+  readonly pendingAt?: number;
+  /** Set when replication stopped on an error: the instance is degraded until a new full copy. */
+  readonly error?: string;
+};
+
+/**
+ * Full copy, then an increment every intervalMs until stop() or an error (recorded, and the loop ends: the
+ * guest is never touched). `record` gets every state change, in order.
+ */
+export function replicateAsync(ends: AsyncEnds, intervalMs: number, record: (r: AsyncRecord) => void, onProgress?: ProgressFn): { stop(): Promise<void>; readonly done: Promise<void> } {
+  let stopping = false;
+  let wake = () => {};
+  let r: AsyncRecord = { mode: 'async', pending: 'writing' };
+  const set = (next: AsyncRecord) => { r = next; record(r); };
+  const done = (async () => {
+    try {
+      set(r);
+      set({ mode: 'async', pending: 'none', committedAt: await asyncFullCopy(ends.primary, { address: ends.address, export: REPLICA_EXPORT }, onProgress) });
+      await unexportReplica(ends.secondary);
+      while (!stopping) {
+        await new Promise<void>((res) => { const t = setTimeout(res, intervalMs); wake = () => { clearTimeout(t); res(); }; });
+        if (stopping) break;
+        set({ ...r, pending: 'writing' });
+        const at = await shipIncrement(ends.primary, ends.secondary, ends.address, ends.overlayPath, (whole) => set({ ...r, pending: 'committing', pendingAt: whole }));
+        set({ mode: 'async', pending: 'none', committedAt: at });
+      }
+    } catch (e) {
+      set({ ...r, error: e instanceof Error ? e.message : String(e) });
+    }
+  })();
+  return { done, stop: async () => { stopping = true; wake(); await done; } };
 }
 
 /** On the storage daemon: stop serving the replica itself (increments go through the overlay from now on). */
