@@ -6,12 +6,13 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { connectQmp, type Qmp } from '../../src/drivers/qemu/qmp.ts';
 import { storageDaemonArgv } from '../../src/drivers/qemu/storage-daemon.ts';
 import type { NbdAddress } from '../../src/drivers/qemu/nbd.ts';
 
-const GUEST = '/tmp/drover-vm-repl-guest';
+const GUEST_ROOT = '/tmp/drover-vm-repl-guest';
 const KERNEL_PKG = 'linux-image-6.1.0-57-cloud-amd64';
 const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'virtio_blk'];
 
@@ -22,6 +23,15 @@ mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in ${MODULES.join(' ')}; do insmod /mod/$m.ko; done
 i=0; while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 mount -t ext4 /dev/vda /data || { echo "GUEST: no disk"; sleep 3; poweroff -f; }
+# drover.bench=dd: time 256 direct 4 KiB writes, over and over (the write latency replication adds)
+if grep -q drover.bench=dd /proc/cmdline; then
+  while true; do
+    t0=$(cut -d' ' -f1 /proc/uptime | tr -d .)
+    dd if=/dev/zero of=/data/dd bs=4k count=256 oflag=direct conv=fsync 2>/dev/null
+    t1=$(cut -d' ' -f1 /proc/uptime | tr -d .)
+    echo "DD 256x4k ms=$(( (t1 - t0) * 10 ))"
+  done
+fi
 b=$(cat /data/boots 2>/dev/null || echo 0); b=$((b+1)); echo $b > /data/boots; sync
 n=$(cat /data/counter 2>/dev/null || echo 0)
 while true; do
@@ -39,8 +49,9 @@ export function unavailable(): string | undefined {
   return undefined;
 }
 
-/** Builds (once) the kernel and initramfs; returns their paths. */
+/** Builds (once per version of INIT) the kernel and initramfs; returns their paths. */
 export function guest(): { kernel: string; initrd: string } {
+  const GUEST = `${GUEST_ROOT}-${createHash('sha256').update(INIT).digest('hex').slice(0, 12)}`;
   const kernel = path.join(GUEST, 'vmlinuz'); const initrd = path.join(GUEST, 'initrd.gz');
   if (fs.existsSync(kernel) && fs.existsSync(initrd)) return { kernel, initrd };
   const work = fs.mkdtempSync(`${GUEST}-build-`);
@@ -56,8 +67,14 @@ export function guest(): { kernel: string; initrd: string } {
   return { kernel, initrd };
 }
 
-export function makeDisk(file: string, mib = 64, format = true): void {
-  execFileSync('sh', ['-c', format ? `mkfs.ext4 -q -F ${file} ${mib}M` : `truncate -s ${mib}M ${file}`]);
+/** A raw disk: ext4 (holding `fill` MiB of random data in /blob when asked) or, unformatted, a replica's or destination's blank. */
+export function makeDisk(file: string, mib = 64, format = true, fill = 0): void {
+  if (!format) { execFileSync('truncate', ['-s', `${mib}M`, file]); return; }
+  const content = `${file}.content`;
+  fs.mkdirSync(content, { recursive: true });
+  if (fill) execFileSync('sh', ['-c', `head -c ${fill}M /dev/urandom > ${path.join(content, 'blob')}`]);
+  execFileSync('mkfs.ext4', ['-q', '-F', '-d', content, file, `${mib}M`]);
+  fs.rmSync(content, { recursive: true, force: true });
 }
 
 export interface Proc { readonly qmp: Qmp; readonly child: ChildProcess; readonly dir: string; readonly sock: string; kill(): Promise<void> }
@@ -96,12 +113,12 @@ function run(bin: string, args: readonly string[], dir: string, sock: string): P
 }
 
 /** A VM on `image` (raw), serial console to DIR/console.log; `incoming` starts it as a migration destination. */
-export function startVm(dir: string, image: string, incoming = false): Promise<Proc> {
+export function startVm(dir: string, image: string, incoming = false, append = ''): Promise<Proc> {
   const g = guest();
   const sock = path.join(dir, 'qmp.sock');
   return run('qemu-system-x86_64', [
     '-name', path.basename(dir), '-M', 'pc-i440fx-7.2', '-m', '128', '-smp', '1', '-nodefaults', '-no-user-config', '-display', 'none',
-    '-kernel', g.kernel, '-initrd', g.initrd, '-append', 'console=ttyS0 quiet',
+    '-kernel', g.kernel, '-initrd', g.initrd, '-append', `console=ttyS0 quiet ${append}`.trim(),
     '-blockdev', `driver=file,filename=${image},node-name=proto0,discard=unmap`,
     '-blockdev', 'driver=raw,file=proto0,node-name=disk0', '-device', 'virtio-blk-pci,drive=disk0,id=vblk0',
     '-chardev', `file,id=ser0,path=${path.join(dir, 'console.log')}`, '-serial', 'chardev:ser0',
