@@ -26,6 +26,16 @@ export interface BackendCapabilities {
    * stops it while its copies take the new name, `no`: the backend cannot (the plan says so).
    */
   readonly rename: 'in-place' | 'restart' | 'no';
+  /** Absent: the backend runs no VMs. */
+  readonly vm?: VmCapabilities;
+}
+
+/** What a backend does with `hypervisor: kvm` instances (virtual machines). */
+export interface VmCapabilities {
+  /** Runs VMs at all. */
+  readonly supported: boolean;
+  /** Moves a running VM keeping its state (QEMU's migration with its storage); else VMs move cold. */
+  readonly liveMigration: boolean;
 }
 
 /** What a Node manifest must say on this backend. */
@@ -46,13 +56,17 @@ export const BACKENDS = {
   sim: {
     description: 'the embedded simulator',
     // it stands in for Ganeti's VMs, whose memory and vcpus take effect at the next boot (gnt-instance modify -B)
-    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], restartResize: ['memory', 'vcpus'], images: false, rename: 'in-place' },
+    capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], restartResize: ['memory', 'vcpus'], images: false, rename: 'in-place',
+      // it models VMs (boot time, QEMU's overhead) so that plans and capacity can be tried without QEMU
+      vm: { supported: true, liveMigration: false } },
     node: { capacity: true },
   },
   docker: {
     description: 'Docker engines',
     // memory and CPU limits through the engine's container update API (`docker update`)
-    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: ['memory', 'vcpus'], restartResize: [], images: true, rename: 'restart' },
+    capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: ['memory', 'vcpus'], restartResize: [], images: true, rename: 'restart',
+      // VMs: QEMU in a container (drivers/docker/vm/); they move cold until QEMU's live migration is wired in
+      vm: { supported: true, liveMigration: false } },
     node: { capacity: false, endpoint: { example: 'unix:///var/run/docker.sock' } },
   },
 } as const satisfies Readonly<Record<string, BackendInfo>>;

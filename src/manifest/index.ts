@@ -10,6 +10,7 @@ import { checkDocument } from './document.ts';
 import { expandPaths, readText } from './files.ts';
 import { Gaps } from './gaps.ts';
 import { checkTlsFiles } from './tls.ts';
+import { checkVmFiles } from './vm.ts';
 import type { AnyManifest } from './types.ts';
 import { parseYamlFile } from './yaml.ts';
 
@@ -24,7 +25,7 @@ export type LoadResult =
 export const DEFAULT_MANIFEST_PATH = 'manifests';
 
 export interface LoadOptions {
-  /** Also read the files manifests name (a node's TLS ca, cert, key) and report those missing or unparsable. */
+  /** Also read the files manifests name (a node's TLS ca, cert, key; a VM's image and boot files) and report those missing or unparsable. */
   readonly checkFiles?: boolean;
 }
 
@@ -43,7 +44,7 @@ export async function loadManifests(paths: readonly string[], options: LoadOptio
     diags.error({ file: paths[0] ?? '.', line: 1, column: 1 }, 'no manifest files (*.yaml, *.yml) found');
   }
   const desired = buildDesired(manifests, gaps, diags);
-  if (options.checkFiles === true) await checkTlsFiles(desired, manifests, diags);
+  if (options.checkFiles === true) await Promise.all([checkTlsFiles(desired, manifests, diags), checkVmFiles(desired, manifests, diags)]);
   if (diags.errorCount > 0) return { ok: false, diagnostics: [...diags.sorted('error'), ...diags.sorted('warning')] };
   return { ok: true, desired, files, warnings: diags.sorted('warning') };
 }

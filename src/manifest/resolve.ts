@@ -168,12 +168,14 @@ export function resolveInstance(m: Manifest<'Instance'>, cluster: DesiredCluster
   const f = new Fields(m, diags);
   const { spec } = m;
   const d = cluster.defaults;
+  const vm = spec.hypervisor === 'kvm' ? vmFields(f, m) : containerOnly(f, spec);
   return {
     name: m.name,
     labels: m.labels,
     ...(m.renamedFrom !== undefined && { renamedFrom: m.renamedFrom }),
     cluster: spec.cluster,
     image: spec.image ?? d.image,
+    ...vm,
     memory: spec.memory === undefined ? d.memory : f.bytes('/spec/memory', spec.memory),
     vcpus: spec.vcpus ?? d.vcpus,
     diskTemplate: spec.diskTemplate ?? d.diskTemplate,
@@ -189,4 +191,38 @@ export function resolveInstance(m: Manifest<'Instance'>, cluster: DesiredCluster
     source: m.doc.root,
     ...(spec.disks?.length && { fieldSources: Object.fromEntries(spec.disks.map((_, i) => [`disks[${i}].size`, where(m, `/spec/disks/${i}/size`)])) }),
   };
+}
+
+/**
+ * A VM's fields (`hypervisor: kvm`): its image and boot files are files on the master, relative to the
+ * manifest (checked when files are read: manifest/vm.ts); its disks are block devices, so a mount path is an
+ * error, and so is what only a container has (a command, published ports).
+ */
+function vmFields(f: Fields, m: Manifest<'Instance'>): Pick<DesiredInstance, 'image' | 'hypervisor' | 'boot' | 'machine'> {
+  const { spec } = m;
+  const base = dirname(m.doc.file);
+  spec.disks?.forEach((disk, i) => {
+    if (disk.mount !== undefined) f.error(`/spec/disks/${i}/mount`, 'a VM\'s disks are block devices (hypervisor: kvm): no mount path; the guest mounts its disks itself');
+  });
+  if (spec.command !== undefined) f.error('/spec/command', 'a VM (hypervisor: kvm) runs no command: it boots its image or kernel');
+  if (spec.ports.length > 0) f.error('/spec/ports', 'a VM (hypervisor: kvm) publishes no ports (guest networking is not supported yet)');
+  if (spec.image === undefined && spec.boot === undefined) f.error('/spec/hypervisor', 'a VM needs an image (the disk image disk 0 starts from) or a boot kernel');
+  const boot = spec.boot && {
+    kernel: resolvePath(base, spec.boot.kernel),
+    ...(spec.boot.initrd !== undefined && { initrd: resolvePath(base, spec.boot.initrd) }),
+    ...(spec.boot.cmdline !== undefined && { cmdline: spec.boot.cmdline }),
+  };
+  return {
+    image: spec.image === undefined ? '' : resolvePath(base, spec.image),
+    hypervisor: 'kvm',
+    ...(boot && { boot }),
+    ...(spec.machine !== undefined && { machine: spec.machine }),
+  };
+}
+
+/** A container has no boot files or machine type. */
+function containerOnly(f: Fields, spec: Manifest<'Instance'>['spec']): Record<string, never> {
+  if (spec.boot !== undefined) f.error('/spec/boot', 'only a VM boots a kernel: set hypervisor: kvm');
+  if (spec.machine !== undefined) f.error('/spec/machine', 'only a VM has a machine type: set hypervisor: kvm');
+  return {};
 }

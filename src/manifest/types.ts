@@ -49,6 +49,9 @@ export type PortDoc = string | number | { readonly container: number; readonly h
 export interface InstanceSpecDoc {
   readonly cluster: string;
   readonly image?: string;
+  readonly hypervisor?: 'container' | 'kvm';
+  readonly boot?: { readonly kernel: string; readonly initrd?: string; readonly cmdline?: string };
+  readonly machine?: string;
   readonly memory?: Quantity;
   readonly vcpus?: number;
   readonly diskTemplate?: DiskTemplate;

@@ -27,6 +27,19 @@ export interface DiskSpec {
 /** Where a disk without a mount point appears on backends with a filesystem view (docker): /data, /data1, … by its index. */
 export const defaultMount = (index: number): string => (index === 0 ? '/data' : `/data${index}`);
 
+/**
+ * What runs an instance (Ganeti's word): a container, or a virtual machine (QEMU, accelerated with /dev/kvm
+ * where the node has it, emulated where not). Absent in a spec: a container.
+ */
+export type Hypervisor = 'container' | 'kvm';
+
+/** A VM's direct kernel boot: files on the master (absolute paths), distributed to its nodes. */
+export interface VmBoot {
+  readonly kernel: string;
+  readonly initrd?: string;
+  readonly cmdline?: string;
+}
+
 export interface PortSpec {
   readonly container: number;
   readonly host?: number;
@@ -110,7 +123,14 @@ export interface DesiredInstance {
   /** metadata.renamedFrom: the name Drover knows it by until the rename is done (plan/rename.ts). */
   readonly renamedFrom?: string;
   readonly cluster: string;
+  /** A container image; for a VM (`hypervisor: kvm`), the disk image file on the master that disk 0 starts from ('' for none). */
   readonly image: string;
+  /** Absent: a container. */
+  readonly hypervisor?: 'kvm';
+  /** VMs only: direct kernel boot. */
+  readonly boot?: VmBoot;
+  /** VMs only: the pinned QEMU machine type (absent: drivers/qemu/argv.ts DEFAULT_MACHINE). */
+  readonly machine?: string;
   readonly memory: number; // bytes
   readonly vcpus: number;
   readonly diskTemplate: DiskTemplate;

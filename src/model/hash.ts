@@ -64,9 +64,14 @@ function asMade(spec: InstanceSpec, seen: SeenLimits): InstanceSpec {
   };
 }
 
-/** What the v2 hash digests: the spec's hashed fields, keyed, defaults left out. */
+/**
+ * What the v2 hash digests: the spec's hashed fields, keyed, defaults left out. A VM's memory and vcpus are
+ * QEMU's command line, which only a new QEMU changes: hashed (the field `vm`; containers have none, so
+ * their hashes are as before).
+ */
 function canonicalSpec(spec: InstanceSpec): string {
-  return canonical({ ...spec, disks: spec.disks.map(({ size: _grown, ...disk }) => disk) }, NOT_HASHED) ?? '{}';
+  const vm = spec.hypervisor === 'kvm' ? { vm: { memory: spec.memory, vcpus: spec.vcpus } } : {};
+  return canonical({ ...spec, ...vm, disks: spec.disks.map(({ size: _grown, ...disk }) => disk) }, NOT_HASHED) ?? '{}';
 }
 
 /**

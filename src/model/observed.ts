@@ -20,6 +20,8 @@ export interface ObservedContainer {
    */
   readonly memory?: number;
   readonly vcpus?: number;
+  /** A VM's accelerator: `kvm` (hardware) or `tcg` (emulated); absent for containers. */
+  readonly accel?: 'kvm' | 'tcg';
   /** One run of its health check (observe/ runs it for running containers that declare one). */
   readonly health?: HealthResult;
 }

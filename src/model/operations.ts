@@ -3,12 +3,19 @@
  * `type`. `cause` says why, as data (causes.ts); the sentence people read is rendered from it.
  */
 import type { Cause } from './causes.ts';
-import type { DiskSpec, DiskTemplate, HealthCheck, PortSpec } from './desired.ts';
+import type { DiskSpec, DiskTemplate, HealthCheck, PortSpec, VmBoot } from './desired.ts';
 
-/** What a container is made of: everything the driver needs to create it, and nothing else. */
+/**
+ * What a container (or a VM) is made of: everything the driver needs to create it, and nothing else. The VM
+ * fields are absent on containers, so that they change no container's spec hash (model/hash.ts).
+ */
 export interface InstanceSpec {
   readonly name: string;
+  /** A container image; for a VM the disk image file disk 0 starts from ('' for none). */
   readonly image: string;
+  readonly hypervisor?: 'kvm';
+  readonly boot?: VmBoot;
+  readonly machine?: string;
   readonly memory: number; // bytes
   readonly vcpus: number;
   readonly diskTemplate: DiskTemplate;

@@ -10,7 +10,8 @@ import type { MigrateInstance, MigrationForecast, Operation } from '../model/ope
 
 export function forecastMigration(op: MigrateInstance, desired: Desired, observed: Observed): MigrationForecast {
   const cluster = desired.clusters.get(desired.instances.get(op.instance)?.cluster ?? '');
-  if (!cluster || !capabilitiesOf(cluster.backend).liveMigration) return { path: 'cold', cause: 'backend' };
+  const caps = cluster && capabilitiesOf(cluster.backend);
+  if (!caps || !(op.spec.hypervisor === 'kvm' ? caps.vm?.liveMigration === true : caps.liveMigration)) return { path: 'cold', cause: 'backend' };
   if (!op.start) return { path: 'cold', cause: 'stopped' };
   if (op.spec.ports.length > 0) return { path: 'cold', cause: 'ports' };
   const nodes = [op.from, op.to];

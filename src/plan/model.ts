@@ -6,7 +6,7 @@
 import type { ClusterModel, InstanceModel, NodeModel } from '../alloc/model.ts';
 import type { DesiredCluster, DesiredInstance } from '../model/desired.ts';
 import { nodeCapacity, type NodeFacts } from './facts.ts';
-import { diskBytes } from './spec.ts';
+import { diskBytes, hostMemory } from './spec.ts';
 import type { PlanInput } from './types.ts';
 
 /**
@@ -34,7 +34,7 @@ export function nodeModels(input: PlanInput, cluster: DesiredCluster, facts: Rea
 export function instanceModel(i: DesiredInstance, primary: string | undefined, secondary: string | undefined): InstanceModel {
   return {
     name: i.name,
-    memory: i.memory,
+    memory: hostMemory(i),
     vcpus: i.vcpus,
     disk: diskBytes(i),
     template: i.diskTemplate,

@@ -3,6 +3,7 @@
  * the store. Pure, like the planner.
  */
 import type { Desired, DesiredCluster } from '../model/desired.ts';
+import { hostMemory } from './spec.ts';
 import { failoverBlocked, nodeCapacity, partitionGuard, replicaCount, replicaHealth, type PartitionGuard } from './facts.ts';
 import { describeFailoverBlock, describeGuard } from './reasons.ts';
 import type { HealthResult, Observed } from '../model/observed.ts';
@@ -38,6 +39,9 @@ export interface InstanceStatus {
   readonly recoveryPoint?: number;
   /** Its health check's last run, when it declares one and runs. */
   readonly health?: HealthResult;
+  /** `kvm` for a VM (absent: a container), and the accelerator its QEMU runs with where it runs. */
+  readonly hypervisor?: 'kvm';
+  readonly accel?: 'kvm' | 'tcg';
 }
 
 /** A cluster whose automatic failover the partition guard stops now, and why in words. */
@@ -64,6 +68,7 @@ export function clusterStatus(desired: Desired, observed: Observed, store: Store
     const replica = { up: secondary?.health === 'up', volumes: replicaCount(secondary?.volumes.filter((v) => v.instance === d.name) ?? []) };
     return {
       name: d.name, state, desiredState: d.state, diskTemplate: d.diskTemplate, memory: d.memory, vcpus: d.vcpus,
+      ...(d.hypervisor && { hypervisor: d.hypervisor }), ...(container?.accel && { accel: container.accel }),
       degraded: d.diskTemplate === 'replicated' && !!p && replicaHealth(d.disks.length, p, replica).kind !== 'synced',
       ...(p && { primary: p.primary }), ...(p?.secondary && { secondary: p.secondary }),
       ...(p?.lastSync && p.lastSync.node === p.secondary && { recoveryPoint: p.lastSync.at }),
@@ -124,7 +129,7 @@ function nodeLoad(desired: Desired, instances: readonly InstanceStatus[]): Map<s
     if (i.primary) {
       const l = at(i.primary);
       l.disk += disk;
-      if (i.desiredState !== 'absent') { l.memory += i.memory; l.vcpus += i.vcpus; l.primaries++; }
+      if (i.desiredState !== 'absent') { l.memory += i.hypervisor === 'kvm' ? hostMemory(i) : i.memory; l.vcpus += i.vcpus; l.primaries++; }
     }
     if (i.secondary) { const l = at(i.secondary); l.disk += disk; l.secondaries++; }
   }

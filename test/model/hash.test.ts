@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { specHash, specMatches } from '../../src/model/hash.ts';
 import { specHashV1 } from '../../src/model/hash-v1.ts';
 import type { InstanceSpec } from '../../src/model/operations.ts';
+import { toSpec } from '../../src/plan/spec.ts';
 
 const MiB = 1024 * 1024;
 /** The three specs of test/fixtures/upgrade, as today's planner builds them, with the hashes v1 gave them there. */
@@ -103,6 +104,17 @@ test('specMatches: a hash of an unknown version, or no hash at all, matches noth
   assert.not.ok(specMatches(v3, web));
   assert.not.ok(specMatches('', web));
   assert.not.ok(specMatches('x', web));
+});
+
+test('VM fields (hypervisor, boot, machine) change no container hash: absent on containers, and a VM hashes its memory and vcpus', () => {
+  assert.is(specHash(toSpec({ ...plain, labels: {}, cluster: 'c', state: 'running', antiAffinity: [], source: { file: 'f', line: 1, column: 1 } })), 'v2:5bd24b6b0065');
+  const vm: InstanceSpec = { ...plain, image: '/srv/img/root.img', hypervisor: 'kvm', boot: { kernel: '/srv/vmlinuz' }, machine: 'pc-i440fx-7.2' };
+  assert.is.not(specHash(vm), specHash(plain));
+  // a container's memory changes in place (not hashed); a VM's is QEMU's command line (hashed)
+  assert.is(specHash({ ...plain, memory: 2 * plain.memory }), specHash(plain));
+  assert.is.not(specHash({ ...vm, memory: 2 * vm.memory }), specHash(vm));
+  assert.is.not(specHash({ ...vm, vcpus: 2 }), specHash(vm));
+  assert.is.not(specHash({ ...vm, machine: 'pc-q35-7.2' }), specHash(vm));
 });
 
 test.run();

@@ -33,6 +33,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
     ])));
     // what a failing check said: the table has room for a word only
     for (const i of s.instances) if (i.health && !i.health.ok) io.out(`  ${i.name}: unhealthy: ${i.health.output}`);
+    for (const i of s.instances) {
+      if (i.hypervisor) io.out(`  ${i.name}: virtual machine${i.accel === 'kvm' ? ', accelerated (kvm)' : i.accel === 'tcg' ? ', emulated (tcg: no hardware KVM on its node)' : ''}`);
+    }
     return EXIT.ok;
   });
   return code ?? EXIT.error;

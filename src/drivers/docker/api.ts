@@ -50,9 +50,13 @@ export function labelsOf(x: { Labels?: Record<string, string> | null } | { Confi
 }
 
 export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  return (await readAllBuffer(stream)).toString();
+}
+
+export async function readAllBuffer(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream as AsyncIterable<Buffer | string>) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
-  return Buffer.concat(chunks).toString();
+  return Buffer.concat(chunks);
 }
 
 /** The error reported inside a 200 JSON-lines stream (image load, pull), if any. */

@@ -11,6 +11,7 @@ import { alreadyDone, type Conn, type Engine } from './engine.ts';
 import { ensureImage } from './images.ts';
 import { LABEL, containerName, helperName, volumeName } from './names.ts';
 import { createDisks } from './volumes.ts';
+import { createVm, isVmContainer, removeVmContainer, startVm, stopVm } from './vm/lifecycle.ts';
 
 /** Network settings: none without ports; a bridge with published ports; host networking on bridge-less engines. */
 async function networkFor(e: Engine, c: Conn, spec: InstanceSpec): Promise<Record<string, unknown>> {
@@ -42,6 +43,7 @@ const isWanted = (e: Engine, info: ContainerInfo | undefined, spec: InstanceSpec
 };
 
 export async function createInstance(e: Engine, node: string, spec: InstanceSpec, generation: number): Promise<void> {
+  if (spec.hypervisor === 'kvm') { await createVm(e, node, spec, generation); return; }
   const c = e.conn(node);
   const name = containerName(spec.name);
   const hash = specHash(spec);
@@ -90,6 +92,7 @@ export async function startInstance(e: Engine, node: string, instance: string): 
   const name = containerName(instance);
   const info = await e.ownContainer(c, name);
   if (!info) throw new DriverError(`node ${node}: instance ${instance} has no container (${name}) to start`, false, node);
+  if (isVmContainer(info)) return startVm(e, c, info);
   if (info.State.Running) return;
   await alreadyDone(e.call(c, `start container ${name}`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal }), Math.max(e.timeout, 60_000)));
 }
@@ -116,6 +119,7 @@ export async function stopInstance(e: Engine, node: string, instance: string): P
   const name = containerName(instance);
   const info = await e.ownContainer(c, name);
   if (!info) return; // nothing runs
+  if (isVmContainer(info)) { await stopVm(e, c, info); return; }
   if (!info.State.Running && info.State.Status !== 'paused' && info.State.Status !== 'restarting') return;
   await alreadyDone(e.maybe(c, `stop container ${name}`, (signal) => c.docker.getContainer(info.Id).stop({ t: e.stopTimeoutS, abortSignal: signal }), e.stopCallMs));
 }
@@ -127,6 +131,7 @@ export async function removeInstance(e: Engine, node: string, instance: string):
   const name = containerName(instance);
   const info = await e.ownContainer(c, name);
   if (!info) return;
+  if (isVmContainer(info)) return removeVmContainer(e, c, info);
   await stopInstance(e, node, instance);
   await e.maybe(c, `remove container ${name}`, (signal) => c.docker.getContainer(info.Id).remove({ force: true, v: false, abortSignal: signal }), e.stopCallMs);
 }

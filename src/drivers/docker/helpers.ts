@@ -20,12 +20,14 @@ export async function createHelper(e: Engine, c: Conn, instance: string, what: s
   host?: boolean;
   /** its network (default none): `container:<id>` shares an instance's (a TCP health check, health.ts) */
   network?: string;
+  /** another image than the helper image (the QEMU image prepares a VM's files), with this entrypoint */
+  image?: { readonly name: string; readonly entrypoint: readonly string[] };
 }): Promise<Docker.Container> {
   const name = helperName(instance, what);
-  await ensureImage(e, c, e.helperImage);
+  if (!opts.image) await ensureImage(e, c, e.helperImage);
   await e.removeContainerByName(c, name);
   const create = (): Promise<Docker.Container> => e.call(c, `create helper ${name}`, (signal) => c.docker.createContainer({
-    name, Image: e.helperImage, Cmd: opts.cmd ?? ['true'], Entrypoint: [],
+    name, Image: opts.image?.name ?? e.helperImage, Cmd: opts.cmd ?? ['true'], Entrypoint: [...(opts.image?.entrypoint ?? [])],
     Labels: { [LABEL.cluster]: e.cluster, [LABEL.instance]: instance, [LABEL.helper]: what },
     HostConfig: {
       NetworkMode: opts.network ?? 'none', RestartPolicy: { Name: 'no' },
@@ -53,7 +55,7 @@ export async function removeHelper(e: Engine, c: Conn, h: Docker.Container | und
 
 /** Run a helper to completion and return its output. */
 export async function runHelper(e: Engine, c: Conn, instance: string, what: string, cmd: string[],
-  mounts: readonly HelperMount[] = [], timeoutMs = 120_000, place: { host?: boolean; network?: string } = {}): Promise<RunResult> {
+  mounts: readonly HelperMount[] = [], timeoutMs = 120_000, place: { host?: boolean; network?: string; binds?: string[] } = {}): Promise<RunResult> {
   const h = await createHelper(e, c, instance, what, { cmd, mounts, ...place });
   try {
     await e.call(c, `start helper ${what}`, (signal) => h.start({ abortSignal: signal }));

@@ -16,6 +16,13 @@ export const LABEL = {
   helper: 'drover.helper',
   /** marks the per-instance, per-node role marker volume (see promoteDisks) */
   meta: 'drover.meta',
+  /** a VM's container and its run volume (QEMU in a container, drivers/docker/vm/) */
+  vm: 'drover.vm',
+  /** on a VM's container: the accelerator it runs with, kvm | tcg */
+  accel: 'drover.accel',
+  /** on a VM's container: the guest's memory (bytes) and vcpus (the container's own limits add QEMU's overhead) */
+  vmMemory: 'drover.vm.memory',
+  vmVcpus: 'drover.vm.vcpus',
 } as const;
 
 /**
@@ -28,4 +35,6 @@ export const containerName = (instance: string): string => `drover-${instance}`;
 export const volumeName = (instance: string, disk: number): string => `drover-${instance}-d${disk}`;
 /** Empty volume whose labels say which role and generation this node's copy of the instance has. */
 export const markerName = (instance: string): string => `drover-${instance}-meta`;
+/** A VM's run volume: QMP and console sockets, the console log, its boot files. */
+export const runVolumeName = (instance: string): string => `drover-${instance}-run`;
 export const helperName = (instance: string, what: string): string => `drover-${instance}-${what}`;

@@ -34,7 +34,8 @@ export function observeContainers(cluster: string, containers: readonly { Id?: s
   for (const ct of containers) {
     const l = ct.Labels ?? {};
     if (!isInstance(cluster, l)) continue;
-    const lim = ct.Id ? limits.get(ct.Id) : undefined;
+    // a VM's container limits add QEMU's overhead: the guest's own figures are on its labels
+    const lim = l[LABEL.vm] === '1' ? { Memory: Number(l[LABEL.vmMemory]), NanoCpus: Number(l[LABEL.vmVcpus]) * 1e9 } : ct.Id ? limits.get(ct.Id) : undefined;
     out.push({
       instance: l[LABEL.instance]!,
       state: ct.State === 'running' || ct.State === 'restarting' || ct.State === 'paused' ? 'running' : 'stopped',
@@ -42,6 +43,7 @@ export function observeContainers(cluster: string, containers: readonly { Id?: s
       generation: Number(l[LABEL.generation] ?? 0),
       ...(lim?.Memory && { memory: lim.Memory }),
       ...(lim?.NanoCpus && { vcpus: lim.NanoCpus / 1e9 }),
+      ...(l[LABEL.accel] === 'kvm' || l[LABEL.accel] === 'tcg' ? { accel: l[LABEL.accel] as 'kvm' | 'tcg' } : {}),
     });
   }
   return out;

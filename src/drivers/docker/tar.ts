@@ -135,7 +135,8 @@ export type TarEntry =
   | { readonly type: 'dir'; readonly name: string; readonly mode?: number }
   | { readonly type: 'symlink'; readonly name: string; readonly target: string };
 
-function header(name: string, typeflag: string, mode: number, size: number, mtime: number, link = ''): Buffer {
+/** One ustar header (name and link target < 100 bytes, owner root): also for streaming a big file (drivers/docker/vm). */
+export function header(name: string, typeflag: string, mode: number, size: number, mtime: number, link = ''): Buffer {
   const h = Buffer.alloc(BLOCK);
   const oct = (n: number, width: number): string => `${n.toString(8).padStart(width - 1, '0')}\0`;
   h.write(name, 0, 100, 'utf8');

@@ -1,0 +1,213 @@
+/**
+ * A VM instance on a Docker engine: QEMU in the container `drover-<instance>` of Drover's QEMU image, each
+ * disk a raw file `disk.img` in the instance's disk volume (the same labelled volumes as a container's, so
+ * disk sync, moves and removal work unchanged), and a run volume for the sockets, the console log and the
+ * boot files. The container runs without privileges or added capabilities (read-only root, all capabilities
+ * dropped, no-new-privileges), with /dev/kvm only on nodes that have hardware KVM (accel.ts), on the host's
+ * network so that migration and NBD streams can reach the node's address (see vm/index.ts).
+ */
+import type Docker from 'dockerode';
+import { DriverError } from '../../driver.ts';
+import type { InstanceSpec } from '../../../model/operations.ts';
+import { specHash, specMatches } from '../../../model/hash.ts';
+import { VM_PATHS, vmArgv, type VmArgvOptions } from '../../qemu/argv.ts';
+import { demuxLogs, labelsOf, loose, type ContainerInfo } from '../api.ts';
+import type { Conn, Engine } from '../engine.ts';
+import { createHelper, removeHelper } from '../helpers.ts';
+import { LABEL, containerName, runVolumeName, volumeName } from '../names.ts';
+import { createDisks, ensureVolume } from '../volumes.ts';
+import { nodeAccel, type Accel } from './accel.ts';
+import { openQmp } from './monitor.ts';
+import { QEMU_BINARY, ensureQemuImage } from './qemu-image.ts';
+import { tarOfFiles } from './streams.ts';
+
+/** QEMU's own memory beside the guest's (TCG cache 32 MiB, QEMU ~50 MiB, page cache of the disk files). */
+export const CONTAINER_OVERHEAD = 256 * 2 ** 20;
+/** How long a guest gets to power off after an ACPI powerdown before QEMU is told to quit. */
+export const POWERDOWN_TIMEOUT_MS = 60_000;
+
+export const isVmContainer = (info: ContainerInfo): boolean => labelsOf(info)[LABEL.vm] === '1';
+
+/** The argv of this spec, as the container and a migration's destination get it. */
+export function argvOf(spec: InstanceSpec, opts: VmArgvOptions): string[] {
+  return vmArgv({
+    name: spec.name, memory: spec.memory, vcpus: spec.vcpus, disks: spec.disks.length,
+    ...(spec.machine !== undefined && { machine: spec.machine }),
+    ...(spec.boot && { boot: { initrd: spec.boot.initrd !== undefined, ...(spec.boot.cmdline !== undefined && { cmdline: spec.boot.cmdline }) } }),
+  }, opts);
+}
+
+/** The volumes of the VM: each disk at VM_PATHS.disk(i), the run volume at VM_PATHS.run. */
+const mountsOf = (spec: InstanceSpec): { Type: 'volume'; Source: string; Target: string }[] => [
+  { Type: 'volume', Source: runVolumeName(spec.name), Target: VM_PATHS.run },
+  ...spec.disks.map((_, i) => ({ Type: 'volume' as const, Source: volumeName(spec.name, i), Target: VM_PATHS.disk(i) })),
+];
+
+/**
+ * The shell script of the preparation container: each disk file that is not there yet is made aside and
+ * renamed when whole (so a crash never leaves a half disk): from the uploaded seed image where there is one
+ * (disk 0: any format qemu-img reads, converted to raw, grown to the declared size), else empty (sparse).
+ */
+function prepareScript(spec: InstanceSpec): string {
+  const lines = ['set -e'];
+  spec.disks.forEach((d, i) => {
+    const file = VM_PATHS.diskFile(i);
+    const seed = `${VM_PATHS.disk(i)}/seed.img`;
+    lines.push(`if [ ! -e ${file} ]; then`,
+      `  if [ -e ${seed} ]; then qemu-img convert -O raw ${seed} ${file}.part; else truncate -s ${d.size} ${file}.part; fi`,
+      `  [ $(stat -c %s ${file}.part) -ge ${d.size} ] || truncate -s ${d.size} ${file}.part`,
+      `  mv ${file}.part ${file}`, 'fi', `rm -f ${seed}`);
+  });
+  lines.push('sync');
+  return lines.join('\n');
+}
+
+/** Does disk 0's volume already hold its disk file? (The archive API answers on a created container.) */
+async function hasDiskFile(e: Engine, c: Conn, h: Docker.Container): Promise<boolean> {
+  const st = await e.maybe(c, 'stat disk file', (signal) => loose<unknown>(h, 'infoArchive', { path: VM_PATHS.diskFile(0), abortSignal: signal }));
+  return st !== undefined;
+}
+
+/** Make the VM's files exist on the node: disk files (disk 0 seeded from `spec.image`), boot files (always refreshed). */
+async function prepare(e: Engine, c: Conn, spec: InstanceSpec, image: string): Promise<void> {
+  const h = await createHelper(e, c, spec.name, 'vmprep', {
+    image: { name: image, entrypoint: ['/bin/sh', '-c'] }, cmd: [prepareScript(spec)],
+    mounts: mountsOf(spec).map((m) => ({ source: m.Source, target: m.Target })),
+  });
+  const upload = async (path: string, files: Record<string, string>): Promise<void> => {
+    await e.call(c, `upload ${Object.values(files).join(', ')}`, (signal) =>
+      h.putArchive(tarOfFiles(files), { path, abortSignal: signal }), Math.max(e.timeout, 600_000));
+  };
+  try {
+    if (spec.boot) await upload(VM_PATHS.run, { 'boot/kernel': spec.boot.kernel, ...(spec.boot.initrd && { 'boot/initrd': spec.boot.initrd }) });
+    if (spec.image !== '' && spec.disks.length > 0 && !(await hasDiskFile(e, c, h))) await upload(VM_PATHS.disk(0), { 'seed.img': spec.image });
+    await e.call(c, 'prepare VM files', (signal) => h.start({ abortSignal: signal }));
+    const res = await e.call(c, 'prepare VM files: wait', (signal) => loose<{ StatusCode: number }>(h, 'wait', { abortSignal: signal }), 600_000);
+    if (res.StatusCode !== 0) {
+      const logs = await e.call(c, 'prepare VM files: output', (signal) => loose<Buffer>(h, 'logs', { stdout: true, stderr: true, abortSignal: signal }));
+      throw new DriverError(`node ${c.name}: preparing the disks of VM ${spec.name} failed (exit ${res.StatusCode}): ${demuxLogs(Buffer.from(logs)).stderr.trim().slice(-400)}`, false, c.name);
+    }
+  } finally {
+    await removeHelper(e, c, h);
+  }
+}
+
+const isWanted = (e: Engine, info: ContainerInfo | undefined, spec: InstanceSpec, generation: number): boolean => {
+  const l = info ? labelsOf(info) : {};
+  return info !== undefined && e.ours(l) && l[LABEL.vm] === '1' && specMatches(l[LABEL.spec] ?? '', spec) && Number(l[LABEL.generation]) === generation;
+};
+
+export interface VmContainerOptions {
+  /** A migration's destination: QEMU waits for `migrate-incoming` and stays paused until `cont`. */
+  readonly incoming?: boolean;
+  /** The container's name (default `drover-<instance>`; a migration's destination may use another while both exist). */
+  readonly name?: string;
+}
+
+/**
+ * Create the VM's container (stopped): its volumes and files first, then the container with the argv of
+ * its spec. An existing one with the same spec hash and generation is kept. Returns the accelerator.
+ */
+export async function createVm(e: Engine, node: string, spec: InstanceSpec, generation: number, opts: VmContainerOptions = {}): Promise<Accel> {
+  const c = e.conn(node);
+  const name = opts.name ?? containerName(spec.name);
+  const have = await e.ownContainer(c, name);
+  if (isWanted(e, have, spec, generation) && !opts.incoming) return labelsOf(have!)[LABEL.accel] === 'kvm' ? 'kvm' : 'tcg';
+  if (have) await removeVmContainer(e, c, have);
+  const image = await ensureQemuImage(e, c);
+  for (let i = 0; i < spec.disks.length; i++) {
+    const v = await e.inspectVolume(c, volumeName(spec.name, i));
+    if (v && !e.ours(labelsOf(v))) throw e.foreign(c, 'volume', volumeName(spec.name, i));
+    if (!v) { await createDisks(e, node, spec.name, spec.disks, 'primary', generation); break; }
+  }
+  await ensureVolume(e, c, runVolumeName(spec.name), { [LABEL.instance]: spec.name, [LABEL.vm]: '1' });
+  await prepare(e, c, spec, image);
+  const accel = await nodeAccel(e, c);
+  const body = {
+    name,
+    Image: image,
+    Entrypoint: [QEMU_BINARY],
+    Cmd: argvOf(spec, { accel, ...(opts.incoming && { incoming: true }) }),
+    Labels: {
+      [LABEL.cluster]: e.cluster, [LABEL.instance]: spec.name, [LABEL.role]: 'primary',
+      [LABEL.generation]: String(generation), [LABEL.spec]: specHash(spec), [LABEL.vm]: '1', [LABEL.accel]: accel,
+      [LABEL.vmMemory]: String(spec.memory), [LABEL.vmVcpus]: String(spec.vcpus),
+    },
+    HostConfig: {
+      NetworkMode: 'host',
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      Memory: spec.memory + CONTAINER_OVERHEAD,
+      PidsLimit: 256,
+      RestartPolicy: { Name: 'no' },
+      Mounts: mountsOf(spec),
+      ...(accel === 'kvm' && { Devices: [{ PathOnHost: '/dev/kvm', PathInContainer: '/dev/kvm', CgroupPermissions: 'rwm' }] }),
+    },
+  };
+  await e.call(c, `create VM container ${name}`, (signal) => c.docker.createContainer({ ...body, abortSignal: signal } as Docker.ContainerCreateOptions));
+  return accel;
+}
+
+/** Start the VM's container and wait until QEMU says the guest runs (a destination: until its monitor answers). */
+export async function startVm(e: Engine, c: Conn, info: ContainerInfo, timeoutMs = 60_000): Promise<void> {
+  if (!info.State.Running) {
+    await e.call(c, `start VM container ${info.Id.slice(0, 12)}`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal }), Math.max(e.timeout, 60_000))
+      .catch((err: unknown) => { if (!(err instanceof DriverError && err.status === 304)) throw err; });
+  }
+  let qmp;
+  try {
+    qmp = await openQmp(e, c, info.Id, timeoutMs);
+  } catch (err) {
+    const now = await e.inspectContainer(c, info.Id);
+    if (now && !now.State.Running) {
+      const logs = await e.maybe(c, 'QEMU output', (signal) => loose<Buffer>(c.docker.getContainer(info.Id), 'logs', { stdout: true, stderr: true, tail: 5, abortSignal: signal }));
+      throw new DriverError(`node ${c.name}: QEMU exited at start: ${String(logs ?? '').replace(/[\x00-\x08]/g, '').trim()}`, false, c.name);
+    }
+    throw err;
+  }
+  const st = await qmp.execute<{ status: string }>('query-status');
+  if (st.status !== 'running' && st.status !== 'inmigrate' && st.status !== 'prelaunch') {
+    throw new DriverError(`node ${c.name}: VM ${labelsOf(info)[LABEL.instance]} is ${st.status} after its start`, true, c.name);
+  }
+}
+
+/** Wait for the container to exit; true when it did within timeoutMs. */
+async function exited(e: Engine, c: Conn, id: string, timeoutMs: number): Promise<boolean> {
+  try {
+    await e.call(c, 'wait for QEMU to exit', (signal) => loose(c.docker.getContainer(id), 'wait', { condition: 'not-running', abortSignal: signal }), timeoutMs);
+    return true;
+  } catch (err) {
+    if (err instanceof DriverError && err.status === 404) return true;
+    return false;
+  }
+}
+
+/**
+ * Graceful stop: ACPI powerdown (the guest shuts down and QEMU exits), then after `timeoutMs` QMP `quit`,
+ * then the engine's kill. Returns how it ended: `powerdown` means the guest powered off cleanly.
+ */
+export async function stopVm(e: Engine, c: Conn, info: ContainerInfo, timeoutMs = POWERDOWN_TIMEOUT_MS): Promise<'powerdown' | 'quit' | 'kill' | 'stopped'> {
+  if (!info.State.Running) return 'stopped';
+  const qmp = await openQmp(e, c, info.Id, 10_000).catch(() => undefined);
+  if (qmp) {
+    await qmp.execute('system_powerdown').catch(() => {});
+    if (await exited(e, c, info.Id, timeoutMs)) return 'powerdown';
+    await qmp.execute('quit').catch(() => {});
+    if (await exited(e, c, info.Id, 10_000)) return 'quit';
+  }
+  await e.maybe(c, 'kill QEMU', (signal) => c.docker.getContainer(info.Id).kill({ abortSignal: signal })).catch(() => {});
+  await exited(e, c, info.Id, 10_000);
+  return 'kill';
+}
+
+/** Remove the VM's container: QEMU told to quit at once (the guest is being removed, not stopped). */
+export async function removeVmContainer(e: Engine, c: Conn, info: ContainerInfo): Promise<void> {
+  if (info.State.Running) {
+    const qmp = await openQmp(e, c, info.Id, 5_000).catch(() => undefined);
+    await qmp?.execute('quit').catch(() => {});
+    if (qmp) await exited(e, c, info.Id, 5_000);
+  }
+  await e.maybe(c, `remove VM container ${info.Id.slice(0, 12)}`, (signal) =>
+    c.docker.getContainer(info.Id).remove({ force: true, v: false, abortSignal: signal }), e.stopCallMs);
+}
