@@ -62,7 +62,7 @@ async function migration(track: (p: Proc) => Proc): Promise<string[]> {
   for (let hop = 1; hop <= 3; hop++) {
     const dest = track(await startVm(path.join(dir, `r${hop}`), imgs[hop % 2]!, true));
     const t0 = Date.now();
-    const r = await migrateLive({ source: cur.qmp, dest: dest.qmp, nbd: { type: 'inet', host: HOST, port: 10900 + hop * 2 }, stream: { type: 'inet', host: HOST, port: 10901 + hop * 2 } });
+    const r = await migrateLive({ source: cur.qmp, dest: dest.qmp, nbd: { type: 'inet', host: HOST, port: 10900 + hop * 2 }, stream: { type: 'inet', host: HOST, port: 10901 + hop * 2 }, disks: 1 });
     const total = Date.now() - t0;
     rows.push(r.kind === 'live' ? `${ms(total)} total, guest paused ${ms(r.downtimeMs)}` : `fell back: ${r.why}`);
     cur = dest;

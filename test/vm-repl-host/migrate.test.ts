@@ -15,7 +15,7 @@ const track = (p: Proc) => { live.push(p); return p; };
 const HOST = '127.0.0.140';
 let port = 10850;
 const endsOf = (source: Proc, dest: Proc): MigrationEnds => ({
-  source: source.qmp, dest: dest.qmp, nbd: { type: 'inet', host: HOST, port: port++ }, stream: { type: 'inet', host: HOST, port: port++ },
+  source: source.qmp, dest: dest.qmp, nbd: { type: 'inet', host: HOST, port: port++ }, stream: { type: 'inet', host: HOST, port: port++ }, disks: 1,
 });
 const status = async (p: { qmp: Proc['qmp'] }) => (await p.qmp.execute<{ status: string }>('query-status')).status;
 const exited = (p: Proc) => new Promise((res) => (p.child.exitCode === null && p.child.signalCode === null ? p.child.once('exit', res) : res(undefined)));

@@ -25,6 +25,8 @@ import { engineMessage } from './errors.ts';
 import { checkHealth } from './health.ts';
 import { imagesPresent } from './images.ts';
 import { liveMigrate } from './migrate.ts';
+import { liveMigrateVm } from './vm/migrate.ts';
+import { syncVmDisks } from './vm/sync.ts';
 import { probe } from './probe.ts';
 import { renameInstance } from './rename.ts';
 import { syncDisks } from './sync/index.ts';
@@ -51,7 +53,9 @@ class DockerDriver implements Driver {
   }
   removeDisks(node: string, instance: string): Promise<void> { return volumes.removeDisks(this.e, node, instance); }
   promoteDisks(node: string, instance: string, generation: number): Promise<void> { return volumes.promoteDisks(this.e, node, instance, generation); }
-  syncDisks(from: string, to: string, instance: string, onProgress?: ProgressFn): Promise<number> { return syncDisks(this.e, from, to, instance, onProgress); }
+  async syncDisks(from: string, to: string, instance: string, onProgress?: ProgressFn): Promise<number> {
+    return (await syncVmDisks(this.e, from, to, instance, onProgress)) ?? syncDisks(this.e, from, to, instance, onProgress);
+  }
 
   createInstance(node: string, spec: InstanceSpec, generation: number): Promise<void> { return containers.createInstance(this.e, node, spec, generation); }
   startInstance(node: string, instance: string): Promise<void> { return containers.startInstance(this.e, node, instance); }
@@ -66,7 +70,7 @@ class DockerDriver implements Driver {
   }
 
   liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult> {
-    return liveMigrate(this.e, from, to, spec, generation, onProgress);
+    return spec.hypervisor === 'kvm' ? liveMigrateVm(this.e, from, to, spec, generation, onProgress) : liveMigrate(this.e, from, to, spec, generation, onProgress);
   }
 
   async close(): Promise<void> {

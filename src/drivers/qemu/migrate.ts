@@ -14,13 +14,14 @@
 import type { Qmp, QmpEvent } from './qmp.ts';
 import { addNbdNode, removeNode, serveFromVm, type NbdAddress } from './nbd.ts';
 import { concludeJob, endJob, listJobs, waitJob } from './jobs.ts';
-import { DISK_NODE } from './replicate.ts';
+import { diskNode } from './argv.ts';
 import { migrationDecision, type EndState, type MigrationDecision } from './resume.ts';
 import type { LiveMigrateResult, ProgressFn } from '../driver.ts';
 
-export const MIRROR_JOB = 'mig-mirror';
-export const MIRROR_NODE = 'mig0';
-export const DEST_EXPORT = 'disk0';
+/** Per disk i: the source's mirror job and its nbd node, the destination's export (named as the disk). */
+export const mirrorJob = (i: number): string => `mig-mirror${i}`;
+export const mirrorNode = (i: number): string => `mig${i}`;
+const indices = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 export interface MigrationEnds {
   readonly source: Qmp;
@@ -29,6 +30,8 @@ export interface MigrationEnds {
   /** Where the destination serves its disk, and where it listens for the migration stream, as the source reaches them. */
   readonly nbd: NbdAddress;
   readonly stream: NbdAddress;
+  /** How many disks (disk0…): each is mirrored. */
+  readonly disks: number;
 }
 
 export interface MigrationLimits {
@@ -54,8 +57,8 @@ export async function migrateLive(ends: MigrationEnds, limits: MigrationLimits =
   const offs = [source.onEvent((e) => events.push(e)), dest.onEvent((e) => events.push({ ...e, data: { ...e.data, end: 'dest' } }))];
   try {
     await prepareDest(dest, ends);
-    await mirrorInto(source, ends.nbd, limits, onProgress);
-    await migrateRam(source, ends.stream, limits);
+    await mirrorInto(source, ends, limits, onProgress);
+    await migrateRam(source, ends, limits);
     await finish(ends);
     const stop = events.find((e) => e.event === 'STOP' && e.data.end === undefined);
     const resume = events.find((e) => e.event === 'RESUME' && e.data.end === 'dest');
@@ -63,7 +66,7 @@ export async function migrateLive(ends: MigrationEnds, limits: MigrationLimits =
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     const decision = await reconcile(ends);
-    if (decision.kind === 'finish') return { kind: 'live', downtimeMs: -1 };
+    if (decision.kind === 'finish') return { kind: 'live', downtimeMs: decision.downtimeMs ?? 0 };
     if (decision.kind === 'lost') throw new Error(`live migration failed (${why}) and ${decision.why}`);
     return { kind: 'cold', cause: 'fell-back', why: e instanceof NotLive ? why : `live migration failed: ${why}` };
   } finally {
@@ -74,30 +77,48 @@ export async function migrateLive(ends: MigrationEnds, limits: MigrationLimits =
 async function prepareDest(dest: Qmp, ends: MigrationEnds): Promise<void> {
   await dest.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
   await dest.execute('migrate-incoming', { uri: uri(ends.stream) });
-  await serveFromVm(dest, ends.nbd, DISK_NODE, DEST_EXPORT);
+  for (const i of indices(ends.disks)) {
+    if (i === 0) await serveFromVm(dest, ends.nbd, diskNode(0), diskNode(0));
+    else await dest.execute('nbd-server-add', { device: diskNode(i), name: diskNode(i), writable: true });
+  }
 }
 
-async function mirrorInto(source: Qmp, nbd: NbdAddress, limits: MigrationLimits, onProgress?: ProgressFn): Promise<void> {
-  await endJob(source, MIRROR_JOB, false);
-  await removeNode(source, MIRROR_NODE);
-  await addNbdNode(source, MIRROR_NODE, { address: nbd, export: DEST_EXPORT });
-  await source.execute('blockdev-mirror', { 'job-id': MIRROR_JOB, device: DISK_NODE, target: MIRROR_NODE, sync: 'full', 'auto-dismiss': false });
-  const j = await waitJob(source, MIRROR_JOB, (x) => !x || x.status === 'ready' || x.status === 'concluded', limits.mirrorTimeoutMs, onProgress);
-  if (j?.status !== 'ready') throw new Error(`the disk mirror ended before it was in sync: ${j?.error ?? j?.status ?? 'gone'}`);
+/** Every disk mirrored into the destination's export, all READY (progress summed over the disks). */
+async function mirrorInto(source: Qmp, ends: MigrationEnds, limits: MigrationLimits, onProgress?: ProgressFn): Promise<void> {
+  await dropMirrors(source, ends.disks);
+  const seen = new Map<number, readonly [number, number]>();
+  const report = () => { let d = 0; let t = 0; for (const [x, y] of seen.values()) { d += x; t += y; } onProgress?.(d, t); };
+  for (const i of indices(ends.disks)) {
+    await addNbdNode(source, mirrorNode(i), { address: ends.nbd, export: diskNode(i) });
+    await source.execute('blockdev-mirror', { 'job-id': mirrorJob(i), device: diskNode(i), target: mirrorNode(i), sync: 'full', 'auto-dismiss': false });
+  }
+  for (const i of indices(ends.disks)) {
+    const j = await waitJob(source, mirrorJob(i), (x) => !x || x.status === 'ready' || x.status === 'concluded', limits.mirrorTimeoutMs, (d, t) => { seen.set(i, [d, t]); report(); });
+    if (j?.status !== 'ready') throw new Error(`the mirror of disk ${i} ended before it was in sync: ${j?.error ?? j?.status ?? 'gone'}`);
+  }
 }
 
-async function migrateRam(source: Qmp, stream: NbdAddress, limits: MigrationLimits): Promise<void> {
+async function dropMirrors(source: Qmp, disks: number): Promise<void> {
+  for (const i of indices(disks)) {
+    await endJob(source, mirrorJob(i), false);
+    await removeNode(source, mirrorNode(i));
+  }
+}
+
+async function migrateRam(source: Qmp, ends: MigrationEnds, limits: MigrationLimits): Promise<void> {
   await source.execute('migrate-set-capabilities', { capabilities: ['events', 'pause-before-switchover', 'auto-converge'].map((capability) => ({ capability, state: true })) });
   await source.execute('migrate-set-parameters', { 'max-bandwidth': limits.maxBandwidth, 'downtime-limit': limits.downtimeLimitMs });
   const atSwitchover = source.waitEvent('MIGRATION', limits.convergeTimeoutMs, (d) => ['pre-switchover', 'failed', 'cancelled', 'completed'].includes(String(d.status)))
     .catch(() => { throw new NotLive(`the guest did not converge within ${limits.convergeTimeoutMs} ms`); });
-  await source.execute('migrate', { uri: uri(stream) });
+  await source.execute('migrate', { uri: uri(ends.stream) });
   const at = await atSwitchover;
   if (at.data.status !== 'pre-switchover') throw new Error(`the migration ${String(at.data.status)} before its switchover`);
   // The guest is paused: finish the mirror as a consistent copy (no pivot), then let the migration complete.
-  await source.execute('block-job-cancel', { device: MIRROR_JOB });
-  const error = await concludeJob(source, MIRROR_JOB, limits.mirrorTimeoutMs);
-  if (error !== undefined) throw new Error(`the disk mirror failed at switchover: ${error}`);
+  for (const i of indices(ends.disks)) await source.execute('block-job-cancel', { device: mirrorJob(i) });
+  for (const i of indices(ends.disks)) {
+    const error = await concludeJob(source, mirrorJob(i), limits.mirrorTimeoutMs);
+    if (error !== undefined) throw new Error(`the mirror of disk ${i} failed at switchover: ${error}`);
+  }
   const done = source.waitEvent('MIGRATION', limits.convergeTimeoutMs, (d) => ['completed', 'failed', 'cancelled'].includes(String(d.status)));
   await source.execute('migrate-continue', { state: 'pre-switchover' });
   const end = await done;
@@ -114,7 +135,6 @@ async function finish(ends: { readonly source: Qmp; readonly dest: Qmp }): Promi
     await dest.execute('cont');
     await resumed;
   }
-  await endJob(source, MIRROR_JOB, false).catch(() => undefined);
   await source.execute('quit').catch(() => undefined);
 }
 
@@ -124,8 +144,10 @@ async function cancel(ends: { readonly source: Qmp; readonly dest?: Qmp }): Prom
   await dest?.execute('quit').catch(() => undefined);
   await source.execute('migrate_cancel').catch(() => undefined);
   await waitMigrationSettled(source);
-  await endJob(source, MIRROR_JOB, false);
-  await removeNode(source, MIRROR_NODE);
+  // every disk's mirror and node, however many the attempt had started
+  for (const j of await listJobs(source)) if (/^mig-mirror\d+$/.test(j.id)) await endJob(source, j.id, false);
+  const nodes = await source.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true });
+  for (const n of nodes) if (/^mig\d+$/.test(n['node-name'])) await removeNode(source, n['node-name']);
   if ((await status(source)) !== 'running') await source.execute('cont');
 }
 
@@ -152,8 +174,8 @@ async function finishDestOnly(dest: Qmp): Promise<void> {
 export async function observe(qmp: Qmp | undefined): Promise<EndState | undefined> {
   if (!qmp) return undefined;
   try {
-    const [st, mig, jobs] = await Promise.all([status(qmp), qmp.execute<{ status?: string }>('query-migrate'), listJobs(qmp)]);
-    return { status: st, ...(mig.status !== undefined && { migration: mig.status }), jobs };
+    const [st, mig, jobs] = await Promise.all([status(qmp), qmp.execute<{ status?: string; downtime?: number }>('query-migrate'), listJobs(qmp)]);
+    return { status: st, ...(mig.status !== undefined && { migration: mig.status }), ...(mig.downtime !== undefined && { downtimeMs: mig.downtime }), jobs };
   } catch { return undefined; } // its process is gone
 }
 

@@ -13,6 +13,8 @@ export interface EndState {
   readonly status: string;
   /** query-migrate's status (absent: no migration ever started there). */
   readonly migration?: string;
+  /** query-migrate's downtime, once a migration completed there (QEMU fills it in a moment after). */
+  readonly downtimeMs?: number;
   readonly jobs: readonly JobInfo[];
 }
 
@@ -23,7 +25,7 @@ export interface MigrationObservation {
 
 export type MigrationDecision =
   /** The destination has (or will have) the guest: stop its export, resume it, quit the source. */
-  | { readonly kind: 'finish' }
+  | { readonly kind: 'finish'; readonly downtimeMs?: number }
   /** The source keeps the guest: cancel migration and mirror, resume it if paused, quit the destination. */
   | { readonly kind: 'cancel' }
   /** Nothing ran or can run the guest's live state: it must boot from its disk (apply/ does, on the node whose disk is whole). */
@@ -33,8 +35,9 @@ const finishedHere = (e: EndState | undefined) => e?.migration === 'completed';
 
 /** Pure. */
 export function migrationDecision(o: MigrationObservation): MigrationDecision {
-  if (o.dest?.status === 'running') return { kind: 'finish' };
-  if (o.dest && (finishedHere(o.source) || finishedHere(o.dest))) return { kind: 'finish' };
+  const finish: MigrationDecision = { kind: 'finish', ...(o.source?.downtimeMs !== undefined && { downtimeMs: o.source.downtimeMs }) };
+  if (o.dest?.status === 'running') return finish;
+  if (o.dest && (finishedHere(o.source) || finishedHere(o.dest))) return finish;
   if (o.source) return { kind: 'cancel' };
   return { kind: 'lost', why: o.dest ? `the source is gone and the destination's incoming migration is ${o.dest.migration ?? 'not started'}` : 'neither end is running' };
 }
