@@ -11,6 +11,7 @@
  *   migrate.ts     CRIU probe and live migration               transfer.ts    engine-to-engine streams
  *   rename.ts      an instance renamed in place (disks copied on the node, container made anew)
  *   health.ts      health checks (exec, or tcp from a helper in the instance's network)
+ *   vm/            VMs (`hypervisor: kvm`): QEMU in a container of Drover's own QEMU image, QMP, console
  * Helpers (sync, df, the CRIU probe) use `helperImage`: by default an image Drover builds from this machine's
  * busybox-static and loads into each node at its first probe (helper-image.ts); an override is copied from
  * another node when missing.
@@ -31,6 +32,7 @@ import { probe } from './probe.ts';
 import { renameInstance } from './rename.ts';
 import { syncDisks } from './sync/index.ts';
 import * as volumes from './volumes.ts';
+import { closeAll } from './vm/monitor.ts';
 
 export type { DockerDriverOptions } from './engine.ts';
 export { parseEndpoint } from './engine.ts';
@@ -70,10 +72,12 @@ class DockerDriver implements Driver {
   }
 
   liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult> {
+    // a VM's state is QEMU's, not a container's: QEMU migrates it with its storage (vm/migrate.ts), never CRIU
     return spec.hypervisor === 'kvm' ? liveMigrateVm(this.e, from, to, spec, generation, onProgress) : liveMigrate(this.e, from, to, spec, generation, onProgress);
   }
 
   async close(): Promise<void> {
+    await closeAll(this.e);
     this.e.forget();
   }
 }
