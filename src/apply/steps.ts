@@ -62,6 +62,8 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
       ['createContainer', (c) => c.driver.createInstance(op.primary, op.spec, op.generation)],
       ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.primary, op.instance)] as const] : []),
       ['verify', (c) => verify(c, op.primary, op.instance, op.start)],
+      // a running VM's replica is kept in sync by its QEMU (block replication), which only a running guest can do
+      ...(op.secondary && op.start && op.spec.hypervisor === 'kvm' ? [syncStep(op.instance, op.primary, op.secondary, 'replicate')] : []),
     ];
     case 'SyncDisks': return replicaSteps(op.instance, op.primary, op.secondary, undefined, undefined);
     case 'StartInstance': return [
@@ -208,11 +210,16 @@ function replicaSteps(instance: string, primary: string, secondary: string, disk
       const p = c.store.placements.get(instance);
       await c.driver.createDisks(secondary, instance, disks ?? (await primaryDisks(c, primary, instance)), 'replica', generation ?? p?.generation ?? 1);
     }],
-    ['sync', async (c) => {
-      await c.driver.syncDisks(primary, secondary, instance, c.progress);
-      await updatePlacement(c, instance, (p) => (p.secondary === secondary ? { ...p, lastSync: { at: c.now(), node: secondary } } : p));
-    }],
+    syncStep(instance, primary, secondary),
   ];
+}
+
+/** Sync the replica; its end is the new recovery point. */
+function syncStep(instance: string, primary: string, secondary: string, name = 'sync'): readonly [string, Step] {
+  return [name, async (c) => {
+    await c.driver.syncDisks(primary, secondary, instance, c.progress);
+    await updatePlacement(c, instance, (p) => (p.secondary === secondary ? { ...p, lastSync: { at: c.now(), node: secondary } } : p));
+  }];
 }
 
 function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (readonly [string, Step])[] {

@@ -16,7 +16,7 @@ import { VM_PATHS } from '../../qemu/argv.ts';
 import type { NbdAddress } from '../../qemu/nbd.ts';
 import { findJob } from '../../qemu/jobs.ts';
 import { connectQmp } from '../../qemu/qmp.ts';
-import { SYNC_JOB, startSyncMirror, syncStateOf } from '../../qemu/replicate.ts';
+import { DISK_NODE, SYNC_JOB, startSyncMirror, syncStateOf } from '../../qemu/replicate.ts';
 import { REPLICA_EXPORT, storageDaemonArgv } from '../../qemu/storage-daemon.ts';
 import { labelsOf } from '../api.ts';
 import type { Conn, Engine } from '../engine.ts';
@@ -37,8 +37,12 @@ export function replicaPort(instance: string): number {
   return 20000 + (createHash('sha256').update(instance).digest().readUInt32BE(0) % 10000);
 }
 
-/** Makes the replica server run on `node`; resolves with the address the primary mirrors into. */
-export async function ensureReplicaServer(e: Engine, node: string, instance: string): Promise<NbdAddress> {
+/**
+ * Makes the replica server run on `node`, its disk file at least `size` bytes (a new secondary's volume is
+ * empty: the file is made sparse, and the mirror's full copy fills it); resolves with the address the
+ * primary mirrors into.
+ */
+export async function ensureReplicaServer(e: Engine, node: string, instance: string, size: number): Promise<NbdAddress> {
   const c = e.conn(node);
   const name = replicaServerName(instance);
   const have = await e.ownContainer(c, name);
@@ -47,7 +51,7 @@ export async function ensureReplicaServer(e: Engine, node: string, instance: str
   const listen: NbdAddress = { type: 'inet', host: nodeAddress(c), port: replicaPort(instance) };
   const image = await ensureQemuImage(e, c);
   const created = await e.call(c, `create replica server ${name}`, (signal) => c.docker.createContainer({
-    name, Image: image, Entrypoint: ['/usr/bin/qemu-storage-daemon'],
+    name, Image: image, Entrypoint: ['/bin/sh', '-c', `${sizeAtLeast(VM_PATHS.diskFile(0), size)} && exec /usr/bin/qemu-storage-daemon "$@"`, 'qsd'],
     Cmd: [...storageDaemonArgv({ image: VM_PATHS.diskFile(0), format: 'raw', listen, monitor: MONITOR })],
     Labels: { [LABEL.cluster]: e.cluster, [LABEL.instance]: instance, [LABEL.helper]: 'replica', [PORT_LABEL]: String(listen.port) },
     HostConfig: {
@@ -60,6 +64,9 @@ export async function ensureReplicaServer(e: Engine, node: string, instance: str
   await answering(e, c, created.id);
   return listen;
 }
+
+const sizeAtLeast = (file: string, size: number): string =>
+  `{ [ -e ${file} ] && [ $(stat -c %s ${file}) -ge ${size} ]; } || truncate -s ${size} ${file}`;
 
 /** Waits until the daemon's monitor answers (it listens on NBD before that), or says why it exited. */
 async function answering(e: Engine, c: Conn, id: string): Promise<void> {
@@ -92,7 +99,10 @@ export async function replicateVm(e: Engine, from: string, to: string, instance:
     const server = await e.ownContainer(e.conn(to), replicaServerName(instance));
     if (server?.State.Running) return 0;
   }
-  const address = await ensureReplicaServer(e, to, instance);
+  const nodes = await qmp.execute<{ 'node-name': string; image: { 'virtual-size': number } }[]>('query-named-block-nodes', { flat: true });
+  const size = nodes.find((n) => n['node-name'] === DISK_NODE)?.image['virtual-size'];
+  if (size === undefined) throw new DriverError(`VM ${instance}: no ${DISK_NODE} on ${from}`, false, from);
+  const address = await ensureReplicaServer(e, to, instance, size);
   let total = 0;
   try {
     await startSyncMirror(qmp, { address, export: REPLICA_EXPORT }, (d, t) => { total = t; onProgress?.(d, t); });
