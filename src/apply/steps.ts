@@ -252,6 +252,8 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
     ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.to, op.instance)] as const] : []),
     ['removeSource', (c) => c.driver.removeInstance(op.from, op.instance)],
     ['demoteSource', (c) => c.driver.createDisks(op.from, op.instance, op.spec.disks, 'replica', op.generation)],
+    // a VM's replication runs from its QEMU: the new primary mirrors into the old one from now on
+    ...(op.start && op.spec.hypervisor === 'kvm' ? [syncStep(op.instance, op.to, op.from, 'replicate')] : []),
     ['verify', (c) => verify(c, op.to, op.instance, op.start)],
     ...healthySteps(op.to, op.instance, op.start, op.health),
   ];

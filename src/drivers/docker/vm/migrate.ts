@@ -49,6 +49,9 @@ export async function liveMigrateVm(e: Engine, from: string, to: string, spec: I
     nbd: { type: 'inet', host: nodeAddress(b), port }, stream: { type: 'inet', host: nodeAddress(b), port: port + 1 },
   }, DEFAULT_LIMITS, onProgress);
   if (r.kind === 'cold') {
+    // a destination node that died mid-way: the guest stays where it runs, and no cold move is tried onto it
+    const reachable = await e.info(b).then(() => true, () => false);
+    if (!reachable) throw new DriverError(`node ${to}: unreachable during the live migration of ${spec.name} (${r.why}); it keeps running on ${from}`, true, to);
     const left = await e.ownContainer(b, name);
     if (left) await removeVmContainer(e, b, left);
   }
