@@ -57,13 +57,13 @@ async function apply(ctx: Ctx, over: Record<string, unknown> = {}): Promise<Appl
 }
 const events = (stdout: string): ApplyEvent[] => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ApplyEvent);
 
-async function waitFor<T>(what: string, get: () => T | undefined | Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+async function waitFor<T>(what: string, get: () => T | undefined | Promise<T | undefined>, timeoutMs = 120_000, everyMs = 250): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await get();
     if (v !== undefined) return v;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
+    await sleep(everyMs);
   }
 }
 
@@ -148,22 +148,74 @@ for (const [to, from] of [['node2', 'node1'], ['node1', 'node2']] as const) {
   });
 }
 
+/** Until a migration's destination (the incoming-labelled VM container) exists (`all`) or runs on node I. */
+const destinationUp = (bed: Bed, i: number, all = false) => waitFor(`a migration's destination on node${i}`, async () => {
+  const cs = await bed.engine(i).listContainers({ all, filters: { label: [`drover.cluster=${CLUSTER}`, 'drover.vm.incoming=1'] } }).catch(() => []);
+  return cs.length ? true : undefined;
+}, 120_000, 40);
+
+/** Every running copy of the VM, as `node:boot-of-its-last-line`. */
+async function copies(bed: Bed, nodes: readonly number[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const i of nodes) if ((await running(bed, i)).includes('drover-vm1')) out.push(`node${i}`);
+  return out;
+}
+
+test('the master is killed -9 mid-migration: the next apply finishes or cancels it, one guest runs, nothing restarted', async (ctx) => {
+  if (ctx.skip) return;
+  const bed = ctx.bed!;
+  const [from, to] = [ctx.primary, ctx.secondary];
+  ctx.primary = to; ctx.secondary = from;
+  const child = ctx.drover!.spawn(['apply', manifests(ctx), '--yes', '--json']);
+  await destinationUp(bed, nodeIndex(to));
+  await sleep(150); // somewhere in the mirror or the RAM phase
+  child.child.kill('SIGKILL');
+  await child.done;
+  const ev = await apply(ctx);
+  const resumed = ev.find((e) => e.type === 'operation-started' && e.op?.type === 'MigrateInstance');
+  console.log(`    master killed mid-migration ${from} → ${to}; next apply: ${ev.filter((e) => e.type === 'operation-finished').map((e) => `${e.op?.type} ${e.result} ${e.note ?? ''}`).join('; ')}`);
+  assert.ok(resumed, 'the next apply resumed (or re-ran) the migration');
+  assert.equal(await copies(bed, [1, 2, 3]), [to], 'one guest, on the pinned primary');
+  const last = await counting(ctx, to, 1);
+  const all = [...counters(consoleOf(bed, from)), ...counters(consoleOf(bed, to))];
+  assert.ok(all.every((c) => c.boot === 1), 'the guest never restarted');
+  for (let n = 1; n <= last.n; n++) assert.ok(all.some((c) => c.n === n), `counter value ${n} printed`);
+});
+
 test('the primary node dies: the VM runs on its secondary with no counter value lost; a new secondary gets a full copy', async (ctx) => {
   if (ctx.skip) return;
   const bed = ctx.bed!;
-  await counting(ctx, 'node1', 1, 1);
+  const [victim, survivor] = [ctx.primary, ctx.secondary];
+  const spare = ['node1', 'node2', 'node3'].find((n) => n !== victim && n !== survivor)!;
+  await counting(ctx, victim, 1, 1);
   const t0 = Date.now();
-  await bed.run('kill', '1');
-  const printed = lastOn(bed, 'node1')!;
-  ctx.primary = 'node2'; ctx.secondary = 'node3';
+  await bed.run('kill', String(nodeIndex(victim)));
+  const printed = lastOn(bed, victim)!;
   const ev = await apply(ctx, { primary: undefined, secondary: undefined });
   assert.ok(ev.some((e) => e.op?.type === 'FailoverInstance' && e.result === 'succeeded'), 'FailoverInstance succeeded');
-  const first = await waitFor('boot 2 on node2', () => counters(consoleOf(bed, 'node2')).find((c) => c.boot === 2));
-  console.log(`    node1 killed at counter ${printed.n}: node2 resumed at ${first.n} (${Date.now() - t0} ms from the kill to now)`);
+  const first = await waitFor(`boot 2 on ${survivor}`, () => counters(consoleOf(bed, survivor)).find((c) => c.boot === 2));
+  console.log(`    ${victim} killed at counter ${printed.n}: ${survivor} resumed at ${first.n} (${Date.now() - t0} ms from the kill to now)`);
   assert.ok(first.n === printed.n + 1 || first.n === printed.n + 2, `sync replication: nothing lost (printed ${printed.n}, resumed ${first.n})`);
-  assert.ok((await running(bed, 3)).includes('drover-vm1-replica'), 'the new secondary node3 runs the replica server');
-  assert.ok(await inSync(bed, 2), 'node2 mirrors into node3');
-  assert.ok(ev.some((e) => e.type === 'progress' || e.type === 'operation-progress'), `the full copy reported progress: ${[...new Set(ev.map((e) => e.type))].join(', ')}`);
+  assert.ok((await running(bed, nodeIndex(spare))).includes('drover-vm1-replica'), `the new secondary ${spare} runs the replica server`);
+  assert.ok(await inSync(bed, nodeIndex(survivor)), `${survivor} mirrors into ${spare}`);
+  assert.ok(ev.some((e) => e.type === 'progress'), 'the new secondary\'s full copy reported progress');
+  ctx.primary = survivor; ctx.secondary = spare;
+});
+
+test('the destination node dies mid-migration: the guest keeps running where it was', async (ctx) => {
+  if (ctx.skip) return;
+  const bed = ctx.bed!;
+  const [from, to] = [ctx.primary, ctx.secondary];
+  const child = ctx.drover!.spawn(['apply', manifests(ctx, { primary: to, secondary: from }), '--yes', '--json']);
+  await destinationUp(bed, nodeIndex(to), true); // made: the node dies before the migration can complete
+  await bed.run('kill', String(nodeIndex(to)));
+  const r = await child.done;
+  const ev = events(r.stdout);
+  console.log(`    ${to} killed mid-migration: ${ev.filter((e) => e.type === 'operation-finished').map((e) => `${e.op?.type} ${e.result} ${e.error ?? e.note ?? ''}`).join('; ').slice(0, 300)}`);
+  assert.ok(!ev.some((e) => e.op?.type === 'MigrateInstance' && e.result === 'succeeded'), 'the migration did not succeed');
+  assert.ok((await running(bed, nodeIndex(from))).includes('drover-vm1'), `the VM still runs on ${from}`);
+  const boot = lastOn(bed, from)!.boot;
+  await counting(ctx, from, boot, 3);
 });
 
 test.run();

@@ -13,7 +13,7 @@ import { specHash, specMatches } from '../../../model/hash.ts';
 import { VM_PATHS, vmArgv, type VmArgvOptions } from '../../qemu/argv.ts';
 import { demuxLogs, labelsOf, loose, type ContainerInfo } from '../api.ts';
 import type { Conn, Engine } from '../engine.ts';
-import { createHelper, removeHelper } from '../helpers.ts';
+import { createHelper, removeHelper, runHelper } from '../helpers.ts';
 import { LABEL, containerName, runVolumeName, volumeName } from '../names.ts';
 import { createDisks, ensureVolume } from '../volumes.ts';
 import { nodeAccel, type Accel } from './accel.ts';
@@ -62,10 +62,13 @@ function prepareScript(spec: InstanceSpec): string {
   return lines.join('\n');
 }
 
-/** Does disk 0's volume already hold its disk file? (The archive API answers on a created container.) */
-async function hasDiskFile(e: Engine, c: Conn, h: Docker.Container): Promise<boolean> {
-  const st = await e.maybe(c, 'stat disk file', (signal) => loose<unknown>(h, 'infoArchive', { path: VM_PATHS.diskFile(0), abortSignal: signal }));
-  return st !== undefined;
+/**
+ * Does disk 0's volume already hold its disk file? Asked of a helper: the archive API's HEAD answer leaves
+ * its socket open, which kept the CLI alive after its work (minutes) whenever the file was there.
+ */
+async function hasDiskFile(e: Engine, c: Conn, instance: string): Promise<boolean> {
+  const r = await runHelper(e, c, instance, 'vmstat', ['test', '-e', VM_PATHS.diskFile(0)], [{ source: volumeName(instance, 0), target: VM_PATHS.disk(0), readOnly: true }], 30_000);
+  return r.exitCode === 0;
 }
 
 /** Make the VM's files exist on the node: disk files (disk 0 seeded from `spec.image`), boot files (always refreshed). */
@@ -80,7 +83,7 @@ async function prepare(e: Engine, c: Conn, spec: InstanceSpec, image: string): P
   };
   try {
     if (spec.boot) await upload(VM_PATHS.run, { 'boot/kernel': spec.boot.kernel, ...(spec.boot.initrd && { 'boot/initrd': spec.boot.initrd }) });
-    if (spec.image !== '' && spec.disks.length > 0 && !(await hasDiskFile(e, c, h))) await upload(VM_PATHS.disk(0), { 'seed.img': spec.image });
+    if (spec.image !== '' && spec.disks.length > 0 && !(await hasDiskFile(e, c, spec.name))) await upload(VM_PATHS.disk(0), { 'seed.img': spec.image });
     await e.call(c, 'prepare VM files', (signal) => h.start({ abortSignal: signal }));
     const res = await e.call(c, 'prepare VM files: wait', (signal) => loose<{ StatusCode: number }>(h, 'wait', { abortSignal: signal }), 600_000);
     if (res.StatusCode !== 0) {
