@@ -35,6 +35,9 @@ test('decision: the destination is resumed only when the migration completed, th
   assert.equal(migrationDecision({ source: end('postmigrate', 'completed') }).kind, 'cancel');
   assert.equal(migrationDecision({ dest: end('inmigrate', 'active') }).kind, 'lost');
   assert.equal(migrationDecision({ source: end('running', 'active'), dest: end('running') }).kind, 'finish');
+  // a source that came in by migration reports that one as completed: not a finished outgoing migration
+  assert.equal(migrationDecision({ source: end('running', 'completed'), dest: end('inmigrate', 'active') }).kind, 'cancel');
+  assert.equal(migrationDecision({ source: end('paused', 'completed'), dest: end('inmigrate') }).kind, 'cancel');
 });
 
 (why ? test.skip : test)('live migration there and back: the counter continues with no restart, the disks check clean', async () => {
@@ -91,11 +94,15 @@ test('decision: the destination is resumed only when the migration completed, th
 });
 
 for (const at of ['pre-switchover', 'completed'] as const) {
-  (why ? test.skip : test)(`the master dies at ${at}: a new one reconciles to one running guest`, async () => {
+  (why ? test.skip : test)(`the master dies at ${at}: a new one reconciles to one running guest (the source came in by migration)`, async () => {
     const dir = tempDir('vmmig-');
-    makeDisk(path.join(dir, 'a.img')); makeDisk(path.join(dir, 'b.img'), 64, false);
-    const src = track(await startVm(path.join(dir, 'a'), path.join(dir, 'a.img')));
-    await waitCounter(path.join(dir, 'a'), 2);
+    makeDisk(path.join(dir, 'c.img')); makeDisk(path.join(dir, 'a.img'), 64, false); makeDisk(path.join(dir, 'b.img'), 64, false);
+    // the source itself came in by migration: its query-migrate reports that one, `completed`
+    const first = track(await startVm(path.join(dir, 'c'), path.join(dir, 'c.img')));
+    await waitCounter(path.join(dir, 'c'), 2);
+    const src = track(await startVm(path.join(dir, 'a'), path.join(dir, 'a.img'), true));
+    assert.equal((await migrateLive(endsOf(first, src))).kind, 'live');
+    await waitCounter(path.join(dir, 'a'), last(path.join(dir, 'c')) + 1);
     const dest = track(await startVm(path.join(dir, 'b'), path.join(dir, 'b.img'), true));
     // The "master" drops its connections when the source reaches `at`; QEMU goes on alone.
     src.qmp.onEvent((e) => { if (e.event === 'MIGRATION' && e.data.status === at) { src.qmp.close(); dest.qmp.close(); } });
@@ -108,7 +115,7 @@ for (const at of ['pre-switchover', 'completed'] as const) {
     await exited(runner.other);
     const before = Math.max(last(path.join(dir, 'a')), last(path.join(dir, 'b')));
     await waitCounter(runner.dir, before + 2);
-    assertContinuous(at === 'completed' ? [path.join(dir, 'a'), path.join(dir, 'b')] : [path.join(dir, 'a')]);
+    assertContinuous(at === 'completed' ? [path.join(dir, 'c'), path.join(dir, 'a'), path.join(dir, 'b')] : [path.join(dir, 'c'), path.join(dir, 'a')]);
   });
 }
 

@@ -31,13 +31,19 @@ export type MigrationDecision =
   /** Nothing ran or can run the guest's live state: it must boot from its disk (apply/ does, on the node whose disk is whole). */
   | { readonly kind: 'lost'; readonly why: string };
 
-const finishedHere = (e: EndState | undefined) => e?.migration === 'completed';
+/**
+ * The source's outgoing migration completed: its runstate says so (query-migrate cannot: a source that was
+ * itself a migration's destination reports that incoming migration, `completed`). The destination's
+ * incoming one: completed and no longer waiting for it.
+ */
+const sourceDone = (e: EndState | undefined) => e?.status === 'postmigrate';
+const destDone = (e: EndState) => e.migration === 'completed' && e.status !== 'inmigrate';
 
 /** Pure. */
 export function migrationDecision(o: MigrationObservation): MigrationDecision {
   const finish: MigrationDecision = { kind: 'finish', ...(o.source?.downtimeMs !== undefined && { downtimeMs: o.source.downtimeMs }) };
   if (o.dest?.status === 'running') return finish;
-  if (o.dest && (finishedHere(o.source) || finishedHere(o.dest))) return finish;
+  if (o.dest && (sourceDone(o.source) || destDone(o.dest))) return finish;
   if (o.source) return { kind: 'cancel' };
   return { kind: 'lost', why: o.dest ? `the source is gone and the destination's incoming migration is ${o.dest.migration ?? 'not started'}` : 'neither end is running' };
 }
