@@ -70,6 +70,7 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
       ['start', (c) => c.driver.startInstance(op.primary, op.instance)],
       ['verify', (c) => verify(c, op.primary, op.instance, true)],
       ...healthySteps(op.primary, op.instance, true, op.health),
+      ['replicate', (c) => replicateVm(c, op.primary, op.instance)],
     ];
     case 'StopInstance': return [
       ['stop', (c) => c.driver.stopInstance(op.primary, op.instance)],
@@ -212,6 +213,16 @@ function replicaSteps(instance: string, primary: string, secondary: string, disk
     }],
     syncStep(instance, primary, secondary),
   ];
+}
+
+/**
+ * A VM started again mirrors into its secondary at once (its QEMU is new: no mirror runs); nothing for a
+ * container, whose replica is synced at the replication interval.
+ */
+async function replicateVm(c: StepContext, primary: string, instance: string): Promise<void> {
+  const p = c.store.placements.get(instance);
+  if (!p?.secondary || p.primary !== primary || p.applied?.spec?.hypervisor !== 'kvm') return;
+  await syncStep(instance, primary, p.secondary)[1](c);
 }
 
 /** Sync the replica; its end is the new recovery point. */

@@ -182,18 +182,31 @@ test('the master is killed -9 mid-migration: the next apply finishes or cancels 
   for (let n = 1; n <= last.n; n++) assert.ok(all.some((c) => c.n === n), `counter value ${n} printed`);
 });
 
+test('stopped and started again after a live migration: the guest boots from its disk (the container no longer waits for a migration)', async (ctx) => {
+  if (ctx.skip) return;
+  const bed = ctx.bed!;
+  const at = lastOn(bed, ctx.primary)!;
+  await apply(ctx, { state: 'stopped' });
+  assert.equal(await copies(bed, [1, 2, 3]), [], 'powered off');
+  await apply(ctx, { state: 'running' });
+  const first = await waitFor(`boot ${at.boot + 1}`, () => counters(consoleOf(bed, ctx.primary)).find((c) => c.boot === at.boot + 1));
+  assert.ok(first.n > at.n, `the counter goes on from the disk (${at.n} → ${first.n})`);
+  await counting(ctx, ctx.primary, at.boot + 1);
+});
+
 test('the primary node dies: the VM runs on its secondary with no counter value lost; a new secondary gets a full copy', async (ctx) => {
   if (ctx.skip) return;
   const bed = ctx.bed!;
   const [victim, survivor] = [ctx.primary, ctx.secondary];
   const spare = ['node1', 'node2', 'node3'].find((n) => n !== victim && n !== survivor)!;
-  await counting(ctx, victim, 1, 1);
+  const boot = lastOn(bed, victim)!.boot;
+  await counting(ctx, victim, boot, 1);
   const t0 = Date.now();
   await bed.run('kill', String(nodeIndex(victim)));
   const printed = lastOn(bed, victim)!;
   const ev = await apply(ctx, { primary: undefined, secondary: undefined });
   assert.ok(ev.some((e) => e.op?.type === 'FailoverInstance' && e.result === 'succeeded'), 'FailoverInstance succeeded');
-  const first = await waitFor(`boot 2 on ${survivor}`, () => counters(consoleOf(bed, survivor)).find((c) => c.boot === 2));
+  const first = await waitFor(`boot ${boot + 1} on ${survivor}`, () => counters(consoleOf(bed, survivor)).find((c) => c.boot === boot + 1));
   console.log(`    ${victim} killed at counter ${printed.n}: ${survivor} resumed at ${first.n} (${Date.now() - t0} ms from the kill to now)`);
   assert.ok(first.n === printed.n + 1 || first.n === printed.n + 2, `sync replication: nothing lost (printed ${printed.n}, resumed ${first.n})`);
   assert.ok((await running(bed, nodeIndex(spare))).includes('drover-vm1-replica'), `the new secondary ${spare} runs the replica server`);
