@@ -41,9 +41,11 @@ export async function benchVmDocker(): Promise<string[]> {
     t0 = Date.now();
     await bed.run('kill', '2');
     const printed = counters(consoleOf(bed, 'node2')).at(-1)!;
+    const seen = firstLine(bed, 'node1', 2).then((c) => ({ c, at: Date.now() }));
     await apply(undefined, undefined);
-    const first = await firstLine(bed, 'node1', 2);
-    out.push(`failover (sync): node kill to the first counter line on the secondary ${Date.now() - t0} ms (nodeDownAfter 3 s, fence, start from the replica, then a new secondary's full copy); recovery point: ${Math.max(0, printed.n + 1 - first.n)} counter values lost (printed ${printed.n}, resumed at ${first.n})`);
+    const applied = Date.now() - t0;
+    const { c: first, at } = await seen;
+    out.push(`failover (sync): node kill to the first counter line on the secondary ${at - t0} ms (nodeDownAfter 3 s, fence, start from the replica; the apply, with a new secondary's full copy, took ${applied} ms); recovery point: ${Math.max(0, printed.n + 1 - first.n)} counter values lost (printed ${printed.n}, resumed at ${first.n})`);
   } finally {
     await bed.down();
   }
