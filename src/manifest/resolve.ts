@@ -206,6 +206,9 @@ function vmFields(f: Fields, m: Manifest<'Instance'>): Pick<DesiredInstance, 'im
   });
   if (spec.command !== undefined) f.error('/spec/command', 'a VM (hypervisor: kvm) runs no command: it boots its image or kernel');
   if (spec.ports.length > 0) f.error('/spec/ports', 'a VM (hypervisor: kvm) publishes no ports (guest networking is not supported yet)');
+  if (Object.keys(spec.env).length > 0) f.error('/spec/env', 'a VM (hypervisor: kvm) has no environment: pass settings on the kernel command line (boot.cmdline)');
+  // a check exec'd in the VM's container would probe QEMU, not the guest
+  if (spec.health !== undefined) f.error('/spec/health', 'health checks of VMs (hypervisor: kvm) are not supported yet');
   if (spec.image === undefined && spec.boot === undefined) f.error('/spec/hypervisor', 'a VM needs an image (the disk image disk 0 starts from) or a boot kernel');
   const boot = spec.boot && {
     kernel: resolvePath(base, spec.boot.kernel),

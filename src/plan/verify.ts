@@ -8,11 +8,12 @@ import { verifyModel, type Finding as ModelFinding } from '../alloc/verify.ts';
 import { copiesByInstance, nodeFacts, replicaCount, replicaHealth, type Copy } from './facts.ts';
 import { currentModel } from './model.ts';
 import type { PlanInput } from './types.ts';
+import type { DesiredInstance } from '../model/desired.ts';
 import type { Placement } from '../store/types.ts';
 
 export type ObservedCode =
   | 'EIMAGES' | 'ENODEUNREACHABLE' | 'EINSTANCEDOWN' | 'EINSTANCEUP' | 'EINSTANCEDUP' | 'EINSTANCEWRONGNODE'
-  | 'EINSTANCEMISSING' | 'EINSTANCEDEGRADED' | 'EINSTANCEUNPLACED' | 'EORPHAN';
+  | 'EINSTANCEMISSING' | 'EINSTANCEDEGRADED' | 'EINSTANCEUNPLACED' | 'EORPHAN' | 'EVMFILE';
 
 export interface Finding {
   readonly code: ModelFinding['code'] | ObservedCode;
@@ -25,10 +26,15 @@ export interface Finding {
 /** node → the images (of those the manifests use) it holds; absent where the backend has no images. */
 export type ImagesByNode = ReadonlyMap<string, readonly string[]>;
 
-export function verify(input: PlanInput, images?: ImagesByNode): Finding[] {
+/**
+ * `images`: what each node holds of the manifests' container images; `missingFiles`: the files VM manifests
+ * name (disk image, kernel, initrd) that the master cannot read now: Drover copies them to a VM's node
+ * whenever it creates the VM there (a new instance, a cold move), so a missing one breaks those.
+ */
+export function verify(input: PlanInput, images?: ImagesByNode, missingFiles?: ReadonlySet<string>): Finding[] {
   const facts = nodeFacts(input);
   const model = [...input.desired.clusters.values()].flatMap((c) => verifyModel(currentModel(input, c, facts, 'declared')));
-  const findings: Finding[] = [...model, ...nodeFindings(input), ...instanceFindings(input), ...imageFindings(input, images)];
+  const findings: Finding[] = [...model, ...nodeFindings(input), ...instanceFindings(input), ...imageFindings(input, images), ...vmFileFindings(input, missingFiles)];
   const rank = (f: Finding) => (f.severity === 'error' ? 0 : 1);
   return findings.sort((a, b) => rank(a) - rank(b) || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0) || ((a.node ?? a.instance ?? '') < (b.node ?? b.instance ?? '') ? -1 : 1));
 }
@@ -47,7 +53,7 @@ function imageFindings(input: PlanInput, images: ImagesByNode | undefined): Find
   const out: Finding[] = [];
   for (const c of input.desired.clusters.values()) {
     const nodes = [...input.desired.nodes.values()].filter((n) => n.cluster === c.name && images.has(n.name));
-    const wanted = new Set([...input.desired.instances.values()].filter((i) => i.cluster === c.name && i.state !== 'absent').map((i) => i.image));
+    const wanted = new Set([...input.desired.instances.values()].filter((i) => i.cluster === c.name && i.state !== 'absent' && !i.hypervisor).map((i) => i.image));
     for (const image of [...wanted].sort()) {
       const holders = nodes.filter((n) => images.get(n.name)!.includes(image)).map((n) => n.name);
       const lacking = nodes.filter((n) => !holders.includes(n.name)).map((n) => n.name);
@@ -57,6 +63,17 @@ function imageFindings(input: PlanInput, images: ImagesByNode | undefined): Find
     }
   }
   return out;
+}
+
+/** The files a VM's manifest names, on the master. */
+export function vmFiles(i: DesiredInstance): string[] {
+  return i.hypervisor ? [i.image, i.boot?.kernel, i.boot?.initrd].filter((f): f is string => !!f) : [];
+}
+
+function vmFileFindings(input: PlanInput, missing: ReadonlySet<string> | undefined): Finding[] {
+  if (!missing?.size) return [];
+  return [...input.desired.instances.values()].filter((i) => i.state !== 'absent').flatMap((i) => vmFiles(i).filter((f) => missing.has(f))
+    .map((f) => err('EVMFILE', i.name, `VM ${i.name}: ${f} is missing on the master: Drover copies it to a node whenever it creates the VM there (a new node, a cold move)`)));
 }
 
 function instanceFindings(input: PlanInput): Finding[] {

@@ -3,7 +3,8 @@
  * QEMU: the test guest (test/support/guest.ts) boots from its kernel and root disk image; its counter shows
  * on the console log kept on the node; a graceful stop (ACPI powerdown) leaves a clean file system; a start
  * goes on counting (boot 2); a cold move to the other node goes on counting there (boot 3); removal leaves
- * nothing. The QEMU image is absent from both engines at the start: Drover loads it. One VM at a time.
+ * nothing. The QEMU image is absent from both engines at the start: Drover loads it. node2 is behind mutual
+ * TLS, so QMP (exec + socat through the engine API) and the image load run over TLS there. One VM at a time.
  * Skips loudly when QEMU or the guest cannot be had on this machine.
  */
 import { suite } from 'uvu';
@@ -15,13 +16,21 @@ import type Docker from 'dockerode';
 import { drover } from '../support/cli.ts';
 import { counters, fsck, testGuest, type TestGuest } from '../support/guest.ts';
 import { startTestbed, type Testbed } from '../support/testbed.ts';
-import { firstTarFile } from '../../src/drivers/docker/vm/console.ts';
+import { PassThrough } from 'node:stream';
+import { firstTarFile, vmConsole, vmLogs } from '../../src/drivers/docker/vm/console.ts';
+import { closeAll, openQmp } from '../../src/drivers/docker/vm/monitor.ts';
+import { Engine } from '../../src/drivers/docker/engine.ts';
+import { createDockerDriver } from '../../src/drivers/docker/index.ts';
 import { qemuBuild } from '../../src/drivers/docker/vm/qemu-image.ts';
 
 const BASE = 130;
 const CLUSTER = 'vmlife';
 
-interface Ctx { bed?: Testbed; guest?: TestGuest; dir?: string; state?: string; skip?: string; lastN?: number }
+interface Ctx {
+  bed?: Testbed; guest?: TestGuest; dir?: string; state?: string; skip?: string; lastN?: number;
+  /** node2 behind mutual TLS (a test bed of our own): QMP and the console then go through TLS too */
+  tls?: { endpoint: string; files: { ca: string; cert: string; key: string } };
+}
 const test = suite<Ctx>('VM lifecycle through drover apply', {});
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -32,7 +41,8 @@ function writeManifests(ctx: Ctx, over: Record<string, unknown>): string {
   const doc = (kind: string, name: string, spec: object): string => JSON.stringify({ apiVersion: 'drover/v1', kind, metadata: { name }, spec });
   const docs = [
     doc('Cluster', CLUSTER, { backend: 'docker', defaults: { diskTemplate: 'plain', memory: '128M', vcpus: 1 }, replication: { interval: '24h' } }),
-    ...[...ctx.bed!.endpoints].map(([name, endpoint]) => doc('Node', name, { cluster: CLUSTER, endpoint })),
+    ...[...ctx.bed!.endpoints].map(([name, endpoint]) => doc('Node', name, name === 'node2' && ctx.tls
+      ? { cluster: CLUSTER, endpoint: ctx.tls.endpoint, tls: ctx.tls.files } : { cluster: CLUSTER, endpoint })),
     doc('Instance', 'vm1', {
       cluster: CLUSTER, hypervisor: 'kvm', image: g.rootfs, boot: { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline },
       disks: [{ size: '64M' }], primary: 'node1', ...over,
@@ -87,6 +97,11 @@ test.before(async (ctx) => {
   ctx.bed = await startTestbed(2, BASE);
   ctx.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drover-vm-manifests-'));
   ctx.state = fs.mkdtempSync(path.join(os.tmpdir(), 'drover-vm-state-'));
+  if (ctx.bed.owned) {
+    await ctx.bed.run('tls', '2');
+    const pki = `${ctx.bed.dir}/pki`;
+    ctx.tls = { endpoint: `tcp://127.0.0.${ctx.bed.base + 2}:2376`, files: { ca: `${pki}/ca.pem`, cert: `${pki}/client-cert.pem`, key: `${pki}/client-key.pem` } };
+  } else console.log('    (shared test bed: node2 stays without TLS)');
   // the QEMU image must come from Drover: none on the engines to begin with
   for (const i of [1, 2]) await ctx.bed.engine(i).getImage(qemuBuild().image).remove().catch(() => {});
 });
@@ -123,6 +138,32 @@ test('apply boots the VM: the QEMU image is loaded into the engine that lacked i
   assert.match(text.stdout, /vm1: virtual machine, (accelerated \(kvm\)|emulated \(tcg)/);
 });
 
+test('logs and console of a running VM: the console log followed, the serial console streamed (driver functions)', async (ctx) => {
+  if (ctx.skip) return;
+  const e = new Engine({ cluster: CLUSTER, nodes: ctx.bed!.nodes(CLUSTER) });
+  const c = e.conn('node1');
+  const info = (await e.ownContainer(c, 'drover-vm1'))!;
+  const ac = new AbortController();
+  let followed = '';
+  const following = vmLogs(e, c, info, { follow: true, signal: ac.signal }, (b) => { followed += b.toString(); });
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let shown = '';
+  output.on('data', (b: Buffer) => { shown += b.toString(); });
+  const session = vmConsole(e, c, info, { input, output });
+  await sleep(3500);
+  ac.abort();
+  input.end();
+  await following;
+  assert.is(await session, 0, 'the session ends when its input does');
+  assert.ok(counters(followed).length >= 2, `followed log: ${followed.slice(-200)}`);
+  assert.ok(counters(shown).length >= 1, `console: ${shown.slice(-200)}`);
+  let all = '';
+  await vmLogs(e, c, info, { follow: false, signal: new AbortController().signal }, (b) => { all += b.toString(); });
+  assert.ok(counters(all).length >= counters(followed).length);
+  await closeAll(e);
+});
+
 test('state: stopped powers the guest off cleanly (ACPI): the container exits, e2fsck -fn finds the disk clean', async (ctx) => {
   if (ctx.skip) return;
   const engine = ctx.bed!.engine(1);
@@ -139,16 +180,32 @@ test('state: stopped powers the guest off cleanly (ACPI): the container exits, e
 test('state: running again: the counter goes on from the disk (boot 2)', async (ctx) => {
   if (ctx.skip) return;
   const engine = ctx.bed!.engine(1);
+  const t0 = Date.now();
   await apply(ctx, { state: 'running' });
   const seen = await waitCounter(engine, 2);
+  console.log(`    drover apply (state: running) to the first COUNTER line of boot 2: ${Date.now() - t0} ms`);
   const first = seen.find((c) => c.boot === 2)!;
   assert.is(first.n, ctx.lastN! + 1, `boot 2 starts at n=${ctx.lastN! + 1}: nothing lost, nothing repeated`);
 });
 
-test('a cold move to the other node: the disk goes along, the counter goes on there (boot 3), nothing left on node1', async (ctx) => {
+test('a bigger disk: the running guest\'s block device grows live (QMP block_resize), the file with it', async (ctx) => {
+  if (ctx.skip) return;
+  const out = await apply(ctx, { disks: [{ size: '96M' }] });
+  assert.match(out, /GrowDisk/);
+  const e = new Engine({ cluster: CLUSTER, nodes: ctx.bed!.nodes(CLUSTER) });
+  const c = e.conn('node1');
+  const info = (await e.ownContainer(c, 'drover-vm1'))!;
+  assert.is(info.State.Running, true, 'still running: grown in place');
+  const qmp = await openQmp(e, c, info.Id);
+  const blocks = await qmp.execute<{ inserted?: { 'node-name'?: string; image?: { 'virtual-size'?: number } } }[]>('query-block');
+  assert.is(blocks.find((b) => b.inserted?.['node-name'] === 'disk0')?.inserted?.image?.['virtual-size'], 96 * 2 ** 20);
+  await closeAll(e);
+});
+
+test('a cold move to the other node (behind mutual TLS): the disk goes along, the counter goes on there (boot 3), nothing left on node1', async (ctx) => {
   if (ctx.skip) return;
   await sleep(1500);
-  const out = await apply(ctx, { primary: 'node2' });
+  const out = await apply(ctx, { primary: 'node2', disks: [{ size: '96M' }] });
   assert.match(out, /(Move|Migrate)Instance/);
   const engine2 = ctx.bed!.engine(index('node2'));
   const seen = await waitCounter(engine2, 3);
@@ -159,9 +216,29 @@ test('a cold move to the other node: the disk goes along, the counter goes on th
   assert.ok(seen.length > 0);
 });
 
+test('a QEMU that cannot start (a machine type it lacks) is an error that says what QEMU said', async (ctx) => {
+  if (ctx.skip) return;
+  const g = ctx.guest!;
+  const driver = createDockerDriver({ cluster: CLUSTER, nodes: ctx.bed!.nodes(CLUSTER) });
+  const spec = {
+    name: 'bad1', image: '', hypervisor: 'kvm' as const, boot: { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline }, machine: 'pc-i440fx-99.9',
+    memory: 64 * 2 ** 20, vcpus: 1, diskTemplate: 'plain' as const, disks: [{ size: 16 * 2 ** 20, mount: '/data' }], env: {}, ports: [],
+  };
+  try {
+    await driver.createInstance('node1', spec, 1);
+    const err = await driver.startInstance('node1', 'bad1').then(() => undefined, (x: Error) => x);
+    assert.ok(err, 'the start fails');
+    assert.match(err!.message, /QEMU exited at start: .*unsupported machine type/, err!.message);
+  } finally {
+    await driver.removeInstance('node1', 'bad1');
+    await driver.removeDisks('node1', 'bad1');
+    await driver.close();
+  }
+});
+
 test('state: absent removes the VM, its disks and its run volume', async (ctx) => {
   if (ctx.skip) return;
-  await apply(ctx, { primary: 'node2', state: 'absent' });
+  await apply(ctx, { primary: 'node2', disks: [{ size: '96M' }], state: 'absent' });
   for (const i of [1, 2]) {
     const e = ctx.bed!.engine(i);
     const cs = await e.listContainers({ all: true, filters: { label: [`drover.cluster=${CLUSTER}`] } });

@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import type { Driver } from '../../drivers/driver.ts';
 import type { Desired } from '../../model/desired.ts';
 import type { Observed } from '../../model/observed.ts';
-import { verify, type ImagesByNode } from '../../plan/verify.ts';
+import { access, constants } from 'node:fs/promises';
+import { verify, vmFiles, type ImagesByNode } from '../../plan/verify.ts';
 import { withLook } from '../context.ts';
 import { EXIT, type Io } from '../io.ts';
 import { table } from '../render/table.ts';
@@ -11,13 +12,14 @@ export const usage = `drover verify [PATH...] [--json]
   The checks of gnt-cluster verify that apply here: N+1 memory (Ganeti's rule), policy limits,
   exclusion-tag (antiAffinity) conflicts, primary and secondary in different groups, nodes
   unreachable, instances down that should run or running where they should not (wrong node, two
-  copies), degraded or missing replicas, orphan containers and volumes.
+  copies), degraded or missing replicas, orphan containers and volumes, nodes lacking an image, and the
+  files VM manifests name (disk image, kernel, initrd) missing on this machine.
   Exit 0 when there is no error (warnings allowed), 1 otherwise.`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, 'state-dir': { type: 'string' }, store: { type: 'string' } } });
   const code = await withLook(positionals, values, io, async ({ desired, store, observed, driver }) => {
-    const findings = verify({ desired, observed, store, now: Date.now() }, await imagesByNode(driver, desired, observed));
+    const findings = verify({ desired, observed, store, now: Date.now() }, await imagesByNode(driver, desired, observed), await missingVmFiles(desired));
     const errors = findings.filter((f) => f.severity === 'error').length;
     if (values.json) io.out(JSON.stringify({ findings, errors, warnings: findings.length - errors }));
     else if (!findings.length) io.out('Cluster verified: no findings.');
@@ -30,10 +32,17 @@ export async function run(argv: string[], io: Io): Promise<number> {
   return code ?? EXIT.error;
 }
 
+/** The files VM manifests name (disk image, kernel, initrd) that this machine cannot read now. */
+async function missingVmFiles(desired: Desired): Promise<ReadonlySet<string>> {
+  const files = [...new Set([...desired.instances.values()].flatMap(vmFiles))];
+  const ok = await Promise.all(files.map((f) => access(f, constants.R_OK).then(() => true, () => false)));
+  return new Set(files.filter((_, i) => !ok[i]));
+}
+
 /** Ask every reachable node which of the manifests' images it holds (backends with images only). */
 async function imagesByNode(driver: Driver, desired: Desired, observed: Observed): Promise<ImagesByNode | undefined> {
   if (!driver.imagesPresent) return undefined;
-  const images = [...new Set([...desired.instances.values()].map((i) => i.image))];
+  const images = [...new Set([...desired.instances.values()].filter((i) => !i.hypervisor).map((i) => i.image))];
   const up = [...observed.nodes.values()].filter((n) => n.health === 'up').map((n) => n.name);
   const found = await Promise.all(up.map(async (n) => [n, await driver.imagesPresent!(n, images).catch(() => undefined)] as const));
   return new Map(found.filter((x): x is readonly [string, readonly string[]] => x[1] !== undefined));

@@ -33,6 +33,8 @@ import { renameInstance } from './rename.ts';
 import { syncDisks } from './sync/index.ts';
 import * as volumes from './volumes.ts';
 import { closeAll } from './vm/monitor.ts';
+import { growVmDisk, isVmContainer } from './vm/lifecycle.ts';
+import { containerName } from './names.ts';
 
 export type { DockerDriverOptions } from './engine.ts';
 export { parseEndpoint } from './engine.ts';
@@ -64,7 +66,13 @@ class DockerDriver implements Driver {
   stopInstance(node: string, instance: string): Promise<void> { return containers.stopInstance(this.e, node, instance); }
   removeInstance(node: string, instance: string): Promise<void> { return containers.removeInstance(this.e, node, instance); }
   updateInstance(node: string, instance: string, limits: Limits): Promise<void> { return containers.updateInstance(this.e, node, instance, limits); }
-  growDisk(node: string, instance: string, disk: number, size: number): Promise<void> { return volumes.growDisk(this.e, node, instance, disk, size); }
+  async growDisk(node: string, instance: string, disk: number, size: number): Promise<void> {
+    await volumes.growDisk(this.e, node, instance, disk, size);
+    // a VM's disk is a file in the volume: it grows too (a container's volume has no size of its own)
+    const c = this.e.conn(node);
+    const info = await this.e.ownContainer(c, containerName(instance));
+    if (info && isVmContainer(info)) await growVmDisk(this.e, c, info, instance, disk, size);
+  }
   renameInstance(node: string, from: string, to: string): Promise<void> { return renameInstance(this.e, node, from, to); }
 
   checkHealth(node: string, instance: string, probe: HealthProbe, timeoutMs: number): Promise<HealthResult> {

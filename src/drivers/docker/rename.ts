@@ -15,7 +15,7 @@ import { labelsOf, type ContainerInfo } from './api.ts';
 import { removeInstance, stopInstance } from './containers.ts';
 import type { Conn, Engine } from './engine.ts';
 import { runHelper } from './helpers.ts';
-import { LABEL, containerName, markerName, volumeName } from './names.ts';
+import { LABEL, containerName, markerName, runVolumeName, volumeName } from './names.ts';
 import { diskVolumes, ensureVolume, removeDisks } from './volumes.ts';
 
 export async function renameInstance(e: Engine, node: string, from: string, to: string): Promise<void> {
@@ -37,8 +37,19 @@ async function copyDisks(e: Engine, c: Conn, from: string, to: string): Promise<
       [{ source: volumeName(from, d.index), target: '/o', readOnly: true }, { source: target, target: '/n' }]);
     if (r.exitCode !== 0) throw new DriverError(`node ${c.name}: copying disk ${d.index} of ${from} to ${target} failed (exit ${r.exitCode}): ${r.stderr.trim()}`, false, c.name);
   }
+  await copyRunVolume(e, c, from, to);
   const marker = await e.inspectVolume(c, markerName(from));
   if (marker && e.ours(labelsOf(marker))) await ensureVolume(e, c, markerName(to), { ...withoutCluster(labelsOf(marker)), [LABEL.instance]: to });
+}
+
+/** A VM's run volume: its boot files and console log (not QEMU's sockets: the new QEMU makes its own). */
+async function copyRunVolume(e: Engine, c: Conn, from: string, to: string): Promise<void> {
+  const run = await e.inspectVolume(c, runVolumeName(from));
+  if (!run || !e.ours(labelsOf(run))) return;
+  await ensureVolume(e, c, runVolumeName(to), { ...withoutCluster(labelsOf(run)), [LABEL.instance]: to });
+  const r = await runHelper(e, c, to, 'rename', ['sh', '-c', 'for f in boot console.log; do [ ! -e /o/$f ] || cp -a /o/$f /n/; done'],
+    [{ source: runVolumeName(from), target: '/o', readOnly: true }, { source: runVolumeName(to), target: '/n' }]);
+  if (r.exitCode !== 0) throw new DriverError(`node ${c.name}: copying the run volume of VM ${from} failed (exit ${r.exitCode}): ${r.stderr.trim()}`, false, c.name);
 }
 
 /** The old container's own configuration, under the new name, mounting the new volumes. */
@@ -46,7 +57,7 @@ async function recreateAs(e: Engine, c: Conn, old: ContainerInfo, from: string, 
   const full = old as ContainerInfo & { Config: Docker.ContainerInspectInfo['Config']; HostConfig: Docker.HostConfig };
   const { Hostname: _h, Labels, ...config } = full.Config;
   const rename = (source: string | undefined): string | undefined =>
-    source?.startsWith(`${containerName(from)}-d`) ? `${containerName(to)}${source.slice(containerName(from).length)}` : source;
+    source?.startsWith(`${containerName(from)}-d`) || source === runVolumeName(from) ? `${containerName(to)}${source.slice(containerName(from).length)}` : source;
   const body = {
     ...config, name: containerName(to), Hostname: to.slice(0, 63),
     Labels: { ...(Labels ?? {}), [LABEL.instance]: to },

@@ -14,6 +14,8 @@ export interface SimContainer {
   readonly generation: number;
   readonly memory: number;
   readonly vcpus: number;
+  /** A VM (`hypervisor: kvm`): the simulated nodes have hardware KVM. Absent: a container. */
+  readonly vm?: { readonly accel: 'kvm' };
 }
 
 export interface SimVolume {

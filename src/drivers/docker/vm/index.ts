@@ -25,4 +25,4 @@ export { socketStream } from './streams.ts';
 export { nodeAccel, type Accel } from './accel.ts';
 export { ensureQemuImage, qemuBuild, type QemuBuild } from './qemu-image.ts';
 export { VM_PATHS, diskNode, DEFAULT_MACHINE } from '../../qemu/argv.ts';
-export { consoleLog, openConsole } from './console.ts';
+export { consoleLog, consoleStream, vmLogs, vmConsole, CONSOLE_ESCAPE, type VmLogRequest, type VmConsoleEnds } from './console.ts';

@@ -10,7 +10,7 @@ import type Docker from 'dockerode';
 import { DriverError } from '../../driver.ts';
 import type { InstanceSpec } from '../../../model/operations.ts';
 import { specHash, specMatches } from '../../../model/hash.ts';
-import { VM_PATHS, vmArgv, type VmArgvOptions } from '../../qemu/argv.ts';
+import { VM_PATHS, diskNode, vmArgv, type VmArgvOptions } from '../../qemu/argv.ts';
 import { demuxLogs, labelsOf, loose, type ContainerInfo } from '../api.ts';
 import type { Conn, Engine } from '../engine.ts';
 import { createHelper, removeHelper, runHelper } from '../helpers.ts';
@@ -88,7 +88,7 @@ async function prepare(e: Engine, c: Conn, spec: InstanceSpec, image: string): P
     const res = await e.call(c, 'prepare VM files: wait', (signal) => loose<{ StatusCode: number }>(h, 'wait', { abortSignal: signal }), 600_000);
     if (res.StatusCode !== 0) {
       const logs = await e.call(c, 'prepare VM files: output', (signal) => loose<Buffer>(h, 'logs', { stdout: true, stderr: true, abortSignal: signal }));
-      throw new DriverError(`node ${c.name}: preparing the disks of VM ${spec.name} failed (exit ${res.StatusCode}): ${demuxLogs(Buffer.from(logs)).stderr.trim().slice(-400)}`, false, c.name);
+      throw new DriverError(`node ${c.name}: preparing the disks of VM ${spec.name} failed (exit ${res.StatusCode}): ${demuxLogs(Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs))).stderr.trim().slice(-400)}`, false, c.name);
     }
   } finally {
     await removeHelper(e, c, h);
@@ -145,6 +145,8 @@ export async function createVm(e: Engine, node: string, spec: InstanceSpec, gene
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       Memory: spec.memory + CONTAINER_OVERHEAD,
+      // a vCPU thread each, plus QEMU's main loop and I/O threads
+      NanoCpus: Math.round((Math.ceil(spec.vcpus) + 0.5) * 1e9),
       PidsLimit: 256,
       RestartPolicy: { Name: 'no' },
       Mounts: mountsOf(spec),
@@ -169,7 +171,8 @@ export async function startVm(e: Engine, c: Conn, info: ContainerInfo, timeoutMs
     const now = await e.inspectContainer(c, info.Id);
     if (now && !now.State.Running) {
       const logs = await e.maybe(c, 'QEMU output', (signal) => loose<Buffer>(c.docker.getContainer(info.Id), 'logs', { stdout: true, stderr: true, tail: 5, abortSignal: signal }));
-      throw new DriverError(`node ${c.name}: QEMU exited at start: ${String(logs ?? '').replace(/[\x00-\x08]/g, '').trim()}`, false, c.name);
+      const out = logs ? demuxLogs(Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs))) : undefined;
+      throw new DriverError(`node ${c.name}: QEMU exited at start: ${`${out?.stderr ?? ''}${out?.stdout ?? ''}`.trim() || 'no output'}`, false, c.name);
     }
     throw err;
   }
@@ -237,4 +240,23 @@ export async function removeVmContainer(e: Engine, c: Conn, info: ContainerInfo)
   }
   await e.maybe(c, `remove VM container ${info.Id.slice(0, 12)}`, (signal) =>
     c.docker.getContainer(info.Id).remove({ force: true, v: false, abortSignal: signal }), e.stopCallMs);
+}
+
+/**
+ * Grow disk `disk` of a VM to `size` bytes (after volumes.growDisk recorded it): a running guest's block
+ * device is resized live (QMP block_resize: the guest sees the new size at once), a stopped VM's file is
+ * extended (sparse). A file already that large is left alone.
+ */
+export async function growVmDisk(e: Engine, c: Conn, info: ContainerInfo, instance: string, disk: number, size: number): Promise<void> {
+  if (info.State.Running) {
+    const qmp = await openQmp(e, c, info.Id);
+    const have = await qmp.execute<{ inserted?: { 'node-name'?: string; image?: { 'virtual-size'?: number } } }[]>('query-block');
+    const now = have.find((b) => b.inserted?.['node-name'] === diskNode(disk))?.inserted?.image?.['virtual-size'] ?? 0;
+    if (now < size) await qmp.execute('block_resize', { 'node-name': diskNode(disk), size });
+    return;
+  }
+  const file = VM_PATHS.diskFile(disk);
+  const r = await runHelper(e, c, instance, 'grow', ['sh', '-c', `[ $(stat -c %s ${file}) -ge ${size} ] || truncate -s ${size} ${file}`],
+    [{ source: volumeName(instance, disk), target: VM_PATHS.disk(disk) }]);
+  if (r.exitCode !== 0) throw new DriverError(`node ${c.name}: growing disk ${disk} of VM ${instance} failed (exit ${r.exitCode}): ${r.stderr.trim()}`, false, c.name);
 }
