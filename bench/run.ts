@@ -11,6 +11,7 @@ type Section = readonly [title: string, run: () => Promise<string[]>, needs?: ()
 const has = (cmd: string) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
 const needsDocker = () => (process.getuid?.() !== 0 ? 'needs root' : has('dockerd') ? undefined : 'needs dockerd: run scripts/ci-setup-docker');
 const needsEtcd = () => (has('etcd') ? undefined : 'needs etcd: run scripts/ci-setup-etcd');
+const needsQemu = () => (has('qemu-system-x86_64') && has('qemu-storage-daemon') ? undefined : 'needs QEMU: run scripts/ci-setup-qemu');
 const needsHtools = () => (has('/usr/lib/ganeti/3.0/usr/bin/hbal') ? undefined : 'needs Ganeti htools: run scripts/install-htools');
 
 const sections: readonly Section[] = [
@@ -21,6 +22,8 @@ const sections: readonly Section[] = [
   ['API: GET /instances while watch converges (1,000 nodes / 20,000 instances)', async () => (await import('./api.ts')).benchApi()],
   ['Allocator against Ganeti htools (hbal, hspace)', async () => (await import('./alloc.ts')).benchAlloc(), needsHtools],
   ['Docker backend (real engines)', async () => (await import('./docker.ts')).benchDocker(), needsDocker],
+  ['VMs: QEMU sequences on host processes (boot, live migration with storage, failover, sync write cost)', async () => (await import('./vm.ts')).benchVm(), () => needsQemu()],
+  ['VMs on Docker engines: a replicated VM through drover apply (1 GiB disk)', async () => (await import('./vm-docker.ts')).benchVmDocker(), () => needsDocker() ?? needsQemu()],
   ['Crash soak (master kill -9, node kills, manifest edits)', async () => (await import('./soak.ts')).benchSoak()],
   ['Standby master takeover (etcd)', async () => (await import('./etcd.ts')).benchEtcd(), needsEtcd],
 ];

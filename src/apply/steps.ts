@@ -63,12 +63,15 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
       ['createContainer', (c) => c.driver.createInstance(op.primary, op.spec, op.generation)],
       ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.primary, op.instance)] as const] : []),
       ['verify', (c) => verify(c, op.primary, op.instance, op.start)],
+      // a running VM's replica is kept in sync by its QEMU (block replication), which only a running guest can do
+      ...(op.secondary && op.start && op.spec.hypervisor === 'kvm' ? [syncStep(op.instance, op.primary, op.secondary, 'replicate')] : []),
     ];
     case 'SyncDisks': return replicaSteps(op.instance, op.primary, op.secondary, undefined, undefined);
     case 'StartInstance': return [
       ['start', (c) => c.driver.startInstance(op.primary, op.instance)],
       ['verify', (c) => verify(c, op.primary, op.instance, true)],
       ...healthySteps(op.primary, op.instance, true, op.health),
+      ['replicate', (c) => replicateVm(c, op.primary, op.instance)],
     ];
     case 'StopInstance': return [
       ['stop', (c) => c.driver.stopInstance(op.primary, op.instance)],
@@ -228,11 +231,26 @@ function replicaSteps(instance: string, primary: string, secondary: string, disk
       const p = c.store.placements.get(instance);
       await c.driver.createDisks(secondary, instance, disks ?? (await primaryDisks(c, primary, instance)), 'replica', generation ?? p?.generation ?? 1);
     }],
-    ['sync', async (c) => {
-      await c.driver.syncDisks(primary, secondary, instance, c.progress);
-      await updatePlacement(c, instance, (p) => (p.secondary === secondary ? { ...p, lastSync: { at: c.now(), node: secondary } } : p));
-    }],
+    syncStep(instance, primary, secondary),
   ];
+}
+
+/**
+ * A VM started again mirrors into its secondary at once (its QEMU is new: no mirror runs); nothing for a
+ * container, whose replica is synced at the replication interval.
+ */
+async function replicateVm(c: StepContext, primary: string, instance: string): Promise<void> {
+  const p = c.store.placements.get(instance);
+  if (!p?.secondary || p.primary !== primary || p.applied?.spec?.hypervisor !== 'kvm') return;
+  await syncStep(instance, primary, p.secondary)[1](c);
+}
+
+/** Sync the replica; its end is the new recovery point. */
+function syncStep(instance: string, primary: string, secondary: string, name = 'sync'): readonly [string, Step] {
+  return [name, async (c) => {
+    await c.driver.syncDisks(primary, secondary, instance, c.progress);
+    await updatePlacement(c, instance, (p) => (p.secondary === secondary ? { ...p, lastSync: { at: c.now(), node: secondary } } : p));
+  }];
 }
 
 function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (readonly [string, Step])[] {
@@ -266,6 +284,8 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
     ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.to, op.instance)] as const] : []),
     ['removeSource', (c) => c.driver.removeInstance(op.from, op.instance)],
     ['demoteSource', (c) => c.driver.createDisks(op.from, op.instance, op.spec.disks, 'replica', op.generation)],
+    // a VM's replication runs from its QEMU: the new primary mirrors into the old one from now on
+    ...(op.start && op.spec.hypervisor === 'kvm' ? [syncStep(op.instance, op.to, op.from, 'replicate')] : []),
     ['verify', (c) => verify(c, op.to, op.instance, op.start)],
     ...healthySteps(op.to, op.instance, op.start, op.health),
   ];

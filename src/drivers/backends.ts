@@ -75,8 +75,8 @@ export const BACKENDS = {
     description: 'Docker engines',
     // memory and CPU limits through the engine's container update API (`docker update`)
     capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: ['memory', 'vcpus'], restartResize: [], images: true, rename: 'restart', logs: 'output', console: 'shell',
-      // VMs: QEMU in a container (drivers/docker/vm/); they move cold until QEMU's live migration is wired in
-      vm: { supported: true, liveMigration: false } },
+      // VMs: QEMU in a container (drivers/docker/vm/), moved live by QEMU's migration with its storage
+      vm: { supported: true, liveMigration: true } },
     node: { capacity: false, endpoint: { example: 'unix:///var/run/docker.sock' } },
   },
 } as const satisfies Readonly<Record<string, BackendInfo>>;

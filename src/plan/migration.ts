@@ -14,6 +14,7 @@ export function forecastMigration(op: MigrateInstance, desired: Desired, observe
   if (!caps || !(op.spec.hypervisor === 'kvm' ? caps.vm?.liveMigration === true : caps.liveMigration)) return { path: 'cold', cause: 'backend' };
   if (!op.start) return { path: 'cold', cause: 'stopped' };
   if (op.spec.ports.length > 0) return { path: 'cold', cause: 'ports' };
+  if (op.spec.hypervisor === 'kvm') return { path: 'live' }; // QEMU keeps the guest's state itself: no checkpoint probe
   const nodes = [op.from, op.to];
   const cannot = nodes.find((n) => observed.nodes.get(n)?.canCheckpoint === false);
   if (cannot) return { path: 'cold', cause: 'no-checkpoint', node: cannot };

@@ -104,7 +104,7 @@ test('a record of an older list resumes at the mapped step, and is rewritten at 
   const r = await ex.resume([...c.store.machines.values()]);
   assert.equal(r.failed, []);
   assert.equal(versions, [2], 'rewritten once, at v2');
-  assert.equal(c.events.filter((e) => e.type === 'step').map((e) => (e as { step: string }).step), ['verify'], 'ran start (not reported: it was the first), then verify');
+  assert.equal(c.events.filter((e) => e.type === 'step').map((e) => (e as { step: string }).step), ['verify', 'replicate'], 'ran start (not reported: it was the first), then verify and replicate (a no-op for a container)');
   assert.is(running(c), 'running');
   assert.match(c.store.jobs.get('j1')!.note ?? '', 'resumed at start (was begin of step list v1)');
   await c.close();

@@ -12,6 +12,7 @@ import { ensureImage } from './images.ts';
 import { LABEL, containerName, helperName, volumeName } from './names.ts';
 import { createDisks } from './volumes.ts';
 import { createVm, isVmContainer, removeVmContainer, startVm, stopVm } from './vm/lifecycle.ts';
+import { stopReplicaServer } from './vm/replica.ts';
 
 /** Network settings: none without ports; a bridge with published ports; host networking on bridge-less engines. */
 async function networkFor(e: Engine, c: Conn, spec: InstanceSpec): Promise<Record<string, unknown>> {
@@ -43,7 +44,8 @@ const isWanted = (e: Engine, info: ContainerInfo | undefined, spec: InstanceSpec
 };
 
 export async function createInstance(e: Engine, node: string, spec: InstanceSpec, generation: number): Promise<void> {
-  if (spec.hypervisor === 'kvm') { await createVm(e, node, spec, generation); return; }
+  // a VM made on its former secondary (failover, cold move): the replica server holds the disk file's lock
+  if (spec.hypervisor === 'kvm') { await stopReplicaServer(e, node, spec.name); await createVm(e, node, spec, generation); return; }
   const c = e.conn(node);
   const name = containerName(spec.name);
   const hash = specHash(spec);

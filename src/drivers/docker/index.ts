@@ -30,6 +30,8 @@ import { engineMessage } from './errors.ts';
 import { checkHealth } from './health.ts';
 import { imagesPresent } from './images.ts';
 import { liveMigrate } from './migrate.ts';
+import { liveMigrateVm } from './vm/migrate.ts';
+import { syncVmDisks } from './vm/sync.ts';
 import { probe } from './probe.ts';
 import { renameInstance } from './rename.ts';
 import { syncDisks } from './sync/index.ts';
@@ -59,7 +61,9 @@ class DockerDriver implements Driver {
   }
   removeDisks(node: string, instance: string): Promise<void> { return volumes.removeDisks(this.e, node, instance); }
   promoteDisks(node: string, instance: string, generation: number): Promise<void> { return volumes.promoteDisks(this.e, node, instance, generation); }
-  syncDisks(from: string, to: string, instance: string, onProgress?: ProgressFn): Promise<number> { return syncDisks(this.e, from, to, instance, onProgress); }
+  async syncDisks(from: string, to: string, instance: string, onProgress?: ProgressFn): Promise<number> {
+    return (await syncVmDisks(this.e, from, to, instance, onProgress)) ?? syncDisks(this.e, from, to, instance, onProgress);
+  }
 
   createInstance(node: string, spec: InstanceSpec, generation: number): Promise<void> { return containers.createInstance(this.e, node, spec, generation); }
   startInstance(node: string, instance: string): Promise<void> { return containers.startInstance(this.e, node, instance); }
@@ -80,9 +84,8 @@ class DockerDriver implements Driver {
   }
 
   liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult> {
-    // a VM's state is QEMU's, not a container's: CRIU is not its path (the capability table says VMs move cold)
-    if (spec.hypervisor === 'kvm') return Promise.resolve({ kind: 'cold', cause: 'fell-back', why: 'a VM moves cold on this backend (QEMU live migration is not wired in)' });
-    return liveMigrate(this.e, from, to, spec, generation, onProgress);
+    // a VM's state is QEMU's, not a container's: QEMU migrates it with its storage (vm/migrate.ts), never CRIU
+    return spec.hypervisor === 'kvm' ? liveMigrateVm(this.e, from, to, spec, generation, onProgress) : liveMigrate(this.e, from, to, spec, generation, onProgress);
   }
 
   instanceLogs(node: string, instance: string, request: LogRequest, write: LogWriter): Promise<void> {

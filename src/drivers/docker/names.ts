@@ -23,6 +23,8 @@ export const LABEL = {
   /** on a VM's container: the guest's memory (bytes) and vcpus (the container's own limits add QEMU's overhead) */
   vmMemory: 'drover.vm.memory',
   vmVcpus: 'drover.vm.vcpus',
+  /** on a VM's container made as a live migration's destination (its argv waits for the incoming state) */
+  vmIncoming: 'drover.vm.incoming',
 } as const;
 
 /**

@@ -109,7 +109,8 @@ export async function connectQmp(stream: Duplex, timeoutMs = 10_000): Promise<Qm
     });
 
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`QMP: no greeting within ${timeoutMs} ms`)), timeoutMs);
+    // a monitor that never greets (another client holds it) must not keep the stream open
+    const timer = setTimeout(() => { stream.destroy(); reject(new Error(`QMP: no greeting within ${timeoutMs} ms`)); }, timeoutMs);
     greeted = () => { clearTimeout(timer); resolve(); };
     void closed.then(() => { clearTimeout(timer); reject(ended ?? new Error('QMP connection closed')); });
   });

@@ -62,10 +62,13 @@ function prepareScript(spec: InstanceSpec): string {
   return lines.join('\n');
 }
 
-/** Does disk 0's volume already hold its disk file? (The archive API answers on a created container.) */
-async function hasDiskFile(e: Engine, c: Conn, h: Docker.Container): Promise<boolean> {
-  const st = await e.maybe(c, 'stat disk file', (signal) => loose<unknown>(h, 'infoArchive', { path: VM_PATHS.diskFile(0), abortSignal: signal }));
-  return st !== undefined;
+/**
+ * Does disk 0's volume already hold its disk file? Asked of a helper: the archive API's HEAD answer leaves
+ * its socket open, which kept the CLI alive after its work (minutes) whenever the file was there.
+ */
+async function hasDiskFile(e: Engine, c: Conn, instance: string): Promise<boolean> {
+  const r = await runHelper(e, c, instance, 'vmstat', ['test', '-e', VM_PATHS.diskFile(0)], [{ source: volumeName(instance, 0), target: VM_PATHS.disk(0), readOnly: true }], 30_000);
+  return r.exitCode === 0;
 }
 
 /** Make the VM's files exist on the node: disk files (disk 0 seeded from `spec.image`), boot files (always refreshed). */
@@ -80,7 +83,7 @@ async function prepare(e: Engine, c: Conn, spec: InstanceSpec, image: string): P
   };
   try {
     if (spec.boot) await upload(VM_PATHS.run, { 'boot/kernel': spec.boot.kernel, ...(spec.boot.initrd && { 'boot/initrd': spec.boot.initrd }) });
-    if (spec.image !== '' && spec.disks.length > 0 && !(await hasDiskFile(e, c, h))) await upload(VM_PATHS.disk(0), { 'seed.img': spec.image });
+    if (spec.image !== '' && spec.disks.length > 0 && !(await hasDiskFile(e, c, spec.name))) await upload(VM_PATHS.disk(0), { 'seed.img': spec.image });
     await e.call(c, 'prepare VM files', (signal) => h.start({ abortSignal: signal }));
     const res = await e.call(c, 'prepare VM files: wait', (signal) => loose<{ StatusCode: number }>(h, 'wait', { abortSignal: signal }), 600_000);
     if (res.StatusCode !== 0) {
@@ -112,7 +115,9 @@ export async function createVm(e: Engine, node: string, spec: InstanceSpec, gene
   const c = e.conn(node);
   const name = opts.name ?? containerName(spec.name);
   const have = await e.ownContainer(c, name);
-  if (isWanted(e, have, spec, generation) && !opts.incoming) return labelsOf(have!)[LABEL.accel] === 'kvm' ? 'kvm' : 'tcg';
+  // a migration's destination is kept while it runs the migrated guest; stopped, its argv would wait for a migration again
+  const migrated = have !== undefined && labelsOf(have)[LABEL.vmIncoming] === '1';
+  if (isWanted(e, have, spec, generation) && !opts.incoming && (!migrated || have!.State.Running)) return labelsOf(have!)[LABEL.accel] === 'kvm' ? 'kvm' : 'tcg';
   if (have) await removeVmContainer(e, c, have);
   const image = await ensureQemuImage(e, c);
   for (let i = 0; i < spec.disks.length; i++) {
@@ -132,6 +137,7 @@ export async function createVm(e: Engine, node: string, spec: InstanceSpec, gene
       [LABEL.cluster]: e.cluster, [LABEL.instance]: spec.name, [LABEL.role]: 'primary',
       [LABEL.generation]: String(generation), [LABEL.spec]: specHash(spec), [LABEL.vm]: '1', [LABEL.accel]: accel,
       [LABEL.vmMemory]: String(spec.memory), [LABEL.vmVcpus]: String(spec.vcpus),
+      ...(opts.incoming && { [LABEL.vmIncoming]: '1' }),
     },
     HostConfig: {
       NetworkMode: 'host',
@@ -153,6 +159,7 @@ export async function createVm(e: Engine, node: string, spec: InstanceSpec, gene
 
 /** Start the VM's container and wait until QEMU says the guest runs (a destination: until its monitor answers). */
 export async function startVm(e: Engine, c: Conn, info: ContainerInfo, timeoutMs = 60_000): Promise<void> {
+  if (!info.State.Running && labelsOf(info)[LABEL.vmIncoming] === '1') info = await withoutIncoming(e, c, info);
   if (!info.State.Running) {
     await e.call(c, `start VM container ${info.Id.slice(0, 12)}`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal }), Math.max(e.timeout, 60_000))
       .catch((err: unknown) => { if (!(err instanceof DriverError && err.status === 304)) throw err; });
@@ -173,6 +180,26 @@ export async function startVm(e: Engine, c: Conn, info: ContainerInfo, timeoutMs
   if (st.status !== 'running' && st.status !== 'inmigrate' && st.status !== 'prelaunch') {
     throw new DriverError(`node ${c.name}: VM ${labelsOf(info)[LABEL.instance]} is ${st.status} after its start`, true, c.name);
   }
+}
+
+/**
+ * A stopped container that was a migration's destination, made again as a plain one (same image, labels,
+ * mounts and limits; argv without `-incoming defer -S`), so that starting it boots the guest.
+ */
+async function withoutIncoming(e: Engine, c: Conn, info: ContainerInfo): Promise<ContainerInfo> {
+  const full = await e.call(c, 'inspect VM container', (signal) => loose<Docker.ContainerInspectInfo>(c.docker.getContainer(info.Id), 'inspect', { abortSignal: signal }));
+  const cmd = [...(full.Config.Cmd ?? [])];
+  const at = cmd.indexOf('-incoming');
+  if (at >= 0) cmd.splice(at, cmd[at + 2] === '-S' ? 3 : 2);
+  const { [LABEL.vmIncoming]: _incoming, ...labels } = full.Config.Labels ?? {};
+  const name = full.Name.replace(/^\//, '');
+  await e.maybe(c, `remove VM container ${name}`, (signal) => c.docker.getContainer(info.Id).remove({ force: true, v: false, abortSignal: signal }), e.stopCallMs);
+  await e.call(c, `create VM container ${name}`, (signal) => c.docker.createContainer({
+    name, Image: full.Config.Image, Entrypoint: full.Config.Entrypoint, Cmd: cmd, Labels: labels, HostConfig: full.HostConfig, abortSignal: signal,
+  } as Docker.ContainerCreateOptions));
+  const made = await e.inspectContainer(c, name);
+  if (!made) throw new DriverError(`node ${c.name}: VM container ${name} vanished after it was made again`, true, c.name);
+  return made;
 }
 
 /** Wait for the container to exit; true when it did within timeoutMs. */
