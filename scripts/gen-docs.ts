@@ -26,7 +26,7 @@ interface Schema {
 }
 
 const common = readSchema('common') as Schema;
-const KINDS = [['Cluster', 'cluster'], ['Node', 'node'], ['Instance', 'instance']] as const;
+const KINDS = [['Cluster', 'cluster'], ['Node', 'node'], ['Instance', 'instance'], ['Network', 'network']] as const;
 const NAMED: Readonly<Record<string, string>> = { quantity: 'quantity', duration: 'duration', name: 'name', argv: 'list of strings' };
 
 /** `common.schema.json#/$defs/x` or `#/$defs/x` → the definition (with the referring schema's own keywords on top). */

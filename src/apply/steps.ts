@@ -12,6 +12,7 @@ import { runCheck } from '../observe/index.ts';
 import type { Store } from '../store/store.ts';
 import type { FenceResult } from './fence.ts';
 import type { Placement } from '../store/types.ts';
+import type { NicAssignment } from '../model/nics.ts';
 
 export interface StepContext {
   readonly op: Operation;
@@ -56,7 +57,7 @@ export const STEP_MIGRATIONS: Readonly<Partial<Record<OperationType, readonly St
 export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
   switch (op.type) {
     case 'CreateInstance': return [
-      ['record', (c) => c.store.putPlacement({ instance: op.instance, primary: op.primary, ...(op.secondary && { secondary: op.secondary }), generation: op.generation })],
+      ['record', (c) => c.store.putPlacement({ instance: op.instance, primary: op.primary, ...(op.secondary && { secondary: op.secondary }), generation: op.generation, ...assignmentsOf(op.spec) })],
       ['createDisks', (c) => c.driver.createDisks(op.primary, op.instance, op.spec.disks, 'primary', op.generation)],
       ...(op.secondary ? replicaSteps(op.instance, op.primary, op.secondary, op.spec.disks, op.generation) : []),
       ['createContainer', (c) => c.driver.createInstance(op.primary, op.spec, op.generation)],
@@ -75,6 +76,7 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
     ];
     case 'MigrateInstance': return migrateSteps(op);
     case 'MoveInstance': return [
+      ...assignSteps(op),
       ['createDisks', (c) => c.driver.createDisks(op.to, op.instance, op.spec.disks, 'replica', op.generation)],
       ['preSync', (c) => syncUnlessRunning(c, op.from, op.to, op.instance)],
       ['stopSource', (c) => stopIfThere(c, op.from, op.instance)],
@@ -88,6 +90,7 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
       ...healthySteps(op.to, op.instance, op.start, op.health),
     ];
     case 'FailoverInstance': return [
+      ...assignSteps(op),
       ['fence', async (c) => {
         const f = await c.fence(op.from);
         if (!f.fenced) throw new StepFailure(`could not fence ${op.from} (${f.detail}); not failing over (two copies must never run)`);
@@ -107,6 +110,7 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
       ...(op.from ? [['removeOld', (c: StepContext) => removeReplicaIfReachable(c, op.from!, op.instance)] as const] : []),
     ];
     case 'RecreateInstance': return [
+      ...assignSteps(op),
       ['stop', (c) => stopIfThere(c, op.primary, op.instance)],
       ['removeContainer', (c) => c.driver.removeInstance(op.primary, op.instance)],
       ['createDisks', (c) => c.driver.createDisks(op.primary, op.instance, op.spec.disks, 'primary', op.generation)],
@@ -153,10 +157,26 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
       ...(op.volumes ? [['removeDisks', (c: StepContext) => c.driver.removeDisks(op.node, op.instance)] as const] : []),
       ['record', (c) => {
         const p = c.store.placements.get(op.instance);
-        return p?.secondary === op.node && op.volumes ? c.store.putPlacement({ instance: p.instance, primary: p.primary, generation: p.generation }) : Promise.resolve();
+        return p?.secondary === op.node && op.volumes ? c.store.putPlacement({ instance: p.instance, primary: p.primary, generation: p.generation, ...(p.nics && { nics: p.nics }) }) : Promise.resolve();
       }],
     ];
   }
+}
+
+/** The NICs' addresses and MACs, as the placement keeps them. */
+function assignmentsOf(spec: InstanceSpec): { nics?: readonly NicAssignment[] } {
+  return spec.nics?.length ? { nics: spec.nics.map(({ network, ip, mac }) => ({ network, ip, mac })) } : {};
+}
+
+/**
+ * An operation that makes the container anew with NICs: their assignments go into the placement first,
+ * so a master killed before the container exists finds them there (and plans the same address again).
+ * Operations without NICs have no such step (their lists are as before).
+ */
+function assignSteps(op: { readonly instance: string; readonly spec: InstanceSpec }): (readonly [string, Step])[] {
+  const nics = assignmentsOf(op.spec).nics;
+  if (!nics) return [];
+  return [['assign', (c) => updatePlacement(c, op.instance, (p) => (JSON.stringify(p.nics) === JSON.stringify(nics) ? p : { ...p, nics }))]];
 }
 
 async function renameOn(c: StepContext, node: string, from: string, to: string): Promise<void> {
@@ -219,6 +239,7 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
   const swapped = (p: Placement, c: StepContext): Placement =>
     ({ instance: p.instance, primary: op.to, secondary: op.from, generation: op.generation, lastSync: { at: c.now(), node: op.from } });
   return [
+    ...assignSteps(op),
     ['checkTarget', async (c) => {
       const probe = await c.driver.probe(op.to);
       const replicas = probe.volumes.filter((v) => v.instance === op.instance).length;
@@ -291,7 +312,8 @@ async function updatePlacement(c: StepContext, instance: string, f: (p: Placemen
   const p = c.store.placements.get(instance);
   if (!p) throw new StepFailure(`${instance} has no placement in the store`);
   const next = f(p);
-  if (next !== p) await c.store.putPlacement(stripUndefined(next));
+  // the NICs' assignments stay with the instance through every change of its nodes
+  if (next !== p) await c.store.putPlacement(stripUndefined(p.nics && !next.nics ? { ...next, nics: p.nics } : next));
 }
 
 function stripUndefined(p: Placement): Placement {

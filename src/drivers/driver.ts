@@ -36,6 +36,11 @@ export interface NodeProbe {
    * knows from a real (cached) checkpoint probe; absent when not known yet or not applicable.
    */
   readonly canCheckpoint?: boolean;
+  /**
+   * The host bridges and interfaces on the node an instance's NIC can attach to (NicBinding.link), when
+   * the driver can list them; absent when it cannot tell (then a missing link shows only at create).
+   */
+  readonly links?: readonly string[];
 }
 
 /**

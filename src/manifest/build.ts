@@ -3,11 +3,12 @@
  * defaults), then the checks that look across documents: names, references, capacity.
  */
 
-import type { Desired, DesiredCluster, DesiredInstance, DesiredNode } from '../model/desired.ts';
+import type { Desired, DesiredCluster, DesiredInstance, DesiredNetwork, DesiredNode } from '../model/desired.ts';
 import { checkCapacity } from './capacity.ts';
 import { formatLocation, type Diagnostics } from './diagnostic.ts';
 import type { Gaps } from './gaps.ts';
 import { checkNodeBackends, checkPinnedAntiAffinity, checkPins, clusterOf } from './references.ts';
+import { checkNetworks, resolveNetwork } from './networks.ts';
 import { checkRenames } from './renames.ts';
 import { resolveCluster, resolveInstance, resolveNode } from './resolve.ts';
 import type { AnyManifest, Manifest } from './types.ts';
@@ -18,6 +19,7 @@ export function buildDesired(all: readonly AnyManifest[], gaps: Gaps, diags: Dia
   const clusterDocs = byKind.Cluster as Map<string, Manifest<'Cluster'>>;
   const nodeDocs = byKind.Node as Map<string, Manifest<'Node'>>;
   const instanceDocs = byKind.Instance as Map<string, Manifest<'Instance'>>;
+  const networkDocs = byKind.Network as Map<string, Manifest<'Network'>>;
   if (clusterDocs.size === 0 && all.length > 0 && !gaps.mayBe('Cluster')) {
     diags.error(all[0]!.doc.root, `no Cluster defined: ${all[0]!.title} needs one (add a document with kind: Cluster, or load the file that has it)`);
   }
@@ -35,13 +37,20 @@ export function buildDesired(all: readonly AnyManifest[], gaps: Gaps, diags: Dia
     if (cluster !== undefined) instances.set(name, resolveInstance(m, cluster, diags));
   }
 
-  const desired: Desired = { clusters, nodes, instances };
-  const docs = { clusters: clusterDocs, nodes: nodeDocs, instances: instanceDocs };
+  const networks = new Map<string, DesiredNetwork>();
+  for (const [name, m] of networkDocs) {
+    const net = resolveNetwork(m, diags);
+    if (net && clusterOf(m, clusters, gaps, diags) !== undefined) networks.set(name, net);
+  }
+
+  const desired: Desired = { clusters, nodes, instances, networks };
+  const docs = { clusters: clusterDocs, nodes: nodeDocs, instances: instanceDocs, networks: networkDocs };
   checkNodeBackends(desired, docs, diags);
   checkPins(desired, docs, gaps, diags);
   checkPinnedAntiAffinity(desired, docs, diags);
   checkRenames(desired, docs, diags);
   checkCapacity(desired, docs, gaps, diags);
+  checkNetworks(desired, docs, gaps, diags);
   return desired;
 }
 
@@ -49,11 +58,12 @@ export interface Docs {
   readonly clusters: ReadonlyMap<string, Manifest<'Cluster'>>;
   readonly nodes: ReadonlyMap<string, Manifest<'Node'>>;
   readonly instances: ReadonlyMap<string, Manifest<'Instance'>>;
+  readonly networks: ReadonlyMap<string, Manifest<'Network'>>;
 }
 
 /** Same kind and name twice is an error that names both places; the first one is kept. */
 function uniqueByKind(all: readonly AnyManifest[], diags: Diagnostics): Record<AnyManifest['kind'], Map<string, AnyManifest>> {
-  const byKind = { Cluster: new Map<string, AnyManifest>(), Node: new Map<string, AnyManifest>(), Instance: new Map<string, AnyManifest>() };
+  const byKind = { Cluster: new Map<string, AnyManifest>(), Node: new Map<string, AnyManifest>(), Instance: new Map<string, AnyManifest>(), Network: new Map<string, AnyManifest>() };
   for (const m of all) {
     const seen = byKind[m.kind];
     const first = seen.get(m.name);

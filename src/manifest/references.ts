@@ -11,7 +11,7 @@ import { where } from './types.ts';
 
 /** The cluster a Node or Instance names, or undefined after an error (none when no cluster exists). */
 export function clusterOf(
-  m: Manifest<'Node'> | Manifest<'Instance'>, clusters: ReadonlyMap<string, DesiredCluster>, gaps: Gaps,
+  m: Manifest<'Node'> | Manifest<'Instance'> | Manifest<'Network'>, clusters: ReadonlyMap<string, DesiredCluster>, gaps: Gaps,
   diags: Diagnostics,
 ): DesiredCluster | undefined {
   const name = m.spec.cluster;

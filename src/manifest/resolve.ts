@@ -11,6 +11,7 @@ import type {
 import { defaultMount } from '../model/desired.ts';
 import { parseDuration, parseQuantity } from '../model/quantity.ts';
 import type { Diagnostics } from './diagnostic.ts';
+import { resolveMacPrefix, resolveNics } from './networks.ts';
 import { DURATION_HINT, QUANTITY_HINT, dotted, show } from './schema-errors.ts';
 import type { DiskDoc, Duration, HealthDoc, Manifest, PortDoc, Quantity } from './types.ts';
 import { where } from './types.ts';
@@ -128,6 +129,7 @@ export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): Desi
       checkpointTimeoutMs: f.ms('/spec/docker/checkpointTimeout', m.spec.docker.checkpointTimeout),
     },
     sim: { latencyMs: f.ms('/spec/sim/latency', m.spec.sim.latency) },
+    ...(m.spec.macPrefix !== undefined && { macPrefix: resolveMacPrefix(m, diags) }),
     source: m.doc.root,
   };
 }
@@ -186,6 +188,7 @@ export function resolveInstance(m: Manifest<'Instance'>, cluster: DesiredCluster
     ...(spec.command !== undefined && { command: spec.command }),
     ports: spec.ports.map((p, i) => f.port(`/spec/ports/${i}`, p)),
     ...(spec.health && { health: f.health('/spec/health', spec.health) }),
+    ...(spec.nics.length > 0 && { nics: resolveNics(m, spec.nics, diags) }),
     source: m.doc.root,
     ...(spec.disks?.length && { fieldSources: Object.fromEntries(spec.disks.map((_, i) => [`disks[${i}].size`, where(m, `/spec/disks/${i}/size`)])) }),
   };

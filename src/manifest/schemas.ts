@@ -4,11 +4,11 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { AnySchemaObject, ValidateFunction } from 'ajv/dist/2020.js';
 
-export const KINDS = ['Cluster', 'Node', 'Instance'] as const;
+export const KINDS = ['Cluster', 'Node', 'Instance', 'Network'] as const;
 export type Kind = (typeof KINDS)[number];
 
 export const SCHEMA_DIR = new URL('../../schemas/', import.meta.url);
-const FILES = ['common', 'cluster', 'node', 'instance'] as const;
+const FILES = ['common', 'cluster', 'node', 'instance', 'network'] as const;
 
 export function readSchema(name: (typeof FILES)[number]): AnySchemaObject {
   return JSON.parse(readFileSync(new URL(`${name}.schema.json`, SCHEMA_DIR), 'utf8')) as AnySchemaObject;
@@ -31,6 +31,6 @@ function compileAll(): ReadonlyMap<Kind, ValidateFunction> {
   return new Map(KINDS.map((kind) => [kind, ajv.compile(readSchema(fileOf(kind)))]));
 }
 
-function fileOf(kind: Kind): 'cluster' | 'node' | 'instance' {
-  return kind === 'Cluster' ? 'cluster' : kind === 'Node' ? 'node' : 'instance';
+function fileOf(kind: Kind): Exclude<(typeof FILES)[number], 'common'> {
+  return kind.toLowerCase() as Exclude<(typeof FILES)[number], 'common'>;
 }

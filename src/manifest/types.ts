@@ -19,6 +19,7 @@ export interface DiskDoc {
 
 export interface ClusterSpecDoc {
   readonly backend: BackendName;
+  readonly macPrefix?: string;
   readonly defaults: {
     readonly memory: Quantity;
     readonly vcpus: number;
@@ -61,6 +62,25 @@ export interface InstanceSpecDoc {
   readonly command?: readonly string[];
   readonly health?: HealthDoc;
   readonly ports: readonly PortDoc[];
+  readonly nics: readonly NicDoc[];
+}
+
+export interface NicDoc {
+  readonly network: string;
+  readonly ip?: string;
+  readonly mac?: string;
+}
+
+export interface NetworkSpecDoc {
+  readonly cluster: string;
+  readonly subnet: string;
+  readonly gateway?: string;
+  readonly pool?: string;
+  readonly reserved: readonly string[];
+  readonly link: string;
+  readonly nodeLinks: Readonly<Record<string, string>>;
+  readonly groupLinks: Readonly<Record<string, string>>;
+  readonly mode: 'bridged' | 'macvlan';
 }
 
 export interface HealthDoc {
@@ -76,6 +96,7 @@ interface SpecOf {
   Cluster: ClusterSpecDoc;
   Node: NodeSpecDoc;
   Instance: InstanceSpecDoc;
+  Network: NetworkSpecDoc;
 }
 
 /** One valid document, with the way back to its source for later (semantic) messages. */
@@ -91,7 +112,7 @@ export interface Manifest<K extends Kind = Kind> {
   readonly title: string;
 }
 
-export type AnyManifest = Manifest<'Cluster'> | Manifest<'Node'> | Manifest<'Instance'>;
+export type AnyManifest = Manifest<'Cluster'> | Manifest<'Node'> | Manifest<'Instance'> | Manifest<'Network'>;
 
 /** Where a field of a manifest is, or its nearest written ancestor. */
 export function where(m: Manifest, pointer: string, part: 'key' | 'value' = 'value'): SourceLocation {

@@ -92,7 +92,13 @@ export type HoldCause =
   /** The cluster's backend has no way to rename an instance in place. */
   | Of<'rename-unsupported', { from: string; backend: string }>
   /** The primary lost its disks while the synced replica on `secondary` has them. */
-  | OnNode<'held-disks-missing-on-primary', { instance: string; secondary: string; syncedAt: number }>;
+  | OnNode<'held-disks-missing-on-primary', { instance: string; secondary: string; syncedAt: number }>
+  /** A static address or MAC (`address`) newly written for `instance` is held by `holder`'s NIC (net/assign.ts). */
+  | Of<'address-taken', { network: string; address: string; holder: string; instance: string }>
+  /** The pool of `network` (`size` addresses) has no free address left for `instances`. */
+  | Of<'pool-exhausted', { network: string; instances: readonly string[]; size: number }>
+  /** `node` shows no `link`, which `instance`'s NIC on `network` attaches to there. */
+  | OnNode<'link-missing', { network: string; link: string; instance: string }>;
 
 /** An operation saved in flight by a master older than causes: only its sentence is known. */
 export type LegacyCause = Of<'legacy-reason', { reason: string }>;

@@ -4,6 +4,7 @@
  */
 
 import type { BackendName } from '../drivers/backends.ts';
+import type { AttachMode } from './nics.ts';
 
 /** Where a document or field came from, for messages. Lines and columns are 1-based. */
 export interface SourceLocation {
@@ -75,6 +76,8 @@ export interface DesiredCluster {
   readonly docker: { readonly helperImage?: string; readonly checkpointTimeoutMs: number };
   /** Simulated latency of one driver step, ms (sim backend only). */
   readonly sim: { readonly latencyMs: number };
+  /** The first three octets of the MACs Drover generates (`02:4f:a1`); absent: derived from the cluster's name (net/mac.ts). */
+  readonly macPrefix?: string;
   readonly source: SourceLocation;
 }
 
@@ -124,6 +127,8 @@ export interface DesiredInstance {
   readonly ports: readonly PortSpec[];
   /** Absent: none declared (running counts as healthy). */
   readonly health?: HealthCheck;
+  /** Its network interfaces, in order; absent or empty: none (the backend's default networking). */
+  readonly nics?: readonly DesiredNic[];
   readonly source: SourceLocation;
   /** Where some fields are written (`disks[0].size`), for errors the planner finds in them; absent: `source`. */
   readonly fieldSources?: Readonly<Record<string, SourceLocation>>;
@@ -144,9 +149,41 @@ export interface HealthCheck {
   readonly startPeriodMs: number;
 }
 
+/** One NIC of an instance: its network, and the address and MAC when the manifest fixes them. */
+export interface DesiredNic {
+  readonly network: string;
+  /** Static address; absent: the first free one of the network's pool. */
+  readonly ip?: string;
+  /** Static MAC (lower case); absent: generated once from the cluster's prefix. */
+  readonly mac?: string;
+}
+
+/** An L2 segment with an IPv4 subnet and the pool Drover hands addresses out of. */
+export interface DesiredNetwork {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly cluster: string;
+  /** The network address and prefix, canonical (`10.42.0.0/24`). */
+  readonly subnet: string;
+  readonly gateway?: string;
+  /** The addresses Drover may hand out, both ends included (default: the subnet's hosts). */
+  readonly pool: { readonly first: string; readonly last: string };
+  /** Addresses never handed out nor accepted as static (the gateway is always reserved too). */
+  readonly reserved: readonly string[];
+  /** The host bridge (bridged) or parent interface (macvlan) on every node... */
+  readonly link: string;
+  /** ...unless a node's name or group names another one here (a node's own wins over its group's). */
+  readonly nodeLinks: Readonly<Record<string, string>>;
+  readonly groupLinks: Readonly<Record<string, string>>;
+  readonly mode: AttachMode;
+  readonly source: SourceLocation;
+}
+
 /** Everything the manifests want, by name. */
 export interface Desired {
   readonly clusters: ReadonlyMap<string, DesiredCluster>;
   readonly nodes: ReadonlyMap<string, DesiredNode>;
   readonly instances: ReadonlyMap<string, DesiredInstance>;
+  /** Absent (models built by hand): none. */
+  readonly networks?: ReadonlyMap<string, DesiredNetwork>;
 }

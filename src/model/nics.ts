@@ -21,3 +21,22 @@ export interface NicBinding {
   readonly link: string;
   readonly mode: AttachMode;
 }
+
+/**
+ * Drover's decision for one NIC of an instance: the address (static from the manifest, or the first free
+ * one of its network's pool) and the MAC (static, or generated once from the cluster's prefix). Persisted in
+ * the store with the placement before the instance is created, and kept while the instance exists.
+ */
+export interface NicAssignment {
+  readonly network: string;
+  readonly ip: string;
+  readonly mac: string;
+}
+
+/** A NIC as a node shows it on an instance's running form (docker: its endpoint on a network). */
+export interface ObservedNic {
+  /** The Network document it belongs to, when the driver can tell (its label). */
+  readonly network?: string;
+  readonly ip: string;
+  readonly mac: string;
+}

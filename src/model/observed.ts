@@ -3,6 +3,7 @@
  * Produced by observe/ (through drivers/), read by plan/. Plain readonly data.
  */
 import type { NodeCapacity } from './desired.ts';
+import type { ObservedNic } from './nics.ts';
 
 export type NodeHealth = 'up' | 'unreachable';
 
@@ -22,6 +23,8 @@ export interface ObservedContainer {
   readonly vcpus?: number;
   /** One run of its health check (observe/ runs it for running containers that declare one). */
   readonly health?: HealthResult;
+  /** Its NICs as the node shows them (address and MAC), in the spec's order; absent when the driver cannot tell. */
+  readonly nics?: readonly ObservedNic[];
 }
 
 /** What one health check said; `output` is the command's output or the connect error, trimmed. */
@@ -50,6 +53,8 @@ export interface ObservedNode {
   readonly volumes: readonly ObservedVolume[];
   /** Can checkpoint a running instance (live migration), as the driver last found; absent when not known. */
   readonly canCheckpoint?: boolean;
+  /** The bridges and interfaces instances can attach to (NicBinding.link); absent when the driver cannot tell. */
+  readonly links?: readonly string[];
 }
 
 export interface Observed {

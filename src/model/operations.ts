@@ -4,6 +4,7 @@
  */
 import type { Cause } from './causes.ts';
 import type { DiskSpec, DiskTemplate, HealthCheck, PortSpec } from './desired.ts';
+import type { NicBinding } from './nics.ts';
 
 /** What a container is made of: everything the driver needs to create it, and nothing else. */
 export interface InstanceSpec {
@@ -16,6 +17,11 @@ export interface InstanceSpec {
   readonly env: Readonly<Record<string, string>>;
   readonly command?: readonly string[];
   readonly ports: readonly PortSpec[];
+  /**
+   * Its NICs on the node the operation creates or restores it on (the link is that node's): plan/ builds
+   * them from the Network documents and the store's assignments. Absent (plans saved before NICs): none.
+   */
+  readonly nics?: readonly NicBinding[];
 }
 
 interface Base {

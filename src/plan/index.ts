@@ -2,7 +2,7 @@
  * plan(): Desired + Observed + the store → an ordered list of operations, each with its cause.
  * Pure and deterministic: no I/O, no clock (the caller passes `now`).
  */
-import type { RemovalCause } from '../model/causes.ts';
+import type { HoldCause, RemovalCause } from '../model/causes.ts';
 import { capabilitiesOf } from '../drivers/backends.ts';
 import type { DesiredInstance } from '../model/desired.ts';
 import type { Operation } from '../model/operations.ts';
@@ -11,6 +11,7 @@ import { assignWaves } from './budgets.ts';
 import { instanceOperations } from './instance.ts';
 import { describeCause } from './reasons.ts';
 import { withForecast } from './migration.ts';
+import { planNics } from './nics.ts';
 import { busyNodes, orphanOperations } from './orphans.ts';
 import { planRenames } from './rename.ts';
 import { computeTargets } from './targets.ts';
@@ -46,6 +47,7 @@ export function plan(input: PlanInput): Plan {
     wanted.push(...renames.asOld.filter((d) => d.cluster === cluster.name));
     // a rename that restarts its instance takes a group member down: it goes through the budget too
     const planned: (readonly Operation[])[] = renames.operations.filter((op) => input.desired.instances.get(op.instance)?.cluster === cluster.name).map((op) => [op]);
+    const nicsOf = planNics(input, cluster, wanted);
     for (const t of computeTargets(input, cluster, wanted, facts, warnings)) {
       const waiting = waitingOnNode(t.placement?.primary, facts, t.instance.name);
       if (waiting) { pending.push(waiting); continue; }
@@ -54,7 +56,9 @@ export function plan(input: PlanInput): Plan {
         else errors.push({ instance: t.instance.name, message: describeCause(t.blocked), cause: t.blocked, source: t.instance.source });
         continue;
       }
-      const { ops, held, refused } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs }, capabilitiesOf(cluster.backend));
+      const nics = nicsOf(t);
+      if ('refused' in nics) { nicError(errors, t.instance, nics.refused); continue; }
+      const { ops, held, refused } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs }, capabilitiesOf(cluster.backend), nics.nics);
       if (held) pending.push({ instance: t.instance.name, cause: held });
       if (refused) errors.push(refused);
       if (t.secondaryHeld) pending.push({ instance: t.instance.name, cause: t.secondaryHeld });
@@ -77,6 +81,12 @@ export function plan(input: PlanInput): Plan {
   warnings.push(...orphans.warnings);
   for (const o of orphans.operations) chains.push([o]);
   return { operations: order(chains, facts), deferred: order(deferred, facts), waves, warnings, errors, pending };
+}
+
+/** An instance left without its NICs: one error each, but one per network for an exhausted pool (it names them all). */
+function nicError(errors: PlanError[], d: DesiredInstance, cause: HoldCause): void {
+  if (cause.kind === 'pool-exhausted' && errors.some((e) => e.cause?.kind === 'pool-exhausted' && e.cause.network === cause.network)) return;
+  errors.push({ instance: d.name, message: describeCause(cause), cause, source: d.source });
 }
 
 function removal(input: PlanInput, instance: string, cause: RemovalCause): Operation | undefined {

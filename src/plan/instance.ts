@@ -3,7 +3,8 @@
  */
 import type { HoldCause, RepairCause } from '../model/causes.ts';
 import type { DesiredInstance, HealthCheck } from '../model/desired.ts';
-import type { Operation } from '../model/operations.ts';
+import type { NicBinding } from '../model/nics.ts';
+import type { InstanceSpec, Operation } from '../model/operations.ts';
 import type { BackendCapabilities } from '../drivers/backends.ts';
 import { isCurrentHash } from '../model/hash.ts';
 import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
@@ -29,12 +30,13 @@ export interface Timing {
   readonly replicationIntervalMs: number;
 }
 
-export function instanceOperations(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>, timing: Timing, caps: BackendCapabilities): InstancePlan {
+/** `nics`: the instance's NICs as they attach on its target primary (every operation makes or keeps its container there). */
+export function instanceOperations(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>, timing: Timing, caps: BackendCapabilities, nics: readonly NicBinding[] = []): InstancePlan {
   const held = lostPrimaryDisks(t, copies);
   if (held) return { ops: [], held };
   const refused = shrunkDisk(t, copies);
   if (refused) return { ops: [], refused };
-  return { ops: operationsFor(t, copies, facts, timing, caps) };
+  return { ops: operationsFor(t, copies, facts, timing, caps, nics) };
 }
 
 /** A disk smaller in the manifest than on the primary: shrinking would cut off data, so it is refused at the field. */
@@ -66,11 +68,11 @@ function lostPrimaryDisks(t: Target, copies: readonly Copy[]): HoldCause | undef
   return { kind: 'held-disks-missing-on-primary', instance: t.instance.name, node: p.primary, secondary: p.secondary, syncedAt: p.lastSync.at };
 }
 
-function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>, timing: Timing, caps: BackendCapabilities): Operation[] {
+function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<string, NodeFacts>, timing: Timing, caps: BackendCapabilities, nics: readonly NicBinding[]): Operation[] {
   const up = (n: string | undefined) => n !== undefined && facts.get(n)?.up === true;
   const d = t.instance;
   const p = t.placement;
-  const spec = toSpec(d);
+  const spec = toSpec(d, nics);
   const start = d.state === 'running';
   const generation = (p?.generation ?? 0) + 1;
   if (!p) {
@@ -107,16 +109,15 @@ function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<st
     }
   }
   if (change.kind !== 'keep') return ops;
-  return [...ops, ...inPlace(t, copies, up, timing, caps)];
+  return [...ops, ...inPlace(t, copies, up, timing, caps, spec)];
 }
 
 /** No move this round: fix the container on the primary and the replica on the secondary. */
-function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefined) => boolean, timing: Timing, caps: BackendCapabilities): Operation[] {
+function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefined) => boolean, timing: Timing, caps: BackendCapabilities, spec: InstanceSpec): Operation[] {
   const d = t.instance;
   const p = t.placement!;
   const primary = t.primary!;
   const on = copies.find((c) => c.node === primary);
-  const spec = toSpec(d);
   const start = d.state === 'running';
   const ops: Operation[] = [];
   const container = on?.container;
@@ -127,7 +128,7 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
     const kind = !container ? 'container-missing' : 'disks-missing';
     ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause: { kind, node: primary }, changes: [], disruption: 'recreate', ...healthOf(d) });
   } else {
-    ops.push(...specOperations(t, container, on.volumes, replica, caps));
+    ops.push(...specOperations(t, container, on.volumes, replica, caps, spec));
     const restarted = ops.some((o) => o.type === 'RecreateInstance' || o.type === 'RestartInstance');
     if (!restarted && start && container.state !== 'running') {
       ops.push({ type: 'StartInstance', instance: d.name, primary, cause: { kind: 'state-changed', want: 'running' }, ...healthOf(d) });
@@ -143,11 +144,10 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
 }
 
 /** The spec's changes on a kept container: grown disks first (nothing stops), then the least disruptive change of the rest. */
-function specOperations(t: Target, container: ObservedContainer, volumes: readonly ObservedVolume[], replica: readonly ObservedVolume[] | undefined, caps: BackendCapabilities): Operation[] {
+function specOperations(t: Target, container: ObservedContainer, volumes: readonly ObservedVolume[], replica: readonly ObservedVolume[] | undefined, caps: BackendCapabilities, spec: InstanceSpec): Operation[] {
   const d = t.instance;
   const p = t.placement!;
   const primary = t.primary!;
-  const spec = toSpec(d);
   const start = d.state === 'running';
   const diff = specDiff(spec, container, volumes, replica, p.applied?.spec);
   const cause = { kind: 'spec-changed', node: primary } as const;

@@ -65,6 +65,12 @@ function describeHold(c: HoldCause): string {
     case 'held-disks-missing-on-primary':
       return `disks of ${c.instance} are missing on its primary ${c.node} but its replica on ${c.secondary} holds them (synced ${iso(c.syncedAt)}); `
         + `not recreating them empty. To recover from the replica, mark ${c.node} offline (the instance fails over to ${c.secondary}).`;
+    case 'address-taken':
+      return `${c.instance}: ${c.address} on network "${c.network}" is held by instance ${c.holder} (assigned before); change one of them, or remove ${c.holder} first`;
+    case 'pool-exhausted':
+      return `network "${c.network}": the pool (${c.size} addresses) has no free address left; ${listed(c.instances)} ${c.instances.length === 1 ? 'gets' : 'get'} none (widen spec.pool, or give static addresses)`;
+    case 'link-missing':
+      return `${c.instance}: node ${c.node} has no link "${c.link}" for network "${c.network}" (create it there, or set spec.nodeLinks/groupLinks)`;
   }
 }
 

@@ -1,8 +1,9 @@
 import type { DesiredInstance } from '../model/desired.ts';
+import type { NicBinding } from '../model/nics.ts';
 import type { InstanceSpec } from '../model/operations.ts';
 
-/** The part of a desired instance that makes its container. */
-export function toSpec(d: DesiredInstance): InstanceSpec {
+/** The part of a desired instance that makes its container, with its NICs as they attach on the node it goes to. */
+export function toSpec(d: DesiredInstance, nics: readonly NicBinding[] = []): InstanceSpec {
   return {
     name: d.name,
     image: d.image,
@@ -13,6 +14,7 @@ export function toSpec(d: DesiredInstance): InstanceSpec {
     env: d.env,
     ...(d.command && { command: d.command }),
     ports: d.ports,
+    ...(nics.length > 0 && { nics }),
   };
 }
 

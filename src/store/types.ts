@@ -3,6 +3,7 @@
  * is; the store remembers placements, operations in flight, node health history and the journal.
  */
 import type { FieldChange, InstanceSpec, MigrationPath, Operation } from '../model/operations.ts';
+import type { NicAssignment } from '../model/nics.ts';
 
 export interface Placement {
   readonly instance: string;
@@ -17,6 +18,11 @@ export interface Placement {
    * the node (drift) from a change in the manifests: absent on placements older than it.
    */
   readonly applied?: AppliedSpec;
+  /**
+   * The address and MAC Drover assigned each NIC, in the manifest's order: written before the instance
+   * is created, kept while it exists (through moves, migrations, failovers), dropped with the placement.
+   */
+  readonly nics?: readonly NicAssignment[];
 }
 
 /** What Drover last made an instance's container. */

@@ -118,7 +118,7 @@ test('the default manifests/ folder is valid', async () => {
 });
 
 test('the examples are valid', async () => {
-  for (const example of ['examples/docker-tls', 'examples/pinned', 'examples/hospital']) {
+  for (const example of ['examples/docker-tls', 'examples/pinned', 'examples/hospital', 'examples/network']) {
     const r = await loadManifests([example]);
     assert.ok(r.ok, r.ok ? '' : r.diagnostics.map(formatDiagnostic).join('\n'));
   }

@@ -57,6 +57,9 @@ const SAMPLES: { readonly [K in CauseKind]: Extract<Cause, { kind: K }> } = {
   'no-secondary': { kind: 'no-secondary', instance: 'db', refusal: { kind: 'no-node', counts: { ...none, 'n+1': 2 } } },
   'held-disks-missing-on-primary': { kind: 'held-disks-missing-on-primary', instance: 'db', node: 'n1', secondary: 'n2', syncedAt: T },
   'legacy-reason': { kind: 'legacy-reason', reason: 'spec changed' },
+  'address-taken': { kind: 'address-taken', network: 'lan', address: '10.42.0.100', holder: 'web1', instance: 'db' },
+  'pool-exhausted': { kind: 'pool-exhausted', network: 'lan', instances: ['web3', 'web4'], size: 2 },
+  'link-missing': { kind: 'link-missing', node: 'n2', network: 'lan', link: 'br42', instance: 'web1' },
 };
 
 test('every cause kind renders to a sentence', () => {

@@ -4,7 +4,7 @@
  * creates into the store and the nodes as an uninterrupted apply would leave them, so that tests can
  * re-plan "after apply" without running anything.
  */
-import type { Desired, DesiredCluster, DesiredInstance, DesiredNode, SourceLocation } from '../../src/model/desired.ts';
+import type { Desired, DesiredCluster, DesiredInstance, DesiredNetwork, DesiredNode, SourceLocation } from '../../src/model/desired.ts';
 import type { Observed, ObservedContainer, ObservedNode, ObservedVolume } from '../../src/model/observed.ts';
 import type { Operation } from '../../src/model/operations.ts';
 import { specHash } from '../../src/model/hash.ts';
@@ -82,6 +82,17 @@ export function desired(nodes: readonly DesiredNode[], instances: readonly Desir
     instances: new Map(instances.map((i) => [i.name, i])),
   };
 }
+
+/** A Network `lan` of cluster lab: 10.42.0.0/24, gateway .1, a pool of .100-.103 with .101 reserved, link br42. */
+export function network(over: Partial<DesiredNetwork> = {}): DesiredNetwork {
+  return {
+    name: 'lan', labels: {}, cluster: 'lab', subnet: '10.42.0.0/24', gateway: '10.42.0.1',
+    pool: { first: '10.42.0.100', last: '10.42.0.103' }, reserved: ['10.42.0.101'], link: 'br42',
+    nodeLinks: {}, groupLinks: {}, mode: 'bridged', source: src('manifests/net.yaml'), ...over,
+  };
+}
+
+export const withNetworks = (d: Desired, ...networks: DesiredNetwork[]): Desired => ({ ...d, networks: new Map(networks.map((n) => [n.name, n])) });
 
 /** Replace instances (by name) in a Desired, leaving the rest. */
 export function withInstances(d: Desired, ...changed: DesiredInstance[]): Desired {

@@ -47,7 +47,7 @@ export class SimDriver implements Driver {
         vcpus: desired.capacity?.vcpus ?? 0,
         disk: desired.capacity?.disk ?? 0,
       },
-      containers: [...n.containers.values()].map(({ instance, state, specHash, generation, memory, vcpus }) => ({ instance, state, specHash, generation, memory, vcpus })),
+      containers: [...n.containers.values()].map(({ instance, state, specHash, generation, memory, vcpus, nics }) => ({ instance, state, specHash, generation, memory, vcpus, ...(nics && { nics }) })),
       volumes: [...n.volumes.values()].map(({ instance, disk, role, size, generation }) => ({ instance, disk, role, size, generation })),
     };
   }
@@ -100,7 +100,8 @@ export class SimDriver implements Driver {
       return;
     }
     if (existing?.state === 'running') throw new DriverError(`${node}: container for ${spec.name} is running with another spec; stop it first`, false, node);
-    await this.world.putContainer(node, { instance: spec.name, state: 'stopped', specHash: specHash(spec), generation, memory: spec.memory, vcpus: spec.vcpus });
+    const nics = spec.nics?.map(({ network, ip, mac }) => ({ network, ip, mac }));
+    await this.world.putContainer(node, { instance: spec.name, state: 'stopped', specHash: specHash(spec), generation, memory: spec.memory, vcpus: spec.vcpus, ...(nics?.length && { nics }) });
   }
 
   async startInstance(node: string, instance: string): Promise<void> {

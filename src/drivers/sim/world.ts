@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { ObservedNic } from '../../model/nics.ts';
 import { AppendLog, writeFileAtomic } from '../../store/log.ts';
 
 export interface SimContainer {
@@ -14,6 +15,8 @@ export interface SimContainer {
   readonly generation: number;
   readonly memory: number;
   readonly vcpus: number;
+  /** The addresses and MACs it was created with (no packets: kept for probes, drift and verify). */
+  readonly nics?: readonly ObservedNic[];
 }
 
 export interface SimVolume {

@@ -1,0 +1,33 @@
+/**
+ * The NICs of each instance this plan: the assignments net/assign.ts decides (kept from the store, static,
+ * or from the pool), as NicBindings on the node the instance goes to, or the reason it gets none now.
+ */
+import type { HoldCause } from '../model/causes.ts';
+import type { DesiredCluster, DesiredInstance, DesiredNetwork } from '../model/desired.ts';
+import type { NicBinding } from '../model/nics.ts';
+import { assignNics, type NicDecisions } from '../net/assign.ts';
+import { bindingOf } from '../net/network.ts';
+import type { Target } from './targets.ts';
+import type { PlanInput } from './types.ts';
+
+export type NicsOf = (t: Target) => { readonly nics: readonly NicBinding[] } | { readonly refused: HoldCause };
+
+const NONE = { nics: [] } as const;
+
+export function planNics(input: PlanInput, cluster: DesiredCluster, wanted: readonly DesiredInstance[]): NicsOf {
+  const networks = input.desired.networks ?? new Map<string, DesiredNetwork>();
+  if (!wanted.some((d) => d.nics?.length)) return () => NONE;
+  const decisions: NicDecisions = assignNics(cluster, networks, wanted, input.store.placements.values());
+  return (t) => {
+    const d = t.instance;
+    if (!d.nics?.length) return NONE;
+    const refused = decisions.refused.get(d.name);
+    if (refused) return { refused };
+    const node = t.primary === undefined ? undefined : input.desired.nodes.get(t.primary);
+    const nics = decisions.assigned.get(d.name)!.map((a) => bindingOf(networks.get(a.network)!, a, node));
+    const links = t.primary === undefined ? undefined : input.observed.nodes.get(t.primary)?.links;
+    const missing = links && nics.find((b) => !links.includes(b.link));
+    if (missing) return { refused: { kind: 'link-missing', node: t.primary!, network: missing.network, link: missing.link, instance: d.name } };
+    return { nics };
+  };
+}
