@@ -48,6 +48,8 @@ export interface ImportedManifests {
   readonly cluster: ManifestDoc;
   readonly nodes: readonly ManifestDoc[];
   readonly instances: readonly ManifestDoc[];
+  /** What Drover models and the file format cannot carry, in words (the import says so). */
+  readonly notCarried: readonly string[];
 }
 
 export interface ImportOptions {
@@ -108,8 +110,15 @@ export function ganetiToManifests(gc: GanetiCluster, file: string, options: Impo
     cluster: clusterDoc(gc, cluster, options.backend ?? DEFAULT_BACKEND),
     nodes: gc.nodes.map((n) => nodeDoc(n, gc, cluster, nodeName, use, file)),
     instances: gc.instances.map((i) => instanceDoc(i, { cluster, nodes: nodeName, names: instName, iex, offline, file })),
+    notCarried: [NICS_NOT_CARRIED],
   };
 }
+
+/**
+ * The htools text format has no NICs: no addresses, MACs, networks or links, only the nic-count bounds of
+ * the instance policies (kept with the policies, verbatim, in the Cluster's labels). Said by import and export.
+ */
+export const NICS_NOT_CARRIED = 'NICs (addresses, MACs, networks): the htools text format has none (only the nic-count bounds of its instance policies, kept in the Cluster\'s ganeti.drover.io/policies label); declare Network documents and spec.nics by hand';
 
 /** Ganeti name → Drover name (lowercase: DNS names ignore case); refused when it is no DNS name. */
 function droverNames(objs: readonly { readonly name: string; readonly line?: number }[], kind: string, file: string): Map<string, string> {
@@ -252,6 +261,8 @@ export interface ExportResult {
   readonly text: GanetiCluster;
   /** Instances with no node (neither pinned nor placed yet): Ganeti's format has no place for them. */
   readonly unplaced: readonly string[];
+  /** Instances written without their NICs (the format has none; see NICS_NOT_CARRIED), with how many each has. */
+  readonly nicsLeftOut: readonly { readonly instance: string; readonly nics: number }[];
 }
 
 /** A manifest value export cannot use (a hand-edited label), with the document's place. */
@@ -275,6 +286,7 @@ export function manifestsToGaneti(input: ExportInput): ExportResult {
   return {
     text: { groups, nodes: gNodes, instances, clusterTags, ...(base.policies && { policies: base.policies }), trailer: base.trailer },
     unplaced: placed.filter((p) => p[1] === undefined).map((p) => p[0].name),
+    nicsLeftOut: placed.filter((p) => p[1] !== undefined && p[0].nics?.length).map(([i]) => ({ instance: i.name, nics: i.nics!.length })),
   };
 }
 

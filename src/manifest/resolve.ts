@@ -190,6 +190,9 @@ export function resolveInstance(m: Manifest<'Instance'>, cluster: DesiredCluster
     ...(spec.health && { health: f.health('/spec/health', spec.health) }),
     ...(spec.nics.length > 0 && { nics: resolveNics(m, spec.nics, diags) }),
     source: m.doc.root,
-    ...(spec.disks?.length && { fieldSources: Object.fromEntries(spec.disks.map((_, i) => [`disks[${i}].size`, where(m, `/spec/disks/${i}/size`)])) }),
+    ...((spec.disks?.length || spec.nics.length) && { fieldSources: Object.fromEntries([
+      ...(spec.disks ?? []).map((_, i) => [`disks[${i}].size`, where(m, `/spec/disks/${i}/size`)] as const),
+      ...spec.nics.map((_, i) => [`nics[${i}]`, where(m, `/spec/nics/${i}`)] as const),
+    ]) }),
   };
 }

@@ -49,6 +49,8 @@ export type RepairCause =
   | OnNode<'container-missing'>
   | OnNode<'disks-missing'>
   | OnNode<'spec-changed'>
+  /** The running container's NICs are not the addresses and MACs Drover assigned (changed on the node). */
+  | OnNode<'nics-changed'>
   | Of<'state-changed', { want: 'running' | 'stopped' }>
   | OnNode<'replica-missing'>
   | OnNode<'replica-unsynced'>
@@ -100,8 +102,18 @@ export type HoldCause =
   /** `node` shows no `link`, which `instance`'s NIC on `network` attaches to there. */
   | OnNode<'link-missing', { network: string; link: string; instance: string }>;
 
+/** What verify finds wrong with NICs, as the nodes show them against what Drover assigned (plan/verify-nics.ts). */
+export type NicCause =
+  /** One address on one network seen on the NICs of several instances. */
+  | Of<'duplicate-address', { network?: string; ip: string; instances: readonly string[] }>
+  | Of<'duplicate-mac', { mac: string; instances: readonly string[] }>
+  /** NIC `nic` of `instance` on `node` is not what the store assigned it (`observed` absent: the NIC is missing). */
+  | OnNode<'nic-mismatch', { instance: string; nic: number; assigned: { ip: string; mac: string }; observed?: { ip: string; mac: string } }>
+  /** A network's pool is (nearly) used up: `used` of `size` addresses held. */
+  | Of<'pool-low', { network: string; used: number; size: number }>;
+
 /** An operation saved in flight by a master older than causes: only its sentence is known. */
 export type LegacyCause = Of<'legacy-reason', { reason: string }>;
 
-export type Cause = PlacementCause | RepairCause | RenameCause | RemovalCause | HoldCause | LegacyCause;
+export type Cause = PlacementCause | RepairCause | RenameCause | RemovalCause | HoldCause | NicCause | LegacyCause;
 export type CauseKind = Cause['kind'];

@@ -3,6 +3,7 @@
  * `disks[0].size: 10G → 20G`, `env.FOO: (unset) → x`): what plans show for every changing operation.
  */
 import type { DiskSpec, PortSpec } from './desired.ts';
+import type { NicBinding } from './nics.ts';
 import type { FieldChange, InstanceSpec } from './operations.ts';
 import { formatBytes } from './quantity.ts';
 
@@ -23,8 +24,13 @@ export function fieldChanges(from: InstanceSpec, to: InstanceSpec): FieldChange[
   for (const key of [...new Set([...Object.keys(from.env), ...Object.keys(to.env)])].sort()) put(`env.${key}`, from.env[key] ?? UNSET, to.env[key] ?? UNSET);
   put('command', list(from.command), list(to.command));
   put('ports', from.ports.map(port).join(', ') || NONE, to.ports.map(port).join(', ') || NONE);
+  const nics = (s: InstanceSpec) => s.nics ?? [];
+  for (let i = 0; i < Math.max(nics(from).length, nics(to).length); i++) put(`nics[${i}]`, nic(nics(from)[i]), nic(nics(to)[i]));
   return out;
 }
+
+/** `lan 10.42.0.7 02:d7:00:0a:0b:0c br42`: what makes a NIC, as one field. */
+const nic = (n: NicBinding | undefined): string => (n ? `${n.network} ${n.ip} ${n.mac} ${n.mode === 'macvlan' ? 'macvlan ' : ''}${n.link}` : NONE);
 
 function diskChanges(from: readonly DiskSpec[], to: readonly DiskSpec[], put: (path: string, a: string, b: string) => void): void {
   for (let i = 0; i < Math.max(from.length, to.length); i++) {

@@ -23,7 +23,10 @@ export interface ObservedContainer {
   readonly vcpus?: number;
   /** One run of its health check (observe/ runs it for running containers that declare one). */
   readonly health?: HealthResult;
-  /** Its NICs as the node shows them (address and MAC), in the spec's order; absent when the driver cannot tell. */
+  /**
+   * Its NICs as the node shows them (address and MAC), in the spec's order; absent when the driver cannot
+   * tell. Judged against the store's assignment (drift, verify) only while the container runs.
+   */
   readonly nics?: readonly ObservedNic[];
 }
 

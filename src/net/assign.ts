@@ -10,7 +10,7 @@ import type { DesiredCluster, DesiredInstance, DesiredNetwork, DesiredNic } from
 import type { NicAssignment } from '../model/nics.ts';
 import { formatIp } from './ipv4.ts';
 import { defaultMacPrefix, generateMac } from './mac.ts';
-import { unusable, viewOf, type NetView } from './network.ts';
+import { poolSize, unusable, viewOf, type NetView } from './network.ts';
 
 /** What assignNics reads of a placement. */
 export interface Held {
@@ -129,7 +129,7 @@ class Pools {
 
   size(network: string): number {
     const v = this.view(network);
-    return v ? v.pool.last - v.pool.first + 1 : 0;
+    return v ? poolSize(v) : 0;
   }
 
   private view(network: string): NetView | undefined {

@@ -40,6 +40,7 @@ function fromOperation(op: Operation, observed: Observed, store: StoreView): Dri
     case 'RecreateInstance': {
       if (op.cause.kind === 'container-missing') return item(op.primary, 'container-removed', `container removed on ${op.primary} outside Drover; recreated`);
       if (op.cause.kind === 'disks-missing') return item(op.primary, 'volume-gone', `volume(s) gone on ${op.primary}; recreated`);
+      if (op.cause.kind === 'nics-changed') return item(op.primary, 'spec-changed', `NICs of the container on ${op.primary} changed outside Drover; recreated with the assigned addresses and MACs`);
       const seen = observed.nodes.get(op.primary)?.containers.find((c) => c.instance === op.instance);
       // Only when the manifests still want what Drover applied is a different container the node's doing.
       if (!applied || !seen || seen.specHash === applied.specHash || !specMatches(applied.specHash, op.spec)) return undefined;

@@ -11,7 +11,7 @@ import { assignWaves } from './budgets.ts';
 import { instanceOperations } from './instance.ts';
 import { describeCause } from './reasons.ts';
 import { withForecast } from './migration.ts';
-import { planNics } from './nics.ts';
+import { nicSource, planNics } from './nics.ts';
 import { busyNodes, orphanOperations } from './orphans.ts';
 import { planRenames } from './rename.ts';
 import { computeTargets } from './targets.ts';
@@ -86,7 +86,7 @@ export function plan(input: PlanInput): Plan {
 /** An instance left without its NICs: one error each, but one per network for an exhausted pool (it names them all). */
 function nicError(errors: PlanError[], d: DesiredInstance, cause: HoldCause): void {
   if (cause.kind === 'pool-exhausted' && errors.some((e) => e.cause?.kind === 'pool-exhausted' && e.cause.network === cause.network)) return;
-  errors.push({ instance: d.name, message: describeCause(cause), cause, source: d.source });
+  errors.push({ instance: d.name, message: describeCause(cause), cause, source: nicSource(d, cause) });
 }
 
 function removal(input: PlanInput, instance: string, cause: RemovalCause): Operation | undefined {

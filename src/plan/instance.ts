@@ -3,7 +3,7 @@
  */
 import type { HoldCause, RepairCause } from '../model/causes.ts';
 import type { DesiredInstance, HealthCheck } from '../model/desired.ts';
-import type { NicBinding } from '../model/nics.ts';
+import type { NicAssignment, NicBinding } from '../model/nics.ts';
 import type { InstanceSpec, Operation } from '../model/operations.ts';
 import type { BackendCapabilities } from '../drivers/backends.ts';
 import { isCurrentHash } from '../model/hash.ts';
@@ -127,6 +127,8 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
   if (!container || disksMissing) {
     const kind = !container ? 'container-missing' : 'disks-missing';
     ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause: { kind, node: primary }, changes: [], disruption: 'recreate', ...healthOf(d) });
+  } else if (nicsChanged(p.nics, container)) {
+    ops.push({ type: 'RecreateInstance', instance: d.name, primary, spec, generation: p.generation + 1, start, cause: { kind: 'nics-changed', node: primary }, changes: [], disruption: 'recreate', ...healthOf(d) });
   } else {
     ops.push(...specOperations(t, container, on.volumes, replica, caps, spec));
     const restarted = ops.some((o) => o.type === 'RecreateInstance' || o.type === 'RestartInstance');
@@ -169,6 +171,17 @@ function specOperations(t: Target, container: ObservedContainer, volumes: readon
       ...(diff.fieldsUnknown && { fieldsUnknown: true as const }),
     }];
   }
+}
+
+/**
+ * A running container whose driver shows NICs other than the ones Drover assigned and made it with (the
+ * store's): an address or MAC changed on the node. A change in the manifests is the spec hash's to see.
+ */
+function nicsChanged(assigned: readonly NicAssignment[] | undefined, container: ObservedContainer): boolean {
+  const want = assigned ?? [];
+  const seen = container.nics;
+  if (!want.length || !seen || container.state !== 'running') return false;
+  return seen.length !== want.length || want.some((n, i) => seen[i]!.ip !== n.ip || seen[i]!.mac !== n.mac);
 }
 
 /** The check an operation that brings the instance back waits for (apply/steps.ts). */

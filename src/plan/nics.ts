@@ -3,7 +3,7 @@
  * or from the pool), as NicBindings on the node the instance goes to, or the reason it gets none now.
  */
 import type { HoldCause } from '../model/causes.ts';
-import type { DesiredCluster, DesiredInstance, DesiredNetwork } from '../model/desired.ts';
+import type { DesiredCluster, DesiredInstance, DesiredNetwork, SourceLocation } from '../model/desired.ts';
 import type { NicBinding } from '../model/nics.ts';
 import { assignNics, type NicDecisions } from '../net/assign.ts';
 import { bindingOf } from '../net/network.ts';
@@ -30,4 +30,13 @@ export function planNics(input: PlanInput, cluster: DesiredCluster, wanted: read
     if (missing) return { refused: { kind: 'link-missing', node: t.primary!, network: missing.network, link: missing.link, instance: d.name } };
     return { nics };
   };
+}
+
+/** Where the NIC a refusal is about is written (its entry in spec.nics), else the instance's document. */
+export function nicSource(d: DesiredInstance, cause: HoldCause): SourceLocation {
+  const nics = d.nics ?? [];
+  const i = cause.kind === 'address-taken' ? nics.findIndex((n) => n.ip === cause.address || n.mac === cause.address)
+    : cause.kind === 'pool-exhausted' ? nics.findIndex((n) => n.network === cause.network && n.ip === undefined)
+      : cause.kind === 'link-missing' ? nics.findIndex((n) => n.network === cause.network) : -1;
+  return d.fieldSources?.[`nics[${i}]`] ?? d.source;
 }

@@ -29,6 +29,7 @@ export function describeCause(c: Cause): string {
     case 'container-missing': return `container missing on ${c.node}`;
     case 'disks-missing': return `disks missing on ${c.node}`;
     case 'spec-changed': return 'spec changed';
+    case 'nics-changed': return `NICs on ${c.node} differ from the assigned addresses and MACs`;
     case 'state-changed': return c.want === 'running' ? 'should be running' : 'state: stopped';
     case 'replica-missing': return `replica missing on ${c.node}`;
     case 'replica-unsynced': return `replica on ${c.node} never synced`;
@@ -42,6 +43,10 @@ export function describeCause(c: Cause): string {
     case 'no-secondary-wanted': return 'no secondary wanted';
     case 'secondary-changes': return 'secondary changes';
     case 'legacy-reason': return c.reason;
+    case 'duplicate-address': return `address ${c.ip}${c.network ? ` on network "${c.network}"` : ''} is used by ${listed(c.instances)}`;
+    case 'duplicate-mac': return `MAC ${c.mac} is used by ${listed(c.instances)}`;
+    case 'nic-mismatch': return `${c.instance}: nic${c.nic} on ${c.node} ${c.observed ? `has ${c.observed.ip} ${c.observed.mac}` : 'is missing'}, but Drover assigned ${c.assigned.ip} ${c.assigned.mac}`;
+    case 'pool-low': return `network "${c.network}": ${c.used} of the pool's ${c.size} addresses are held${c.used >= c.size ? '; the next instance without a static address gets none' : ''}`;
     default: return describeHold(c);
   }
 }

@@ -7,6 +7,8 @@ import { failoverBlocked, nodeCapacity, partitionGuard, replicaCount, replicaHea
 import { describeFailoverBlock, describeGuard } from './reasons.ts';
 import type { HealthResult, Observed } from '../model/observed.ts';
 import type { StoreView } from '../store/types.ts';
+import type { NicAssignment } from '../model/nics.ts';
+import { poolUsage, type PoolUsage } from '../net/usage.ts';
 
 export interface NodeStatus {
   readonly name: string;
@@ -38,6 +40,8 @@ export interface InstanceStatus {
   readonly recoveryPoint?: number;
   /** Its health check's last run, when it declares one and runs. */
   readonly health?: HealthResult;
+  /** The address and MAC Drover assigned each NIC (the store's), when it has any. */
+  readonly nics?: readonly NicAssignment[];
 }
 
 /** A cluster whose automatic failover the partition guard stops now, and why in words. */
@@ -51,6 +55,8 @@ export interface ClusterStatus {
   readonly instances: readonly InstanceStatus[];
   /** Clusters where automatic failover is stopped by the partition guard (empty when none). */
   readonly guards: readonly GuardStatus[];
+  /** Each network's pool: its size and how much of it instances hold (absent: no networks). */
+  readonly networks?: readonly PoolUsage[];
 }
 
 export function clusterStatus(desired: Desired, observed: Observed, store: StoreView): ClusterStatus {
@@ -68,6 +74,7 @@ export function clusterStatus(desired: Desired, observed: Observed, store: Store
       ...(p && { primary: p.primary }), ...(p?.secondary && { secondary: p.secondary }),
       ...(p?.lastSync && p.lastSync.node === p.secondary && { recoveryPoint: p.lastSync.at }),
       ...(container?.health && { health: container.health }),
+      ...(p?.nics?.length && { nics: p.nics }),
     };
   });
   const load = nodeLoad(desired, instances);
@@ -90,7 +97,8 @@ export function clusterStatus(desired: Desired, observed: Observed, store: Store
       ...(o?.health !== 'up' && blockedWhy(desired.clusters.get(n.cluster))),
     };
   });
-  return { nodes, instances, guards: guards(desired, observed, store) };
+  const networks = desired.networks?.size ? { networks: poolUsage(desired.networks.values(), store.placements.values()) } : {};
+  return { nodes, instances, guards: guards(desired, observed, store), ...networks };
 }
 
 function guards(desired: Desired, observed: Observed, store: StoreView): GuardStatus[] {

@@ -9,17 +9,21 @@ import { copiesByInstance, nodeFacts, replicaCount, replicaHealth, type Copy } f
 import { currentModel } from './model.ts';
 import type { PlanInput } from './types.ts';
 import type { Placement } from '../store/types.ts';
+import type { NicCause } from '../model/causes.ts';
+import { nicFindings, type NicCode } from './verify-nics.ts';
 
 export type ObservedCode =
   | 'EIMAGES' | 'ENODEUNREACHABLE' | 'EINSTANCEDOWN' | 'EINSTANCEUP' | 'EINSTANCEDUP' | 'EINSTANCEWRONGNODE'
   | 'EINSTANCEMISSING' | 'EINSTANCEDEGRADED' | 'EINSTANCEUNPLACED' | 'EORPHAN';
 
 export interface Finding {
-  readonly code: ModelFinding['code'] | ObservedCode;
+  readonly code: ModelFinding['code'] | ObservedCode | NicCode;
   readonly severity: 'error' | 'warning';
   readonly node?: string;
   readonly instance?: string;
   readonly message: string;
+  /** The finding as data, where it has a cause (the NIC checks). */
+  readonly cause?: NicCause;
 }
 
 /** node → the images (of those the manifests use) it holds; absent where the backend has no images. */
@@ -28,7 +32,7 @@ export type ImagesByNode = ReadonlyMap<string, readonly string[]>;
 export function verify(input: PlanInput, images?: ImagesByNode): Finding[] {
   const facts = nodeFacts(input);
   const model = [...input.desired.clusters.values()].flatMap((c) => verifyModel(currentModel(input, c, facts, 'declared')));
-  const findings: Finding[] = [...model, ...nodeFindings(input), ...instanceFindings(input), ...imageFindings(input, images)];
+  const findings: Finding[] = [...model, ...nodeFindings(input), ...instanceFindings(input), ...imageFindings(input, images), ...nicFindings(input)];
   const rank = (f: Finding) => (f.severity === 'error' ? 0 : 1);
   return findings.sort((a, b) => rank(a) - rank(b) || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0) || ((a.node ?? a.instance ?? '') < (b.node ?? b.instance ?? '') ? -1 : 1));
 }

@@ -186,4 +186,24 @@ test('an unknown node is a permanent DriverError naming it', async () => {
   await driver.close();
 });
 
+test('NICs: a container keeps the addresses and MACs it was made with (probes show them); an address another running instance holds cannot be taken', async () => {
+  const dir = tempDir();
+  const driver = new SimDriver({ stateDir: dir, nodes, fsync: false });
+  const nic = (ip: string, mac: string) => ({ network: 'lan', ip, mac, prefixLength: 24, subnet: '10.42.0.0/24', link: 'br42', mode: 'bridged' as const });
+  const a = { ...spec('a'), nics: [nic('10.42.0.100', '02:00:00:00:00:01')] };
+  await driver.createInstance('s1', a, 1);
+  await driver.startInstance('s1', 'a');
+  assert.equal((await driver.probe('s1')).containers[0]!.nics, [{ network: 'lan', ip: '10.42.0.100', mac: '02:00:00:00:00:01' }]);
+  await driver.createInstance('s2', { ...spec('b'), nics: [nic('10.42.0.100', '02:00:00:00:00:02')] }, 1);
+  await rejectsWith(driver.startInstance('s2', 'b'), (e) => {
+    assert.is(e.transient, false);
+    assert.match(e.message, '10.42.0.100 / 02:00:00:00:00:02 is in use by a on s1');
+  });
+  await driver.createInstance('s3', { ...spec('c'), nics: [nic('10.42.0.102', '02:00:00:00:00:01')] }, 1);
+  await rejectsWith(driver.startInstance('s3', 'c'), (e) => assert.match(e.message, 'in use by a on s1'));
+  await driver.stopInstance('s1', 'a'); // the same instance elsewhere, or the address freed: fine
+  await driver.startInstance('s2', 'b');
+  await driver.close();
+});
+
 test.run();

@@ -128,6 +128,7 @@ test('drover import: files in DIR, a summary; a file Drover cannot represent: FI
   assert.is(ok.code, 0, ok.stderr);
   assert.equal(fs.readdirSync(out).sort(), ['cluster.yaml', 'instances.yaml', 'nodes.yaml']);
   assert.match(ok.stderr, /Imported .*n1-failure\.data: Cluster lab, 8 nodes, 8 instances \(8 replicated\)/);
+  assert.match(ok.stderr, /Not in the file, so not imported: NICs \(addresses, MACs, networks\): the htools text format has none/);
   const bad = path.join(tempDir('drover-import-'), 'm');
   const r = await drover(['import', 'ganeti', FIXTURES + 'hbal-dyn.data', '--out', bad]);
   assert.is(r.code, 1);
@@ -149,6 +150,21 @@ test('drover export with an empty state dir gives back the imported file, byte f
     assert.is(r.code, 0, r.stderr);
     assert.is(r.stdout, fs.readFileSync(FIXTURES + name, 'utf8'), name);
   }
+});
+
+test('export of instances with NICs: the file is as without them, and a warning names what is left out', async () => {
+  const dir = tempDir('drover-export-nics-');
+  assert.is((await drover(['import', 'ganeti', FIXTURES + 'hbal-evac.data', '--out', path.join(dir, 'm')])).code, 0);
+  const before = await drover(['export', 'ganeti', path.join(dir, 'm'), '--placement', 'manifest']);
+  const net = 'apiVersion: drover/v1\nkind: Network\nmetadata: { name: lan }\nspec: { cluster: ganeti, subnet: 10.42.0.0/24, link: br42 }\n';
+  fs.writeFileSync(path.join(dir, 'm', 'network.yaml'), net);
+  const file = path.join(dir, 'm', 'instances.yaml');
+  const first = /^ {2}cluster: ganeti\n/m;
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(first, '  cluster: ganeti\n  nics: [{ network: lan, ip: 10.42.0.7 }, { network: lan }]\n'));
+  const after = await drover(['export', 'ganeti', path.join(dir, 'm'), '--placement', 'manifest']);
+  assert.is(after.code, 0, after.stderr);
+  assert.is(after.stdout, before.stdout, 'NICs change nothing in the file');
+  assert.match(after.stderr, /warning: 2 NIC\(s\) of 1 instance\(s\) are left out \([^)]+\): NICs \(addresses, MACs, networks\): the htools text format has none/);
 });
 
 /** A fixture imported and applied with its pins, then unpinned so that balance may move it. */

@@ -10,6 +10,7 @@ import { specHash } from '../../src/model/hash.ts';
 import type { NicAssignment } from '../../src/model/nics.ts';
 import type { Operation } from '../../src/model/operations.ts';
 import { plan } from '../../src/plan/index.ts';
+import { classifyDrift } from '../../src/plan/drift.ts';
 import { toSpec } from '../../src/plan/spec.ts';
 import { bindingOf } from '../../src/net/network.ts';
 import type { Placement } from '../../src/store/types.ts';
@@ -29,6 +30,7 @@ function settledWithNics(d: ReturnType<typeof F.desired>, placements: readonly P
     const nics = (p.nics ?? []).map((a) => bindingOf(net, a, d.nodes.get(p.primary)));
     const ctr = F.editable(s.observed, p.primary).containers.find((c) => c.instance === p.instance);
     if (ctr) Object.assign(ctr, { specHash: specHash(toSpec(i, nics)), nics: p.nics });
+    s.store.placements.set(p.instance, { ...p, applied: { specHash: specHash(toSpec(i, nics)), running: true, spec: toSpec(i, nics) } });
   }
   return s;
 }
@@ -59,13 +61,43 @@ test('a placed instance keeps its address and MAC: nothing to do; after a failov
   assert.is(specOf(failover)!.nics![0]!.link, 'br42b');
 });
 
+test('a running container showing other NICs than assigned (changed on the node): recreated with the assigned ones, named as drift', () => {
+  const held: NicAssignment = { network: 'lan', ip: '10.42.0.103', mac: '02:00:00:00:00:07' };
+  const d = F.withNetworks(F.desired(nodes, [web('a')]), net);
+  const placements = [{ ...F.placed('a', 'n1', 'n2'), nics: [held] }];
+  const s = settledWithNics(d, placements);
+  Object.assign(F.editable(s.observed, 'n1').containers[0]!, { nics: [{ ...held, ip: '10.42.0.9' }] });
+  const p = plan({ desired: d, ...s, now: NOW });
+  assert.equal(p.operations.map((o) => [o.type, o.cause]), [['RecreateInstance', { kind: 'nics-changed', node: 'n1' }]]);
+  assert.equal(specOf(p.operations[0]!)!.nics!.map((n) => n.ip), ['10.42.0.103']);
+  assert.equal(classifyDrift(p, s.observed, s.store).map((x) => x.kind), ['spec-changed']);
+  Object.assign(F.editable(s.observed, 'n1').containers[0]!, { state: 'stopped' }); // a stopped one may show no address: not judged
+  assert.equal(plan({ desired: d, ...s, now: NOW }).operations.map((o) => o.type), ['StartInstance']);
+});
+
+test('a NIC added in the manifest is a spec change (a field diff), not drift; the new NIC gets the next free address, the old one keeps its own', () => {
+  const held: NicAssignment = { network: 'lan', ip: '10.42.0.103', mac: '02:00:00:00:00:07' };
+  const d = F.withNetworks(F.desired(nodes, [web('a')]), net);
+  const s = settledWithNics(d, [{ ...F.placed('a', 'n1', 'n2'), nics: [held] }]);
+  const more = F.withInstances(d, web('a', { nics: [{ network: 'lan' }, { network: 'lan' }] }));
+  const p = plan({ desired: more, ...s, now: NOW });
+  const op = p.operations[0]!;
+  assert.equal([op.type, op.cause.kind], ['RecreateInstance', 'spec-changed']);
+  assert.equal(specOf(op)!.nics!.map((n) => n.ip), ['10.42.0.103', '10.42.0.100']);
+  const changes = op.type === 'RecreateInstance' ? op.changes : [];
+  assert.equal(changes.length, 1);
+  assert.match(JSON.stringify(changes), /"path":"nics\[1\]","from":"\(none\)","to":"lan 10\.42\.0\.100 02:/);
+  assert.equal(classifyDrift(p, s.observed, s.store), []);
+});
+
 test('an exhausted pool: one plan error naming the network and every instance left without an address', () => {
   const d = F.withNetworks(F.desired([...nodes, F.node('n4')], ['w1', 'w2', 'w3', 'w4', 'w5'].map((n) => web(n, { memory: 64 * F.MiB }))), net);
   const p = plan({ desired: d, observed: F.observed(d), store: F.store(), now: NOW });
   assert.is(p.operations.filter((o) => o.type === 'CreateInstance').length, 3);
   assert.is(p.errors.length, 1, JSON.stringify(p.errors));
-  assert.equal(p.errors[0]!.cause, { kind: 'pool-exhausted', network: 'lan', instances: ['w4', 'w5'], size: 4 });
-  assert.match(p.errors[0]!.message, 'network "lan": the pool (4 addresses) has no free address left; w4 and w5 get none');
+  assert.equal(p.errors[0]!.cause, { kind: 'pool-exhausted', network: 'lan', instances: ['w4', 'w5'], size: 3 });
+  assert.match(p.errors[0]!.message, 'network "lan": the pool (3 addresses) has no free address left; w4 and w5 get none');
+  assert.equal(p.errors[0]!.source, F.src('manifests/instances/w4.yaml', 2, 1), 'at the instance (hand-built: no field places)');
 });
 
 test('a static address another instance holds: a plan error naming both; a node without the link: a plan error naming it', () => {

@@ -3,12 +3,14 @@ import { capacityStandard, capacityTiered, type CapacitySpec } from '../../alloc
 import { formatBytes, parseQuantity } from '../../model/quantity.ts';
 import { nodeFacts } from '../../plan/facts.ts';
 import { currentModel } from '../../plan/model.ts';
+import { poolLimits, poolUsage } from '../../net/usage.ts';
 import { withLook } from '../context.ts';
 import { EXIT, UsageError, type Io, STORE_OPTIONS } from '../io.ts';
 
 export const usage = `drover capacity [PATH...] --spec memory=1G,disk=10G,vcpus=1[,template=replicated] [--tiered] [--json]
   How many more instances of that spec fit (hspace's standard mode), and what runs out first;
-  --tiered shrinks the spec as resources run out, as hspace --tiered-alloc does.`;
+  --tiered shrinks the spec as resources run out, as hspace --tiered-alloc does. With networks, each
+  network's free pool addresses, and whether its pool runs out before the resource that limits the count.`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
@@ -22,11 +24,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
     for (const c of desired.clusters.values()) {
       const model = currentModel(input, c, facts);
       const run = values.tiered ? capacityTiered(model, spec) : capacityStandard(model, spec);
+      const pools = poolLimits(poolUsage([...desired.networks?.values() ?? []].filter((n) => n.cluster === c.name), store.placements.values()), run.count);
       if (values.json) {
-        io.out(JSON.stringify({ cluster: c.name, spec, count: run.count, limitingResource: run.limitingResource, stoppedBy: run.stoppedBy, tiers: run.tiers, score: run.score }));
+        io.out(JSON.stringify({ cluster: c.name, spec, count: run.count, limitingResource: run.limitingResource, stoppedBy: run.stoppedBy, tiers: run.tiers, score: run.score, ...(pools.length && { networks: pools }) }));
         continue;
       }
       io.out(`Cluster ${c.name}: ${run.count} more instance${run.count === 1 ? '' : 's'} of ${describeSpec(spec)} fit; limited by ${run.limitingResource} (${run.stoppedBy}).`);
+      for (const p of pools) io.out(`  network ${p.network}: ${p.free} free pool address${p.free === 1 ? '' : 'es'}${p.runsOutFirst ? `: with a pooled NIC on it, only ${p.free} fit; the pool runs out before ${run.limitingResource}` : ''}.`);
       if (values.tiered) for (const t of run.tiers) io.out(`  ${String(t.count).padStart(6)} × ${describeSpec(t.spec)}`);
     }
     return EXIT.ok;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { formatGanetiText } from '../../alloc/ganeti-text.ts';
-import { GanetiExportError, manifestsToGaneti, type ExportInput } from '../../interop/ganeti.ts';
+import { GanetiExportError, manifestsToGaneti, NICS_NOT_CARRIED, type ExportInput } from '../../interop/ganeti.ts';
 import type { Desired } from '../../model/desired.ts';
 import { loadOrReport, withLook } from '../context.ts';
 import { EXIT, STORE_OPTIONS, UsageError, type Io } from '../io.ts';
@@ -52,6 +52,10 @@ async function write(io: Io, out: string | undefined, input: ExportInput): Promi
   }
   if (result.unplaced.length) {
     io.err(`warning: ${result.unplaced.length} instance(s) have no node yet (neither pinned nor placed) and are left out: ${result.unplaced.join(', ')}`);
+  }
+  if (result.nicsLeftOut.length) {
+    const nics = result.nicsLeftOut.reduce((n, x) => n + x.nics, 0);
+    io.err(`warning: ${nics} NIC(s) of ${result.nicsLeftOut.length} instance(s) are left out (${result.nicsLeftOut.map((x) => x.instance).join(', ')}): ${NICS_NOT_CARRIED.replace(/; declare.*$/, '')}`);
   }
   const text = formatGanetiText(result.text);
   if (out === undefined) io.out(text);

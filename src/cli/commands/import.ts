@@ -35,6 +35,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const where = values.out === undefined ? (io.out(toYaml([m.cluster, ...m.nodes, ...m.instances])), '') : await write(values.out, m);
   const replicated = m.instances.filter((i) => i.spec.diskTemplate === 'replicated').length;
   io.err(`Imported ${file}: Cluster ${m.cluster.metadata.name}, ${m.nodes.length} nodes, ${m.instances.length} instances (${replicated} replicated)${where}.`);
+  for (const what of m.notCarried) io.err(`Not in the file, so not imported: ${what}.`);
   return EXIT.ok;
 }
 

@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util';
-import { clusterStatus } from '../../plan/status.ts';
+import { clusterStatus, type ClusterStatus } from '../../plan/status.ts';
 import { formatBytes, formatDuration } from '../../model/quantity.ts';
 import { withLook } from '../context.ts';
 import { EXIT, type Io, STORE_OPTIONS } from '../io.ts';
 import { table } from '../render/table.ts';
+import { poolTable } from '../render/networks.ts';
 
 export const usage = `drover status [PATH...] [--json]
   Nodes (health, memory/vcpus/disk used and total, primaries, secondaries) and instances
-  (state, primary, secondary, template, degraded, recovery point, health check).`;
+  (state, primary, secondary, template, degraded, recovery point, health check); with networks, each
+  NIC's assigned address and MAC and each network's pool (size, used, free).`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, ...STORE_OPTIONS } });
@@ -33,7 +35,15 @@ export async function run(argv: string[], io: Io): Promise<number> {
     ])));
     // what a failing check said: the table has room for a word only
     for (const i of s.instances) if (i.health && !i.health.ok) io.out(`  ${i.name}: unhealthy: ${i.health.output}`);
+    if (s.networks) io.out(`\n${networkTables(s)}`);
     return EXIT.ok;
   });
   return code ?? EXIT.error;
+}
+
+/** The NICs Drover assigned, and each network's pool. */
+function networkTables(s: ClusterStatus): string {
+  const nics = s.instances.flatMap((i) => (i.nics ?? []).map((n, k) => [i.name, `nic${k}`, n.network, n.ip, n.mac]));
+  const pools = poolTable(s.networks ?? []);
+  return nics.length ? `${table(['Instance', 'NIC', 'Network', 'Address', 'MAC'], nics)}\n\n${pools}` : pools;
 }

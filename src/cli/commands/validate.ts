@@ -12,6 +12,6 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const loaded = await loadOrReport(positionals, io, { checkFiles: values.offline !== true });
   if (!loaded) return EXIT.error;
   const d = loaded.desired;
-  io.out(`${loaded.files.length} file${loaded.files.length === 1 ? '' : 's'} OK: ${d.clusters.size} cluster(s), ${d.nodes.size} node(s), ${d.instances.size} instance(s).`);
+  io.out(`${loaded.files.length} file${loaded.files.length === 1 ? '' : 's'} OK: ${d.clusters.size} cluster(s), ${d.nodes.size} node(s), ${d.instances.size} instance(s)${d.networks?.size ? `, ${d.networks.size} network(s)` : ''}.`);
   return EXIT.ok;
 }

@@ -3,6 +3,7 @@ import { downtimeOf, recoveryPointOf, type ColdCause, type Disruption, type Down
 import type { Plan } from '../../plan/index.ts';
 import type { Desired } from '../../model/desired.ts';
 import type { Observed } from '../../model/observed.ts';
+import type { NicBinding } from '../../model/nics.ts';
 import { formatDuration } from '../../model/quantity.ts';
 import { describeCause } from '../../plan/reasons.ts';
 import { formatError } from '../../manifest/index.ts';
@@ -64,6 +65,14 @@ export function changeLines(op: Operation): string[] {
   return op.fieldsUnknown ? [...lines, 'spec changed (fields unknown: applied by an older version)'] : lines;
 }
 
+/** The NICs an operation makes the container with: `nic0: lan 10.42.0.100, MAC 02:d7:00:c6:1b:40, bridged on br42`. */
+export function nicLines(op: Operation): string[] {
+  const nics = nicsOf(op);
+  return nics.map((n, i) => `nic${i}: ${n.network} ${n.ip}, MAC ${n.mac}, ${n.mode} on ${n.link}`);
+}
+
+const nicsOf = (op: Operation): readonly NicBinding[] => ('spec' in op ? op.spec.nics ?? [] : []);
+
 const COLD: Readonly<Record<ColdCause, (node?: string) => string>> = {
   backend: () => 'the backend cannot migrate live',
   stopped: () => 'it is stopped',
@@ -119,6 +128,7 @@ export function renderPlanText(p: Plan, now: number, unasked = 0): string {
       const impact = impactText(op, now);
       lines.push(`${pad}# ${describeCause(op.cause)}${impact && `; ${impact}`}`);
       for (const c of changeLines(op)) lines.push(`${pad}  ${c}`);
+      for (const n of nicLines(op)) lines.push(`${pad}  ${n}`);
     }
     lines.push('', summaryLine(all), ...waveLines(p));
   }
@@ -152,7 +162,7 @@ export function summaryLine(ops: readonly Operation[]): string {
 export const pendingLine = (x: Plan['pending'][number]): string => `Pending: ${x.instance}: ${describeCause(x.cause)}`;
 
 /**
- * The JSON form: `{"operations":[{type,instance,primary,secondary,from,to,reason,cause,wave}...],"warnings":[...],
+ * The JSON form: `{"operations":[{type,instance,primary,secondary,from,to,reason,cause,wave,nics}...],"warnings":[...],
  * "pending":[{instance,reason,cause,retryAt}]}`. `reason` is the sentence, `cause` the same as data;
  * `wave` is set on the operations of a rolling update: wave 1 runs now, later ones once it runs again.
  */
@@ -172,5 +182,6 @@ export function planJson(p: Plan): object {
 export function opJson(op: Operation, wave?: number): object {
   const { spec: _spec, disks: _disks, ...rest } = op as Operation & { spec?: unknown; disks?: unknown };
   const rp = recoveryPointOf(op);
-  return { ...rest, reason: describeCause(op.cause), downtime: downtimeOf(op), ...(rp && { recovery: rp }), ...(wave !== undefined && { wave }) };
+  const nics = nicsOf(op);
+  return { ...rest, reason: describeCause(op.cause), downtime: downtimeOf(op), ...(rp && { recovery: rp }), ...(wave !== undefined && { wave }), ...(nics.length && { nics }) };
 }

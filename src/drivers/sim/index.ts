@@ -8,7 +8,7 @@ import type { HealthResult } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import { specHash, specMatches } from '../../model/hash.ts';
 import { DriverError, type Driver, type Limits, type NodeProbe, type ProgressFn } from '../driver.ts';
-import { SimWorld, volumeKey, type SimVolume } from './world.ts';
+import { SimWorld, volumeKey, type SimContainer, type SimVolume } from './world.ts';
 
 export interface SimDriverOptions {
   readonly stateDir: string;
@@ -107,7 +107,25 @@ export class SimDriver implements Driver {
   async startInstance(node: string, instance: string): Promise<void> {
     await this.step('startInstance', node, instance);
     const c = this.container(node, instance);
-    if (c.state !== 'running') await this.world.putContainer(node, { ...c, state: 'running' });
+    if (c.state === 'running') return;
+    this.addressesFree(node, c);
+    await this.world.putContainer(node, { ...c, state: 'running' });
+  }
+
+  /**
+   * As one L2 segment would: an address or MAC another instance answers on (running on a node that is
+   * neither failed nor fenced) cannot be taken; no packets, only the check.
+   */
+  private addressesFree(node: string, c: SimContainer): void {
+    for (const other of this.nodes.keys()) {
+      const flags = this.world.flagsOf(other);
+      if (flags.failed || flags.fenced) continue;
+      for (const x of this.world.node(other).containers.values()) {
+        if (x.instance === c.instance || x.state !== 'running') continue;
+        const clash = c.nics?.find((n) => x.nics?.some((m) => (m.ip === n.ip && m.network === n.network) || m.mac === n.mac));
+        if (clash) throw new DriverError(`${node}: cannot start ${c.instance}: ${clash.ip} / ${clash.mac} is in use by ${x.instance} on ${other}`, false, node);
+      }
+    }
   }
 
   async stopInstance(node: string, instance: string): Promise<void> {
