@@ -209,6 +209,7 @@ export class Executor {
     return {
       id, type: op.type, instance: op.instance, reason: describeCause(op.cause), start, result: 'running',
       ...('changes' in op && op.changes.length > 0 && { changes: op.changes }),
+      ...('spec' in op && op.spec.nics?.length && { nics: op.spec.nics.map(({ network, ip, mac }) => ({ network, ip, mac })) }),
       ...(previous?.drift && { drift: previous.drift }), ...(previous?.migration && { migration: previous.migration }), ...this.options.tag?.(op),
       ...(resumed && { resumed: (previous?.resumed ?? 0) + 1, resumedAt: this.now() }), master: MASTER,
     };

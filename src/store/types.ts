@@ -71,6 +71,8 @@ export interface JobRecord {
   readonly resumed?: number;
   /** The fields it changed (ModifyInstance, RestartInstance, RecreateInstance, GrowDisk), applied → wanted. */
   readonly changes?: readonly FieldChange[];
+  /** The NICs it made or moved the instance with (address and MAC per network): the journal shows they never changed. */
+  readonly nics?: readonly NicAssignment[];
   /** What the operation noted on its way (e.g. "live, downtime 812 ms"). */
   readonly note?: string;
   /** A migration: which path it took (written as soon as it is known, so a resumed one keeps it). */
