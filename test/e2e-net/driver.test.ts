@@ -7,6 +7,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { createDockerDriver } from '../../src/drivers/docker/index.ts';
 import { DriverError, type Driver } from '../../src/drivers/driver.ts';
 import type { NicBinding } from '../../src/model/nics.ts';
@@ -59,6 +61,29 @@ test('instances on two nodes reach each other on the segment; the probe shows ad
   const before = (await tb.engine(1).getContainer('drover-web').inspect()).Id;
   await driver.createInstance('node1', spec(tb, 'web', [nic(tb, '10.120.0.10', '02:d0:00:00:00:10')]), 1);
   assert.is((await tb.engine(1).getContainer('drover-web').inspect()).Id, before);
+});
+
+test('the segment is closed: a host bridge with no port and no address (nothing on it reaches the host or leaves)', async (ctx) => {
+  const link = ctx.tb!.link;
+  assert.equal(fs.readdirSync(`/sys/class/net/${link}/brif`), [], `${link} has no port`);
+  assert.is(execFileSync('ip', ['-o', '-4', 'addr', 'show', 'dev', link]).toString().trim(), '', `${link} has no IPv4 address`);
+  for (const l of [link, ctx.tb!.bridge]) assert.is(fs.readFileSync(`/proc/sys/net/ipv4/conf/${l}/forwarding`, 'utf8').trim(), '0', `the host forwards nothing that arrives on ${l}`);
+});
+
+test('mode bridged: NICs on an existing host bridge reach each other across nodes', async (ctx) => {
+  const { tb, driver } = { tb: ctx.tb!, driver: ctx.driver! };
+  const br = (ip: string, mac: string) => nic(tb, ip, mac, { network: 'br', subnet: '10.123.0.0/24', gateway: '10.123.0.1', link: tb.bridge, mode: 'bridged' });
+  const sp = spec(tb, 'brweb', [br('10.123.0.10', '02:d0:00:00:01:10')]);
+  await driver.createDisks('node1', 'brweb', sp.disks, 'primary', 1);
+  await driver.createInstance('node1', sp, 1);
+  await driver.startInstance('node1', 'brweb');
+  const seg3 = { cluster: CLUSTER, nic: br('10.123.0.2', '02:d0:00:00:01:02') };
+  assert.match(await fetchFrom(tb.engine(3), tb.image, seg3, '10.123.0.200', '10.123.0.10'), /served by brweb/, 'a client on node3 fetches from node1');
+  assert.equal(await whoHas(tb.engine(3), tb.image, seg3, '10.123.0.201', '10.123.0.10'), ['02:d0:00:00:01:10']);
+  assert.equal((await driver.probe('node1')).containers.find((c) => c.instance === 'brweb')?.nics, [{ network: 'br', ip: '10.123.0.10', mac: '02:d0:00:00:01:10' }]);
+  assert.is(fs.readFileSync(`/proc/sys/net/ipv4/conf/${tb.bridge}/forwarding`, 'utf8').trim(), '0', `Docker left ${tb.bridge} unforwarded`);
+  await driver.removeInstance('node1', 'brweb');
+  await driver.removeDisks('node1', 'brweb');
 });
 
 test('a Docker network that differs is reported, not replaced; a missing link is named', async (ctx) => {
