@@ -82,6 +82,12 @@ test('mode bridged: NICs on an existing host bridge reach each other across node
   assert.equal(await whoHas(tb.engine(3), tb.image, seg3, '10.123.0.201', '10.123.0.10'), ['02:d0:00:00:01:10']);
   assert.equal((await driver.probe('node1')).containers.find((c) => c.instance === 'brweb')?.nics, [{ network: 'br', ip: '10.123.0.10', mac: '02:d0:00:00:01:10' }]);
   assert.is(fs.readFileSync(`/proc/sys/net/ipv4/conf/${tb.bridge}/forwarding`, 'utf8').trim(), '0', `Docker left ${tb.bridge} unforwarded`);
+  // instances created in parallel on a node that has no network yet: one network is made, not one each
+  const names = ['br1', 'br2', 'br3'];
+  await Promise.all(names.map((name, i) => driver.createInstance('node2', { ...spec(tb, name, [br(`10.123.0.2${i}`, `02:d0:00:00:01:2${i}`)]), disks: [] }, 1)));
+  const nets = (await tb.engine(2).listNetworks()).filter((x) => x.Name === 'drover-net-br');
+  assert.is(nets.length, 1, 'one Docker network drover-net-br on node2');
+  for (const name of names) await driver.removeInstance('node2', name);
   await driver.removeInstance('node1', 'brweb');
   await driver.removeDisks('node1', 'brweb');
 });

@@ -52,8 +52,20 @@ export function networkDrift(have: NetworkInfo, nic: NicBinding): string[] {
   return out;
 }
 
-/** Make the Docker network of `nic` exist on the node, as the binding says; an existing one that differs is an error. */
-export async function ensureNetwork(e: Engine, c: Conn, nic: NicBinding): Promise<void> {
+/**
+ * Make the Docker network of `nic` exist on the node, as the binding says; an existing one that differs is an
+ * error. One at a time per node and network: the engine's duplicate-name check is not atomic, and instances
+ * created in parallel on one node would otherwise make two networks of one name.
+ */
+export function ensureNetwork(e: Engine, c: Conn, nic: NicBinding): Promise<void> {
+  const key = `${c.name}\0${nic.network}`;
+  const next = (e.networkInFlight.get(key) ?? Promise.resolve()).catch(() => {}).then(() => ensureNetworkNow(e, c, nic));
+  e.networkInFlight.set(key, next);
+  next.then(() => {}, () => {}).finally(() => { if (e.networkInFlight.get(key) === next) e.networkInFlight.delete(key); });
+  return next;
+}
+
+async function ensureNetworkNow(e: Engine, c: Conn, nic: NicBinding): Promise<void> {
   const name = networkName(nic.network);
   const check = (have: NetworkInfo): void => {
     if (!e.ours(have.Labels ?? {})) throw e.foreign(c, 'network', name);
