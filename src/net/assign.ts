@@ -62,9 +62,12 @@ export function assignNics(cluster: DesiredCluster, networks: ReadonlyMap<string
   const taken = new Set(macs.keys());
   for (const d of withNics) {
     if (refused.has(d.name)) continue;
+    const held = byName.get(d.name)?.nics;
+    const keep = kept.get(d.name)!;
+    if (held?.length === keep.length && keep.every((k) => k?.ip !== undefined && k.mac !== undefined)) { assigned.set(d.name, held); continue; } // all as stored
     const out: NicAssignment[] = [];
     for (const [i, nic] of d.nics!.entries()) {
-      const k = kept.get(d.name)![i];
+      const k = keep[i];
       const ip = k?.ip ?? nic.ip ?? pools.next(nic.network, d.name);
       if (ip === undefined) break;
       const mac = k?.mac ?? nic.mac ?? generateMac(prefix, d.name, i, taken);

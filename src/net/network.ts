@@ -47,10 +47,10 @@ export function linkOn(n: DesiredNetwork, node: Pick<DesiredNode, 'name' | 'grou
   return (node && (n.nodeLinks[node.name] ?? n.groupLinks[node.group])) ?? n.link;
 }
 
-export function bindingOf(n: DesiredNetwork, a: NicAssignment, node: Pick<DesiredNode, 'name' | 'group'> | undefined): NicBinding {
-  const cidr = parseCidr(n.subnet)!;
+/** `prefixLength`: the subnet's, when the caller has it at hand (a plan binds every NIC: parsed once per network). */
+export function bindingOf(n: DesiredNetwork, a: NicAssignment, node: Pick<DesiredNode, 'name' | 'group'> | undefined, prefixLength = parseCidr(n.subnet)!.prefixLength): NicBinding {
   return {
-    network: n.name, ip: a.ip, mac: a.mac, prefixLength: cidr.prefixLength, subnet: n.subnet,
+    network: n.name, ip: a.ip, mac: a.mac, prefixLength, subnet: n.subnet,
     ...(n.gateway !== undefined && { gateway: n.gateway }), link: linkOn(n, node), mode: n.mode,
   };
 }

@@ -6,6 +6,7 @@ import type { HoldCause } from '../model/causes.ts';
 import type { DesiredCluster, DesiredInstance, DesiredNetwork, SourceLocation } from '../model/desired.ts';
 import type { NicBinding } from '../model/nics.ts';
 import { assignNics, type NicDecisions } from '../net/assign.ts';
+import { parseCidr } from '../net/ipv4.ts';
 import { bindingOf } from '../net/network.ts';
 import type { Target } from './targets.ts';
 import type { PlanInput } from './types.ts';
@@ -18,13 +19,15 @@ export function planNics(input: PlanInput, cluster: DesiredCluster, wanted: read
   const networks = input.desired.networks ?? new Map<string, DesiredNetwork>();
   if (!wanted.some((d) => d.nics?.length)) return () => NONE;
   const decisions: NicDecisions = assignNics(cluster, networks, wanted, input.store.placements.values());
+  const prefixes = new Map([...networks.values()].map((n) => [n.name, parseCidr(n.subnet)!.prefixLength]));
+  const prefixOf = (network: string): number => prefixes.get(network)!;
   return (t) => {
     const d = t.instance;
     if (!d.nics?.length) return NONE;
     const refused = decisions.refused.get(d.name);
     if (refused) return { refused };
     const node = t.primary === undefined ? undefined : input.desired.nodes.get(t.primary);
-    const nics = decisions.assigned.get(d.name)!.map((a) => bindingOf(networks.get(a.network)!, a, node));
+    const nics = decisions.assigned.get(d.name)!.map((a) => bindingOf(networks.get(a.network)!, a, node, prefixOf(a.network)));
     const links = t.primary === undefined ? undefined : input.observed.nodes.get(t.primary)?.links;
     const missing = links && nics.find((b) => !links.includes(b.link));
     if (missing) return { refused: { kind: 'link-missing', node: t.primary!, network: missing.network, link: missing.link, instance: d.name } };

@@ -71,7 +71,7 @@ export interface JobRecord {
   readonly resumed?: number;
   /** The fields it changed (ModifyInstance, RestartInstance, RecreateInstance, GrowDisk), applied → wanted. */
   readonly changes?: readonly FieldChange[];
-  /** The NICs it made or moved the instance with (address and MAC per network): the journal shows they never changed. */
+  /** The addresses and MACs the operation made the container with (operations that make one, with NICs). */
   readonly nics?: readonly NicAssignment[];
   /** What the operation noted on its way (e.g. "live, downtime 812 ms"). */
   readonly note?: string;

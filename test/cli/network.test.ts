@@ -65,6 +65,33 @@ test('capacity: a pool that runs out before memory says so', async () => {
   assert.match(r.stdout, /network lan: 6 free pool addresses: with a pooled NIC on it, only 6 fit; the pool runs out before/);
 });
 
+test('a migration and a failover keep address and MAC: the new copy is made with them, the journal shows them unchanged', async () => {
+  const state = await applied();
+  const before = readStore(state).placements.get('client')!;
+  const dir = tempDir('drover-net-manifests-');
+  const file = path.join(dir, 'cluster.yaml');
+  const text = fs.readFileSync(path.join(NET, 'cluster.yaml'), 'utf8');
+  fs.writeFileSync(file, text.replace('name: client }\nspec:\n  cluster: lab\n', `name: client }\nspec:\n  cluster: lab\n  primary: ${before.secondary}\n`));
+  const m = await drover(['apply', '--yes', dir, '--state-dir', state]);
+  assert.is(m.code, 0, m.stdout + m.stderr);
+  assert.match(m.stdout, /MigrateInstance client/);
+  const migrated = readStore(state).placements.get('client')!;
+  assert.is(migrated.primary, before.secondary);
+  assert.equal(migrated.nics, before.nics);
+  assert.is((await drover(['sim', 'fail-node', migrated.primary, '--state-dir', state])).code, 0);
+  const down = await drover(['apply', '--yes', NET, '--state-dir', state]); // notes the node down (and may wait out its grace)
+  await new Promise((r) => setTimeout(r, 1500)); // failover.nodeDownAfter: 1s
+  const f = await drover(['apply', '--yes', NET, '--state-dir', state]);
+  assert.match(down.stdout + f.stdout, /FailoverInstance client/, down.stdout + f.stdout + f.stderr);
+  const after = readStore(state).placements.get('client')!;
+  assert.is(after.primary, migrated.secondary);
+  assert.equal(after.nics, before.nics);
+  const jobs = JSON.parse((await drover(['jobs', '--json', '--state-dir', state])).stdout) as { jobs: { type: string; instance: string; nics?: unknown }[] };
+  const made = jobs.jobs.filter((j) => j.instance === 'client' && ['CreateInstance', 'MigrateInstance', 'FailoverInstance'].includes(j.type));
+  assert.equal(made.map((j) => j.type), ['CreateInstance', 'MigrateInstance', 'FailoverInstance']);
+  for (const j of made) assert.equal(j.nics, before.nics, `${j.type}: the journal's NICs`);
+});
+
 test('an exhausted pool: plan exits 1 with the error at the NIC that gets no address, naming the network and who is left out', async () => {
   const dir = tempDir('drover-net-manifests-');
   const file = path.join(dir, 'cluster.yaml');

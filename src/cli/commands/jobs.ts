@@ -7,7 +7,8 @@ import { shortGit } from '../git.ts';
 
 export const usage = `drover jobs [--json] [--last N]
   The journal of operations: id, type, instance, start, end, result, the manifests' git commit
-  (+dirty) of the run, and the drift (a change made outside Drover) an operation corrected.`;
+  (+dirty) of the run, the drift (a change made outside Drover) an operation corrected, and the
+  addresses and MACs an operation made an instance's container with.`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, last: { type: 'string' }, ...STORE_OPTIONS } });
@@ -19,7 +20,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const iso = (t?: number) => (t ? new Date(t).toISOString().replace('T', ' ').slice(0, 23) : '-');
   io.out(table(['ID', 'Type', 'Instance', 'Start', 'End', 'Result', 'Commit', 'Detail'], shown.map((j) => [
     j.id, j.type, j.instance, iso(j.start), iso(j.end), j.result + (j.resumed ? ` (resumed ×${j.resumed})` : ''), shortGit(j.git) || '-',
-    (j.drift ? `drift ${j.drift.kind}: ${j.drift.detail}` : '') + (j.drift && (j.error ?? '') ? '; ' : '') + (j.error ?? (j.drift ? '' : reasonOf(j))) + (j.note ? ` [${j.note}]` : ''),
+    (j.drift ? `drift ${j.drift.kind}: ${j.drift.detail}` : '') + (j.drift && (j.error ?? '') ? '; ' : '') + (j.error ?? (j.drift ? '' : reasonOf(j))) + (j.note ? ` [${j.note}]` : '') + (j.nics ? ` (${j.nics.map((n) => `${n.network} ${n.ip} ${n.mac}`).join(', ')})` : ''),
   ])));
   return EXIT.ok;
 }
