@@ -81,6 +81,7 @@ export async function createInstance(e: Engine, node: string, spec: InstanceSpec
     Labels: {
       [LABEL.cluster]: e.cluster, [LABEL.instance]: spec.name, [LABEL.role]: 'primary',
       [LABEL.generation]: String(generation), [LABEL.spec]: hash,
+      ...(spec.nics?.length && { [LABEL.nics]: spec.nics.map((n) => n.network).join(',') }),
     },
     StopTimeout: e.stopTimeoutS,
     Hostname: spec.name.slice(0, 63),

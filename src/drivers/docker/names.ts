@@ -16,6 +16,8 @@ export const LABEL = {
   helper: 'drover.helper',
   /** marks the per-instance, per-node role marker volume (see promoteDisks) */
   meta: 'drover.meta',
+  /** a container's networks in its spec's order, comma-separated (the engine lists them by name) */
+  nics: 'drover.nics',
 } as const;
 
 /**

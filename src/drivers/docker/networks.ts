@@ -138,16 +138,16 @@ export async function connectRest(e: Engine, c: Conn, containerId: string, nics:
 }
 
 /**
- * The Drover NICs among a container's endpoints (networks named drover-net-*), by network name: what the
- * node shows (the address and MAC in use; a created, never started container shows the address it was
- * created with and no MAC yet).
+ * The Drover NICs among a container's endpoints (networks named drover-net-*), in the order its `drover.nics`
+ * label gives (the spec's; the engine lists networks by name): what the node shows, the address and MAC in use.
  */
-export function seenNics(networks: Readonly<Record<string, EndpointInfo>> | null | undefined): ObservedNic[] {
+export function seenNics(networks: Readonly<Record<string, EndpointInfo>> | null | undefined, order = ''): ObservedNic[] {
   const prefix = networkName('');
+  const rank = (n: string): number => { const i = order.split(',').indexOf(n); return i < 0 ? Number.MAX_SAFE_INTEGER : i; };
   return Object.entries(networks ?? {})
     .filter(([name]) => name.startsWith(prefix))
     .map(([name, n]) => ({ network: name.slice(prefix.length), ip: n.IPAddress || n.IPAMConfig?.IPv4Address || '', mac: (n.MacAddress ?? '').toLowerCase() }))
-    .sort((a, b) => (a.network! < b.network! ? -1 : a.network! > b.network! ? 1 : 0));
+    .sort((a, b) => rank(a.network) - rank(b.network) || (a.network < b.network ? -1 : a.network > b.network ? 1 : 0));
 }
 
 /** The container was created with exactly these NICs: each network with its address, and the first NIC's MAC. */

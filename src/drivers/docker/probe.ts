@@ -53,7 +53,7 @@ export function observeContainers(cluster: string, containers: readonly ListedCo
       ...(lim?.Memory && { memory: lim.Memory }),
       ...(lim?.NanoCpus && { vcpus: lim.NanoCpus / 1e9 }),
       // a stopped container has no endpoint (no address or MAC in use)
-      ...(state === 'running' && { nics: seenNics(ct.NetworkSettings?.Networks) }),
+      ...(state === 'running' && { nics: seenNics(ct.NetworkSettings?.Networks, l[LABEL.nics]) }),
     });
   }
   return out;
