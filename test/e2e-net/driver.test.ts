@@ -112,8 +112,14 @@ test('a move keeps the address and MAC, one copy answering at a time (live where
   const counter = ['sh', '-c', "trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo $i > /data/count; usleep 50000; done"];
   const sp = spec(tb, 'quiet', [n], counter);
   await place(driver, 'node1', 'node2', sp);
+  const poll = await startPoller(tb.engine(3), tb.image, seg(tb), '10.120.0.209', n.ip, 2400, true);
+  await new Promise((res) => setTimeout(res, 1000));
   const r = await driver.liveMigrate!('node1', 'node2', sp, 2);
-  console.log(`    a process without sockets, with a NIC: ${r.kind === 'live' ? `live, ${r.downtimeMs} ms frozen` : `cold (${r.cause}): ${r.why}`}`);
+  await new Promise((res) => setTimeout(res, 1000));
+  const icmp = await poll.stop();
+  console.log(`    a process without sockets, with a NIC: ${r.kind === 'live' ? `live, ${r.downtimeMs} ms frozen` : `cold (${r.cause}): ${r.why}`}; ` +
+    `its address unanswered (ping every 50 ms) for ${icmp.longestGapMs} ms (${icmp.ok}/${icmp.attempts} answered)`);
+  assert.ok(icmp.ok > 0, 'the poller was answered');
   if (r.kind === 'live') {
     assert.equal(await whoHas(tb.engine(3), tb.image, seg(tb), '10.120.0.202', n.ip), [n.mac], 'answers from node2 with its MAC');
     assert.not.ok((await tb.engine(1).getContainer('drover-quiet').inspect().catch(() => undefined))?.State.Running, 'nothing left running on node1');

@@ -63,12 +63,14 @@ export interface PollResult {
 }
 
 /**
- * A client on the segment that starts a fetch of http://ip/f every 50 ms (each in the background, 1 s
- * timeout, at most `count` of them) and logs each one's start time (/proc/uptime) and outcome.
+ * A client on the segment that starts a fetch of http://ip/f (or, with `icmp`, a ping: the address answers
+ * while its network namespace lives, whatever runs in it) every 50 ms (each in the background, 1 s timeout,
+ * at most `count` of them) and logs each one's start time (/proc/uptime) and outcome.
  */
-export async function startPoller(docker: Docker, image: string, seg: Segment, clientIp: string, ip: string, count = 2400): Promise<Poller> {
+export async function startPoller(docker: Docker, image: string, seg: Segment, clientIp: string, ip: string, count = 2400, icmp = false): Promise<Poller> {
+  const probe = icmp ? `ping -c 1 -W 1 ${ip} >/dev/null 2>&1` : `timeout 1 wget -q -O /dev/null http://${ip}/f 2>/dev/null`;
   const script = `i=0; while [ $i -lt ${count} ] && [ ! -f /tmp/stop ]; do ` +
-    `(read t _ < /proc/uptime; if timeout 1 wget -q -O /dev/null http://${ip}/f 2>/dev/null; then echo "$t ok"; else echo "$t fail"; fi) & ` +
+    `(read t _ < /proc/uptime; if ${probe}; then echo "$t ok"; else echo "$t fail"; fi) & ` +
     'usleep 50000; i=$((i+1)); done; wait';
   const c = await docker.createContainer({ Image: image, Cmd: ['sh', '-c', script], Labels: { 'drover.test': '1' }, ...await attach(docker, seg, clientIp) });
   await c.start();
