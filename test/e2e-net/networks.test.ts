@@ -2,6 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { networkBody, networkDrift, nicSettings, seenNics, type NetworkInfo } from '../../src/drivers/docker/networks.ts';
+import { observeContainers } from '../../src/drivers/docker/probe.ts';
 import type { NicBinding } from '../../src/model/nics.ts';
 
 const test = suite('docker networks (pure)');
@@ -45,6 +46,20 @@ test('NICs read back: Drover\'s networks only, in the label\'s order, MACs lower
   ]);
   assert.equal(seenNics(networks).map((n) => n.network), ['br', 'lan'], 'no label: by name');
   assert.equal(seenNics(null), []);
+});
+
+test('the probe: a running container\'s NICs in spec order; none shown for a stopped one or one made without NICs', () => {
+  const labels = (instance: string, nics?: string) => ({ 'drover.cluster': 'c', 'drover.instance': instance, ...(nics && { 'drover.nics': nics }) });
+  const Networks = { 'drover-net-lan': { IPAddress: '10.1.0.10', MacAddress: '02:d7:00:00:00:10' } };
+  const seen = observeContainers('c', [
+    { Labels: labels('a', 'lan'), State: 'running', NetworkSettings: { Networks } },
+    { Labels: labels('b', 'lan'), State: 'exited', NetworkSettings: { Networks } },
+    { Labels: labels('c'), State: 'running', NetworkSettings: { Networks: { none: {} } } },
+    { Labels: labels('d', 'lan'), State: 'running', NetworkSettings: { Networks: { none: {} } } },
+  ]);
+  assert.equal(seen.map((x) => [x.instance, x.nics]), [
+    ['a', [{ network: 'lan', ip: '10.1.0.10', mac: '02:d7:00:00:00:10' }]], ['b', undefined], ['c', undefined], ['d', []],
+  ]);
 });
 
 test.run();

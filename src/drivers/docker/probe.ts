@@ -45,6 +45,7 @@ export function observeContainers(cluster: string, containers: readonly ListedCo
     if (!isInstance(cluster, l)) continue;
     const lim = ct.Id ? limits.get(ct.Id) : undefined;
     const state = ct.State === 'running' || ct.State === 'restarting' || ct.State === 'paused' ? 'running' : 'stopped';
+    const nics = seenNics(ct.NetworkSettings?.Networks, l[LABEL.nics]);
     out.push({
       instance: l[LABEL.instance]!,
       state,
@@ -52,8 +53,8 @@ export function observeContainers(cluster: string, containers: readonly ListedCo
       generation: Number(l[LABEL.generation] ?? 0),
       ...(lim?.Memory && { memory: lim.Memory }),
       ...(lim?.NanoCpus && { vcpus: lim.NanoCpus / 1e9 }),
-      // a stopped container has no endpoint (no address or MAC in use)
-      ...(state === 'running' && { nics: seenNics(ct.NetworkSettings?.Networks, l[LABEL.nics]) }),
+      // a stopped container has no endpoint (no address or MAC in use); one made without NICs shows none
+      ...(state === 'running' && (nics.length > 0 || l[LABEL.nics] !== undefined) && { nics }),
     });
   }
   return out;
