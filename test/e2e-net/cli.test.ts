@@ -97,6 +97,28 @@ test('a server with a static address serves a file; a pooled client on another n
   ok(await ctx.drover!(['plan', dir, '--detailed-exitcode']), 'nothing left to do');
 });
 
+test('verify: clean as made; a NIC changed by hand is ENICMISMATCH, and the next apply makes it as assigned again', async (ctx) => {
+  const bed = ctx.bed!;
+  const n = net(bed);
+  const drover = ctx.drover!;
+  const dir = manifests(ctx, [server(bed, 'node1', 'node2'), pooled('client', 'node3', 'node2')]);
+  type Verify = { findings: { code: string; cause?: { instance?: string } }[]; networks?: unknown };
+  const nicFindings = (v: Verify) => v.findings.filter((f) => /^E(NIC|DUP|NET)/.test(f.code));
+  // (its exit code also counts findings this test is not about)
+  const verify = async (): Promise<Verify> => JSON.parse((await drover(['verify', dir, '--json'])).stdout) as Verify;
+  assert.equal(nicFindings(await verify()), [], 'no NIC findings as made');
+  const before = await nicOn(bed, 3, 'client');
+  // by hand, outside Drover: the client moved to another address of the segment
+  const lan = bed.engine(3).getNetwork('drover-net-lan');
+  await lan.disconnect({ Container: 'drover-client', Force: true });
+  await lan.connect({ Container: 'drover-client', EndpointConfig: { IPAMConfig: { IPv4Address: n.first.replace(/\.\d+$/, '.240') } } });
+  const found = nicFindings(await verify());
+  assert.equal(found.map((f) => [f.code, f.cause?.instance]), [['ENICMISMATCH', 'client']], `verify sees the changed NIC: ${JSON.stringify(found)}`);
+  ok(await drover(['apply', dir, '--yes']), 'apply (puts the NIC back)');
+  assert.equal(await nicOn(bed, 3, 'client'), before, 'the assigned address and MAC again');
+  assert.equal(nicFindings(await verify()), [], 'clean again');
+});
+
 test('migrated, then failed over: the client fetches it at the same address, with the same MAC; downtime measured', async (ctx) => {
   const bed = ctx.bed!;
   const n = net(bed);
