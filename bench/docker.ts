@@ -8,13 +8,18 @@
  *  - failover: from `scripts/testbed kill` of a node to all its instances running elsewhere
  *    (nodeDownAfter 3s, fenced by test/fixtures/docker/fence.sh);
  *  - live-migration downtime (the job note `live, downtime N ms`), of a process counting in memory;
- *  - periodic re-sync of a 100 MiB volume with 1% changed: whole copy against incremental.
+ *  - periodic re-sync of a 100 MiB volume with 1% changed: whole copy against incremental;
+ *  - how long an HTTP server's NIC address goes unanswered when it moves and when its node dies (a client on the
+ *    test bed's segment polling every 50 ms).
  * Standalone: `node --import tsx bench/docker.ts`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Docker from 'dockerode';
-import { IDLE, clusterSpec, cli, events, nodeIndex, runningCopies, tempDir, upBed, writeManifests, type Bed, type InstanceDoc } from '../test/e2e-docker/helpers.ts';
+import { IDLE, clusterSpec, cli, events, nodeIndex, runningCopies, sleep, tempDir, upBed, writeManifests, type Bed, type InstanceDoc } from '../test/e2e-docker/helpers.ts';
+import { SERVER, startPoller } from '../test/e2e-net/segment.ts';
+import type { NicBinding } from '../src/model/nics.ts';
+import type { InstanceSpec } from '../src/model/operations.ts';
 import { engineAt, runIn } from '../test/support/testbed.ts';
 import { createDockerDriver } from '../src/drivers/docker/index.ts';
 
@@ -76,13 +81,16 @@ async function md5(bed: Bed, node: string, volume: string): Promise<string> {
   return (await runIn(bed.engine(nodeIndex(node)), bed.image, ['sh', '-c', 'md5sum /d/data.bin | cut -d" " -f1'], { [volume]: '/d' })).trim();
 }
 
+/** Desired nodes of a driver-level bench cluster. */
+const benchNodes = (bed: Bed, cluster: string, names: readonly string[]) => names.map((name) => ({
+  name, labels: {}, cluster, endpoint: bed.endpoint(nodeIndex(name)), group: 'default', drained: false, offline: false,
+  source: { file: 'bench', line: 1, column: 1 },
+}));
+
 /** Re-sync of a 100 MiB volume (50 × 2 MiB) after 1 MiB of it changed: whole copy vs incremental, through the driver. */
 async function resyncFigures(bed: Bed): Promise<string> {
   const cluster = 'bench-resync';
-  const nodes = ['node2', 'node3'].map((name) => ({
-    name, labels: {}, cluster, endpoint: bed.endpoint(nodeIndex(name)), group: 'default', drained: false, offline: false,
-    source: { file: 'bench', line: 1, column: 1 },
-  }));
+  const nodes = benchNodes(bed, cluster, ['node2', 'node3']);
   const incr = createDockerDriver({ cluster, nodes, helperImage: bed.image, timeoutMs: 20_000 });
   const full = createDockerDriver({ cluster, nodes, helperImage: bed.image, timeoutMs: 20_000, incrementalSync: false });
   const disks = [{ size: 256 << 20, mount: '/data' }];
@@ -103,6 +111,57 @@ async function resyncFigures(bed: Bed): Promise<string> {
   } finally {
     for (const n of ['node2', 'node3']) await incr.removeDisks(n, 'rs').catch(() => {});
     await Promise.all([incr.close(), full.close()]);
+  }
+}
+
+/**
+ * How long an HTTP server's address goes unanswered (a client on the segment fetching every 50 ms), through the
+ * driver: moved node2 → node3 (live if CRIU can dump it, else cold as apply/ does it), then node3 killed and the
+ * instance started from its replica on node2 (a failover's own steps; the CLI adds the grace and the fence).
+ */
+async function networkFigures(bed: Bed): Promise<string> {
+  const cluster = 'bench-net';
+  const d = createDockerDriver({ cluster, nodes: benchNodes(bed, cluster, NODES), helperImage: bed.image, timeoutMs: 20_000, stopTimeoutS: 2 });
+  const p = `10.${bed.base % 256}.0`;
+  const nic = (ip: string, mac: string): NicBinding => ({ network: 'bench', ip, mac, prefixLength: 24, subnet: `${p}.0/24`, gateway: `${p}.1`, link: `drvl2-${bed.base}`, mode: 'macvlan' });
+  const spec: InstanceSpec = {
+    name: 'srv', image: bed.image, memory: 32 << 20, vcpus: 0.5, diskTemplate: 'replicated', disks: [{ size: 16 << 20, mount: '/data' }],
+    env: {}, command: SERVER, ports: [], nics: [nic(`${p}.10`, '02:d7:be:00:00:10')],
+  };
+  const measured = async (f: () => Promise<string>): Promise<string> => {
+    const poll = await startPoller(bed.engine(1), bed.image, { cluster, nic: nic(`${p}.2`, '02:d7:be:00:00:02') }, `${p}.250`, `${p}.10`);
+    await sleep(1000);
+    const how = await f();
+    await sleep(1500);
+    return `${(await poll.stop()).longestGapMs} ms (${how})`;
+  };
+  try {
+    await d.createDisks('node2', 'srv', spec.disks, 'primary', 1);
+    await d.createDisks('node3', 'srv', spec.disks, 'replica', 1);
+    await d.createInstance('node2', spec, 1);
+    await d.startInstance('node2', 'srv');
+    const move = await measured(async () => {
+      const r = await d.liveMigrate!('node2', 'node3', spec, 2);
+      if (r.kind === 'live') return `live, ${r.downtimeMs} ms frozen`;
+      await d.stopInstance('node2', 'srv');
+      await d.syncDisks('node2', 'node3', 'srv');
+      await d.createInstance('node3', spec, 2);
+      await d.startInstance('node3', 'srv');
+      await d.removeInstance('node2', 'srv');
+      return `cold after '${r.cause}'`;
+    });
+    const failover = await measured(async () => {
+      await bed.run('kill', '3');
+      await d.promoteDisks('node2', 'srv', 3);
+      await d.createInstance('node2', spec, 3);
+      await d.startInstance('node2', 'srv');
+      return 'kill, then start from the replica';
+    });
+    await bed.run('restore', '3');
+    return `a NIC's address unanswered (HTTP, polled every 50 ms): server moved ${move}; node killed, failover steps ${failover}`;
+  } finally {
+    for (const n of ['node2', 'node3']) await d.removeInstance(n, 'srv').then(() => d.removeDisks(n, 'srv')).catch(() => {});
+    await d.close();
   }
 }
 
@@ -208,6 +267,10 @@ export async function benchDocker(): Promise<string[]> {
     mark('resync');
     // 5. periodic re-sync of a 100 MiB volume with 1% changed: whole copy against incremental (driver calls)
     lines.push(await resyncFigures(bed));
+
+    mark('network');
+    // 6. a NIC's address through a move and a failover
+    lines.push(await networkFigures(bed));
     return lines;
   } finally {
     await bed?.down().catch((e: unknown) => { console.error(`test bed teardown failed: ${(e as Error).message}`); });

@@ -18,6 +18,10 @@ export interface Testbed {
   readonly owned: boolean;
   readonly image: string;
   readonly criu: boolean;
+  /** The shared L2 segment every node can attach containers to (a port-less host bridge: macvlan parent). */
+  readonly link: string;
+  /** The shared host bridge for Docker bridge networks (mode: bridged); not the macvlan parent. */
+  readonly bridge: string;
   /** node name → endpoint */
   readonly endpoints: ReadonlyMap<string, string>;
   readonly pki: string;
@@ -84,6 +88,8 @@ export async function startTestbed(n: number, base: number, own?: Readonly<Recor
     owned,
     image: vars.DROVER_TESTBED_IMAGE ?? 'drover/busybox:1',
     criu: vars.DROVER_TESTBED_CRIU === '1',
+    link: vars.DROVER_TESTBED_LINK ?? `drvl2-${env.DROVER_TESTBED_BASE ?? 10}`,
+    bridge: vars.DROVER_TESTBED_BRIDGE ?? `drvbr-${env.DROVER_TESTBED_BASE ?? 10}`,
     endpoints,
     pki: `${dir}/pki`,
     nodes(cluster, tls = {}) {

@@ -6,8 +6,18 @@ import type Docker from 'dockerode';
 
 export interface ContainerInfo {
   readonly Id: string;
-  readonly Config: { readonly Labels?: Record<string, string> | null; readonly Image?: string };
+  readonly Config: { readonly Labels?: Record<string, string> | null; readonly Image?: string; readonly MacAddress?: string };
+  readonly NetworkSettings?: { readonly Networks?: Readonly<Record<string, EndpointInfo>> | null };
   readonly State: { readonly Running: boolean; readonly Paused?: boolean; readonly Status: string; readonly StartedAt?: string };
+}
+
+/** A container's endpoint on one network, as listing and inspect show it (IPAMConfig: what it was created with). */
+export interface EndpointInfo {
+  /** empty once the engine released the endpoint (a stopped container) */
+  readonly EndpointID?: string;
+  readonly IPAddress?: string;
+  readonly MacAddress?: string;
+  readonly IPAMConfig?: { readonly IPv4Address?: string } | null;
 }
 
 export interface VolumeInfo {

@@ -10,12 +10,25 @@ import { labelsOf, loose, type ContainerInfo } from './api.ts';
 import { alreadyDone, type Conn, type Engine } from './engine.ts';
 import { ensureImage } from './images.ts';
 import { LABEL, containerName, helperName, volumeName } from './names.ts';
+import { connectRest, endpointsReleased, nicSettings, nicsConfigured, prepareNics } from './networks.ts';
 import { createDisks } from './volumes.ts';
 import { createVm, isVmContainer, removeVmContainer, startVm, stopVm } from './vm/lifecycle.ts';
 import { stopReplicaServer } from './vm/replica.ts';
 
-/** Network settings: none without ports; a bridge with published ports; host networking on bridge-less engines. */
+/**
+ * Network settings: its NICs on their Docker networks (networks.ts); else none without ports; a bridge
+ * with published ports; host networking on bridge-less engines.
+ */
 async function networkFor(e: Engine, c: Conn, spec: InstanceSpec): Promise<Record<string, unknown>> {
+  const nics = spec.nics ?? [];
+  if (nics.length > 0) {
+    if (spec.ports.length > 0) {
+      throw new DriverError(`node ${c.name}: instance ${spec.name} has NICs and ports: it is reached on its NICs' addresses, ` +
+        'ports are published on a node bridge or the host network only (drop its ports)', false, c.name);
+    }
+    await prepareNics(e, c, spec.name, nics);
+    return nicSettings(nics);
+  }
   if (spec.ports.length === 0) return { NetworkMode: 'none' };
   const nets = await e.call(c, 'list networks', (signal) => loose<{ Name: string }[]>(c.docker, 'listNetworks', { filters: { name: ['bridge'] }, abortSignal: signal }));
   const key = (p: InstanceSpec['ports'][number]): string => `${p.container}/${p.protocol}`;
@@ -37,10 +50,14 @@ async function networkFor(e: Engine, c: Conn, spec: InstanceSpec): Promise<Recor
   return { NetworkMode: 'host' };
 }
 
-/** The container is ours, at this generation, with this spec (a hash of an older version is checked by its own formula). */
+/**
+ * The container is ours, at this generation, with this spec (a hash of an older version is checked by its own
+ * formula) and these NICs (their addresses and first MAC, as it was created with them).
+ */
 const isWanted = (e: Engine, info: ContainerInfo | undefined, spec: InstanceSpec, generation: number): boolean => {
   const l = info ? labelsOf(info) : {};
-  return info !== undefined && e.ours(l) && specMatches(l[LABEL.spec] ?? '', spec) && Number(l[LABEL.generation]) === generation;
+  return info !== undefined && e.ours(l) && specMatches(l[LABEL.spec] ?? '', spec) && Number(l[LABEL.generation]) === generation &&
+    nicsConfigured(info, spec.nics ?? []);
 };
 
 export async function createInstance(e: Engine, node: string, spec: InstanceSpec, generation: number): Promise<void> {
@@ -59,7 +76,7 @@ export async function createInstance(e: Engine, node: string, spec: InstanceSpec
     if (v && !e.ours(labelsOf(v))) throw e.foreign(c, 'volume', volumeName(spec.name, i));
     if (!v) { await createDisks(e, node, spec.name, spec.disks, 'primary', generation); break; }
   }
-  const { ExposedPorts, ...net } = await networkFor(e, c, spec);
+  const { ExposedPorts, MacAddress, NetworkingConfig, ...net } = await networkFor(e, c, spec);
   const body = {
     name,
     Image: spec.image,
@@ -68,10 +85,12 @@ export async function createInstance(e: Engine, node: string, spec: InstanceSpec
     Labels: {
       [LABEL.cluster]: e.cluster, [LABEL.instance]: spec.name, [LABEL.role]: 'primary',
       [LABEL.generation]: String(generation), [LABEL.spec]: hash,
+      ...(spec.nics?.length && { [LABEL.nics]: spec.nics.map((n) => n.network).join(',') }),
     },
     StopTimeout: e.stopTimeoutS,
     Hostname: spec.name.slice(0, 63),
     ...(ExposedPorts ? { ExposedPorts } : {}),
+    ...(MacAddress ? { MacAddress, NetworkingConfig } : {}),
     HostConfig: {
       Memory: spec.memory,
       NanoCpus: Math.round(spec.vcpus * 1e9),
@@ -80,13 +99,15 @@ export async function createInstance(e: Engine, node: string, spec: InstanceSpec
       ...net,
     },
   };
+  let id: string;
   try {
-    await e.call(c, `create container ${name}`, (signal) => c.docker.createContainer({ ...body, abortSignal: signal } as Docker.ContainerCreateOptions));
+    id = (await e.call(c, `create container ${name}`, (signal) => c.docker.createContainer({ ...body, abortSignal: signal } as Docker.ContainerCreateOptions))).id;
   } catch (err) {
     // created concurrently (or a retry after a lost answer): keep it if it is the one we want
     if (err instanceof DriverError && err.status === 409 && isWanted(e, await e.inspectContainer(c, name), spec, generation)) return;
     throw err;
   }
+  await connectRest(e, c, id, spec.nics ?? []);
 }
 
 export async function startInstance(e: Engine, node: string, instance: string): Promise<void> {
@@ -124,6 +145,8 @@ export async function stopInstance(e: Engine, node: string, instance: string): P
   if (isVmContainer(info)) { await stopVm(e, c, info); return; }
   if (!info.State.Running && info.State.Status !== 'paused' && info.State.Status !== 'restarting') return;
   await alreadyDone(e.maybe(c, `stop container ${name}`, (signal) => c.docker.getContainer(info.Id).stop({ t: e.stopTimeoutS, abortSignal: signal }), e.stopCallMs));
+  // a move starts the other copy next, with the same addresses: not before this one's are released
+  await endpointsReleased(e, c, info.Id);
 }
 
 export async function removeInstance(e: Engine, node: string, instance: string): Promise<void> {

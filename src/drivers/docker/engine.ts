@@ -100,6 +100,10 @@ export class Engine {
   readonly diskCache = new Map<string, { at: number; bytes: number }>();
   /** node → CRIU probe (a real checkpoint), valid while its sentinel container runs (criu.ts) */
   readonly criuCache = new Map<string, CriuProbe>();
+  /** node + network → the making sure of its Docker network under way (networks.ts: one at a time) */
+  readonly networkInFlight = new Map<string, Promise<void>>();
+  /** node → the links (host interfaces) it has, with the time they were listed (networks.ts) */
+  readonly linksCache = new Map<string, { at: number; links: readonly string[] }>();
   /** nodes whose helper image was made sure of at their first probe */
   readonly helperChecked = new Set<string>();
   /** node + image → the copy of that image under way */

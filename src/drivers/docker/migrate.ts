@@ -1,6 +1,8 @@
 /**
  * Live migration with CRIU (testbed.md §4, engine APIs only): both engines pass the checkpoint probe
- * (criu.ts), the instance has no published ports. The checkpoint is bounded (checkpointTimeoutMs); any
+ * (criu.ts), the instance has no published ports. NICs move with it: the target's container is created with
+ * the same addresses and MACs but holds no endpoint until its restore, which starts only after the source's
+ * checkpoint ended it and the engine released its endpoints (networks.ts) — one copy on the segment at a time. The checkpoint is bounded (checkpointTimeoutMs); any
  * failure after it began puts the instance back to running on `from` and resolves `cold`. Checkpoint on `from`
  * (the container exits), volumes and checkpoint copied in parallel through helpers, restore on `to`.
  * Downtime = checkpoint start → restore returned. Role markers are not touched: apply/ promotes the
@@ -14,6 +16,7 @@ import { createInstance, ensureRunning, stopInstance } from './containers.ts';
 import { abortCheckpoint, supportsCheckpoint } from './criu.ts';
 import { EngineTimeout, type Conn, type Engine } from './engine.ts';
 import { createHelper, removeHelper } from './helpers.ts';
+import { endpointsReleased } from './networks.ts';
 import { containerName } from './names.ts';
 import { prepareSync, runSync } from './sync/index.ts';
 import type { SyncSession } from './sync/session.ts';
@@ -94,6 +97,8 @@ async function moveFrozen(e: Engine, a: Conn, b: Conn, m: Move, onProgress?: Pro
     if (err instanceof EngineTimeout) await abortCheckpoint(e, a, m.srcId);
     throw err;
   }
+  // the source's endpoints (its addresses and MACs) go with its exit: released before the target starts with them
+  await endpointsReleased(e, a, m.srcId);
   await Promise.all([
     m.sync ? runSync(e, a, b, m.sync, onProgress) : Promise.resolve(0),
     transfer(e, a, b, `copy checkpoint of ${m.name}`,

@@ -25,6 +25,8 @@ export const LABEL = {
   vmVcpus: 'drover.vm.vcpus',
   /** on a VM's container made as a live migration's destination (its argv waits for the incoming state) */
   vmIncoming: 'drover.vm.incoming',
+  /** a container's networks in its spec's order, comma-separated (the engine lists them by name) */
+  nics: 'drover.nics',
 } as const;
 
 /**

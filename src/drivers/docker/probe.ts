@@ -7,12 +7,13 @@ import type Docker from 'dockerode';
 import { DriverError, type NodeProbe } from '../driver.ts';
 import type { NodeCapacity } from '../../model/desired.ts';
 import type { ObservedContainer, ObservedVolume } from '../../model/observed.ts';
-import type { VolumeInfo } from './api.ts';
+import type { EndpointInfo, VolumeInfo } from './api.ts';
 import { knownCheckpoint } from './criu.ts';
 import type { Conn, Engine } from './engine.ts';
 import { runHelper } from './helpers.ts';
 import { BUILTIN_HELPER_IMAGE } from './helper-image.ts';
 import { ensureImage } from './images.ts';
+import { links, seenNics } from './networks.ts';
 import { LABEL, grownLabel } from './names.ts';
 
 const DISK_CACHE_MS = 10 * 60_000;
@@ -23,27 +24,39 @@ const roleOf = (l: Labels): 'primary' | 'replica' => (l[LABEL.role] === 'primary
 /** The limits a container runs with, as `docker inspect` shows them (HostConfig.Memory, NanoCpus). */
 export interface ContainerLimits { readonly Memory?: number; readonly NanoCpus?: number }
 
+/** A container as the engine lists it: labels, state, and its endpoints (address and MAC in use). */
+export interface ListedContainer {
+  readonly Id?: string;
+  readonly Labels?: Labels | null;
+  readonly State: string;
+  readonly NetworkSettings?: { readonly Networks?: Readonly<Record<string, EndpointInfo>> | null };
+}
+
 const isInstance = (cluster: string, l: Labels): boolean => l[LABEL.cluster] === cluster && l[LABEL.helper] === undefined && !!l[LABEL.instance];
 
 /**
  * Drover's instance containers among a node's containers of this cluster (helpers are not instances), with
  * their limits by container Id: read off the engine, not the labels, since `docker update` changes them.
  */
-export function observeContainers(cluster: string, containers: readonly { Id?: string; Labels?: Labels | null; State: string }[], limits: ReadonlyMap<string, ContainerLimits> = new Map()): ObservedContainer[] {
+export function observeContainers(cluster: string, containers: readonly ListedContainer[], limits: ReadonlyMap<string, ContainerLimits> = new Map()): ObservedContainer[] {
   const out: ObservedContainer[] = [];
   for (const ct of containers) {
     const l = ct.Labels ?? {};
     if (!isInstance(cluster, l)) continue;
     // a VM's container limits add QEMU's overhead: the guest's own figures are on its labels
     const lim = l[LABEL.vm] === '1' ? { Memory: Number(l[LABEL.vmMemory]), NanoCpus: Number(l[LABEL.vmVcpus]) * 1e9 } : ct.Id ? limits.get(ct.Id) : undefined;
+    const state = ct.State === 'running' || ct.State === 'restarting' || ct.State === 'paused' ? 'running' : 'stopped';
+    const nics = seenNics(ct.NetworkSettings?.Networks, l[LABEL.nics]);
     out.push({
       instance: l[LABEL.instance]!,
-      state: ct.State === 'running' || ct.State === 'restarting' || ct.State === 'paused' ? 'running' : 'stopped',
+      state,
       specHash: l[LABEL.spec] ?? '',
       generation: Number(l[LABEL.generation] ?? 0),
       ...(lim?.Memory && { memory: lim.Memory }),
       ...(lim?.NanoCpus && { vcpus: lim.NanoCpus / 1e9 }),
       ...(l[LABEL.accel] === 'kvm' || l[LABEL.accel] === 'tcg' ? { accel: l[LABEL.accel] as 'kvm' | 'tcg' } : {}),
+      // a stopped container has no endpoint (no address or MAC in use); one made without NICs shows none
+      ...(state === 'running' && (nics.length > 0 || l[LABEL.nics] !== undefined) && { nics }),
     });
   }
   return out;
@@ -115,6 +128,11 @@ export async function probe(e: Engine, node: string): Promise<NodeProbe> {
     e.call(c, 'list containers', (signal) => c.docker.listContainers({ all: true, filters, abortSignal: signal })),
     e.call(c, 'list volumes', (signal) => c.docker.listVolumes({ filters, abortSignal: signal })),
   ]);
+  const linkNames = links(e, node).catch((err: unknown) => {
+    if (err instanceof DriverError && err.transient) throw err;
+    return undefined; // no helper image: cannot tell (a missing link shows at create)
+  });
+  linkNames.catch(() => { /* awaited below */ });
   if (e.helperImage === BUILTIN_HELPER_IMAGE && !e.helperChecked.has(node)) {
     // the first probe brings Drover's own helper image (helpers say what is missing when they are used)
     await ensureImage(e, c, e.helperImage).then(() => e.helperChecked.add(node), () => {});
@@ -126,10 +144,12 @@ export async function probe(e: Engine, node: string): Promise<NodeProbe> {
     disk: override.disk ?? await diskCapacity(e, c),
   };
   const canCheckpoint = knownCheckpoint(e, node, containers);
+  const found = await linkNames;
   return {
     capacity,
     containers: observeContainers(e.cluster, containers, await containerLimits(e, c, containers)),
     volumes: observeVolumes(e.cluster, (volumes.Volumes ?? []) as VolumeInfo[]),
     ...(canCheckpoint !== undefined ? { canCheckpoint } : {}),
+    ...(found ? { links: found } : {}),
   };
 }

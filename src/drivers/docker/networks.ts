@@ -1,0 +1,205 @@
+/**
+ * Networks on a node: one Docker network per Drover Network, built on the node's link — driver `macvlan`
+ * with that link as its parent (the test bed's port-less bridge drvl2-BASE, or a host NIC), or driver
+ * `bridge` on an existing host bridge. Made on first use (idempotent, labelled as Drover's); an existing
+ * one whose subnet, gateway, driver or link differ is reported, never replaced (containers may use it).
+ * Also: which links a node has (a helper in the host's network namespace lists /sys/class/net), and the
+ * NICs a container really has, read back from the engine for verify.
+ */
+import { DriverError } from '../driver.ts';
+import type { NicBinding, ObservedNic } from '../../model/nics.ts';
+import { loose, type ContainerInfo, type EndpointInfo } from './api.ts';
+import type { Conn, Engine } from './engine.ts';
+import { runHelper } from './helpers.ts';
+import { LABEL } from './names.ts';
+
+/** The Docker network of Drover Network `network` (one per engine: macvlan allows one network per parent). */
+export const networkName = (network: string): string => `drover-net-${network}`;
+const NETWORK_LABEL = 'drover.network';
+
+export interface NetworkInfo {
+  readonly Name: string;
+  readonly Driver: string;
+  readonly Labels?: Record<string, string> | null;
+  readonly Options?: Record<string, string> | null;
+  readonly IPAM?: { readonly Config?: readonly { readonly Subnet?: string; readonly Gateway?: string }[] | null };
+}
+
+const driverOf = (nic: NicBinding): string => (nic.mode === 'macvlan' ? 'macvlan' : 'bridge');
+const linkOf = (n: NetworkInfo): string | undefined => n.Options?.parent ?? n.Options?.['com.docker.network.bridge.name'];
+
+/** The create body of the Docker network for a binding. */
+export function networkBody(cluster: string, nic: NicBinding): Record<string, unknown> {
+  return {
+    Name: networkName(nic.network),
+    Driver: driverOf(nic),
+    CheckDuplicate: true,
+    Options: nic.mode === 'macvlan' ? { parent: nic.link, macvlan_mode: 'bridge' } : { 'com.docker.network.bridge.name': nic.link },
+    IPAM: { Driver: 'default', Config: [{ Subnet: nic.subnet, ...(nic.gateway ? { Gateway: nic.gateway } : {}) }] },
+    Labels: { [LABEL.cluster]: cluster, [NETWORK_LABEL]: nic.network },
+  };
+}
+
+/** How an existing Docker network differs from what the binding needs ("subnet 10.0.0.0/24, not 10.1.0.0/24"); empty when it fits. */
+export function networkDrift(have: NetworkInfo, nic: NicBinding): string[] {
+  const out: string[] = [];
+  const ipam = have.IPAM?.Config?.[0] ?? {};
+  const put = (what: string, is: string | undefined, want: string): void => { if (is !== want) out.push(`${what} ${is ?? 'none'}, not ${want}`); };
+  put('driver', have.Driver, driverOf(nic));
+  put('link', linkOf(have), nic.link);
+  put('subnet', ipam.Subnet, nic.subnet);
+  if (nic.gateway) put('gateway', ipam.Gateway, nic.gateway);
+  return out;
+}
+
+/**
+ * Make the Docker network of `nic` exist on the node, as the binding says; an existing one that differs is an
+ * error. One at a time per node and network: the engine's duplicate-name check is not atomic, and instances
+ * created in parallel on one node would otherwise make two networks of one name.
+ */
+export function ensureNetwork(e: Engine, c: Conn, nic: NicBinding): Promise<void> {
+  const key = `${c.name}\0${nic.network}`;
+  const next = (e.networkInFlight.get(key) ?? Promise.resolve()).catch(() => {}).then(() => ensureNetworkNow(e, c, nic));
+  e.networkInFlight.set(key, next);
+  next.then(() => {}, () => {}).finally(() => { if (e.networkInFlight.get(key) === next) e.networkInFlight.delete(key); });
+  return next;
+}
+
+async function ensureNetworkNow(e: Engine, c: Conn, nic: NicBinding): Promise<void> {
+  const name = networkName(nic.network);
+  const check = (have: NetworkInfo): void => {
+    if (!e.ours(have.Labels ?? {})) throw e.foreign(c, 'network', name);
+    const drift = networkDrift(have, nic);
+    if (drift.length > 0) {
+      throw new DriverError(`node ${c.name}: Docker network ${name} does not match Network ${nic.network}: ${drift.join('; ')}. ` +
+        `Drover does not replace a network that containers may use: remove it (docker network rm ${name}) or change the Network`, false, c.name);
+    }
+  };
+  const have = await inspectNetwork(e, c, name);
+  if (have) return check(have);
+  try {
+    await e.call(c, `create network ${name}`, (signal) => loose<unknown>(c.docker, 'createNetwork', { ...networkBody(e.cluster, nic), abortSignal: signal }));
+  } catch (err) {
+    const now = err instanceof DriverError && err.status !== undefined ? await inspectNetwork(e, c, name) : undefined;
+    if (now) return check(now); // made concurrently (one instance's create raced another's)
+    if (err instanceof DriverError && err.status !== undefined && !(await hasLink(e, c, nic.link))) {
+      throw new DriverError(`node ${c.name}: Network ${nic.network} needs link ${nic.link}, which the node does not have (${err.message})`, false, c.name);
+    }
+    throw err;
+  }
+}
+
+export function inspectNetwork(e: Engine, c: Conn, name: string): Promise<NetworkInfo | undefined> {
+  return e.maybe(c, `inspect network ${name}`, (signal) => loose<NetworkInfo>(c.docker.getNetwork(name), 'inspect', { abortSignal: signal }));
+}
+
+/**
+ * The create-time settings of a container with these NICs: the first on its network mode with its MAC
+ * (API 1.41, Docker 20.10, sets the MAC of that one endpoint only, from Config.MacAddress; 1.44 takes one per
+ * endpoint), every one with its address.
+ */
+export function nicSettings(nics: readonly NicBinding[]): { MacAddress: string; NetworkMode: string; NetworkingConfig: { EndpointsConfig: Record<string, object> } } {
+  const EndpointsConfig: Record<string, object> = {};
+  for (const n of nics) EndpointsConfig[networkName(n.network)] = { IPAMConfig: { IPv4Address: n.ip }, MacAddress: n.mac };
+  return { MacAddress: nics[0]!.mac, NetworkMode: networkName(nics[0]!.network), NetworkingConfig: { EndpointsConfig } };
+}
+
+/** Whether the engine sets a MAC per endpoint (API >= 1.44); below, only one NIC keeps its assigned MAC. */
+async function macPerEndpoint(e: Engine, c: Conn): Promise<boolean> {
+  const v = await e.call(c, 'version', (signal) => loose<{ ApiVersion?: string }>(c.docker, 'version', { abortSignal: signal }));
+  const [major = 0, minor = 0] = (v.ApiVersion ?? '0.0').split('.').map(Number);
+  return major > 1 || (major === 1 && minor >= 44);
+}
+
+/**
+ * Make every network of these NICs exist on the node, and refuse what the engine cannot do: more than
+ * one NIC where the engine sets one MAC only (the others would get MACs derived from their addresses).
+ */
+export async function prepareNics(e: Engine, c: Conn, instance: string, nics: readonly NicBinding[]): Promise<void> {
+  if (nics.length > 1 && !(await macPerEndpoint(e, c))) {
+    throw new DriverError(`node ${c.name}: instance ${instance} has ${nics.length} NICs, but this engine (Docker API below 1.44) ` +
+      'sets the MAC of one network endpoint only: give it one NIC, or run Docker 25 or newer on the node', false, c.name);
+  }
+  for (const n of nics) await ensureNetwork(e, c, n);
+}
+
+/** Attach the NICs after the first to a created container (the engine's create takes one network); attached already is done. */
+export async function connectRest(e: Engine, c: Conn, containerId: string, nics: readonly NicBinding[]): Promise<void> {
+  for (const n of nics.slice(1)) {
+    const name = networkName(n.network);
+    try {
+      await e.call(c, `connect ${containerId} to ${name}`, (signal) => loose<unknown>(c.docker.getNetwork(name), 'connect', {
+        Container: containerId, EndpointConfig: { IPAMConfig: { IPv4Address: n.ip }, MacAddress: n.mac }, abortSignal: signal,
+      }));
+    } catch (err) {
+      if (!(err instanceof DriverError && err.status === 403)) throw err;
+    }
+  }
+}
+
+/**
+ * The Drover NICs among a container's endpoints (networks named drover-net-*), in the order its `drover.nics`
+ * label gives (the spec's; the engine lists networks by name): what the node shows, the address and MAC in use.
+ */
+export function seenNics(networks: Readonly<Record<string, EndpointInfo>> | null | undefined, order = ''): ObservedNic[] {
+  const prefix = networkName('');
+  const rank = (n: string): number => { const i = order.split(',').indexOf(n); return i < 0 ? Number.MAX_SAFE_INTEGER : i; };
+  return Object.entries(networks ?? {})
+    .filter(([name]) => name.startsWith(prefix))
+    .map(([name, n]) => ({ network: name.slice(prefix.length), ip: n.IPAddress || n.IPAMConfig?.IPv4Address || '', mac: (n.MacAddress ?? '').toLowerCase() }))
+    .sort((a, b) => rank(a.network) - rank(b.network) || (a.network < b.network ? -1 : a.network > b.network ? 1 : 0));
+}
+
+/** The container was created with exactly these NICs: each network with its address, and the first NIC's MAC. */
+export function nicsConfigured(info: ContainerInfo, nics: readonly NicBinding[]): boolean {
+  const nets = info.NetworkSettings?.Networks ?? {};
+  const ours = Object.keys(nets).filter((n) => n.startsWith(networkName('')));
+  if (ours.length !== nics.length) return false;
+  if (nics.length > 0 && (info.Config.MacAddress ?? '').toLowerCase() !== nics[0]!.mac) return false;
+  return nics.every((n) => nets[networkName(n.network)]?.IPAMConfig?.IPv4Address === n.ip);
+}
+
+const LINKS_CACHE_MS = 10 * 60_000;
+
+/**
+ * The node's links: the interfaces of the host's network namespace, where dockerd runs (so its macvlan and
+ * bridge networks can use them), listed by a helper there (sysfs shows its own namespace's interfaces).
+ * Cached ten minutes per node (a probe asks every time); a create that fails asks again.
+ */
+export async function links(e: Engine, node: string): Promise<readonly string[]> {
+  const have = e.linksCache.get(node);
+  if (have && Date.now() - have.at < LINKS_CACHE_MS) return have.links;
+  const c = e.conn(node);
+  const r = await runHelper(e, c, `probe-${e.cluster}`, 'links', ['ls', '/sys/class/net'], [], 30_000, { network: 'host' });
+  if (r.exitCode !== 0) throw new DriverError(`node ${node}: listing its links failed: ${r.stderr.trim()}`, true, node);
+  const found = r.stdout.split(/\s+/).filter(Boolean).sort();
+  e.linksCache.set(node, { at: Date.now(), links: found });
+  return found;
+}
+
+async function hasLink(e: Engine, c: Conn, link: string): Promise<boolean> {
+  e.linksCache.delete(c.name);
+  try {
+    return (await links(e, c.name)).includes(link);
+  } catch {
+    return true; // cannot tell: the engine's own error stands
+  }
+}
+
+/**
+ * Wait until a stopped container's Drover endpoints are gone (the engine releases them when it handles the
+ * exit, after a stop or checkpoint call returned): only then may another copy start with its addresses and
+ * MACs, so two copies never answer on one address. Rejects past `timeoutMs` (the caller does not go on).
+ */
+export async function endpointsReleased(e: Engine, c: Conn, containerId: string, timeoutMs = 10_000): Promise<void> {
+  for (const t0 = Date.now(); ;) {
+    const info = await e.inspectContainer(c, containerId);
+    const held = Object.entries(info?.NetworkSettings?.Networks ?? {}).filter(([n, ep]) => n.startsWith(networkName('')) && ep.EndpointID);
+    if (!info || (!info.State.Running && held.length === 0)) return;
+    if (Date.now() - t0 > timeoutMs) {
+      throw new DriverError(`node ${c.name}: container ${containerId} still holds its endpoint on ${held.map(([n]) => n).join(', ') || 'its networks'} ` +
+        `${timeoutMs} ms after it stopped`, true, c.name);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
