@@ -26,7 +26,7 @@ export const LISTEN_OPTIONS = {
   listen: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'allow-http': { type: 'boolean' }, 'metrics-auth': { type: 'boolean' },
 } as const;
 
-export const LISTEN_USAGE = `  --listen ADDR        serve the API, the dashboard and /metrics on HOST:PORT (:PORT is 127.0.0.1:PORT;
+export const LISTEN_USAGE = `  --listen ADDR        serve the API and the dashboard (and, from watch, /metrics) on HOST:PORT (:PORT is 127.0.0.1:PORT;
                        port 0 picks a free one); tokens: drover token create NAME --role viewer|operator
   --tls-cert F --tls-key F  HTTPS with the operator's certificate and key (PEM)
   --allow-http         serve plain HTTP on an address other than loopback (tokens would cross the network in clear)

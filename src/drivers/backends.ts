@@ -9,8 +9,8 @@ export type ResizableField = 'memory' | 'vcpus';
 
 export interface BackendCapabilities {
   /**
-   * Can move a running instance keeping its process state, where both nodes can checkpoint; only
-   * instances without published ports today (a checkpoint is restored without a network).
+   * Can move a running instance keeping its process state, where both nodes can checkpoint; instances
+   * with published ports move cold (a published port cannot be restored on another node's engine).
    */
   readonly liveMigration: boolean;
   /** Can power a node off by itself: fencing needs no `failover.fenceCommand`. */

@@ -9,7 +9,7 @@ export const usage = `drover check [PATH...] [--warn-rpo D] [--crit-rpo D] [--ti
   A Nagios/Icinga plugin: one line "DROVER OK - … | perfdata" and the plugin exit code.
   CRITICAL (2): a node is down (not declared offline), or a recovery point is older than
   --crit-rpo (default 1h). WARNING (1): a recovery point older than --warn-rpo (default 15m), a
-  degraded replica, a node failing N+1. OK (0) otherwise. UNKNOWN (3): the check could not look
+  degraded replica, a node failing N+1, an instance not in its declared state. OK (0) otherwise. UNKNOWN (3): the check could not look
   (bad manifests or flags, store unreadable, no answer within --timeout, default 50s).
   Durations: 30s, 10m, 1h. Read-only: it changes nothing and takes no lease.`;
 
