@@ -52,6 +52,8 @@ export type RepairCause =
   /** The running container's NICs are not the addresses and MACs Drover assigned (changed on the node). */
   | OnNode<'nics-changed'>
   | Of<'state-changed', { want: 'running' | 'stopped' }>
+  /** Frozen on `node` with no backup holding it so (ObservedContainer.paused `left`): it is thawed. */
+  | OnNode<'paused'>
   | OnNode<'replica-missing'>
   | OnNode<'replica-unsynced'>
   /** Older than the Cluster's replication.interval: an interval re-sync. */

@@ -31,6 +31,7 @@ export function describeCause(c: Cause): string {
     case 'spec-changed': return 'spec changed';
     case 'nics-changed': return `NICs on ${c.node} differ from the assigned addresses and MACs`;
     case 'state-changed': return c.want === 'running' ? 'should be running' : 'state: stopped';
+    case 'paused': return `paused on ${c.node} with no backup holding it: thaw it`;
     case 'replica-missing': return `replica missing on ${c.node}`;
     case 'replica-unsynced': return `replica on ${c.node} never synced`;
     case 'replica-stale': return `replica on ${c.node} is ${formatDuration(c.age)} old (replication.interval ${formatDuration(c.interval)})`;

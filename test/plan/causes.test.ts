@@ -34,6 +34,7 @@ const SAMPLES: { readonly [K in CauseKind]: Extract<Cause, { kind: K }> } = {
   'spec-changed': { kind: 'spec-changed', node: 'n1' },
   'nics-changed': { kind: 'nics-changed', node: 'n1' },
   'state-changed': { kind: 'state-changed', want: 'running' },
+  paused: { kind: 'paused', node: 'n1' },
   'replica-missing': { kind: 'replica-missing', node: 'n2' },
   'replica-unsynced': { kind: 'replica-unsynced', node: 'n2' },
   'replica-stale': { kind: 'replica-stale', node: 'n2', age: 300_000, interval: 60_000 },
@@ -83,6 +84,7 @@ test('the sentences are the ones plan has always printed', () => {
   assert.is(say('disks-missing'), 'disks missing on n1');
   assert.is(say('spec-changed'), 'spec changed');
   assert.is(say('state-changed'), 'should be running');
+  assert.is(say('paused'), 'paused on n1 with no backup holding it: thaw it');
   assert.is(describeCause({ kind: 'state-changed', want: 'stopped' }), 'state: stopped');
   assert.is(say('replica-missing'), 'replica missing on n2');
   assert.is(say('replica-unsynced'), 'replica on n2 never synced');

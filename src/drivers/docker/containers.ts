@@ -115,6 +115,11 @@ export async function startInstance(e: Engine, node: string, instance: string): 
   const name = containerName(instance);
   const info = await e.ownContainer(c, name);
   if (!info) throw new DriverError(`node ${node}: instance ${instance} has no container (${name}) to start`, false, node);
+  // left frozen (a backup killed mid-freeze): thawed, it runs as it was (the plan asks only when no backup holds it)
+  if (info.State.Paused) {
+    await e.call(c, `unpause container ${name}`, (signal) => c.docker.getContainer(info.Id).unpause({ abortSignal: signal }));
+    return;
+  }
   if (isVmContainer(info)) return startVm(e, c, info);
   if (info.State.Running) return;
   await alreadyDone(e.call(c, `start container ${name}`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal }), Math.max(e.timeout, 60_000)));

@@ -39,6 +39,7 @@ const isInstance = (cluster: string, l: Labels): boolean => l[LABEL.cluster] ===
  * their limits by container Id: read off the engine, not the labels, since `docker update` changes them.
  */
 export function observeContainers(cluster: string, containers: readonly ListedContainer[], limits: ReadonlyMap<string, ContainerLimits> = new Map()): ObservedContainer[] {
+  const backups = backingUp(cluster, containers);
   const out: ObservedContainer[] = [];
   for (const ct of containers) {
     const l = ct.Labels ?? {};
@@ -50,6 +51,7 @@ export function observeContainers(cluster: string, containers: readonly ListedCo
     out.push({
       instance: l[LABEL.instance]!,
       state,
+      ...(ct.State === 'paused' && { paused: backups.has(l[LABEL.instance]!) ? 'backup' as const : 'left' as const }),
       specHash: l[LABEL.spec] ?? '',
       generation: Number(l[LABEL.generation] ?? 0),
       ...(lim?.Memory && { memory: lim.Memory }),
@@ -60,6 +62,17 @@ export function observeContainers(cluster: string, containers: readonly ListedCo
     });
   }
   return out;
+}
+
+/**
+ * The instances a backup holds now: its helper runs only while the backup's process holds the helper's
+ * stdin (backup.ts), so a backup killed mid-freeze leaves a stopped helper, and its instance is `left`.
+ */
+function backingUp(cluster: string, containers: readonly ListedContainer[]): Set<string> {
+  return new Set(containers.flatMap((ct) => {
+    const l = ct.Labels ?? {};
+    return l[LABEL.cluster] === cluster && l[LABEL.helper] === 'backup' && ct.State === 'running' && l[LABEL.instance] ? [l[LABEL.instance]] : [];
+  }));
 }
 
 /** The limits of the instance containers, by Id: listing containers does not show them. */
