@@ -26,8 +26,7 @@ async function networkFor(e: Engine, c: Conn, spec: InstanceSpec): Promise<Recor
       throw new DriverError(`node ${c.name}: instance ${spec.name} has NICs and ports: it is reached on its NICs' addresses, ` +
         'ports are published on a node bridge or the host network only (drop its ports)', false, c.name);
     }
-    await prepareNics(e, c, spec.name, nics);
-    return nicSettings(nics);
+    return nicSettings(nics, await prepareNics(e, c, spec.name, nics));
   }
   if (spec.ports.length === 0) return { NetworkMode: 'none' };
   const nets = await e.call(c, 'list networks', (signal) => loose<{ Name: string }[]>(c.docker, 'listNetworks', { filters: { name: ['bridge'] }, abortSignal: signal }));
@@ -57,7 +56,7 @@ async function networkFor(e: Engine, c: Conn, spec: InstanceSpec): Promise<Recor
 const isWanted = (e: Engine, info: ContainerInfo | undefined, spec: InstanceSpec, generation: number): boolean => {
   const l = info ? labelsOf(info) : {};
   return info !== undefined && e.ours(l) && specMatches(l[LABEL.spec] ?? '', spec) && Number(l[LABEL.generation]) === generation &&
-    nicsConfigured(info, spec.nics ?? []);
+    nicsConfigured(e.cluster, info, spec.nics ?? []);
 };
 
 export async function createInstance(e: Engine, node: string, spec: InstanceSpec, generation: number): Promise<void> {

@@ -47,7 +47,7 @@ export function observeContainers(cluster: string, containers: readonly ListedCo
     // a VM's container limits add QEMU's overhead: the guest's own figures are on its labels
     const lim = l[LABEL.vm] === '1' ? { Memory: Number(l[LABEL.vmMemory]), NanoCpus: Number(l[LABEL.vmVcpus]) * 1e9 } : ct.Id ? limits.get(ct.Id) : undefined;
     const state = ct.State === 'running' || ct.State === 'restarting' || ct.State === 'paused' ? 'running' : 'stopped';
-    const nics = seenNics(ct.NetworkSettings?.Networks, l[LABEL.nics]);
+    const nics = seenNics(cluster, ct.NetworkSettings?.Networks, l[LABEL.nics]);
     out.push({
       instance: l[LABEL.instance]!,
       state,
