@@ -66,6 +66,8 @@ export interface ObservedNode {
   readonly canCheckpoint?: boolean;
   /** The bridges and interfaces instances can attach to (NicBinding.link); absent when the driver cannot tell. */
   readonly links?: readonly string[];
+  /** The most NICs one instance may have there (its engine's limit); absent when the driver cannot tell or sets none. */
+  readonly maxNics?: number;
 }
 
 export interface Observed {

@@ -77,6 +77,8 @@ function describeHold(c: HoldCause): string {
       return `network "${c.network}": the pool (${c.size} addresses) has no free address left; ${listed(c.instances)} ${c.instances.length === 1 ? 'gets' : 'get'} none (widen spec.pool, or give static addresses)`;
     case 'link-missing':
       return `${c.instance}: node ${c.node} has no link "${c.link}" for network "${c.network}" (create it there, or set spec.nodeLinks/groupLinks)`;
+    case 'too-many-nics':
+      return `${c.instance}: ${c.count} NICs, but the engine of node ${c.node} sets up ${c.max} per instance (upgrade it, pin the instance to another node, or give it ${c.max})`;
   }
 }
 

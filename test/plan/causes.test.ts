@@ -62,6 +62,7 @@ const SAMPLES: { readonly [K in CauseKind]: Extract<Cause, { kind: K }> } = {
   'address-taken': { kind: 'address-taken', network: 'lan', address: '10.42.0.100', holder: 'web1', instance: 'db' },
   'pool-exhausted': { kind: 'pool-exhausted', network: 'lan', instances: ['web3', 'web4'], size: 2 },
   'link-missing': { kind: 'link-missing', node: 'n2', network: 'lan', link: 'br42', instance: 'web1' },
+  'too-many-nics': { kind: 'too-many-nics', node: 'n2', instance: 'web1', count: 2, max: 1 },
   'duplicate-address': { kind: 'duplicate-address', network: 'lan', ip: '10.42.0.100', instances: ['web1', 'web2'] },
   'duplicate-mac': { kind: 'duplicate-mac', mac: '02:00:00:00:00:01', instances: ['web1', 'web2'] },
   'nic-mismatch': { kind: 'nic-mismatch', node: 'n1', instance: 'web1', nic: 0, assigned: { ip: '10.42.0.100', mac: '02:00:00:00:00:01' }, observed: { ip: '10.42.0.9', mac: '02:00:00:00:00:01' } },

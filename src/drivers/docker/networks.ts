@@ -130,11 +130,19 @@ export function nicSettings(nics: readonly NicBinding[], names: ReadonlyMap<stri
   return { MacAddress: nics[0]!.mac, NetworkMode: names.get(nics[0]!.network)!, NetworkingConfig: { EndpointsConfig } };
 }
 
-/** Whether the engine sets a MAC per endpoint (API >= 1.44); below, only one NIC keeps its assigned MAC. */
-async function macPerEndpoint(e: Engine, c: Conn): Promise<boolean> {
+/**
+ * The most NICs an instance may have on an engine of this API version: one below 1.44, which sets the MAC of
+ * one endpoint only (the others would get MACs derived from their addresses); undefined: no limit.
+ */
+export function maxNicsOf(apiVersion: string | undefined): number | undefined {
+  const [major = 0, minor = 0] = (apiVersion ?? '0.0').split('.').map(Number);
+  return major > 1 || (major === 1 && minor >= 44) ? undefined : 1;
+}
+
+/** The engine's limit on NICs per instance (maxNicsOf its API version). */
+export async function engineMaxNics(e: Engine, c: Conn): Promise<number | undefined> {
   const v = await e.call(c, 'version', (signal) => loose<{ ApiVersion?: string }>(c.docker, 'version', { abortSignal: signal }));
-  const [major = 0, minor = 0] = (v.ApiVersion ?? '0.0').split('.').map(Number);
-  return major > 1 || (major === 1 && minor >= 44);
+  return maxNicsOf(v.ApiVersion);
 }
 
 /**
@@ -143,7 +151,8 @@ async function macPerEndpoint(e: Engine, c: Conn): Promise<boolean> {
  * Returns the Docker network of each Network.
  */
 export async function prepareNics(e: Engine, c: Conn, instance: string, nics: readonly NicBinding[]): Promise<ReadonlyMap<string, string>> {
-  if (nics.length > 1 && !(await macPerEndpoint(e, c))) {
+  const max = nics.length > 1 ? await engineMaxNics(e, c) : undefined;
+  if (max !== undefined && nics.length > max) {
     throw new DriverError(`node ${c.name}: instance ${instance} has ${nics.length} NICs, but this engine (Docker API below 1.44) ` +
       'sets the MAC of one network endpoint only: give it one NIC, or run Docker 25 or newer on the node', false, c.name);
   }

@@ -13,7 +13,7 @@ import type { Conn, Engine } from './engine.ts';
 import { runHelper } from './helpers.ts';
 import { BUILTIN_HELPER_IMAGE } from './helper-image.ts';
 import { ensureImage } from './images.ts';
-import { links, seenNics } from './networks.ts';
+import { engineMaxNics, links, seenNics } from './networks.ts';
 import { LABEL, grownLabel } from './names.ts';
 
 const DISK_CACHE_MS = 10 * 60_000;
@@ -136,8 +136,9 @@ export async function freeDisk(e: Engine, c: Conn): Promise<number | undefined> 
 export async function probe(e: Engine, node: string): Promise<NodeProbe> {
   const c = e.conn(node);
   const filters = { label: [`${LABEL.cluster}=${e.cluster}`] };
-  const [info, containers, volumes] = await Promise.all([
+  const [info, maxNics, containers, volumes] = await Promise.all([
     e.info<{ MemTotal: number; NCPU: number }>(c),
+    engineMaxNics(e, c),
     e.call(c, 'list containers', (signal) => c.docker.listContainers({ all: true, filters, abortSignal: signal })),
     e.call(c, 'list volumes', (signal) => c.docker.listVolumes({ filters, abortSignal: signal })),
   ]);
@@ -164,5 +165,6 @@ export async function probe(e: Engine, node: string): Promise<NodeProbe> {
     volumes: observeVolumes(e.cluster, (volumes.Volumes ?? []) as VolumeInfo[]),
     ...(canCheckpoint !== undefined ? { canCheckpoint } : {}),
     ...(found ? { links: found } : {}),
+    ...(maxNics !== undefined && { maxNics }),
   };
 }
