@@ -38,7 +38,7 @@ export interface BackendCapabilities {
   readonly console?: 'shell' | 'serial';
   /** Absent: the backend runs no VMs. */
   readonly vm?: VmCapabilities;
-  /** What its NICs (Instance.spec.nics) cannot do; absent: no limit of its own. */
+  /** What its NICs (Instance.spec.nics) cannot do; absent: no limit of its own. NICs per instance depend on a node's engine: NodeProbe.maxNics. */
   readonly nics?: NicCapabilities;
 }
 
@@ -46,8 +46,6 @@ export interface BackendCapabilities {
 export interface NicCapabilities {
   /** An instance may have NICs and published `ports` together. */
   readonly withPorts: boolean;
-  /** The most NICs one instance may have anywhere; a node's engine may allow fewer (NodeProbe.maxNics, checked by the plan). */
-  readonly maxPerInstance?: number;
   /** How many `mode: macvlan` Networks one link of a node may carry. */
   readonly macvlanPerLink?: number;
   /** A `mode: bridged` and a `mode: macvlan` Network may share a link of a node. */
