@@ -111,8 +111,8 @@ test('two clusters on one engine, each with a Network "lan": each gets its own D
   const { tb, driver } = { tb: ctx.tb!, driver: ctx.driver! };
   const other = `${CLUSTER}-b`;
   const od = createDockerDriver({ cluster: other, nodes: tb.nodes(other), timeoutMs: 5000, stopTimeoutS: 2, helperImage: tb.image, checkpointTimeoutMs: 8000 });
-  const link = 'drvdm-120'; // a link of its own: an engine allows one macvlan network per parent
-  execFileSync('ip', ['link', 'add', link, 'type', 'dummy']);
+  const link = 'drvdm-120'; // a port-less bridge of its own: an engine allows one macvlan network per parent
+  execFileSync('ip', ['link', 'add', link, 'type', 'bridge']);
   try {
     await driver.createInstance('node3', { ...spec(tb, 'lana', [nic(tb, '10.120.0.40', '02:d0:00:00:00:40')]), disks: [] }, 1);
     await od.createInstance('node3', { ...spec(tb, 'lanb', [nic(tb, '10.124.0.40', '02:d0:00:00:02:40', { subnet: '10.124.0.0/24', gateway: '10.124.0.1', link })]), disks: [] }, 1);
