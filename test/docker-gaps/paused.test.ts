@@ -1,8 +1,8 @@
 /**
  * A container left paused, on real engines through the CLI: paused by the engine API, `drover plan`
  * shows the thaw (cause `paused`), `drover apply` thaws it and it runs once; paused while a backup's
- * helper runs, it is left alone; a `drover backup` killed with -9 during its freeze leaves a helper
- * that ends with it (its stdin was the backup's), and the next apply thaws the instance. Own test bed
+ * helper runs, it is left alone; a backup that completes leaves no helper; a `drover backup` killed
+ * with -9 during its freeze leaves a helper that ends with it (its stdin was the backup's), and the next apply thaws the instance. Own test bed
  * on 127.0.0.171-172. Needs root and scripts/ci-setup-docker.
  */
 import { suite } from 'uvu';
@@ -65,6 +65,15 @@ test('paused while its backup helper runs: the plan leaves it alone', async (ctx
     await helper.remove({ force: true });
   }
   await applyThaws(ctx); // the helper is gone: nothing holds it any more
+});
+
+test('a backup that completes: frozen for its copy, thawed, its helper (held by its stdin) removed', async (ctx) => {
+  const b = await ctx.drover!(['backup', 'app', ctx.dir!, '--to', path.join(ctx.tmp!, 'whole.tar')]);
+  ok(b, 'backup');
+  assert.match(b.stdout, /frozen \S+ for a consistent copy/);
+  const st = (await container(ctx).inspect()).State;
+  assert.ok(st.Running && !st.Paused, 'thawed');
+  assert.equal(await ctx.bed!.engine(ctx.primary!).listContainers({ all: true, filters: { name: ['drover-app-backup'] } }), [], 'helper removed');
 });
 
 test('a backup killed with -9 during its freeze: its helper ends, the next apply thaws the instance', async (ctx) => {
