@@ -38,6 +38,18 @@ export interface BackendCapabilities {
   readonly console?: 'shell' | 'serial';
   /** Absent: the backend runs no VMs. */
   readonly vm?: VmCapabilities;
+  /** What its NICs (Instance.spec.nics) cannot do; absent: no limit of its own. NICs per instance depend on a node's engine: NodeProbe.maxNics. */
+  readonly nics?: NicCapabilities;
+}
+
+/** The limits of a backend's NICs, checked in the manifests (manifest/networks.ts) before anything is made. */
+export interface NicCapabilities {
+  /** An instance may have NICs and published `ports` together. */
+  readonly withPorts: boolean;
+  /** How many `mode: macvlan` Networks one link of a node may carry. */
+  readonly macvlanPerLink?: number;
+  /** A `mode: bridged` and a `mode: macvlan` Network may share a link of a node. */
+  readonly bridgedBesideMacvlan: boolean;
 }
 
 /** What a backend does with `hypervisor: kvm` instances (virtual machines). */
@@ -76,7 +88,11 @@ export const BACKENDS = {
     // memory and CPU limits through the engine's container update API (`docker update`)
     capabilities: { liveMigration: true, powerSwitch: false, inPlaceResize: ['memory', 'vcpus'], restartResize: [], images: true, rename: 'restart', logs: 'output', console: 'shell',
       // VMs: QEMU in a container (drivers/docker/vm/), moved live by QEMU's migration with its storage
-      vm: { supported: true, liveMigration: true } },
+      vm: { supported: true, liveMigration: true },
+      // an instance with NICs is reached on their addresses, ports are published on a node bridge only; an engine
+      // makes one macvlan network per parent, and a bridge network on a macvlan parent breaks its macvlans; the
+      // NICs per instance depend on the engine's API version (one below 1.44): the probe says (maxNics)
+      nics: { withPorts: false, macvlanPerLink: 1, bridgedBesideMacvlan: false } },
     node: { capacity: false, endpoint: { example: 'unix:///var/run/docker.sock' } },
   },
 } as const satisfies Readonly<Record<string, BackendInfo>>;

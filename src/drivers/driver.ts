@@ -41,6 +41,8 @@ export interface NodeProbe {
    * the driver can list them; absent when it cannot tell (then a missing link shows only at create).
    */
   readonly links?: readonly string[];
+  /** The most NICs one instance may have on this node (its engine's limit); absent: the backend's (BackendCapabilities.nics). */
+  readonly maxNics?: number;
 }
 
 /**

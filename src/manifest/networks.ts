@@ -10,6 +10,7 @@ import { isMulticast, normalizeMac, normalizePrefix, isLocalUnicast } from '../n
 import { unusable, viewOf } from '../net/network.ts';
 import type { Docs } from './build.ts';
 import { formatLocation, type Diagnostics } from './diagnostic.ts';
+import { checkNicLimits } from './nic-limits.ts';
 import type { Gaps } from './gaps.ts';
 import { didYouMean } from './suggest.ts';
 import type { Manifest, NicDoc } from './types.ts';
@@ -89,6 +90,7 @@ export function resolveMacPrefix(m: Manifest<'Cluster'>, diags: Diagnostics): st
 /** The checks across documents: overlapping subnets, and every NIC against its network and the other NICs. */
 export function checkNetworks(desired: Desired, docs: Docs, gaps: Gaps, diags: Diagnostics): void {
   checkOverlaps(desired, docs, diags);
+  checkNicLimits(desired, docs, diags);
   const ips = new Map<string, { instance: string; pointer: string }>(); // "network ip" → first claimant
   const macs = new Map<string, { instance: string; pointer: string }>();
   const networks = desired.networks ?? new Map<string, DesiredNetwork>();

@@ -52,6 +52,8 @@ export type RepairCause =
   /** The running container's NICs are not the addresses and MACs Drover assigned (changed on the node). */
   | OnNode<'nics-changed'>
   | Of<'state-changed', { want: 'running' | 'stopped' }>
+  /** Frozen on `node` with no backup holding it so (ObservedContainer.paused `left`): it is thawed. */
+  | OnNode<'paused'>
   | OnNode<'replica-missing'>
   | OnNode<'replica-unsynced'>
   /** Older than the Cluster's replication.interval: an interval re-sync. */
@@ -100,7 +102,9 @@ export type HoldCause =
   /** The pool of `network` (`size` addresses) has no free address left for `instances`. */
   | Of<'pool-exhausted', { network: string; instances: readonly string[]; size: number }>
   /** `node` shows no `link`, which `instance`'s NIC on `network` attaches to there. */
-  | OnNode<'link-missing', { network: string; link: string; instance: string }>;
+  | OnNode<'link-missing', { network: string; link: string; instance: string }>
+  /** `instance` has `count` NICs; the engine of `node` allows `max` per instance (NodeProbe.maxNics). */
+  | OnNode<'too-many-nics', { instance: string; count: number; max: number }>;
 
 /** What verify finds wrong with NICs, as the nodes show them against what Drover assigned (plan/verify-nics.ts). */
 export type NicCause =

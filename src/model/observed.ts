@@ -11,6 +11,12 @@ export type NodeHealth = 'up' | 'unreachable';
 export interface ObservedContainer {
   readonly instance: string;
   readonly state: 'running' | 'stopped';
+  /**
+   * A running container frozen by its engine (the cgroup freezer: its processes exist, none runs).
+   * `backup`: a backup of it holds it frozen for its copy right now (its helper runs), so it thaws soon;
+   * `left`: nothing does (a backup killed mid-freeze, or a pause by hand), so the plan thaws it.
+   */
+  readonly paused?: 'backup' | 'left';
   /** Hash of what only a new container can change (image, env, command, ports, mounts): see specHash(). */
   readonly specHash: string;
   /** Bumped by Drover on every create/failover; an older copy is stale. */
@@ -60,6 +66,8 @@ export interface ObservedNode {
   readonly canCheckpoint?: boolean;
   /** The bridges and interfaces instances can attach to (NicBinding.link); absent when the driver cannot tell. */
   readonly links?: readonly string[];
+  /** The most NICs one instance may have there (its engine's limit); absent when the driver cannot tell or sets none. */
+  readonly maxNics?: number;
 }
 
 export interface Observed {

@@ -24,7 +24,7 @@ async function observeNode(driver: Driver, name: string, timeoutMs: number, chec
   try {
     const probe = await timeBoxed(driver.probe(name), timeoutMs);
     const containers = await Promise.all(probe.containers.map((c) => withHealth(driver, name, c, checks.get(c.instance))));
-    return { name, health: 'up', capacity: probe.capacity, containers, volumes: probe.volumes, ...(probe.canCheckpoint !== undefined && { canCheckpoint: probe.canCheckpoint }), ...(probe.links && { links: probe.links }) };
+    return { name, health: 'up', capacity: probe.capacity, containers, volumes: probe.volumes, ...(probe.canCheckpoint !== undefined && { canCheckpoint: probe.canCheckpoint }), ...(probe.links && { links: probe.links }), ...(probe.maxNics !== undefined && { maxNics: probe.maxNics }) };
   } catch (e) {
     return { name, health: 'unreachable', error: (e as Error).message, containers: [], volumes: [] };
   }

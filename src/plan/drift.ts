@@ -55,6 +55,7 @@ function fromOperation(op: Operation, observed: Observed, store: StoreView): Dri
       return item(op.primary, 'resized-by-hand', `limits changed on ${op.primary} outside Drover (${changes}); set back in place`);
     }
     case 'StartInstance':
+      if (op.cause.kind === 'paused') return item(op.primary, 'paused-left', `left paused on ${op.primary} with no backup holding it; thawed`);
       return applied?.running === false ? undefined : item(op.primary, 'stopped-by-hand', `stopped on ${op.primary} outside Drover; started again`);
     case 'StopInstance':
       return applied?.running === true ? undefined : item(op.primary, 'started-by-hand', `started on ${op.primary} outside Drover but its manifest says state: stopped; stopped again`);

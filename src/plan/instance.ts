@@ -140,6 +140,8 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
     const restarted = ops.some((o) => o.type === 'RecreateInstance' || o.type === 'RestartInstance');
     if (!restarted && start && container.state !== 'running') {
       ops.push({ type: 'StartInstance', instance: d.name, primary, cause: { kind: 'state-changed', want: 'running' }, ...healthOf(d) });
+    } else if (!restarted && start && container.paused === 'left') {
+      ops.push({ type: 'StartInstance', instance: d.name, primary, cause: { kind: 'paused', node: primary }, ...healthOf(d) });
     } else if (!restarted && !start && container.state === 'running') {
       ops.push({ type: 'StopInstance', instance: d.name, primary, cause: { kind: 'state-changed', want: 'stopped' } });
     }

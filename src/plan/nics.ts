@@ -28,7 +28,9 @@ export function planNics(input: PlanInput, cluster: DesiredCluster, wanted: read
     if (refused) return { refused };
     const node = t.primary === undefined ? undefined : input.desired.nodes.get(t.primary);
     const nics = decisions.assigned.get(d.name)!.map((a) => bindingOf(networks.get(a.network)!, a, node, prefixOf(a.network)));
-    const links = t.primary === undefined ? undefined : input.observed.nodes.get(t.primary)?.links;
+    const seen = t.primary === undefined ? undefined : input.observed.nodes.get(t.primary);
+    if (seen?.maxNics !== undefined && nics.length > seen.maxNics) return { refused: { kind: 'too-many-nics', node: t.primary!, instance: d.name, count: nics.length, max: seen.maxNics } };
+    const links = seen?.links;
     const missing = links && nics.find((b) => !links.includes(b.link));
     if (missing) return { refused: { kind: 'link-missing', node: t.primary!, network: missing.network, link: missing.link, instance: d.name } };
     return { nics };
@@ -40,6 +42,7 @@ export function nicSource(d: DesiredInstance, cause: HoldCause): SourceLocation 
   const nics = d.nics ?? [];
   const i = cause.kind === 'address-taken' ? nics.findIndex((n) => n.ip === cause.address || n.mac === cause.address)
     : cause.kind === 'pool-exhausted' ? nics.findIndex((n) => n.network === cause.network && n.ip === undefined)
-      : cause.kind === 'link-missing' ? nics.findIndex((n) => n.network === cause.network) : -1;
+      : cause.kind === 'link-missing' ? nics.findIndex((n) => n.network === cause.network)
+        : cause.kind === 'too-many-nics' ? cause.max : -1;
   return d.fieldSources?.[`nics[${i}]`] ?? d.source;
 }

@@ -31,6 +31,7 @@ export function describeCause(c: Cause): string {
     case 'spec-changed': return 'spec changed';
     case 'nics-changed': return `NICs on ${c.node} differ from the assigned addresses and MACs`;
     case 'state-changed': return c.want === 'running' ? 'should be running' : 'state: stopped';
+    case 'paused': return `paused on ${c.node} with no backup holding it: thaw it`;
     case 'replica-missing': return `replica missing on ${c.node}`;
     case 'replica-unsynced': return `replica on ${c.node} never synced`;
     case 'replica-stale': return `replica on ${c.node} is ${formatDuration(c.age)} old (replication.interval ${formatDuration(c.interval)})`;
@@ -76,6 +77,8 @@ function describeHold(c: HoldCause): string {
       return `network "${c.network}": the pool (${c.size} addresses) has no free address left; ${listed(c.instances)} ${c.instances.length === 1 ? 'gets' : 'get'} none (widen spec.pool, or give static addresses)`;
     case 'link-missing':
       return `${c.instance}: node ${c.node} has no link "${c.link}" for network "${c.network}" (create it there, or set spec.nodeLinks/groupLinks)`;
+    case 'too-many-nics':
+      return `${c.instance}: ${c.count} NICs, but the engine of node ${c.node} sets up ${c.max} per instance (upgrade it, pin the instance to another node, or give it ${c.max})`;
   }
 }
 

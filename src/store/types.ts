@@ -131,6 +131,8 @@ export interface GitInfo {
 export type DriftKind =
   | 'stopped-by-hand' | 'started-by-hand' | 'container-removed' | 'spec-changed'
   | 'volume-gone' | 'replica-gone' | 'unknown-container'
+  /** Left frozen on its node (a backup killed mid-freeze, or `docker pause`): thawed. */
+  | 'paused-left'
   /** Its limits changed on the node (e.g. `docker update`), not in the manifests. */
   | 'resized-by-hand';
 

@@ -80,6 +80,15 @@ test('batches: about maxChars of arguments each, never empty, order kept', () =>
   assert.equal(batches([], 6), []);
 });
 
+test('observeContainers: a paused instance is `backup` while its backup helper runs, `left` when the helper ended or is absent', () => {
+  const cl = { 'drover.cluster': 'c1' };
+  const inst = (name: string) => ({ State: 'paused', Labels: { ...cl, 'drover.instance': name } });
+  const helper = (name: string, State: string) => ({ State, Labels: { ...cl, 'drover.instance': name, 'drover.helper': 'backup' } });
+  const cs = observeContainers('c1', [inst('held'), helper('held', 'running'), inst('killed'), helper('killed', 'exited'), inst('byhand'),
+    { State: 'running', Labels: { 'drover.cluster': 'other', 'drover.instance': 'byhand', 'drover.helper': 'backup' } }]);
+  assert.equal(cs.map((c) => [c.instance, c.state, c.paused]), [['held', 'running', 'backup'], ['killed', 'running', 'left'], ['byhand', 'running', 'left']]);
+});
+
 test('observeContainers / observeVolumes: only this cluster, helpers and markers are not instances or disks, marker role wins', () => {
   const cl = { 'drover.cluster': 'c1' };
   const cs = observeContainers('c1', [
@@ -92,7 +101,7 @@ test('observeContainers / observeVolumes: only this cluster, helpers and markers
   ]);
   assert.equal(cs, [
     { instance: 'web', state: 'running', specHash: 'h', generation: 3 },
-    { instance: 'db', state: 'running', specHash: '', generation: 0 },
+    { instance: 'db', state: 'running', paused: 'left', specHash: '', generation: 0 },
     { instance: 'x', state: 'stopped', specHash: '', generation: 0 },
   ]);
   const vs = observeVolumes('c1', [

@@ -54,7 +54,7 @@ const pooled = (name: string, primary: string, secondary: string): Inst => ({ na
 /** The address and MAC of an instance's container on node I, as the engine shows it. */
 async function nicOn(bed: Bed, i: number, instance: string): Promise<{ ip: string; mac: string } | undefined> {
   const info = await bed.engine(i).getContainer(`drover-${instance}`).inspect().catch(() => undefined);
-  const ep = info?.NetworkSettings.Networks['drover-net-lan'];
+  const ep = info?.NetworkSettings.Networks[`drover-net-${CLUSTER}_lan`];
   if (!info || !ep) return undefined;
   return { ip: ep.IPAMConfig?.IPv4Address ?? ep.IPAddress, mac: (info.State.Running ? ep.MacAddress : (info.Config as { MacAddress?: string }).MacAddress ?? '').toLowerCase() };
 }
@@ -109,7 +109,7 @@ test('verify: clean as made; a NIC changed by hand is ENICMISMATCH, and the next
   assert.equal(nicFindings(await verify()), [], 'no NIC findings as made');
   const before = await nicOn(bed, 3, 'client');
   // by hand, outside Drover: the client moved to another address of the segment
-  const lan = bed.engine(3).getNetwork('drover-net-lan');
+  const lan = bed.engine(3).getNetwork(`drover-net-${CLUSTER}_lan`);
   await lan.disconnect({ Container: 'drover-client', Force: true });
   await lan.connect({ Container: 'drover-client', EndpointConfig: { IPAMConfig: { IPv4Address: n.first.replace(/\.\d+$/, '.240') } } });
   const found = nicFindings(await verify());

@@ -85,8 +85,8 @@ test('mode bridged: NICs on an existing host bridge reach each other across node
   // instances created in parallel on a node that has no network yet: one network is made, not one each
   const names = ['br1', 'br2', 'br3'];
   await Promise.all(names.map((name, i) => driver.createInstance('node2', { ...spec(tb, name, [br(`10.123.0.2${i}`, `02:d0:00:00:01:2${i}`)]), disks: [] }, 1)));
-  const nets = (await tb.engine(2).listNetworks()).filter((x) => x.Name === 'drover-net-br');
-  assert.is(nets.length, 1, 'one Docker network drover-net-br on node2');
+  const nets = (await tb.engine(2).listNetworks()).filter((x) => x.Name === `drover-net-${CLUSTER}_br`);
+  assert.is(nets.length, 1, 'one Docker network drover-net-<cluster>_br on node2');
   for (const name of names) await driver.removeInstance('node2', name);
   await driver.removeInstance('node1', 'brweb');
   await driver.removeDisks('node1', 'brweb');
@@ -94,7 +94,8 @@ test('mode bridged: NICs on an existing host bridge reach each other across node
 
 test('a Docker network that differs is reported, not replaced; a missing link is named', async (ctx) => {
   const { tb, driver } = { tb: ctx.tb!, driver: ctx.driver! };
-  await tb.engine(3).createNetwork({ Name: 'drover-net-lan2', Driver: 'bridge', IPAM: { Config: [{ Subnet: '10.121.0.0/24' }] }, Labels: { 'drover.cluster': CLUSTER } });
+  // named as Drover named its networks before names were qualified by the cluster: found by its labels
+  await tb.engine(3).createNetwork({ Name: 'drover-net-lan2', Driver: 'bridge', IPAM: { Config: [{ Subnet: '10.121.0.0/24' }] }, Labels: { 'drover.cluster': CLUSTER, 'drover.network': 'lan2' } });
   const lan2 = nic(tb, '10.121.1.30', '02:d0:00:00:00:30', { network: 'lan2', subnet: '10.121.1.0/24', gateway: '10.121.1.1' });
   const err = await driver.createInstance('node3', spec(tb, 'drift', [lan2]), 1).then(() => undefined, (e: unknown) => e);
   assert.instance(err, DriverError);
@@ -104,6 +105,27 @@ test('a Docker network that differs is reported, not replaced; a missing link is
   const missing = await driver.createInstance('node3', spec(tb, 'nolink', [nic(tb, '10.122.0.30', '02:d0:00:00:00:31', { network: 'far', subnet: '10.122.0.0/24', gateway: '10.122.0.1', link: 'drvnone0' })]), 1)
     .then(() => undefined, (e: unknown) => e);
   assert.match(String(missing), /Network far needs link drvnone0, which the node does not have/);
+});
+
+test('two clusters on one engine, each with a Network "lan": each gets its own Docker network (names qualified by the cluster)', async (ctx) => {
+  const { tb, driver } = { tb: ctx.tb!, driver: ctx.driver! };
+  const other = `${CLUSTER}-b`;
+  const od = createDockerDriver({ cluster: other, nodes: tb.nodes(other), timeoutMs: 5000, stopTimeoutS: 2, helperImage: tb.image, checkpointTimeoutMs: 8000 });
+  const link = 'drvdm-120'; // a port-less bridge of its own: an engine allows one macvlan network per parent
+  execFileSync('ip', ['link', 'add', link, 'type', 'bridge']);
+  try {
+    await driver.createInstance('node3', { ...spec(tb, 'lana', [nic(tb, '10.120.0.40', '02:d0:00:00:00:40')]), disks: [] }, 1);
+    await od.createInstance('node3', { ...spec(tb, 'lanb', [nic(tb, '10.124.0.40', '02:d0:00:00:02:40', { subnet: '10.124.0.0/24', gateway: '10.124.0.1', link })]), disks: [] }, 1);
+    const nets = (await tb.engine(3).listNetworks({ filters: { label: ['drover.network=lan'] } })).map((n) => [n.Name, n.Labels?.['drover.cluster']]).sort();
+    assert.equal(nets, [[`drover-net-${CLUSTER}_lan`, CLUSTER], [`drover-net-${other}_lan`, other]].sort());
+    assert.equal((await od.probe('node3')).containers.find((c) => c.instance === 'lanb')?.state, 'stopped', 'the other cluster sees its own instance');
+    await od.removeInstance('node3', 'lanb');
+    await driver.removeInstance('node3', 'lana');
+  } finally {
+    await tb.engine(3).getNetwork(`drover-net-${other}_lan`).remove().catch(() => {});
+    await od.close();
+    execFileSync('ip', ['link', 'del', link]);
+  }
 });
 
 test('a move keeps the address and MAC, one copy answering at a time (live where CRIU can, else cold)', async (ctx) => {

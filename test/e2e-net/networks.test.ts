@@ -1,7 +1,7 @@
 /** The Docker networks' pure parts: the create body, drift, the create-time NIC settings, NICs read back in spec order. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { networkBody, networkDrift, nicSettings, seenNics, type NetworkInfo } from '../../src/drivers/docker/networks.ts';
+import { networkBody, networkDrift, networkName, networkOf, nicSettings, nicsConfigured, seenNics, type NetworkInfo } from '../../src/drivers/docker/networks.ts';
 import { observeContainers } from '../../src/drivers/docker/probe.ts';
 import type { NicBinding } from '../../src/model/nics.ts';
 
@@ -11,7 +11,7 @@ const br: NicBinding = { ...lan, network: 'br', ip: '10.2.0.10', mac: '02:d7:00:
 
 test('a macvlan network on the link, a bridge network on the existing bridge, labelled as Drover\'s', () => {
   assert.equal(networkBody('c', lan), {
-    Name: 'drover-net-lan', Driver: 'macvlan', CheckDuplicate: true, Options: { parent: 'eth1', macvlan_mode: 'bridge' },
+    Name: 'drover-net-c_lan', Driver: 'macvlan', CheckDuplicate: true, Options: { parent: 'eth1', macvlan_mode: 'bridge' },
     IPAM: { Driver: 'default', Config: [{ Subnet: '10.1.0.0/24', Gateway: '10.1.0.1' }] }, Labels: { 'drover.cluster': 'c', 'drover.network': 'lan' },
   });
   assert.equal((networkBody('c', br) as { Options: object }).Options, { 'com.docker.network.bridge.name': 'br0' });
@@ -26,26 +26,43 @@ test('drift: every field that differs, in words; none when it fits', () => {
 });
 
 test('create-time settings: the first NIC is the network mode and carries the MAC; every NIC its address', () => {
-  assert.equal(nicSettings([lan, br]), {
+  // lan's network was made before names were qualified by the cluster: found by its labels, used as it is
+  assert.equal(nicSettings([lan, br], new Map([['lan', 'drover-net-lan'], ['br', 'drover-net-c_br']])), {
     MacAddress: '02:d7:00:00:00:10', NetworkMode: 'drover-net-lan',
     NetworkingConfig: { EndpointsConfig: {
       'drover-net-lan': { IPAMConfig: { IPv4Address: '10.1.0.10' }, MacAddress: '02:d7:00:00:00:10' },
-      'drover-net-br': { IPAMConfig: { IPv4Address: '10.2.0.10' }, MacAddress: '02:d7:00:00:00:11' },
+      'drover-net-c_br': { IPAMConfig: { IPv4Address: '10.2.0.10' }, MacAddress: '02:d7:00:00:00:11' },
     } },
   });
 });
 
 test('NICs read back: Drover\'s networks only, in the label\'s order, MACs lower-case', () => {
   const networks = {
-    'drover-net-br': { IPAddress: '10.2.0.10', MacAddress: '02:D7:00:00:00:11' },
+    'drover-net-c_br': { IPAddress: '10.2.0.10', MacAddress: '02:D7:00:00:00:11' },
     'drover-net-lan': { IPAddress: '10.1.0.10', MacAddress: '02:d7:00:00:00:10' },
     bridge: { IPAddress: '172.17.0.2', MacAddress: '02:42:ac:11:00:02' },
   };
-  assert.equal(seenNics(networks, 'lan,br'), [
+  assert.equal(seenNics('c', networks, 'lan,br'), [
     { network: 'lan', ip: '10.1.0.10', mac: '02:d7:00:00:00:10' }, { network: 'br', ip: '10.2.0.10', mac: '02:d7:00:00:00:11' },
   ]);
-  assert.equal(seenNics(networks).map((n) => n.network), ['br', 'lan'], 'no label: by name');
-  assert.equal(seenNics(null), []);
+  assert.equal(seenNics('c', networks).map((n) => n.network), ['br', 'lan'], 'no label: by name');
+  assert.equal(seenNics('c', null), []);
+});
+
+test('names: qualified by the cluster, so two clusters on one engine do not collide; the unqualified naming still read', () => {
+  assert.is(networkName('lab', 'lan'), 'drover-net-lab_lan');
+  assert.is.not(networkName('lab', 'lan'), networkName('prod', 'lan'));
+  assert.is(networkName('a-b', 'c'), 'drover-net-a-b_c');
+  assert.is.not(networkName('a-b', 'c'), networkName('a', 'b-c'), 'hyphens in names cannot make two pairs one name');
+  assert.is(networkOf('lab', 'drover-net-lab_lan'), 'lan');
+  assert.is(networkOf('lab', 'drover-net-prod_lan'), undefined, 'another cluster\'s');
+  assert.is(networkOf('lab', 'drover-net-lan'), 'lan', 'made before names were qualified');
+  assert.is(networkOf('lab', 'bridge'), undefined);
+  const info = { Config: { MacAddress: '02:d7:00:00:00:10' }, NetworkSettings: { Networks: {
+    'drover-net-lan': { IPAMConfig: { IPv4Address: '10.1.0.10' } }, 'drover-net-prod_br': { IPAMConfig: { IPv4Address: '10.2.0.10' } },
+  } } } as unknown as Parameters<typeof nicsConfigured>[1];
+  assert.ok(nicsConfigured('c', info, [lan]), 'the old naming counts; another cluster\'s network does not');
+  assert.not.ok(nicsConfigured('prod', info, [lan]), 'for cluster prod, its br endpoint is one more NIC than wanted');
 });
 
 test('the probe: a running container\'s NICs in spec order; none shown for a stopped one or one made without NICs', () => {

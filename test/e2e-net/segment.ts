@@ -16,7 +16,7 @@ export const SERVER = ['sh', '-c',
 export interface Segment { readonly cluster: string; readonly nic: NicBinding }
 
 async function attach(docker: Docker, seg: Segment, ip: string): Promise<Pick<Docker.ContainerCreateOptions, 'HostConfig' | 'NetworkingConfig'>> {
-  const name = networkName(seg.nic.network);
+  const name = networkName(seg.cluster, seg.nic.network);
   const have = await docker.getNetwork(name).inspect().catch(() => undefined);
   if (!have) await docker.createNetwork(networkBody(seg.cluster, seg.nic) as unknown as Docker.NetworkCreateOptions).catch(() => {});
   return { HostConfig: { NetworkMode: name }, NetworkingConfig: { EndpointsConfig: { [name]: { IPAMConfig: { IPv4Address: ip } } } } };

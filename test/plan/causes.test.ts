@@ -34,6 +34,7 @@ const SAMPLES: { readonly [K in CauseKind]: Extract<Cause, { kind: K }> } = {
   'spec-changed': { kind: 'spec-changed', node: 'n1' },
   'nics-changed': { kind: 'nics-changed', node: 'n1' },
   'state-changed': { kind: 'state-changed', want: 'running' },
+  paused: { kind: 'paused', node: 'n1' },
   'replica-missing': { kind: 'replica-missing', node: 'n2' },
   'replica-unsynced': { kind: 'replica-unsynced', node: 'n2' },
   'replica-stale': { kind: 'replica-stale', node: 'n2', age: 300_000, interval: 60_000 },
@@ -61,6 +62,7 @@ const SAMPLES: { readonly [K in CauseKind]: Extract<Cause, { kind: K }> } = {
   'address-taken': { kind: 'address-taken', network: 'lan', address: '10.42.0.100', holder: 'web1', instance: 'db' },
   'pool-exhausted': { kind: 'pool-exhausted', network: 'lan', instances: ['web3', 'web4'], size: 2 },
   'link-missing': { kind: 'link-missing', node: 'n2', network: 'lan', link: 'br42', instance: 'web1' },
+  'too-many-nics': { kind: 'too-many-nics', node: 'n2', instance: 'web1', count: 2, max: 1 },
   'duplicate-address': { kind: 'duplicate-address', network: 'lan', ip: '10.42.0.100', instances: ['web1', 'web2'] },
   'duplicate-mac': { kind: 'duplicate-mac', mac: '02:00:00:00:00:01', instances: ['web1', 'web2'] },
   'nic-mismatch': { kind: 'nic-mismatch', node: 'n1', instance: 'web1', nic: 0, assigned: { ip: '10.42.0.100', mac: '02:00:00:00:00:01' }, observed: { ip: '10.42.0.9', mac: '02:00:00:00:00:01' } },
@@ -83,6 +85,7 @@ test('the sentences are the ones plan has always printed', () => {
   assert.is(say('disks-missing'), 'disks missing on n1');
   assert.is(say('spec-changed'), 'spec changed');
   assert.is(say('state-changed'), 'should be running');
+  assert.is(say('paused'), 'paused on n1 with no backup holding it: thaw it');
   assert.is(describeCause({ kind: 'state-changed', want: 'stopped' }), 'state: stopped');
   assert.is(say('replica-missing'), 'replica missing on n2');
   assert.is(say('replica-unsynced'), 'replica on n2 never synced');

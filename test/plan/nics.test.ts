@@ -114,6 +114,20 @@ test('a static address another instance holds: a plan error naming both; a node 
   assert.match(q.errors[0]!.message, 'node n3 has no link "br42" for network "lan"');
 });
 
+test('more NICs than the engine of the target node sets up (its probe\'s maxNics): a plan error at the first NIC too many', () => {
+  const lan2 = { ...net, name: 'lan2', subnet: '10.43.0.0/24', gateway: '10.43.0.1', pool: { first: '10.43.0.100', last: '10.43.0.199' } };
+  const two = [{ network: 'lan' }, { network: 'lan2' }];
+  const d = F.withNetworks(F.desired(nodes, [web('c', { primary: 'n3', diskTemplate: 'plain', nics: two })]), net, lan2);
+  const o = F.observed(d);
+  Object.assign(o.nodes.get('n3')!, { maxNics: 1 });
+  const p = plan({ desired: d, observed: o, store: F.store(), now: NOW });
+  assert.equal(p.errors.map((e) => e.cause), [{ kind: 'too-many-nics', node: 'n3', instance: 'c', count: 2, max: 1 }]);
+  assert.match(p.errors[0]!.message, 'c: 2 NICs, but the engine of node n3 sets up 1 per instance');
+  assert.equal(p.operations, []);
+  Object.assign(o.nodes.get('n3')!, { maxNics: 2 });
+  assert.equal(plan({ desired: d, observed: o, store: F.store(), now: NOW }).errors, [], 'an engine that allows two');
+});
+
 test('instances without NICs plan exactly as before (no nics field in their specs)', () => {
   const d = F.desired(nodes, [F.instance('plain1')]);
   const p = plan({ desired: d, observed: F.observed(d), store: F.store(), now: NOW });

@@ -153,6 +153,23 @@ test('state: running → stopped is a StopInstance, stopped → running a StartI
   assert.is(p.operations.length, 1);
 });
 
+test('a container left paused is thawed by a StartInstance (cause paused); one a backup holds now is left alone', () => {
+  const base = F.desired(three(), [F.instance('a')]);
+  const settled = F.settled(base, [F.placed('a', 'n1', 'n2')]);
+  const pausedAs = (paused: 'left' | 'backup') => {
+    const nodes = new Map(settled.observed.nodes);
+    const n1 = nodes.get('n1')!;
+    nodes.set('n1', { ...n1, containers: n1.containers.map((c) => ({ ...c, paused })) });
+    return run({ desired: base, observed: { ...settled.observed, nodes }, store: settled.store });
+  };
+  const left = pausedAs('left');
+  const start = only(left, 'StartInstance');
+  assert.equal(start.cause, { kind: 'paused', node: 'n1' });
+  assert.is(describeCause(start.cause), 'paused on n1 with no backup holding it: thaw it');
+  assert.is(left.operations.length, 1);
+  assert.equal(brief(pausedAs('backup')), [], 'a backup thaws it itself in a moment');
+});
+
 test('state: absent removes the instance from its primary and secondary', () => {
   const base = F.desired(three(), [F.instance('a'), F.instance('b')]);
   const { store, observed } = F.settled(base, [F.placed('a', 'n1', 'n2'), F.placed('b', 'n2', 'n3')]);

@@ -4,8 +4,10 @@
  * process runs, no write is half-done, connections stay open) only while a helper on the same node
  * copies its volumes into the helper's own layer (`cp -a`, local disk speed); it is thawed at once,
  * and the copy is streamed out afterwards. A stopped instance is copied as it is. A backup killed
- * during the freeze leaves the instance paused (and its helper): the next backup of it thaws it
- * first; `docker unpause drover-<instance>` on the node does too.
+ * during the freeze leaves the instance paused: the helper is a dead man's switch (`cat` of a stdin
+ * only this process holds, so it ends when the process dies), the probe tells a paused container
+ * whose backup helper still runs (`paused: backup`, left alone) from one left paused (`left`), and
+ * the next apply thaws the latter; so does the next backup of it.
  */
 import type Docker from 'dockerode';
 import { DriverError, type DiskExport } from '../driver.ts';
@@ -25,9 +27,12 @@ export async function exportDisks(e: Engine, node: string, instance: string, sin
   }
   const running = !!info?.State.Running;
   const h = await createHelper(e, c, instance, 'backup', {
-    cmd: ['sleep', '86400'], mounts: disks.map((i) => ({ source: volumeName(instance, i), target: `/src/d${i}`, readOnly: true })),
+    cmd: ['cat'], stdin: true, mounts: disks.map((i) => ({ source: volumeName(instance, i), target: `/src/d${i}`, readOnly: true })),
   });
+  let hold: NodeJS.ReadWriteStream | undefined;
   try {
+    hold = await e.call(c, 'attach to backup helper', () => h.attach({ stream: true, stdin: true, hijack: true }) as Promise<NodeJS.ReadWriteStream>);
+    hold.on('error', () => { /* the helper is removed below */ });
     await e.call(c, 'start backup helper', (signal) => h.start({ abortSignal: signal }));
     let frozenMs = 0;
     if (running) frozenMs = await frozenCopy(e, c, info!.Id, h, disks);
@@ -35,6 +40,7 @@ export async function exportDisks(e: Engine, node: string, instance: string, sin
     return { disks, consistency: running ? 'frozen' : 'stopped', frozenMs };
   } finally {
     await removeHelper(e, c, h);
+    (hold as { destroy?: () => void } | undefined)?.destroy?.();
   }
 }
 

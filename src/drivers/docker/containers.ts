@@ -26,8 +26,7 @@ async function networkFor(e: Engine, c: Conn, spec: InstanceSpec): Promise<Recor
       throw new DriverError(`node ${c.name}: instance ${spec.name} has NICs and ports: it is reached on its NICs' addresses, ` +
         'ports are published on a node bridge or the host network only (drop its ports)', false, c.name);
     }
-    await prepareNics(e, c, spec.name, nics);
-    return nicSettings(nics);
+    return nicSettings(nics, await prepareNics(e, c, spec.name, nics));
   }
   if (spec.ports.length === 0) return { NetworkMode: 'none' };
   const nets = await e.call(c, 'list networks', (signal) => loose<{ Name: string }[]>(c.docker, 'listNetworks', { filters: { name: ['bridge'] }, abortSignal: signal }));
@@ -57,7 +56,7 @@ async function networkFor(e: Engine, c: Conn, spec: InstanceSpec): Promise<Recor
 const isWanted = (e: Engine, info: ContainerInfo | undefined, spec: InstanceSpec, generation: number): boolean => {
   const l = info ? labelsOf(info) : {};
   return info !== undefined && e.ours(l) && specMatches(l[LABEL.spec] ?? '', spec) && Number(l[LABEL.generation]) === generation &&
-    nicsConfigured(info, spec.nics ?? []);
+    nicsConfigured(e.cluster, info, spec.nics ?? []);
 };
 
 export async function createInstance(e: Engine, node: string, spec: InstanceSpec, generation: number): Promise<void> {
@@ -115,6 +114,11 @@ export async function startInstance(e: Engine, node: string, instance: string): 
   const name = containerName(instance);
   const info = await e.ownContainer(c, name);
   if (!info) throw new DriverError(`node ${node}: instance ${instance} has no container (${name}) to start`, false, node);
+  // left frozen (a backup killed mid-freeze): thawed, it runs as it was (the plan asks only when no backup holds it)
+  if (info.State.Paused) {
+    await e.call(c, `unpause container ${name}`, (signal) => c.docker.getContainer(info.Id).unpause({ abortSignal: signal }));
+    return;
+  }
   if (isVmContainer(info)) return startVm(e, c, info);
   if (info.State.Running) return;
   await alreadyDone(e.call(c, `start container ${name}`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal }), Math.max(e.timeout, 60_000)));

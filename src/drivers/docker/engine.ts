@@ -101,7 +101,7 @@ export class Engine {
   /** node → CRIU probe (a real checkpoint), valid while its sentinel container runs (criu.ts) */
   readonly criuCache = new Map<string, CriuProbe>();
   /** node + network → the making sure of its Docker network under way (networks.ts: one at a time) */
-  readonly networkInFlight = new Map<string, Promise<void>>();
+  readonly networkInFlight = new Map<string, Promise<string>>();
   /** node → the links (host interfaces) it has, with the time they were listed (networks.ts) */
   readonly linksCache = new Map<string, { at: number; links: readonly string[] }>();
   /** nodes whose helper image was made sure of at their first probe */

@@ -20,6 +20,8 @@ export async function createHelper(e: Engine, c: Conn, instance: string, what: s
   host?: boolean;
   /** its network (default none): `container:<id>` shares an instance's (a TCP health check, health.ts) */
   network?: string;
+  /** its stdin open until the first client attached to it leaves (StdinOnce): a `cat` helper then ends with it */
+  stdin?: boolean;
   /** another image than the helper image (the QEMU image prepares a VM's files), with this entrypoint */
   image?: { readonly name: string; readonly entrypoint: readonly string[] };
 }): Promise<Docker.Container> {
@@ -29,6 +31,7 @@ export async function createHelper(e: Engine, c: Conn, instance: string, what: s
   const create = (): Promise<Docker.Container> => e.call(c, `create helper ${name}`, (signal) => c.docker.createContainer({
     name, Image: opts.image?.name ?? e.helperImage, Cmd: opts.cmd ?? ['true'], Entrypoint: [...(opts.image?.entrypoint ?? [])],
     Labels: { [LABEL.cluster]: e.cluster, [LABEL.instance]: instance, [LABEL.helper]: what },
+    ...(opts.stdin && { OpenStdin: true, StdinOnce: true }),
     HostConfig: {
       NetworkMode: opts.network ?? 'none', RestartPolicy: { Name: 'no' },
       Mounts: (opts.mounts ?? []).map((m) => ({ Type: 'volume' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly ?? false })),

@@ -13,9 +13,32 @@ import type { Conn, Engine } from './engine.ts';
 import { runHelper } from './helpers.ts';
 import { LABEL } from './names.ts';
 
-/** The Docker network of Drover Network `network` (one per engine: macvlan allows one network per parent). */
-export const networkName = (network: string): string => `drover-net-${network}`;
+const PREFIX = 'drover-net-';
 const NETWORK_LABEL = 'drover.network';
+
+/**
+ * The name Drover gives the Docker network of Network `network` of `cluster` (one per engine: macvlan allows
+ * one network per parent). Qualified by the cluster, `_` apart (a character no Drover name has), so two
+ * clusters sharing an engine do not collide; networks are found by their labels first (findNetwork), so
+ * ones made as `drover-net-<network>` before names were qualified keep serving their nodes.
+ */
+export const networkName = (cluster: string, network: string): string => `${PREFIX}${cluster}_${network}`;
+
+/** The Drover Network a Docker network name stands for in `cluster`: either naming; undefined when not ours. */
+export function networkOf(cluster: string, dockerName: string): string | undefined {
+  if (!dockerName.startsWith(PREFIX)) return undefined;
+  const rest = dockerName.slice(PREFIX.length);
+  const sep = rest.indexOf('_');
+  if (sep < 0) return rest; // the unqualified naming: only this cluster's containers are asked about
+  return rest.slice(0, sep) === cluster ? rest.slice(sep + 1) : undefined;
+}
+
+/** This cluster's Docker network of Network `network` on the node, found by its labels, whatever its name. */
+export async function findNetwork(e: Engine, c: Conn, network: string): Promise<NetworkInfo | undefined> {
+  const filters = { label: [`${LABEL.cluster}=${e.cluster}`, `${NETWORK_LABEL}=${network}`] };
+  const found = await e.call(c, `find network of ${network}`, (signal) => loose<NetworkInfo[]>(c.docker, 'listNetworks', { filters, abortSignal: signal }));
+  return [...found].sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0))[0];
+}
 
 export interface NetworkInfo {
   readonly Name: string;
@@ -31,7 +54,7 @@ const linkOf = (n: NetworkInfo): string | undefined => n.Options?.parent ?? n.Op
 /** The create body of the Docker network for a binding. */
 export function networkBody(cluster: string, nic: NicBinding): Record<string, unknown> {
   return {
-    Name: networkName(nic.network),
+    Name: networkName(cluster, nic.network),
     Driver: driverOf(nic),
     CheckDuplicate: true,
     Options: nic.mode === 'macvlan' ? { parent: nic.link, macvlan_mode: 'bridge' } : { 'com.docker.network.bridge.name': nic.link },
@@ -57,7 +80,7 @@ export function networkDrift(have: NetworkInfo, nic: NicBinding): string[] {
  * error. One at a time per node and network: the engine's duplicate-name check is not atomic, and instances
  * created in parallel on one node would otherwise make two networks of one name.
  */
-export function ensureNetwork(e: Engine, c: Conn, nic: NicBinding): Promise<void> {
+export function ensureNetwork(e: Engine, c: Conn, nic: NicBinding): Promise<string> {
   const key = `${c.name}\0${nic.network}`;
   const next = (e.networkInFlight.get(key) ?? Promise.resolve()).catch(() => {}).then(() => ensureNetworkNow(e, c, nic));
   e.networkInFlight.set(key, next);
@@ -65,20 +88,23 @@ export function ensureNetwork(e: Engine, c: Conn, nic: NicBinding): Promise<void
   return next;
 }
 
-async function ensureNetworkNow(e: Engine, c: Conn, nic: NicBinding): Promise<void> {
-  const name = networkName(nic.network);
-  const check = (have: NetworkInfo): void => {
-    if (!e.ours(have.Labels ?? {})) throw e.foreign(c, 'network', name);
+/** The name of the Docker network `nic` attaches to, made when there is none. */
+async function ensureNetworkNow(e: Engine, c: Conn, nic: NicBinding): Promise<string> {
+  const name = networkName(e.cluster, nic.network);
+  const check = (have: NetworkInfo): string => {
+    if (!e.ours(have.Labels ?? {})) throw e.foreign(c, 'network', have.Name);
     const drift = networkDrift(have, nic);
     if (drift.length > 0) {
-      throw new DriverError(`node ${c.name}: Docker network ${name} does not match Network ${nic.network}: ${drift.join('; ')}. ` +
-        `Drover does not replace a network that containers may use: remove it (docker network rm ${name}) or change the Network`, false, c.name);
+      throw new DriverError(`node ${c.name}: Docker network ${have.Name} does not match Network ${nic.network}: ${drift.join('; ')}. ` +
+        `Drover does not replace a network that containers may use: remove it (docker network rm ${have.Name}) or change the Network`, false, c.name);
     }
+    return have.Name;
   };
-  const have = await inspectNetwork(e, c, name);
+  const have = (await findNetwork(e, c, nic.network)) ?? (await inspectNetwork(e, c, name));
   if (have) return check(have);
   try {
     await e.call(c, `create network ${name}`, (signal) => loose<unknown>(c.docker, 'createNetwork', { ...networkBody(e.cluster, nic), abortSignal: signal }));
+    return name;
   } catch (err) {
     const now = err instanceof DriverError && err.status !== undefined ? await inspectNetwork(e, c, name) : undefined;
     if (now) return check(now); // made concurrently (one instance's create raced another's)
@@ -94,39 +120,51 @@ export function inspectNetwork(e: Engine, c: Conn, name: string): Promise<Networ
 }
 
 /**
- * The create-time settings of a container with these NICs: the first on its network mode with its MAC
- * (API 1.41, Docker 20.10, sets the MAC of that one endpoint only, from Config.MacAddress; 1.44 takes one per
- * endpoint), every one with its address.
+ * The create-time settings of a container with these NICs, on the Docker networks `names` gives by Network:
+ * the first on its network mode with its MAC (API 1.41, Docker 20.10, sets the MAC of that one endpoint only,
+ * from Config.MacAddress; 1.44 takes one per endpoint), every one with its address.
  */
-export function nicSettings(nics: readonly NicBinding[]): { MacAddress: string; NetworkMode: string; NetworkingConfig: { EndpointsConfig: Record<string, object> } } {
+export function nicSettings(nics: readonly NicBinding[], names: ReadonlyMap<string, string>): { MacAddress: string; NetworkMode: string; NetworkingConfig: { EndpointsConfig: Record<string, object> } } {
   const EndpointsConfig: Record<string, object> = {};
-  for (const n of nics) EndpointsConfig[networkName(n.network)] = { IPAMConfig: { IPv4Address: n.ip }, MacAddress: n.mac };
-  return { MacAddress: nics[0]!.mac, NetworkMode: networkName(nics[0]!.network), NetworkingConfig: { EndpointsConfig } };
+  for (const n of nics) EndpointsConfig[names.get(n.network)!] = { IPAMConfig: { IPv4Address: n.ip }, MacAddress: n.mac };
+  return { MacAddress: nics[0]!.mac, NetworkMode: names.get(nics[0]!.network)!, NetworkingConfig: { EndpointsConfig } };
 }
 
-/** Whether the engine sets a MAC per endpoint (API >= 1.44); below, only one NIC keeps its assigned MAC. */
-async function macPerEndpoint(e: Engine, c: Conn): Promise<boolean> {
+/**
+ * The most NICs an instance may have on an engine of this API version: one below 1.44, which sets the MAC of
+ * one endpoint only (the others would get MACs derived from their addresses); undefined: no limit.
+ */
+export function maxNicsOf(apiVersion: string | undefined): number | undefined {
+  const [major = 0, minor = 0] = (apiVersion ?? '0.0').split('.').map(Number);
+  return major > 1 || (major === 1 && minor >= 44) ? undefined : 1;
+}
+
+/** The engine's limit on NICs per instance (maxNicsOf its API version). */
+export async function engineMaxNics(e: Engine, c: Conn): Promise<number | undefined> {
   const v = await e.call(c, 'version', (signal) => loose<{ ApiVersion?: string }>(c.docker, 'version', { abortSignal: signal }));
-  const [major = 0, minor = 0] = (v.ApiVersion ?? '0.0').split('.').map(Number);
-  return major > 1 || (major === 1 && minor >= 44);
+  return maxNicsOf(v.ApiVersion);
 }
 
 /**
  * Make every network of these NICs exist on the node, and refuse what the engine cannot do: more than
  * one NIC where the engine sets one MAC only (the others would get MACs derived from their addresses).
+ * Returns the Docker network of each Network.
  */
-export async function prepareNics(e: Engine, c: Conn, instance: string, nics: readonly NicBinding[]): Promise<void> {
-  if (nics.length > 1 && !(await macPerEndpoint(e, c))) {
+export async function prepareNics(e: Engine, c: Conn, instance: string, nics: readonly NicBinding[]): Promise<ReadonlyMap<string, string>> {
+  const max = nics.length > 1 ? await engineMaxNics(e, c) : undefined;
+  if (max !== undefined && nics.length > max) {
     throw new DriverError(`node ${c.name}: instance ${instance} has ${nics.length} NICs, but this engine (Docker API below 1.44) ` +
       'sets the MAC of one network endpoint only: give it one NIC, or run Docker 25 or newer on the node', false, c.name);
   }
-  for (const n of nics) await ensureNetwork(e, c, n);
+  const names = new Map<string, string>();
+  for (const n of nics) names.set(n.network, await ensureNetwork(e, c, n));
+  return names;
 }
 
 /** Attach the NICs after the first to a created container (the engine's create takes one network); attached already is done. */
 export async function connectRest(e: Engine, c: Conn, containerId: string, nics: readonly NicBinding[]): Promise<void> {
   for (const n of nics.slice(1)) {
-    const name = networkName(n.network);
+    const name = (await findNetwork(e, c, n.network))?.Name ?? networkName(e.cluster, n.network);
     try {
       await e.call(c, `connect ${containerId} to ${name}`, (signal) => loose<unknown>(c.docker.getNetwork(name), 'connect', {
         Container: containerId, EndpointConfig: { IPAMConfig: { IPv4Address: n.ip }, MacAddress: n.mac }, abortSignal: signal,
@@ -137,26 +175,31 @@ export async function connectRest(e: Engine, c: Conn, containerId: string, nics:
   }
 }
 
+/** A container's endpoints on this cluster's Drover networks (either naming), by Network. */
+function droverEndpoints(cluster: string, networks: Readonly<Record<string, EndpointInfo>> | null | undefined): [string, EndpointInfo][] {
+  return Object.entries(networks ?? {}).flatMap(([name, ep]): [string, EndpointInfo][] => {
+    const network = networkOf(cluster, name);
+    return network === undefined ? [] : [[network, ep]];
+  });
+}
+
 /**
- * The Drover NICs among a container's endpoints (networks named drover-net-*), in the order its `drover.nics`
- * label gives (the spec's; the engine lists networks by name): what the node shows, the address and MAC in use.
+ * The Drover NICs among a container's endpoints, in the order its `drover.nics` label gives (the spec's; the
+ * engine lists networks by name): what the node shows, the address and MAC in use.
  */
-export function seenNics(networks: Readonly<Record<string, EndpointInfo>> | null | undefined, order = ''): ObservedNic[] {
-  const prefix = networkName('');
+export function seenNics(cluster: string, networks: Readonly<Record<string, EndpointInfo>> | null | undefined, order = ''): ObservedNic[] {
   const rank = (n: string): number => { const i = order.split(',').indexOf(n); return i < 0 ? Number.MAX_SAFE_INTEGER : i; };
-  return Object.entries(networks ?? {})
-    .filter(([name]) => name.startsWith(prefix))
-    .map(([name, n]) => ({ network: name.slice(prefix.length), ip: n.IPAddress || n.IPAMConfig?.IPv4Address || '', mac: (n.MacAddress ?? '').toLowerCase() }))
+  return droverEndpoints(cluster, networks)
+    .map(([network, n]) => ({ network, ip: n.IPAddress || n.IPAMConfig?.IPv4Address || '', mac: (n.MacAddress ?? '').toLowerCase() }))
     .sort((a, b) => rank(a.network) - rank(b.network) || (a.network < b.network ? -1 : a.network > b.network ? 1 : 0));
 }
 
 /** The container was created with exactly these NICs: each network with its address, and the first NIC's MAC. */
-export function nicsConfigured(info: ContainerInfo, nics: readonly NicBinding[]): boolean {
-  const nets = info.NetworkSettings?.Networks ?? {};
-  const ours = Object.keys(nets).filter((n) => n.startsWith(networkName('')));
-  if (ours.length !== nics.length) return false;
+export function nicsConfigured(cluster: string, info: ContainerInfo, nics: readonly NicBinding[]): boolean {
+  const ours = new Map(droverEndpoints(cluster, info.NetworkSettings?.Networks));
+  if (ours.size !== nics.length) return false;
   if (nics.length > 0 && (info.Config.MacAddress ?? '').toLowerCase() !== nics[0]!.mac) return false;
-  return nics.every((n) => nets[networkName(n.network)]?.IPAMConfig?.IPv4Address === n.ip);
+  return nics.every((n) => ours.get(n.network)?.IPAMConfig?.IPv4Address === n.ip);
 }
 
 const LINKS_CACHE_MS = 10 * 60_000;
@@ -194,7 +237,7 @@ async function hasLink(e: Engine, c: Conn, link: string): Promise<boolean> {
 export async function endpointsReleased(e: Engine, c: Conn, containerId: string, timeoutMs = 10_000): Promise<void> {
   for (const t0 = Date.now(); ;) {
     const info = await e.inspectContainer(c, containerId);
-    const held = Object.entries(info?.NetworkSettings?.Networks ?? {}).filter(([n, ep]) => n.startsWith(networkName('')) && ep.EndpointID);
+    const held = droverEndpoints(e.cluster, info?.NetworkSettings?.Networks).filter(([, ep]) => ep.EndpointID);
     if (!info || (!info.State.Running && held.length === 0)) return;
     if (Date.now() - t0 > timeoutMs) {
       throw new DriverError(`node ${c.name}: container ${containerId} still holds its endpoint on ${held.map(([n]) => n).join(', ') || 'its networks'} ` +

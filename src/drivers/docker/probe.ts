@@ -13,7 +13,7 @@ import type { Conn, Engine } from './engine.ts';
 import { runHelper } from './helpers.ts';
 import { BUILTIN_HELPER_IMAGE } from './helper-image.ts';
 import { ensureImage } from './images.ts';
-import { links, seenNics } from './networks.ts';
+import { engineMaxNics, links, seenNics } from './networks.ts';
 import { LABEL, grownLabel } from './names.ts';
 
 const DISK_CACHE_MS = 10 * 60_000;
@@ -39,6 +39,7 @@ const isInstance = (cluster: string, l: Labels): boolean => l[LABEL.cluster] ===
  * their limits by container Id: read off the engine, not the labels, since `docker update` changes them.
  */
 export function observeContainers(cluster: string, containers: readonly ListedContainer[], limits: ReadonlyMap<string, ContainerLimits> = new Map()): ObservedContainer[] {
+  const backups = backingUp(cluster, containers);
   const out: ObservedContainer[] = [];
   for (const ct of containers) {
     const l = ct.Labels ?? {};
@@ -46,10 +47,11 @@ export function observeContainers(cluster: string, containers: readonly ListedCo
     // a VM's container limits add QEMU's overhead: the guest's own figures are on its labels
     const lim = l[LABEL.vm] === '1' ? { Memory: Number(l[LABEL.vmMemory]), NanoCpus: Number(l[LABEL.vmVcpus]) * 1e9 } : ct.Id ? limits.get(ct.Id) : undefined;
     const state = ct.State === 'running' || ct.State === 'restarting' || ct.State === 'paused' ? 'running' : 'stopped';
-    const nics = seenNics(ct.NetworkSettings?.Networks, l[LABEL.nics]);
+    const nics = seenNics(cluster, ct.NetworkSettings?.Networks, l[LABEL.nics]);
     out.push({
       instance: l[LABEL.instance]!,
       state,
+      ...(ct.State === 'paused' && { paused: backups.has(l[LABEL.instance]!) ? 'backup' as const : 'left' as const }),
       specHash: l[LABEL.spec] ?? '',
       generation: Number(l[LABEL.generation] ?? 0),
       ...(lim?.Memory && { memory: lim.Memory }),
@@ -60,6 +62,17 @@ export function observeContainers(cluster: string, containers: readonly ListedCo
     });
   }
   return out;
+}
+
+/**
+ * The instances a backup holds now: its helper runs only while the backup's process holds the helper's
+ * stdin (backup.ts), so a backup killed mid-freeze leaves a stopped helper, and its instance is `left`.
+ */
+function backingUp(cluster: string, containers: readonly ListedContainer[]): Set<string> {
+  return new Set(containers.flatMap((ct) => {
+    const l = ct.Labels ?? {};
+    return l[LABEL.cluster] === cluster && l[LABEL.helper] === 'backup' && ct.State === 'running' && l[LABEL.instance] ? [l[LABEL.instance]] : [];
+  }));
 }
 
 /** The limits of the instance containers, by Id: listing containers does not show them. */
@@ -123,8 +136,9 @@ export async function freeDisk(e: Engine, c: Conn): Promise<number | undefined> 
 export async function probe(e: Engine, node: string): Promise<NodeProbe> {
   const c = e.conn(node);
   const filters = { label: [`${LABEL.cluster}=${e.cluster}`] };
-  const [info, containers, volumes] = await Promise.all([
+  const [info, maxNics, containers, volumes] = await Promise.all([
     e.info<{ MemTotal: number; NCPU: number }>(c),
+    engineMaxNics(e, c),
     e.call(c, 'list containers', (signal) => c.docker.listContainers({ all: true, filters, abortSignal: signal })),
     e.call(c, 'list volumes', (signal) => c.docker.listVolumes({ filters, abortSignal: signal })),
   ]);
@@ -151,5 +165,6 @@ export async function probe(e: Engine, node: string): Promise<NodeProbe> {
     volumes: observeVolumes(e.cluster, (volumes.Volumes ?? []) as VolumeInfo[]),
     ...(canCheckpoint !== undefined ? { canCheckpoint } : {}),
     ...(found ? { links: found } : {}),
+    ...(maxNics !== undefined && { maxNics }),
   };
 }
