@@ -79,7 +79,7 @@ const REFRESH_MIN = 64;
 /** Up to this many (movable instance × online node) pairs, every round scans every move, as hbal does. */
 const EXACT_BUDGET = 20_000;
 /** First moves a pair search tries (each costs one full scan). */
-const PAIR_FIRST = 12;
+const PAIR_FIRST = 6;
 
 function better(a: Cand, b: Cand): boolean {
   return a.delta < b.delta - 1e-12 || (Math.abs(a.delta - b.delta) <= 1e-12 && (a.copied < b.copied || (a.copied === b.copied && a.idx < b.idx)));

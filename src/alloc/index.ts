@@ -14,7 +14,8 @@
  *       .nPlusOneFailures(): N1Failure[]              { node, failingPeer, needed, free }
  *       .score(), .breakdown(), .placements()
  * - Score (hinfo):      clusterScore(model): ScoreBreakdown        { score, components[{name, weight, value}] }
- * - Balance (hbal):     balance(model, { maxMoves?, noDiskMoves?, minGain?, minGainLimit?, compress? }):
+ * - Balance (hbal):     balance(model, { maxMoves?, noDiskMoves?, minGain?, minGainLimit?, compress?, pairs?,
+ *                         ignoreSoftErrors? }):
  *                         BalanceResult { initialScore, finalScore, moves[{instance, kind, code, from, to,
  *                         score, dataCopied}], placements }
  * - Capacity (hspace):  capacityStandard(model, spec, { maxInstances? }): CapacityRun
@@ -22,6 +23,10 @@
  *                         spec { memory, disk, vcpus, template }; run { count, limitingResource, stoppedBy,
  *                         tiers[{spec, count}], placements[], score }
  * - Verify:             verifyModel(model): Finding[]               { code, severity, node?, instance?, message }
+ * - Instance policy:    policyViolation(instance, policyFor(model.policy, group)): PolicyViolation | undefined
+ *                         (Ganeti's instMatchesPolicy); violationText(v) is its sentence
+ * - Maintenance rolls (hroller): planRolls(model, { group?, offlineMaintenance? }): RollPlan
+ *                         { heuristic, groups[{ nodes, nonRedundant }] }, reboot order
  * - Ganeti text format: parseGanetiText(text, file): GanetiCluster (throws GanetiTextError with .line)
  *                       formatGanetiText(cluster): string           (exact round trip)
  *                       ganetiToModel(cluster, file): ClusterModel  (throws GanetiTextError for what the
@@ -40,6 +45,8 @@ export { METRICS, type MetricComponent, type ScoreBreakdown } from './metrics.ts
 export { balance, type BalanceMove, type BalanceOptions, type BalanceResult, type MoveKind } from './balance.ts';
 export { capacityStandard, capacityTiered, type CapacityOptions, type CapacityPlacement, type CapacityRun, type CapacitySpec } from './capacity.ts';
 export { verifyModel, type Finding, type FindingCode } from './verify.ts';
+export { planRolls, type RollGroup, type RollOptions, type RollPlan } from './roll.ts';
+export { policyFor, policyViolation, templateOf, violationText, type PolicyField, type PolicyViolation } from './policy.ts';
 export {
   formatGanetiText, parseGanetiText, GanetiTextError,
   type GanetiCluster, type GanetiGroup, type GanetiInstance, type GanetiNode, type GanetiPolicy, type ISpec,
