@@ -75,7 +75,7 @@ export function refusalText(r: Refusal): string {
 /** Short-list length per role: exact joint scoring costs TOP² trials per replicated placement. */
 const TOP = 4;
 /** Up to this many nodes every (primary, secondary) pair is scored, as hail does. */
-const EXHAUSTIVE_NODES = 16;
+const EXHAUSTIVE_NODES = 64;
 
 interface Choice { p: number; s: number; delta: number; breaks: boolean }
 

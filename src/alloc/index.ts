@@ -14,6 +14,7 @@
  *       .nPlusOneFailures(): N1Failure[]              { node, failingPeer, needed, free }
  *       .score(), .breakdown(), .placements()
  * - Score (hinfo):      clusterScore(model): ScoreBreakdown        { score, components[{name, weight, value}] }
+ *   per group (hcheck): groupScores(model): Map<group, ScoreBreakdown>
  * - Balance (hbal):     balance(model, { maxMoves?, noDiskMoves?, minGain?, minGainLimit?, compress?, pairs?,
  *                         ignoreSoftErrors? }):
  *                         BalanceResult { initialScore, finalScore, moves[{instance, kind, code, from, to,
@@ -57,4 +58,17 @@ export type { ClusterModel, NodeModel, InstanceModel, AllocPolicy, InstancePolic
 /** Ganeti's cluster score of the model as it stands (hbal/hinfo "Cluster score"). */
 export function clusterScore(model: ClusterModel): ScoreBreakdown {
   return new ClusterState(model).breakdown();
+}
+
+/**
+ * The score of each node group on its own (hcheck's and `hbal -G`'s group score): the group's nodes
+ * and the instances whose primary is there. On a one-group cluster it is clusterScore.
+ */
+export function groupScores(model: ClusterModel): ReadonlyMap<string, ScoreBreakdown> {
+  const groups = [...new Set([...model.nodes.values()].map((n) => n.group))].sort();
+  return new Map(groups.map((g) => {
+    const nodes = new Map([...model.nodes].filter(([, n]) => n.group === g));
+    const instances = new Map([...model.instances].filter(([, i]) => i.primary !== undefined && nodes.has(i.primary)));
+    return [g, clusterScore({ ...model, nodes, instances })] as const;
+  }));
 }
