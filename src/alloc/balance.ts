@@ -155,7 +155,7 @@ function softViolations(st: ClusterState): boolean {
   for (let i = 0; i < st.n; i++) {
     if (st.offline[i]) continue;
     if (st.redundancy !== 'none' && st.failsN1(i)) return true;
-    if (st.uCpu[i]! / st.tCpu[i]! > st.vcpuRatio + 1e-12) return true;
+    if (st.uCpu[i]! / st.tCpu[i]! > st.cpuRatio[i]! + 1e-12) return true;
     if (st.spindleLimit && st.instSp[i]! > st.hiSp[i]!) return true;
   }
   return false;

@@ -57,7 +57,7 @@ function reserveWithout(st: ClusterState, y: number, inst: InstState): number {
 }
 
 function cpuOver(st: ClusterState, y: number, used: number): boolean {
-  return st.vcpuRatio >= 0 && used / st.tCpu[y]! > st.vcpuRatio + 1e-12;
+  return st.cpuRatio[y]! >= 0 && used / st.tCpu[y]! > st.cpuRatio[y]! + 1e-12;
 }
 
 /** Node.addPriEx: may node y (after losing `had`) run the instance as primary? */
