@@ -138,14 +138,15 @@ class CandHeap {
 
 /**
  * hbal's search with hbal's checks. On a cluster that already breaks a soft rule (a node failing N+1,
- * over its vCPU or spindle limit) hbal's checks can block every move; the user's answer is
- * `--ignore-soft-errors`. We run both and keep the better end (lower score, then fewer moves): the
- * score itself weighs every violation, so ignoring the checks cannot hide one.
+ * over its vCPU or spindle limit) hbal's checks can block every move that would repair it (a failover
+ * onto a secondary over its spindle limit is refused, though it adds nothing there). We run a second
+ * search in repair mode (moves.ts: such a node may take part as long as its count does not grow) and
+ * keep the better end (lower score, then fewer moves). No node ends further over a limit than it was.
  */
 export function balance(model: ClusterModel, options: BalanceOptions = {}): BalanceResult {
   const strict = balanceWith(model, options);
   if (options.ignoreSoftErrors === true || !softViolations(new ClusterState(model))) return strict;
-  const soft = balanceWith(model, { ...options, ignoreSoftErrors: true });
+  const soft = balanceWith(model, options, true);
   const gain = strict.finalScore - soft.finalScore;
   return gain > 1e-9 || (gain > -1e-9 && soft.moves.length < strict.moves.length) ? soft : strict;
 }
@@ -161,12 +162,12 @@ function softViolations(st: ClusterState): boolean {
   return false;
 }
 
-function balanceWith(model: ClusterModel, options: BalanceOptions): BalanceResult {
+function balanceWith(model: ClusterModel, options: BalanceOptions, repair = false): BalanceResult {
   const st = new ClusterState(model);
-  const b = new Balancer(st, options);
+  const b = new Balancer(st, options, repair);
   const initialScore = st.score();
   const moves = b.run();
-  const compressed = options.compress === false ? moves : compress(model, moves, options);
+  const compressed = options.compress === false ? moves : compress(model, moves, options, repair);
   const placements = new Map<string, { primary: string; secondary: string }>();
   for (const m of compressed) placements.set(m.instance, m.to);
   return {
@@ -185,7 +186,7 @@ class Balancer {
   private readonly spindleLimit: boolean;
   /** Small enough for hbal's exhaustive search (runExact). */
   private readonly exact: boolean;
-  constructor(readonly st: ClusterState, readonly opt: BalanceOptions) {
+  constructor(readonly st: ClusterState, readonly opt: BalanceOptions, private readonly repair = false) {
     this.trial = new Trial(st);
     this.lists = new ShortLists(st);
     this.spindleLimit = st.spindleLimit;
@@ -340,7 +341,7 @@ class Balancer {
       if (d === undefined) return;
       const c = kind === 'failover' ? 0 : copy;
       if (!(bp < 0 || d < bd - 1e-12 || (Math.abs(d - bd) <= 1e-12 && c < bc))) return;
-      if (!hbalAllows(st, inst, kind, t, force)) return;
+      if (!hbalAllows(st, inst, kind, t, force, this.repair)) return;
       bd = d; bc = c; bp = p2; bs = s2; bt = t; bk = kind;
     };
     take(this.delta(idx, s, p), s, p, 'failover', -1);
@@ -381,7 +382,7 @@ class Balancer {
 
   /** Score change of the move (to p2, s2; x the new node of a replace), or undefined when hbal would refuse it. */
   evaluate(idx: number, p2: number, s2: number, kind: MoveKind, x: number): number | undefined {
-    if (!hbalAllows(this.st, this.st.insts[idx]!, kind, x, this.opt.ignoreSoftErrors === true)) return undefined;
+    if (!hbalAllows(this.st, this.st.insts[idx]!, kind, x, this.opt.ignoreSoftErrors === true, this.repair)) return undefined;
     return this.delta(idx, p2, s2);
   }
 
@@ -489,9 +490,9 @@ function lastMoves(moves: readonly BalanceMove[]): Map<string, number> {
  * the position of the first move that is no longer allowed there.
  */
 function replay(
-  model: ClusterModel, moves: readonly BalanceMove[], merged: ReadonlySet<string>, opt: BalanceOptions,
+  model: ClusterModel, moves: readonly BalanceMove[], merged: ReadonlySet<string>, opt: BalanceOptions, repair: boolean,
 ): BalanceMove[] | number {
-  const st = new ClusterState(model), b = new Balancer(st, opt), last = lastMoves(moves);
+  const st = new ClusterState(model), b = new Balancer(st, opt, repair), last = lastMoves(moves);
   const out: BalanceMove[] = [];
   for (let i = 0; i < moves.length; i++) {
     const m = moves[i]!;
@@ -515,7 +516,7 @@ const COMPRESS_TRIES = 24;
  * score, is the greedy path's. When merging an instance makes a later move impossible, that
  * instance (the last one merged before the failing move) keeps its moves, and the replay is retried.
  */
-function compress(model: ClusterModel, moves: readonly BalanceMove[], opt: BalanceOptions): BalanceMove[] {
+function compress(model: ClusterModel, moves: readonly BalanceMove[], opt: BalanceOptions, repair: boolean): BalanceMove[] {
   const last = lastMoves(moves);
   if (last.size === moves.length) return [...moves];
   const merged = new Set<string>();
@@ -523,7 +524,7 @@ function compress(model: ClusterModel, moves: readonly BalanceMove[], opt: Balan
   moves.forEach((m, i) => { if (last.get(m.instance) !== i && !firstAt.has(m.instance)) firstAt.set(m.instance, i); });
   for (const name of firstAt.keys()) merged.add(name);
   for (let tries = 0; tries < COMPRESS_TRIES && merged.size > 0; tries++) {
-    const r = replay(model, moves, merged, opt);
+    const r = replay(model, moves, merged, opt, repair);
     if (typeof r !== 'number') {
       const greedyFinal = moves[moves.length - 1]!.score;
       const final = r.length > 0 ? r[r.length - 1]!.score : greedyFinal;
