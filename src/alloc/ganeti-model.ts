@@ -146,8 +146,9 @@ export function withPlacements(
  * A Ganeti text cluster from Drover's model (for `drover export ganeti` and for judging our results
  * with the real tools). Sizes are rounded to MiB; one node group per model group (its name as uuid);
  * antiAffinity values become instance tags declared as exclusion tags (`htools:iextags:<value>`), and
- * node location tags likewise (`htools:nlocation:<tag>`). No instance policy section unless `base`
- * (the file the model came from) has one, whose groups, policies and trailer are kept.
+ * node location tags likewise (`htools:nlocation:<tag>`). The instance policy section is `base`'s (the
+ * file the model came from: its groups, policies and trailer are kept), else the model's own
+ * instancePolicy/groupPolicies, else none.
  */
 export function modelToGaneti(model: ClusterModel, base?: GanetiCluster): GanetiCluster {
   const mib = (b: number): number => Math.round(b / MiB);
@@ -196,8 +197,24 @@ export function modelToGaneti(model: ClusterModel, base?: GanetiCluster): Ganeti
     ...[...new Set(nodes.flatMap((n) => n.locationTags ?? []))].sort().map((t) => `htools:nlocation:${t}`),
     ...[...new Set(insts.flatMap((i) => i.desiredLocation ?? []))].sort().map((t) => `htools:desiredlocation:${t}`),
   ];
+  const policies = base?.policies ?? modelPolicies(model, groupNames);
   return {
     groups, nodes: gNodes, instances: gInsts, clusterTags,
-    ...(base?.policies ? { policies: base.policies } : {}), trailer: base?.trailer ?? '',
+    ...(policies ? { policies } : {}), trailer: base?.trailer ?? '',
   };
+}
+
+/** The model's instance policies as the text format's section (MiB): the cluster's, then each group's. */
+function modelPolicies(model: ClusterModel, groups: readonly string[]): GanetiPolicy[] | undefined {
+  const cluster = model.policy.instancePolicy;
+  if (!cluster) return undefined;
+  const mib = (b: number): number => Math.round(b / MiB);
+  const spec = (s: InstanceSpec): ISpec => ({
+    memory: mib(s.memory), cpus: s.vcpus, diskSize: mib(s.diskSize), diskCount: s.diskCount, nicCount: s.nicCount, spindleUse: s.spindleUse,
+  });
+  const line = (owner: string, p: InstancePolicy): GanetiPolicy => ({
+    owner, std: spec(p.std), minMax: p.minMax.map((m) => ({ min: spec(m.min), max: spec(m.max) })),
+    diskTemplates: [...p.diskTemplates], vcpuRatio: p.vcpuRatio, spindleRatio: p.spindleRatio,
+  });
+  return [line('', cluster), ...groups.map((g) => line(g, model.policy.groupPolicies?.[g] ?? cluster))];
 }
