@@ -144,8 +144,12 @@ class CandHeap {
  * keep the better end (lower score, then fewer moves). No node ends further over a limit than it was.
  */
 export function balance(model: ClusterModel, options: BalanceOptions = {}): BalanceResult {
+  const st = new ClusterState(model);
+  if (options.ignoreSoftErrors === true || !softViolations(st)) return balanceWith(model, options);
+  // Repair mode allows every move hbal's checks allow, and more. Large clusters run it alone; small
+  // ones (hbal's exact path) also run hbal's, so the end is never worse than hbal's.
+  if (!exhaustive(st)) return balanceWith(model, options, true);
   const strict = balanceWith(model, options);
-  if (options.ignoreSoftErrors === true || !softViolations(new ClusterState(model))) return strict;
   const soft = balanceWith(model, options, true);
   const gain = strict.finalScore - soft.finalScore;
   return gain > 1e-9 || (gain > -1e-9 && soft.moves.length < strict.moves.length) ? soft : strict;
@@ -178,6 +182,17 @@ function balanceWith(model: ClusterModel, options: BalanceOptions, repair = fals
   };
 }
 
+function movable(i: InstState): boolean {
+  return i.movable && i.pri >= 0 && i.sec >= 0;
+}
+
+/** Whether the cluster is small enough for hbal's exhaustive search every round (runExact). */
+function exhaustive(st: ClusterState): boolean {
+  let n = 0;
+  for (const i of st.insts) if (movable(i)) n++;
+  return n * st.nOnline <= EXACT_BUDGET;
+}
+
 class Balancer {
   readonly trial: Trial;
   private readonly lists: ShortLists;
@@ -190,13 +205,11 @@ class Balancer {
     this.trial = new Trial(st);
     this.lists = new ShortLists(st);
     this.spindleLimit = st.spindleLimit;
-    let movable = 0;
-    for (const i of st.insts) if (this.movable(i)) movable++;
-    this.exact = movable * st.nOnline <= EXACT_BUDGET;
+    this.exact = exhaustive(st);
   }
 
   movable(i: InstState): boolean {
-    return i.movable && i.pri >= 0 && i.sec >= 0;
+    return movable(i);
   }
 
   run(): BalanceMove[] {
