@@ -78,6 +78,8 @@ const TARGETS = 8;
 const REFRESH_MIN = 64;
 /** Up to this many (movable instance × online node) pairs, every round scans every move, as hbal does. */
 const EXACT_BUDGET = 20_000;
+/** Rounds a small cluster's exhaustive run typically takes: the work allowed a capped run. */
+const EXACT_ROUNDS = 250;
 /** First moves a pair search tries (each costs one full scan). */
 const PAIR_FIRST = 6;
 
@@ -148,7 +150,7 @@ export function balance(model: ClusterModel, options: BalanceOptions = {}): Bala
   if (options.ignoreSoftErrors === true || !softViolations(st)) return balanceWith(model, options);
   // Repair mode allows every move hbal's checks allow, and more. Large clusters run it alone; small
   // ones (hbal's exact path) also run hbal's, so the end is never worse than hbal's.
-  if (!exhaustive(st)) return balanceWith(model, options, true);
+  if (!exhaustive(st, options.maxMoves)) return balanceWith(model, options, true);
   const strict = balanceWith(model, options);
   const soft = balanceWith(model, options, true);
   const gain = strict.finalScore - soft.finalScore;
@@ -186,11 +188,14 @@ function movable(i: InstState): boolean {
   return i.movable && i.pri >= 0 && i.sec >= 0;
 }
 
-/** Whether the cluster is small enough for hbal's exhaustive search every round (runExact). */
-function exhaustive(st: ClusterState): boolean {
+/**
+ * Whether hbal's exhaustive search every round (runExact) is affordable: the cluster is small, or the
+ * moves asked for are few enough that their rounds cost no more than a small cluster's whole run.
+ */
+function exhaustive(st: ClusterState, maxMoves = Infinity): boolean {
   let n = 0;
   for (const i of st.insts) if (movable(i)) n++;
-  return n * st.nOnline <= EXACT_BUDGET;
+  return n * st.nOnline <= EXACT_BUDGET || n * st.nOnline * maxMoves <= EXACT_BUDGET * EXACT_ROUNDS;
 }
 
 class Balancer {
@@ -205,7 +210,7 @@ class Balancer {
     this.trial = new Trial(st);
     this.lists = new ShortLists(st);
     this.spindleLimit = st.spindleLimit;
-    this.exact = exhaustive(st);
+    this.exact = exhaustive(st, opt.maxMoves);
   }
 
   movable(i: InstState): boolean {
