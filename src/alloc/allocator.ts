@@ -74,6 +74,8 @@ export function refusalText(r: Refusal): string {
 
 /** Short-list length per role: exact joint scoring costs TOP² trials per replicated placement. */
 const TOP = 4;
+/** Up to this many nodes every (primary, secondary) pair is scored, as hail does. */
+const EXHAUSTIVE_NODES = 64;
 
 interface Choice { p: number; s: number; delta: number; breaks: boolean }
 
@@ -269,6 +271,8 @@ export class Allocator {
 
   /** Search with the spread guard (scan.ts secondaryCap), then without it if nothing fits. */
   private searchSpread(idx: number, fixedPrimary: number, exclude: ReadonlySet<number>): ReturnType<Allocator['search']> {
+    // Small clusters: hail's own search, every (primary, secondary) pair scored, no guard.
+    if (this.state.n <= EXHAUSTIVE_NODES) return this.search(idx, fixedPrimary, exclude, false, true);
     const first = this.state.insts[idx]!.replicated ? this.search(idx, fixedPrimary, exclude, true) : undefined;
     return first?.ok ? first : this.search(idx, fixedPrimary, exclude, false);
   }
@@ -278,6 +282,7 @@ export class Allocator {
     fixedPrimary: number,
     exclude: ReadonlySet<number>,
     spread: boolean,
+    exhaustive = false,
   ): { ok: true; choice: Choice; warnings: string[] } | { ok: false; refusal: Refusal } {
     const st = this.state, inst = st.insts[idx]!, n = st.n;
     const tiers = this.useN1 && !this.strict ? 2 : 1;
@@ -285,7 +290,7 @@ export class Allocator {
     const reasons = this.reasons;
     const rules = { useN1: this.useN1, strict: this.strict, spindleLimit: this.spindleLimit, spread };
     this.cap = spread ? secondaryCap(st) : Infinity;
-    const fast = !held && canScanFast(st, inst);
+    const fast = !held && !exhaustive && canScanFast(st, inst);
     // The fast scan checks the hard rules inline; the reasons are only needed when nothing fits.
     let reasonsKnown = !fast;
     const fillReasons = (): void => {
@@ -308,7 +313,7 @@ export class Allocator {
         if (best) return ok({ ...best, breaks: t === 1 && this.primaryBreaks(inst, best.p) });
       }
     } else {
-      for (let t = 0; t < tiers; t++) {
+      for (let t = 0; t < tiers && !exhaustive; t++) {
         const prims = scan.topP[t].idx;
         const found = this.bestPair(inst, prims, (p) => scan.topS[t][st.group[p]!]?.idx ?? [], t, exclude, held)
           ?? this.bestPair(inst, prims, () => range(n), t, exclude, held);

@@ -78,8 +78,10 @@ const TARGETS = 8;
 const REFRESH_MIN = 64;
 /** Up to this many (movable instance × online node) pairs, every round scans every move, as hbal does. */
 const EXACT_BUDGET = 20_000;
+/** Rounds a small cluster's exhaustive run typically takes: the work allowed a capped run. */
+const EXACT_ROUNDS = 250;
 /** First moves a pair search tries (each costs one full scan). */
-const PAIR_FIRST = 12;
+const PAIR_FIRST = 6;
 
 function better(a: Cand, b: Cand): boolean {
   return a.delta < b.delta - 1e-12 || (Math.abs(a.delta - b.delta) <= 1e-12 && (a.copied < b.copied || (a.copied === b.copied && a.idx < b.idx)));
@@ -138,14 +140,19 @@ class CandHeap {
 
 /**
  * hbal's search with hbal's checks. On a cluster that already breaks a soft rule (a node failing N+1,
- * over its vCPU or spindle limit) hbal's checks can block every move; the user's answer is
- * `--ignore-soft-errors`. We run both and keep the better end (lower score, then fewer moves): the
- * score itself weighs every violation, so ignoring the checks cannot hide one.
+ * over its vCPU or spindle limit) hbal's checks can block every move that would repair it (a failover
+ * onto a secondary over its spindle limit is refused, though it adds nothing there). We run a second
+ * search in repair mode (moves.ts: such a node may take part as long as its count does not grow) and
+ * keep the better end (lower score, then fewer moves). No node ends further over a limit than it was.
  */
 export function balance(model: ClusterModel, options: BalanceOptions = {}): BalanceResult {
+  const st = new ClusterState(model);
+  if (options.ignoreSoftErrors === true || !softViolations(st)) return balanceWith(model, options);
+  // Repair mode allows every move hbal's checks allow, and more. Large clusters run it alone; small
+  // ones (hbal's exact path) also run hbal's, so the end is never worse than hbal's.
+  if (!exhaustive(st, options.maxMoves)) return balanceWith(model, options, true);
   const strict = balanceWith(model, options);
-  if (options.ignoreSoftErrors === true || !softViolations(new ClusterState(model))) return strict;
-  const soft = balanceWith(model, { ...options, ignoreSoftErrors: true });
+  const soft = balanceWith(model, options, true);
   const gain = strict.finalScore - soft.finalScore;
   return gain > 1e-9 || (gain > -1e-9 && soft.moves.length < strict.moves.length) ? soft : strict;
 }
@@ -155,18 +162,18 @@ function softViolations(st: ClusterState): boolean {
   for (let i = 0; i < st.n; i++) {
     if (st.offline[i]) continue;
     if (st.redundancy !== 'none' && st.failsN1(i)) return true;
-    if (st.uCpu[i]! / st.tCpu[i]! > st.vcpuRatio + 1e-12) return true;
+    if (st.uCpu[i]! / st.tCpu[i]! > st.cpuRatio[i]! + 1e-12) return true;
     if (st.spindleLimit && st.instSp[i]! > st.hiSp[i]!) return true;
   }
   return false;
 }
 
-function balanceWith(model: ClusterModel, options: BalanceOptions): BalanceResult {
+function balanceWith(model: ClusterModel, options: BalanceOptions, repair = false): BalanceResult {
   const st = new ClusterState(model);
-  const b = new Balancer(st, options);
+  const b = new Balancer(st, options, repair);
   const initialScore = st.score();
   const moves = b.run();
-  const compressed = options.compress === false ? moves : compress(model, moves, options);
+  const compressed = options.compress === false ? moves : compress(model, moves, options, repair);
   const placements = new Map<string, { primary: string; secondary: string }>();
   for (const m of compressed) placements.set(m.instance, m.to);
   return {
@@ -177,6 +184,20 @@ function balanceWith(model: ClusterModel, options: BalanceOptions): BalanceResul
   };
 }
 
+function movable(i: InstState): boolean {
+  return i.movable && i.pri >= 0 && i.sec >= 0;
+}
+
+/**
+ * Whether hbal's exhaustive search every round (runExact) is affordable: the cluster is small, or the
+ * moves asked for are few enough that their rounds cost no more than a small cluster's whole run.
+ */
+function exhaustive(st: ClusterState, maxMoves = Infinity): boolean {
+  let n = 0;
+  for (const i of st.insts) if (movable(i)) n++;
+  return n * st.nOnline <= EXACT_BUDGET || n * st.nOnline * maxMoves <= EXACT_BUDGET * EXACT_ROUNDS;
+}
+
 class Balancer {
   readonly trial: Trial;
   private readonly lists: ShortLists;
@@ -185,17 +206,15 @@ class Balancer {
   private readonly spindleLimit: boolean;
   /** Small enough for hbal's exhaustive search (runExact). */
   private readonly exact: boolean;
-  constructor(readonly st: ClusterState, readonly opt: BalanceOptions) {
+  constructor(readonly st: ClusterState, readonly opt: BalanceOptions, private readonly repair = false) {
     this.trial = new Trial(st);
     this.lists = new ShortLists(st);
     this.spindleLimit = st.spindleLimit;
-    let movable = 0;
-    for (const i of st.insts) if (this.movable(i)) movable++;
-    this.exact = movable * st.nOnline <= EXACT_BUDGET;
+    this.exact = exhaustive(st, opt.maxMoves);
   }
 
   movable(i: InstState): boolean {
-    return i.movable && i.pri >= 0 && i.sec >= 0;
+    return movable(i);
   }
 
   run(): BalanceMove[] {
@@ -340,7 +359,7 @@ class Balancer {
       if (d === undefined) return;
       const c = kind === 'failover' ? 0 : copy;
       if (!(bp < 0 || d < bd - 1e-12 || (Math.abs(d - bd) <= 1e-12 && c < bc))) return;
-      if (!hbalAllows(st, inst, kind, t, force)) return;
+      if (!hbalAllows(st, inst, kind, t, force, this.repair)) return;
       bd = d; bc = c; bp = p2; bs = s2; bt = t; bk = kind;
     };
     take(this.delta(idx, s, p), s, p, 'failover', -1);
@@ -381,7 +400,7 @@ class Balancer {
 
   /** Score change of the move (to p2, s2; x the new node of a replace), or undefined when hbal would refuse it. */
   evaluate(idx: number, p2: number, s2: number, kind: MoveKind, x: number): number | undefined {
-    if (!hbalAllows(this.st, this.st.insts[idx]!, kind, x, this.opt.ignoreSoftErrors === true)) return undefined;
+    if (!hbalAllows(this.st, this.st.insts[idx]!, kind, x, this.opt.ignoreSoftErrors === true, this.repair)) return undefined;
     return this.delta(idx, p2, s2);
   }
 
@@ -489,9 +508,9 @@ function lastMoves(moves: readonly BalanceMove[]): Map<string, number> {
  * the position of the first move that is no longer allowed there.
  */
 function replay(
-  model: ClusterModel, moves: readonly BalanceMove[], merged: ReadonlySet<string>, opt: BalanceOptions,
+  model: ClusterModel, moves: readonly BalanceMove[], merged: ReadonlySet<string>, opt: BalanceOptions, repair: boolean,
 ): BalanceMove[] | number {
-  const st = new ClusterState(model), b = new Balancer(st, opt), last = lastMoves(moves);
+  const st = new ClusterState(model), b = new Balancer(st, opt, repair), last = lastMoves(moves);
   const out: BalanceMove[] = [];
   for (let i = 0; i < moves.length; i++) {
     const m = moves[i]!;
@@ -515,7 +534,7 @@ const COMPRESS_TRIES = 24;
  * score, is the greedy path's. When merging an instance makes a later move impossible, that
  * instance (the last one merged before the failing move) keeps its moves, and the replay is retried.
  */
-function compress(model: ClusterModel, moves: readonly BalanceMove[], opt: BalanceOptions): BalanceMove[] {
+function compress(model: ClusterModel, moves: readonly BalanceMove[], opt: BalanceOptions, repair: boolean): BalanceMove[] {
   const last = lastMoves(moves);
   if (last.size === moves.length) return [...moves];
   const merged = new Set<string>();
@@ -523,7 +542,7 @@ function compress(model: ClusterModel, moves: readonly BalanceMove[], opt: Balan
   moves.forEach((m, i) => { if (last.get(m.instance) !== i && !firstAt.has(m.instance)) firstAt.set(m.instance, i); });
   for (const name of firstAt.keys()) merged.add(name);
   for (let tries = 0; tries < COMPRESS_TRIES && merged.size > 0; tries++) {
-    const r = replay(model, moves, merged, opt);
+    const r = replay(model, moves, merged, opt, repair);
     if (typeof r !== 'number') {
       const greedyFinal = moves[moves.length - 1]!.score;
       const final = r.length > 0 ? r[r.length - 1]!.score : greedyFinal;

@@ -11,6 +11,7 @@
 import type { FailMode, Refusal } from '../model/causes.ts';
 import type { ClusterModel, InstanceModel } from './model.ts';
 import { Allocator, failModes, refusalText } from './allocator.ts';
+import { policyViolation, violationText } from './policy.ts';
 
 export interface CapacitySpec {
   readonly memory: number; // bytes
@@ -28,7 +29,7 @@ export interface CapacityRun {
   /** Why the next one did not fit (the allocator's refusal, as text). */
   readonly stoppedBy: string;
   /** The resource that ran out first: memory, disk, vcpus, N+1, or other. */
-  readonly limitingResource: 'memory' | 'disk' | 'vcpus' | 'N+1' | 'other' | 'limit';
+  readonly limitingResource: 'memory' | 'disk' | 'vcpus' | 'N+1' | 'policy' | 'other' | 'limit';
   /** For tiered runs: each spec reached and how many of it (hspace's TSPEC). */
   readonly tiers: readonly { readonly spec: CapacitySpec; readonly count: number }[];
   readonly placements: readonly CapacityPlacement[];
@@ -65,8 +66,21 @@ function instanceOf(spec: CapacitySpec, name: string): InstanceModel {
   };
 }
 
+/**
+ * A spec the cluster's instance policy forbids places nothing (hspace refuses it too). Per-group
+ * policies are not consulted here: the cluster's is the one capacity is asked against.
+ */
+function refusedByPolicy(model: ClusterModel, spec: CapacitySpec): CapacityRun | undefined {
+  const pol = model.policy.instancePolicy;
+  const v = pol ? policyViolation(instanceOf(spec, 'spec'), pol) : undefined;
+  if (!v) return undefined;
+  return { count: 0, stoppedBy: `the instance policy forbids the spec: ${violationText(v)}`, limitingResource: 'policy', tiers: [], placements: [], score: new Allocator(model).score() };
+}
+
 /** hspace standard mode: identical instances until one does not fit. */
 export function capacityStandard(model: ClusterModel, spec: CapacitySpec, opts: CapacityOptions = {}): CapacityRun {
+  const refused = refusedByPolicy(model, spec);
+  if (refused) return refused;
   const a = new Allocator(model, { n1: 'strict' });
   const prefix = opts.prefix ?? 'capacity-';
   const max = opts.maxInstances ?? Infinity;
@@ -95,6 +109,8 @@ export function capacityTiered(model: ClusterModel, start: CapacitySpec, opts: C
   let spec = start, stoppedBy = 'limit reached', limiting: CapacityRun['limitingResource'] = 'limit';
   let firstFailure: CapacityRun['limitingResource'] | undefined;
   while (placements.length < max) {
+    const refused = refusedByPolicy(model, spec);
+    if (refused) { stoppedBy = refused.stoppedBy; limiting = 'policy'; break; }
     const name = `${prefix}${placements.length + 1}`;
     const r = a.place(instanceOf(spec, name));
     if (r.ok) {

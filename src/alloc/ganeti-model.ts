@@ -5,8 +5,8 @@
  * starting with P), `htools:nlocation:P` → node locationTags, `htools:desiredlocation:P` →
  * desiredLocation. Migration tags (`htools:migration`) restrict hbal's moves and are not modelled.
  */
-import type { ClusterModel, InstanceModel, NodeModel } from './model.ts';
-import { GanetiTextError, type GanetiCluster, type GanetiInstance, type GanetiNode } from './ganeti-text.ts';
+import type { ClusterModel, DiskTemplateName, InstanceModel, InstancePolicy, InstanceSpec, NodeModel } from './model.ts';
+import { GanetiTextError, type GanetiCluster, type GanetiInstance, type GanetiNode, type GanetiPolicy, type ISpec } from './ganeti-text.ts';
 
 export const MiB = 2 ** 20;
 
@@ -59,6 +59,7 @@ export function ganetiToModel(gc: GanetiCluster, file = '<input>'): ClusterModel
       cpuSpeed: n.cpuSpeed,
       spindles: n.spindles,
       locationTags: matching(n.tags, loc),
+      ...(n.role === 'M' ? { master: true } : {}),
     });
   }
   const instances = new Map<string, InstanceModel>();
@@ -86,10 +87,29 @@ export function ganetiToModel(gc: GanetiCluster, file = '<input>'): ClusterModel
     });
   }
   const pol = gc.policies?.find((p) => p.owner === '');
+  const groupPolicies: Record<string, InstancePolicy> = {};
+  for (const p of gc.policies ?? []) if (p.owner !== '') groupPolicies[p.owner] = policyOf(p);
   return {
     nodes,
     instances,
-    policy: { vcpuRatio: pol?.vcpuRatio ?? 4, memoryOvercommit: 1, redundancy: 'n+1', spindleRatio: pol?.spindleRatio ?? 32 },
+    policy: {
+      vcpuRatio: pol?.vcpuRatio ?? 4, memoryOvercommit: 1, redundancy: 'n+1', spindleRatio: pol?.spindleRatio ?? 32,
+      ...(pol ? { instancePolicy: policyOf(pol) } : {}),
+      ...(Object.keys(groupPolicies).length > 0 ? { groupPolicies } : {}),
+    },
+  };
+}
+
+/** An htools spec (MiB) in the model's units (bytes). */
+export function specOf(s: ISpec): InstanceSpec {
+  return { memory: s.memory * MiB, vcpus: s.cpus, diskSize: s.diskSize * MiB, diskCount: s.diskCount, nicCount: s.nicCount, spindleUse: s.spindleUse };
+}
+
+/** An htools policy line in the model's units. */
+export function policyOf(p: GanetiPolicy): InstancePolicy {
+  return {
+    minMax: p.minMax.map((m) => ({ min: specOf(m.min), max: specOf(m.max) })), std: specOf(p.std),
+    diskTemplates: p.diskTemplates as DiskTemplateName[], vcpuRatio: p.vcpuRatio, spindleRatio: p.spindleRatio,
   };
 }
 
@@ -126,8 +146,9 @@ export function withPlacements(
  * A Ganeti text cluster from Drover's model (for `drover export ganeti` and for judging our results
  * with the real tools). Sizes are rounded to MiB; one node group per model group (its name as uuid);
  * antiAffinity values become instance tags declared as exclusion tags (`htools:iextags:<value>`), and
- * node location tags likewise (`htools:nlocation:<tag>`). No instance policy section unless `base`
- * (the file the model came from) has one, whose groups, policies and trailer are kept.
+ * node location tags likewise (`htools:nlocation:<tag>`). The instance policy section is `base`'s (the
+ * file the model came from: its groups, policies and trailer are kept), else the model's own
+ * instancePolicy/groupPolicies, else none.
  */
 export function modelToGaneti(model: ClusterModel, base?: GanetiCluster): GanetiCluster {
   const mib = (b: number): number => Math.round(b / MiB);
@@ -154,7 +175,7 @@ export function modelToGaneti(model: ClusterModel, base?: GanetiCluster): Ganeti
     return {
       name: n.name, totalMemory: tMem, nodeMemory: nMem, freeMemory: tMem - nMem - x - u.mem, totalDisk: mib(n.disk),
       freeDisk: n.freeDisk !== undefined && b ? b.freeDisk : mib(n.disk) - u.dsk, cpus: n.vcpus,
-      role: n.offline ? 'Y' : b?.role ?? (idx === 0 ? 'M' : 'N'), groupUuid: uuid.get(n.group)!, spindles: n.spindles ?? 1,
+      role: n.offline ? 'Y' : b?.role ?? (n.master === true || (idx === 0 && !nodes.some((x) => x.master === true)) ? 'M' : 'N'), groupUuid: uuid.get(n.group)!, spindles: n.spindles ?? 1,
       tags: b?.tags ?? [...(n.locationTags ?? [])], exclusiveStorage: false, freeSpindles: 0, nodeCpus: n.nodeVcpus ?? 1,
       cpuSpeed: n.cpuSpeed ?? 1, unknownResources: false, columns: b?.columns ?? 15,
     };
@@ -176,8 +197,24 @@ export function modelToGaneti(model: ClusterModel, base?: GanetiCluster): Ganeti
     ...[...new Set(nodes.flatMap((n) => n.locationTags ?? []))].sort().map((t) => `htools:nlocation:${t}`),
     ...[...new Set(insts.flatMap((i) => i.desiredLocation ?? []))].sort().map((t) => `htools:desiredlocation:${t}`),
   ];
+  const policies = base?.policies ?? modelPolicies(model, groupNames);
   return {
     groups, nodes: gNodes, instances: gInsts, clusterTags,
-    ...(base?.policies ? { policies: base.policies } : {}), trailer: base?.trailer ?? '',
+    ...(policies ? { policies } : {}), trailer: base?.trailer ?? '',
   };
+}
+
+/** The model's instance policies as the text format's section (MiB): the cluster's, then each group's. */
+function modelPolicies(model: ClusterModel, groups: readonly string[]): GanetiPolicy[] | undefined {
+  const cluster = model.policy.instancePolicy;
+  if (!cluster) return undefined;
+  const mib = (b: number): number => Math.round(b / MiB);
+  const spec = (s: InstanceSpec): ISpec => ({
+    memory: mib(s.memory), cpus: s.vcpus, diskSize: mib(s.diskSize), diskCount: s.diskCount, nicCount: s.nicCount, spindleUse: s.spindleUse,
+  });
+  const line = (owner: string, p: InstancePolicy): GanetiPolicy => ({
+    owner, std: spec(p.std), minMax: p.minMax.map((m) => ({ min: spec(m.min), max: spec(m.max) })),
+    diskTemplates: [...p.diskTemplates], vcpuRatio: p.vcpuRatio, spindleRatio: p.spindleRatio,
+  });
+  return [line('', cluster), ...groups.map((g) => line(g, model.policy.groupPolicies?.[g] ?? cluster))];
 }

@@ -35,6 +35,8 @@ export interface NodeModel {
   readonly spindles?: number;
   /** Failure domains the node belongs to (Ganeti location tags, htools:nlocation). */
   readonly locationTags?: readonly string[];
+  /** The cluster's master node (Ganeti role M): maintenance rolls reboot it last. Default false. */
+  readonly master?: boolean;
 }
 
 export interface InstanceModel {

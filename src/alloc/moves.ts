@@ -7,6 +7,11 @@
  * "Soft" checks (N+1, vCPU ratio, spindles, exclusion tags, forthcoming limits) are skipped where hbal
  * skips them: on a node taking over from an offline (or drained) one, so evacuation is always possible.
  * Hard checks (memory and disk must stay above zero) always apply.
+ *
+ * `repair` (ours, not hbal's): a node already over its vCPU or spindle limit may still take part in a
+ * move that does not raise its count there (a failover onto a secondary that already counts the
+ * instance's spindles), and a node already failing N+1 may become a secondary, so a violating cluster
+ * can be repaired without any node getting worse.
  */
 import type { ClusterState, InstState } from './state.ts';
 import type { MoveKind } from './balance.ts';
@@ -57,11 +62,11 @@ function reserveWithout(st: ClusterState, y: number, inst: InstState): number {
 }
 
 function cpuOver(st: ClusterState, y: number, used: number): boolean {
-  return st.vcpuRatio >= 0 && used / st.tCpu[y]! > st.vcpuRatio + 1e-12;
+  return st.cpuRatio[y]! >= 0 && used / st.tCpu[y]! > st.cpuRatio[y]! + 1e-12;
 }
 
 /** Node.addPriEx: may node y (after losing `had`) run the instance as primary? */
-export function canAddPri(st: ClusterState, inst: InstState, y: number, had: Had, force: boolean): boolean {
+export function canAddPri(st: ClusterState, inst: InstState, y: number, had: Had, force: boolean, repair = false): boolean {
   const v = see(st, inst, y, had), strict = !force, local = inst.local;
   const vc = inst.online ? inst.vcpus : 0;
   const forthOk = (): boolean =>
@@ -72,9 +77,9 @@ export function canAddPri(st: ClusterState, inst: InstState, y: number, had: Had
   if (newFree <= 0) return false;
   if (local && v.dsk - inst.dsk <= 0) return false;
   if (!strict) return true;
-  if (local && st.spindleLimit && v.sp + inst.spindleUse > st.hiSp[y]!) return false;
+  if (local && st.spindleLimit && v.sp + inst.spindleUse > st.hiSp[y]! && !(repair && v.sp + inst.spindleUse <= st.instSp[y]!)) return false;
   if (st.redundancy !== 'none' && newFree <= v.rMem && !v.failN1) return false;
-  if (cpuOver(st, y, v.cpu + vc)) return false;
+  if (cpuOver(st, y, v.cpu + vc) && !(repair && v.cpu + vc <= st.uCpu[y]!)) return false;
   const tags = st.pTags[y];
   if (tags && had !== Had.Pri) for (const t of inst.exclTags) if (tags.has(t)) return false;
   return forthOk();
@@ -82,17 +87,18 @@ export function canAddPri(st: ClusterState, inst: InstState, y: number, had: Had
 
 /** Node.addSecExEx: may node y (after losing `had`) hold the instance's secondary for primary pdx? */
 export function canAddSec(
-  st: ClusterState, inst: InstState, y: number, had: Had, force: boolean, ignoreDisks: boolean, pdx: number,
+  st: ClusterState, inst: InstState, y: number, had: Had, force: boolean, ignoreDisks: boolean, pdx: number, repair = false,
 ): boolean {
   const v = see(st, inst, y, had), strict = !force, local = inst.local;
   const needed = inst.secMem ? inst.mem : 0;
+  const n1Waived = repair && st.failsN1(y);
   const forthOk = (): boolean =>
-    !(v.dskF - inst.dsk <= 0 || (local && st.spindleLimit && v.spF + inst.spindleUse > st.hiSp[y]!) || needed >= v.freeForth);
+    !(v.dskF - inst.dsk <= 0 || (local && st.spindleLimit && v.spF + inst.spindleUse > st.hiSp[y]!) || (needed >= v.freeForth && !n1Waived));
   if (inst.forthcoming) return !strict || forthOk();
   if (!ignoreDisks && v.dsk - inst.dsk <= 0) return false;
   if (!strict) return true;
-  if (local && st.spindleLimit && v.sp + inst.spindleUse > st.hiSp[y]!) return false;
-  if (needed >= v.free) return false;
+  if (local && st.spindleLimit && v.sp + inst.spindleUse > st.hiSp[y]! && !(repair && v.sp + inst.spindleUse <= st.instSp[y]!)) return false;
+  if (needed >= v.free && !n1Waived) return false;
   if (st.redundancy !== 'none') {
     const peer = (st.peers[y]?.get(pdx) ?? 0) - (had === Had.Sec && pdx === inst.pri && inst.secMem ? inst.mem : 0);
     const newR = Math.max(v.rMem, peer + needed);
@@ -105,23 +111,23 @@ export function canAddSec(
  * hbal's applyMoveEx checks for one move of a placed DRBD instance from (p, s); x is the new node of
  * the replace moves. `force` is hbal's --ignore-soft-errors.
  */
-export function hbalAllows(st: ClusterState, inst: InstState, kind: MoveKind, x: number, force = false): boolean {
+export function hbalAllows(st: ClusterState, inst: InstState, kind: MoveKind, x: number, force = false, repair = false): boolean {
   const p = inst.pri, s = inst.sec;
   const offP = st.offline[p] === 1, offS = st.offline[s] === 1;
-  const forceP = offP || force, forceS = offS || force;
+  const forceP = offP || force, forceS = offS || force, r = repair;
   switch (kind) {
     case 'failover':
-      return canAddPri(st, inst, s, Had.Sec, forceP) && canAddSec(st, inst, p, Had.Pri, forceP, offP, s);
+      return canAddPri(st, inst, s, Had.Sec, forceP, r) && canAddSec(st, inst, p, Had.Pri, forceP, offP, s, r);
     case 'replace-secondary':
       // The primary is re-added unchanged with every soft check off: only "free memory > 0" can fail.
-      return canAddSec(st, inst, x, Had.None, forceS, false, p) && canAddPri(st, inst, p, Had.Pri, true);
+      return canAddSec(st, inst, x, Had.None, forceS, false, p, r) && canAddPri(st, inst, p, Had.Pri, true);
     case 'replace-primary':
       // f r:x f: the old secondary runs the instance in between.
-      return canAddPri(st, inst, s, Had.Sec, forceP) && canAddPri(st, inst, x, Had.None, forceP) &&
-        canAddSec(st, inst, s, Had.Sec, forceP, false, x);
+      return canAddPri(st, inst, s, Had.Sec, forceP, r) && canAddPri(st, inst, x, Had.None, forceP, r) &&
+        canAddSec(st, inst, s, Had.Sec, forceP, false, x, r);
     case 'replace-and-failover':
-      return canAddPri(st, inst, x, Had.None, force) && canAddSec(st, inst, p, Had.Pri, forceS, false, x);
+      return canAddPri(st, inst, x, Had.None, force, r) && canAddSec(st, inst, p, Had.Pri, forceS, false, x, r);
     case 'failover-and-replace':
-      return canAddPri(st, inst, s, Had.Sec, forceP) && canAddSec(st, inst, x, Had.None, forceP, false, s);
+      return canAddPri(st, inst, s, Had.Sec, forceP, r) && canAddSec(st, inst, x, Had.None, forceP, false, s, r);
   }
 }

@@ -100,6 +100,8 @@ export class ClusterState {
   readonly insts: InstState[] = [];
   readonly instIndex = new Map<string, number>();
   readonly vcpuRatio: number;
+  /** Per node: its group's vCPU ratio (a group policy's, else the cluster's). */
+  readonly cpuRatio: Float64Array;
   readonly redundancy: 'n+1' | 'none';
   /** The policy sets a spindle ratio (Ganeti files): spindles are then a hard limit. */
   readonly spindleLimit: boolean;
@@ -165,6 +167,7 @@ export class ClusterState {
     this.vals = new Float64Array(n * NK);
     this.n1v = f64(); this.tagv = f64(); this.offAllV = f64(); this.offPriV = f64();
     this.vcpuRatio = model.policy.vcpuRatio;
+    this.cpuRatio = f64();
     this.redundancy = model.policy.redundancy;
     this.spindleLimit = model.policy.spindleRatio !== undefined;
     const oc = model.policy.memoryOvercommit;
@@ -186,10 +189,13 @@ export class ClusterState {
       this.tDsk[i] = nd.disk;
       this.fDsk[i] = nd.freeDisk ?? nd.disk;
       this.tCpu[i] = nd.vcpus;
-      this.cpuLimit[i] = nd.vcpus * model.policy.vcpuRatio;
+      // htools gives each node its group's policy (ratios included).
+      const gp = model.policy.groupPolicies?.[nd.group];
+      this.cpuRatio[i] = gp?.vcpuRatio ?? model.policy.vcpuRatio;
+      this.cpuLimit[i] = nd.vcpus * this.cpuRatio[i]!;
       this.cpuSpeed[i] = nd.cpuSpeed ?? 1;
       this.uCpu[i] = this.uCpuF[i] = nd.nodeVcpus ?? 0;
-      this.hiSp[i] = spRatio * (nd.spindles ?? 1);
+      this.hiSp[i] = (gp?.spindleRatio ?? spRatio) * (nd.spindles ?? 1);
       this.locTags[i] = nd.locationTags ?? [];
       this.invTMem[i] = 1 / nd.memory;
       this.invTDsk[i] = nd.disk === 0 ? 0 : 1 / nd.disk; // no local disk: pDsk stays 1 (Ganeti)

@@ -60,7 +60,7 @@ export function verifyModel(model: ClusterModel): readonly Finding[] {
       out.push({ code: 'EPOLICYMEM', severity: 'error', node, message: `node ${node}: instances need ${gib(st.iMem[i]!)}, the limit (memory × overcommit) is ${gib(st.memCap[i]!)}` });
     }
     if (st.uCpu[i]! > st.cpuLimit[i]!) {
-      out.push({ code: 'EPOLICYCPU', severity: 'error', node, message: `node ${node}: ${st.uCpu[i]} vCPUs on ${st.tCpu[i]} CPUs exceeds the ratio ${st.vcpuRatio}` });
+      out.push({ code: 'EPOLICYCPU', severity: 'error', node, message: `node ${node}: ${st.uCpu[i]} vCPUs on ${st.tCpu[i]} CPUs exceeds the ratio ${st.cpuRatio[i]}` });
     }
     if (st.fDsk[i]! < 0) out.push({ code: 'EPOLICYDISK', severity: 'error', node, message: `node ${node}: disks exceed its capacity by ${gib(-st.fDsk[i]!)}` });
     if (st.spindleLimit && st.instSp[i]! > st.hiSp[i]!) {

@@ -20,6 +20,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   jobs: () => import('./commands/jobs.ts'),
   balance: () => import('./commands/balance.ts'),
   capacity: () => import('./commands/capacity.ts'),
+  maintenance: () => import('./commands/maintenance.ts'),
   verify: () => import('./commands/verify.ts'),
   import: () => import('./commands/import.ts'),
   export: () => import('./commands/export.ts'),
@@ -47,6 +48,7 @@ Commands:
   jobs       the journal of operations
   balance    moves that lower Ganeti's cluster score, carried out by the next apply
   capacity   how many more instances of a spec fit, and what runs out first
+  maintenance  plan: the groups of nodes that can be rebooted together (hroller)
   verify     the checks of gnt-cluster verify (N+1, policy, copies, replicas, orphans)
   import     manifests from a Ganeti htools text file (import ganeti FILE)
   export     the htools text file from the manifests and Drover's placements (export ganeti)

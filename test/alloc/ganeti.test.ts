@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { formatGanetiText, GanetiTextError, parseGanetiText } from '../../src/alloc/ganeti-text.ts';
-import { ganetiToModel } from '../../src/alloc/ganeti-model.ts';
+import { ganetiToModel, modelToGaneti } from '../../src/alloc/ganeti-model.ts';
 import { clusterScore } from '../../src/alloc/index.ts';
 
 const DIR = fileURLToPath(new URL('../fixtures/ganeti/', import.meta.url));
@@ -72,6 +72,17 @@ test('older formats keep their column counts; a `?` node is offline with no reso
   const model = ganetiToModel(gc);
   assert.is(model.nodes.get('n1')!.offline, true);
   assert.is(model.instances.get('i')!.adminOffline, true);
+});
+
+test('the instance policy goes into the model in bytes and back out unchanged', () => {
+  const text = readFileSync(DIR + 'hbal-forth.data', 'utf8');
+  const m = ganetiToModel(parseGanetiText(text, 'hbal-forth.data'));
+  const p = m.policy.instancePolicy!;
+  assert.equal([p.std.memory, p.minMax[0]!.min.diskSize, p.minMax[0]!.max.memory], [128 * 2 ** 20, 512 * 2 ** 20, 1024 * 2 ** 20]);
+  assert.equal(p.diskTemplates, ['drbd', 'plain', 'diskless']);
+  assert.equal([m.policy.groupPolicies?.['default']?.vcpuRatio, [...m.nodes.values()].filter((n) => n.master).map((n) => n.name)], [4, ['node1']]);
+  const policySection = (t: string): string => t.split('\n\n').pop()!;
+  assert.is(policySection(formatGanetiText(modelToGaneti(m))), policySection(text));
 });
 
 test.run();

@@ -33,15 +33,16 @@ test('balance ≤ hbal (score and moves) on every test-data file hbal balances',
   let compared = 0;
   for (const f of representable) {
     const file = `${HTOOLS_DATA}/${f}`;
-    let h = runHbal(file);
-    // hbal gives up on policy-violating clusters ("no solution"); compare with what it does when told to go on.
-    if (h.moves === 0) { const soft = runHbal(file, ['--ignore-soft-errors']); if (soft.moves > 0) h = soft; }
-    const ours = runOurs(file);
+    let h = runHbal(file), flags = {};
+    // hbal gives up on policy-violating clusters ("no solution"); compare with what it does when told to
+    // go on, and tell us the same.
+    if (h.moves === 0) { const soft = runHbal(file, ['--ignore-soft-errors']); if (soft.moves > 0) { h = soft; flags = { ignoreSoftErrors: true }; } }
+    const ours = runOurs(file, flags);
     if (Number.isNaN(h.initial)) { // hbal refuses the file (several groups, no instances): we must not do harm
       assert.ok(ours.judged <= ours.initial + 1e-6, f);
       continue;
     }
-    const capped = ours.moves <= h.moves ? ours : runOurs(file, { maxMoves: h.moves });
+    const capped = ours.moves <= h.moves ? ours : runOurs(file, { ...flags, maxMoves: h.moves });
     assert.ok(capped.judged <= h.final + 1e-6, `${f}: ours ${capped.judged} in ${capped.moves}, hbal ${h.final} in ${h.moves}`);
     assert.ok(capped.moves <= h.moves, f);
     compared++;
@@ -49,20 +50,27 @@ test('balance ≤ hbal (score and moves) on every test-data file hbal balances',
   assert.ok(compared >= 25, `compared ${compared}`);
 });
 
-test('balance ≤ hbal on generated clusters: 10 nodes live, 40 nodes recorded', () => {
-  const f10 = join(tmp, 'gen10.data');
-  writeFileSync(f10, formatGanetiText(generateCluster(10)));
-  const h = runHbal(f10, [], 120_000);
-  const ours = runOurs(f10, { maxMoves: h.moves });
-  assert.ok(ours.judged <= h.final + 1e-6, `gen10: ours ${ours.judged}, hbal ${h.final} (${h.moves} moves)`);
-
-  const rec = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/ganeti/generated.json', import.meta.url)), 'utf8')).gen40;
-  const f40 = join(tmp, 'gen40.data');
-  writeFileSync(f40, formatGanetiText(generateCluster(40)));
-  const o40 = runOurs(f40, { maxMoves: rec.hbalMoves });
-  assert.ok(Math.abs(o40.initial - rec.hbalInitial) < 1e-6, 'same generated cluster as recorded');
-  assert.ok(o40.judged <= rec.hbalFinal, `gen40: ours ${o40.judged}, hbal ${rec.hbalFinal}`);
-  assert.ok(o40.moves <= rec.hbalMoves);
+test('balance ≤ hbal on generated clusters: 10 nodes live (three skewed seeds and a spindle-bound one), 40 nodes recorded', () => {
+  for (const [n, per, seed] of [[10, 20, 1], [10, 10, 1], [10, 10, 2], [10, 10, 3]] as const) {
+    const file = join(tmp, `gen${n}-${per}-${seed}.data`);
+    writeFileSync(file, formatGanetiText(generateCluster(n, per, seed)));
+    const h = runHbal(file, [], 120_000);
+    const capped = runOurs(file, { maxMoves: h.moves });
+    assert.ok(capped.judged <= h.final + 1e-6, `gen ${n}/${per}/${seed}: ours ${capped.judged}, hbal ${h.final} (${h.moves} moves)`);
+    // Past hbal's stop, pairs of moves go further: uncapped, the end is strictly better.
+    const free = runOurs(file);
+    assert.ok(free.judged < h.final - 1e-6, `gen ${n}/${per}/${seed}: uncapped ${free.judged} in ${free.moves}, hbal ${h.final}`);
+  }
+  const rec = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/ganeti/generated.json', import.meta.url)), 'utf8'));
+  for (const [key, n, per, seed] of [['gen40', 40, 20, 1], ['skewed40-10-1', 40, 10, 1], ['skewed40-8-3', 40, 8, 3]] as const) {
+    const r = rec[key];
+    const file = join(tmp, `${key}.data`);
+    writeFileSync(file, formatGanetiText(generateCluster(n, per, seed)));
+    const o = runOurs(file, { maxMoves: r.hbalMoves });
+    assert.ok(Math.abs(o.initial - r.hbalInitial) < 1e-6, `${key}: same generated cluster as recorded`);
+    assert.ok(o.judged <= r.hbalFinal + 1e-6, `${key}: ours ${o.judged}, hbal ${r.hbalFinal}`);
+    assert.ok(o.moves <= r.hbalMoves);
+  }
 });
 
 test('capacity ≥ hspace for the same spec, and no new N+1 failure as hcheck sees it', () => {
@@ -90,6 +98,21 @@ test('capacity ≥ hspace --simulate at 10 nodes (DRBD and plain, ganeti.md §9.
     assert.ok(ours.standard.count >= theirs, `${template}: ours ${ours.standard.count}, hspace ${theirs}`);
     assert.is(hcheck(ours.file).get('N1_FAIL'), 0);
   }
+});
+
+test('capacity = hspace within 1 % under the default ipolicy (spindle ratio 32) and with relaxed spindles; the policy bounds the spec', () => {
+  for (const spindles of [1, 8]) {
+    const r = runTool('hspace', [`--simulate=p,10,1t,64g,16,${spindles}`, '--disk-template=drbd', '--standard-alloc=20g,3g,2', '--tiered-alloc=20g,3g,2', '--machine-readable']);
+    const theirs = Number(/HTS_ALLOC_INSTANCES=(\d+)/.exec(r.stdout)?.[1]);
+    const ours = runCapacity(simulatedCluster(10, 1024 * 1024, 64 * 1024, 16, spindles), { memory: 3 * 2 ** 30, disk: 20 * 2 ** 30, vcpus: 2, template: 'replicated' });
+    assert.ok(Math.abs(ours.standard.count - theirs) <= theirs / 100, `${spindles} spindles: ours ${ours.standard.count}, hspace ${theirs}`);
+    if (spindles === 1) assert.is(ours.standard.count, 160, 'spindle-bound: 32 per node, 2 per DRBD instance');
+    assert.is(hcheck(ours.file).get('N1_FAIL'), 0);
+  }
+  // 48 GiB is above the default policy's 32 GiB maximum: hspace and we place none.
+  const big = runCapacity(simulatedCluster(10, 1024 * 1024, 64 * 1024, 16, 8), { memory: 48 * 2 ** 30, disk: 20 * 2 ** 30, vcpus: 2, template: 'replicated' });
+  assert.equal([big.standard.count, big.standard.limitingResource], [0, 'policy']);
+  assert.match(big.standard.stoppedBy, /memory 48 GiB above the policy's 32 GiB/);
 });
 
 test('verify counts what hcheck counts: N+1-failing nodes, tag conflicts, offline primaries/secondaries', () => {
