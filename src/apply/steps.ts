@@ -6,6 +6,7 @@
 import type { Driver } from '../drivers/driver.ts';
 import type { DiskSpec } from '../model/desired.ts';
 import { DriverError } from '../drivers/driver.ts';
+import { capabilitiesOf } from '../drivers/backends.ts';
 import type { HealthCheck } from '../model/desired.ts';
 import type { InstanceSpec, MigrationPath, Operation, OperationType } from '../model/operations.ts';
 import { runCheck } from '../observe/index.ts';
@@ -266,7 +267,7 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
     ['preSync', (c) => syncUnlessRunning(c, op.from, op.to, op.instance)],
     ['live', async (c) => {
       if (!op.start) return c.migrated({ path: 'cold', cause: 'stopped' });
-      if (!c.driver.liveMigrate) return c.migrated({ path: 'cold', cause: 'backend' });
+      if (!movesLive(c.driver, op.spec) || !c.driver.liveMigrate) return c.migrated({ path: 'cold', cause: 'backend' });
       const r = await c.driver.liveMigrate(op.from, op.to, op.spec, op.generation, c.progress);
       if (r.kind === 'cold') {
         c.note(`live → cold: ${r.why}`);
@@ -289,6 +290,12 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
     ['verify', (c) => verify(c, op.to, op.instance, op.start)],
     ...healthySteps(op.to, op.instance, op.start, op.health),
   ];
+}
+
+/** The backend's capability for this kind of instance (a VM's is its own): the table decides, not the driver's methods. */
+function movesLive(driver: Driver, spec: InstanceSpec): boolean {
+  const caps = capabilitiesOf(driver.backend);
+  return spec.hypervisor === 'kvm' ? caps.vm?.liveMigration === true : caps.liveMigration;
 }
 
 /**
