@@ -89,7 +89,7 @@ function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<st
   let secondary = p.secondary;
   const change = t.primaryChange;
   if (change.kind === 'failover') {
-    ops.push({ type: 'FailoverInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why, ...(p.lastSync && { recoveryPoint: p.lastSync.at }) });
+    ops.push({ type: 'FailoverInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why, ...(p.lastSync && { recoveryPoint: p.lastSync.at }), ...(p.lastSync?.mirror === 'in-sync' && p.lastSync.node === t.primary && { inSync: true as const }) });
     secondary = undefined;
   } else if (change.kind === 'migrate') {
     ops.push({ type: 'MigrateInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why, ...healthOf(d) });

@@ -4,7 +4,7 @@
  * faults can be injected (a failed node is unreachable; a fenced one is powered off).
  */
 import type { DesiredNode, DiskSpec, HealthProbe } from '../../model/desired.ts';
-import type { HealthResult } from '../../model/observed.ts';
+import type { HealthResult, ObservedReplication } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import { specHash, specMatches } from '../../model/hash.ts';
 import { DriverError, type DiskExport, type Driver, type Limits, type LiveMigrateResult, type LogRequest, type LogWriter, type NodeProbe, type ProgressFn } from '../driver.ts';
@@ -60,7 +60,8 @@ export class SimDriver implements Driver {
         vcpus: desired.capacity?.vcpus ?? 0,
         disk: desired.capacity?.disk ?? 0,
       },
-      containers: [...n.containers.values()].map(({ instance, state, specHash, generation, memory, vcpus, nics, vm }) => ({ instance, state, specHash, generation, memory, vcpus, ...(nics && { nics }), ...(vm && { accel: vm.accel }) })),
+      containers: [...n.containers.values()].map(({ instance, state, specHash, generation, memory, vcpus, nics, vm }) => ({ instance, state, specHash, generation, memory, vcpus, ...(nics && { nics }),
+        ...(vm && { accel: vm.accel }), ...(vm && state === 'running' && { replication: this.mirrorOf(vm.mirror) }) })),
       volumes: [...n.volumes.values()].map(({ instance, disk, role, size, generation }) => ({ instance, disk, role, size, generation })),
     };
   }
@@ -102,6 +103,9 @@ export class SimDriver implements Driver {
       const t = target.get(`${instance}/${v.disk}`)!;
       return this.world.putVolume(to, { ...t, size: v.size, dataVersion: v.dataVersion });
     }));
+    // a running VM's sync is QEMU's mirror, which keeps the replica in sync from now on
+    const vm = this.world.node(from).containers.get(instance);
+    if (vm?.vm && vm.state === 'running') await this.world.putContainer(from, { ...vm, vm: { ...vm.vm, mirror: to } });
     return total;
   }
 
@@ -148,7 +152,7 @@ export class SimDriver implements Driver {
     const c = this.container(node, instance);
     if (c.state === 'stopped') return;
     if (c.vm && this.latencyMs > 0) await this.delay(SIM_VM_POWERDOWN_MS);
-    await this.world.putContainer(node, { ...c, state: 'stopped' });
+    await this.world.putContainer(node, { ...c, state: 'stopped', ...(c.vm && { vm: { accel: c.vm.accel } }) }); // QEMU gone: no mirror
   }
 
   /**
@@ -166,7 +170,7 @@ export class SimDriver implements Driver {
     await this.createInstance(to, spec, generation);
     const downtimeMs = this.latencyMs > 0 ? SIM_VM_MIGRATION_DOWNTIME_MS : 0;
     // the switchover: the source stops before the destination resumes (never two running copies)
-    await this.world.putContainer(from, { ...source, state: 'stopped' });
+    await this.world.putContainer(from, { ...source, state: 'stopped', vm: { accel: 'kvm' } });
     if (downtimeMs > 0) await this.delay(downtimeMs);
     await this.world.putContainer(to, { ...this.container(to, spec.name), state: 'running' });
     await this.world.deleteContainer(from, spec.name);
@@ -338,6 +342,17 @@ export class SimDriver implements Driver {
       this.reachable(to);
       onProgress?.(Math.round((total * i) / ticks), total);
     }
+  }
+
+  /**
+   * A running VM's mirror as QEMU would report it: in sync while the node it writes into is up; its node
+   * failed or fenced ends it (modelled from the node's state now: a node back up shows it in sync again,
+   * where QEMU's would wait for the next sync's full copy).
+   */
+  private mirrorOf(node: string | undefined): ObservedReplication {
+    if (!node) return { kind: 'stopped', detail: 'no replication job on the primary' };
+    const f = this.world.flagsOf(node);
+    return f.failed || f.fenced ? { kind: 'stopped', detail: `the replica's node ${node} is gone` } : { kind: 'in-sync' };
   }
 
   private delay(ms: number): Promise<void> {

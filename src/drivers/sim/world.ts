@@ -19,7 +19,11 @@ export interface SimContainer {
   /** The addresses and MACs it was created with (no packets: kept for probes, drift and verify). */
   readonly nics?: readonly ObservedNic[];
   /** A VM (`hypervisor: kvm`): the simulated nodes have hardware KVM. Absent: a container. */
-  readonly vm?: { readonly accel: 'kvm' };
+  readonly vm?: {
+    readonly accel: 'kvm';
+    /** While it runs: the node its synchronous mirror writes into (set by a sync from it, as QEMU's). */
+    readonly mirror?: string;
+  };
 }
 
 export interface SimVolume {
