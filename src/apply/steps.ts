@@ -253,7 +253,8 @@ async function replicateVm(c: StepContext, primary: string, instance: string): P
 function syncStep(instance: string, primary: string, secondary: string, name = 'sync', vm = false): readonly [string, Step] {
   return [name, async (c) => {
     await c.driver.syncDisks(primary, secondary, instance, c.progress);
-    const seen = vm ? (await c.driver.probe(primary)).containers.find((x) => x.instance === instance && x.state === 'running')?.replication : undefined;
+    const mirrored = vm || c.store.placements.get(instance)?.applied?.spec?.hypervisor === 'kvm'; // an interval's SyncDisks of a VM too
+    const seen = mirrored ? (await c.driver.probe(primary)).containers.find((x) => x.instance === instance && x.state === 'running')?.replication : undefined;
     const lastSync = { at: c.now(), node: secondary, ...(seen?.kind === 'in-sync' && { mirror: 'in-sync' as const }) };
     await updatePlacement(c, instance, (p) => (p.secondary === secondary ? { ...p, lastSync } : p));
   }];
