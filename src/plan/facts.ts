@@ -216,7 +216,8 @@ export function mirroredSync(p: Placement, seen: ObservedReplication | undefined
     if (last.mirror === 'in-sync' && now - last.at < MIRROR_RESEEN_MS) return last;
     return { at: Math.max(now, last.at), node: last.node, mirror: 'in-sync' };
   }
-  return last.mirror === 'in-sync' ? { ...last, mirror: 'stopped' } : last;
+  // a full copy under way (`copying`) is a sync in progress, not a stop: left as it is
+  return seen.kind === 'stopped' && last.mirror === 'in-sync' ? { ...last, mirror: 'stopped' } : last;
 }
 
 /**

@@ -145,7 +145,7 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
     }
   }
   if (replica) { // a secondary inside its grace stays degraded, untouched
-    const why = syncCause(replicaHealth(d.disks.length, p, { up: true, volumes: replicaCount(replica) }), timing);
+    const why = syncCause(replicaHealth(d.disks.length, p, { up: true, volumes: replicaCount(replica) }), timing, p.lastSync?.mirror);
     if (why) ops.push({ type: 'SyncDisks', instance: d.name, primary, secondary: s!, cause: why });
   }
   return ops;
@@ -193,12 +193,16 @@ function nicsChanged(assigned: readonly NicAssignment[] | undefined, container: 
 /** The check an operation that brings the instance back waits for (apply/steps.ts). */
 const healthOf = (d: DesiredInstance): { health?: HealthCheck } => (d.health ? { health: d.health } : {});
 
-/** Why the replica is synced now: it is degraded, or older than the Cluster's replication.interval. */
-function syncCause(r: ReplicaHealth, timing: Timing): RepairCause | undefined {
+/**
+ * Why the replica is synced now: it is degraded (a VM's mirror seen ended, its secondary up: at once), or
+ * older than the Cluster's replication.interval.
+ */
+function syncCause(r: ReplicaHealth, timing: Timing, mirror?: 'in-sync' | 'stopped'): RepairCause | undefined {
   switch (r.kind) {
     case 'missing': return { kind: 'replica-missing', node: r.node };
     case 'never-synced': return { kind: 'replica-unsynced', node: r.node };
     case 'synced': {
+      if (mirror === 'stopped') return { kind: 'mirror-stopped', node: r.node, since: r.at };
       const age = timing.now - r.at;
       return age >= timing.replicationIntervalMs ? { kind: 'replica-stale', node: r.node, age, interval: timing.replicationIntervalMs } : undefined;
     }

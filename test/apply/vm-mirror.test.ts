@@ -26,6 +26,7 @@ test('mirroredSync and recoveryState: in sync → none lost; ended → since the
   assert.is(mirroredSync({ ...p, lastSync: seen }, { kind: 'in-sync' }, 9000 + MIRROR_RESEEN_MS - 1), seen, 'seen again soon: no write');
   const ended = mirroredSync({ ...p, lastSync: seen }, { kind: 'stopped', detail: 'gone' }, 20_000);
   assert.equal(ended, { at: 9000, node: 'n2', mirror: 'stopped' });
+  assert.is(mirroredSync({ ...p, lastSync: seen }, { kind: 'copying', done: 1, total: 2 }, 20_000), seen, 'a full copy under way is no stop');
   assert.equal(recoveryState({ ...p, lastSync: seen! }, undefined), { kind: 'none-lost' }, 'not seen: as last seen');
   assert.equal(recoveryState({ ...p, lastSync: ended! }, undefined), { kind: 'since', at: 9000 });
   assert.equal(recoveryState({ ...p, lastSync: seen! }, { kind: 'stopped', detail: 'x' }), { kind: 'since', at: 9000 });
@@ -50,6 +51,16 @@ test('a sync-replicated VM: status shows none lost while in sync, degraded since
     assert.equal([stopped.secondary, stopped.lastSync?.mirror, stopped.lastSync?.at], ['n2', 'stopped', before]);
     s = clusterStatus(c.desired, await observe(c.driver, nodes), c.store).instances[0]!;
     assert.equal([s.state, s.mirror, s.degraded, s.recoveryPoint], ['running', 'stopped', true, before], 'degraded since replication stopped; the guest runs on');
+
+    // its node back (the sim's mirror would say in sync at once; QEMU's stays ended): a new full copy at once,
+    // not at the next replication interval
+    c.driver.world.setFlags('n2', { failed: false, fenced: false });
+    await c.store.putNode({ name: 'n2' });
+    const p = await c.plan();
+    const sync = p.operations.find((o) => o.type === 'SyncDisks');
+    assert.equal(sync?.cause, { kind: 'mirror-stopped', node: 'n2', since: before });
+    assert.equal((await c.converge()).failed, []);
+    assert.is(c.store.placements.get('vm1')!.lastSync?.mirror, 'in-sync', 'mirrored again');
   } finally { await c.close(); }
 });
 
