@@ -10,7 +10,7 @@ import { isCurrentHash } from '../model/hash.ts';
 import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
 import { formatBytes } from '../model/quantity.ts';
 import { specDiff, resizeBy } from './changes.ts';
-import { replicaCount, replicaHealth, type Copy, type NodeFacts, type ReplicaHealth } from './facts.ts';
+import { mirroredSync, replicaCount, replicaHealth, type Copy, type NodeFacts, type ReplicaHealth } from './facts.ts';
 import type { Target } from './targets.ts';
 import type { PlanError } from './types.ts';
 import { toSpec } from './spec.ts';
@@ -145,7 +145,9 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
     }
   }
   if (replica) { // a secondary inside its grace stays degraded, untouched
-    const why = syncCause(replicaHealth(d.disks.length, p, { up: true, volumes: replicaCount(replica) }), timing, p.lastSync?.mirror);
+    // what the primary's QEMU says now (a read-only plan records nothing, and must agree with apply's)
+    const last = { ...p, lastSync: mirroredSync(p, container?.state === 'running' ? container.replication : undefined, timing.now) };
+    const why = syncCause(replicaHealth(d.disks.length, last, { up: true, volumes: replicaCount(replica) }), timing, last.lastSync?.mirror);
     if (why) ops.push({ type: 'SyncDisks', instance: d.name, primary, secondary: s!, cause: why });
   }
   return ops;

@@ -52,8 +52,8 @@ test('a sync-replicated VM: status shows none lost while in sync, degraded since
     s = clusterStatus(c.desired, await observe(c.driver, nodes), c.store).instances[0]!;
     assert.equal([s.state, s.mirror, s.degraded, s.recoveryPoint], ['running', 'stopped', true, before], 'degraded since replication stopped; the guest runs on');
 
-    // its node back (the sim's mirror would say in sync at once; QEMU's stays ended): a new full copy at once,
-    // not at the next replication interval
+    // its node back: the mirror stays ended (as QEMU's), and a new full copy comes at once, not at the next
+    // replication interval; `drover plan` (which records nothing) says the same as apply
     c.driver.world.setFlags('n2', { failed: false, fenced: false });
     await c.store.putNode({ name: 'n2' });
     const p = await c.plan();

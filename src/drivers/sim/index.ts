@@ -105,7 +105,7 @@ export class SimDriver implements Driver {
     }));
     // a running VM's sync is QEMU's mirror, which keeps the replica in sync from now on
     const vm = this.world.node(from).containers.get(instance);
-    if (vm?.vm && vm.state === 'running') await this.world.putContainer(from, { ...vm, vm: { ...vm.vm, mirror: to } });
+    if (vm?.vm && vm.state === 'running') await this.world.putContainer(from, { ...vm, vm: { ...vm.vm, mirror: { node: to, falls: this.world.fallsOf(to) } } });
     return total;
   }
 
@@ -345,14 +345,13 @@ export class SimDriver implements Driver {
   }
 
   /**
-   * A running VM's mirror as QEMU would report it: in sync while the node it writes into is up; its node
-   * failed or fenced ends it (modelled from the node's state now: a node back up shows it in sync again,
-   * where QEMU's would wait for the next sync's full copy).
+   * A running VM's mirror as QEMU would report it: in sync while the node it writes into has not gone down
+   * since it started; a fall ends it for good (a node back up waits for the next sync's full copy).
    */
-  private mirrorOf(node: string | undefined): ObservedReplication {
-    if (!node) return { kind: 'stopped', detail: 'no replication job on the primary' };
-    const f = this.world.flagsOf(node);
-    return f.failed || f.fenced ? { kind: 'stopped', detail: `the replica's node ${node} is gone` } : { kind: 'in-sync' };
+  private mirrorOf(mirror: { readonly node: string; readonly falls: number } | undefined): ObservedReplication {
+    if (!mirror) return { kind: 'stopped', detail: 'no replication job on the primary' };
+    const f = this.world.flagsOf(mirror.node);
+    return f.failed || f.fenced || this.world.fallsOf(mirror.node) !== mirror.falls ? { kind: 'stopped', detail: `the replica's node ${mirror.node} went down` } : { kind: 'in-sync' };
   }
 
   private delay(ms: number): Promise<void> {
