@@ -12,7 +12,8 @@ const list = <I extends object>(items: I) => ({ type: 'array', items }) as const
 export const INSTANCE = open({
   name: str, cluster: str, state: { ...str, description: 'running, stopped, missing, node-down (primary unreachable), unplaced, absent' }, desiredState: str,
   primary: str, secondary: str, diskTemplate: str, image: str, memory: { ...num, description: 'bytes' }, vcpus: num,
-  disks: list(open({ size: num, mount: str })), degraded: bool, recoveryPoint: { ...num, description: 'ms since epoch of the replica\'s last good sync' },
+  disks: list(open({ size: num, mount: str })), degraded: bool, recoveryPoint: { ...num, description: 'ms since epoch of the replica\'s last good sync (absent while a VM\'s mirror is in sync)' },
+  mirror: { type: 'string', enum: ['in-sync', 'stopped'], description: 'a replicated VM\'s synchronous mirror: in sync (nothing would be lost) or stopped' },
 }, ['name', 'state', 'degraded']);
 
 export const NODE = open({

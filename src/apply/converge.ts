@@ -13,6 +13,7 @@ import { rebalance } from '../plan/rebalance.ts';
 import { settledOverrides } from '../plan/overrides.ts';
 import { classifyDrift, type DriftItem } from '../plan/drift.ts';
 import { describeCause } from '../plan/reasons.ts';
+import { mirroredSync } from '../plan/facts.ts';
 import { specHash } from '../model/hash.ts';
 import type { Store } from '../store/store.ts';
 import type { GitInfo, JobTags, NodeRecord, Placement } from '../store/types.ts';
@@ -200,8 +201,17 @@ export async function observeAndRecord(driver: Driver, nodes: readonly DesiredNo
       writes.push(store.putNode(rest));
     }
   }
-  await Promise.all(writes);
+  await Promise.all([...writes, ...mirrorWrites(observed, store)]);
   return observed;
+}
+
+/** Each replicated VM's mirror as its primary shows it, into its placement's last sync (mirroredSync). */
+function mirrorWrites(observed: Observed, store: Store): Promise<void>[] {
+  return [...store.placements.values()].flatMap((p) => {
+    const seen = observed.nodes.get(p.primary)?.containers.find((c) => c.instance === p.instance && c.state === 'running')?.replication;
+    const next = mirroredSync(p, seen, observed.at);
+    return next === p.lastSync ? [] : [store.putPlacement({ ...p, lastSync: next })];
+  });
 }
 
 const HOUR = 3_600_000;

@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import { createActor, type Actor } from 'xstate';
 import type { Driver } from '../drivers/driver.ts';
-import { nodesOf, withCause, type Operation } from '../model/operations.ts';
+import { nodesOf, recoveryPointOf, withCause, type Operation } from '../model/operations.ts';
 import { describeCause } from '../plan/reasons.ts';
 import type { Store } from '../store/store.ts';
 import type { JobRecord, JobTags, MachineRecord } from '../store/types.ts';
@@ -210,6 +210,7 @@ export class Executor {
       id, type: op.type, instance: op.instance, reason: describeCause(op.cause), start, result: 'running',
       ...('changes' in op && op.changes.length > 0 && { changes: op.changes }),
       ...('spec' in op && op.spec.nics?.length && { nics: op.spec.nics.map(({ network, ip, mac }) => ({ network, ip, mac })) }),
+      ...(op.type === 'FailoverInstance' && { recovery: recoveryPointOf(op)! }),
       ...(previous?.drift && { drift: previous.drift }), ...(previous?.migration && { migration: previous.migration }), ...this.options.tag?.(op),
       ...(resumed && { resumed: (previous?.resumed ?? 0) + 1, resumedAt: this.now() }), master: MASTER,
     };

@@ -6,6 +6,7 @@
 import type { Driver } from '../drivers/driver.ts';
 import type { DiskSpec } from '../model/desired.ts';
 import { DriverError } from '../drivers/driver.ts';
+import { capabilitiesOf } from '../drivers/backends.ts';
 import type { HealthCheck } from '../model/desired.ts';
 import type { InstanceSpec, MigrationPath, Operation, OperationType } from '../model/operations.ts';
 import { runCheck } from '../observe/index.ts';
@@ -64,7 +65,7 @@ export function stepsOf(op: Operation): readonly (readonly [string, Step])[] {
       ...(op.start ? [['start', (c: StepContext) => c.driver.startInstance(op.primary, op.instance)] as const] : []),
       ['verify', (c) => verify(c, op.primary, op.instance, op.start)],
       // a running VM's replica is kept in sync by its QEMU (block replication), which only a running guest can do
-      ...(op.secondary && op.start && op.spec.hypervisor === 'kvm' ? [syncStep(op.instance, op.primary, op.secondary, 'replicate')] : []),
+      ...(op.secondary && op.start && op.spec.hypervisor === 'kvm' ? [syncStep(op.instance, op.primary, op.secondary, 'replicate', true)] : []),
     ];
     case 'SyncDisks': return replicaSteps(op.instance, op.primary, op.secondary, undefined, undefined);
     case 'StartInstance': return [
@@ -242,14 +243,20 @@ function replicaSteps(instance: string, primary: string, secondary: string, disk
 async function replicateVm(c: StepContext, primary: string, instance: string): Promise<void> {
   const p = c.store.placements.get(instance);
   if (!p?.secondary || p.primary !== primary || p.applied?.spec?.hypervisor !== 'kvm') return;
-  await syncStep(instance, primary, p.secondary)[1](c);
+  await syncStep(instance, primary, p.secondary, 'sync', true)[1](c);
 }
 
-/** Sync the replica; its end is the new recovery point. */
-function syncStep(instance: string, primary: string, secondary: string, name = 'sync'): readonly [string, Step] {
+/**
+ * Sync the replica; its end is the new recovery point. A running VM's (`vm`) goes on being mirrored: its
+ * primary says whether the mirror is in sync (nothing lost from then on), recorded as such.
+ */
+function syncStep(instance: string, primary: string, secondary: string, name = 'sync', vm = false): readonly [string, Step] {
   return [name, async (c) => {
     await c.driver.syncDisks(primary, secondary, instance, c.progress);
-    await updatePlacement(c, instance, (p) => (p.secondary === secondary ? { ...p, lastSync: { at: c.now(), node: secondary } } : p));
+    const mirrored = vm || c.store.placements.get(instance)?.applied?.spec?.hypervisor === 'kvm'; // an interval's SyncDisks of a VM too
+    const seen = mirrored ? (await c.driver.probe(primary)).containers.find((x) => x.instance === instance && x.state === 'running')?.replication : undefined;
+    const lastSync = { at: c.now(), node: secondary, ...(seen?.kind === 'in-sync' && { mirror: 'in-sync' as const }) };
+    await updatePlacement(c, instance, (p) => (p.secondary === secondary ? { ...p, lastSync } : p));
   }];
 }
 
@@ -266,7 +273,7 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
     ['preSync', (c) => syncUnlessRunning(c, op.from, op.to, op.instance)],
     ['live', async (c) => {
       if (!op.start) return c.migrated({ path: 'cold', cause: 'stopped' });
-      if (!c.driver.liveMigrate) return c.migrated({ path: 'cold', cause: 'backend' });
+      if (!movesLive(c.driver, op.spec) || !c.driver.liveMigrate) return c.migrated({ path: 'cold', cause: 'backend' });
       const r = await c.driver.liveMigrate(op.from, op.to, op.spec, op.generation, c.progress);
       if (r.kind === 'cold') {
         c.note(`live → cold: ${r.why}`);
@@ -285,10 +292,16 @@ function migrateSteps(op: Extract<Operation, { type: 'MigrateInstance' }>): (rea
     ['removeSource', (c) => c.driver.removeInstance(op.from, op.instance)],
     ['demoteSource', (c) => c.driver.createDisks(op.from, op.instance, op.spec.disks, 'replica', op.generation)],
     // a VM's replication runs from its QEMU: the new primary mirrors into the old one from now on
-    ...(op.start && op.spec.hypervisor === 'kvm' ? [syncStep(op.instance, op.to, op.from, 'replicate')] : []),
+    ...(op.start && op.spec.hypervisor === 'kvm' ? [syncStep(op.instance, op.to, op.from, 'replicate', true)] : []),
     ['verify', (c) => verify(c, op.to, op.instance, op.start)],
     ...healthySteps(op.to, op.instance, op.start, op.health),
   ];
+}
+
+/** The backend's capability for this kind of instance (a VM's is its own): the table decides, not the driver's methods. */
+function movesLive(driver: Driver, spec: InstanceSpec): boolean {
+  const caps = capabilitiesOf(driver.backend);
+  return spec.hypervisor === 'kvm' ? caps.vm?.liveMigration === true : caps.liveMigration;
 }
 
 /**

@@ -79,8 +79,9 @@ export const BACKENDS = {
     description: 'the embedded simulator',
     // it stands in for Ganeti's VMs, whose memory and vcpus take effect at the next boot (gnt-instance modify -B)
     capabilities: { liveMigration: false, powerSwitch: true, inPlaceResize: [], restartResize: ['memory', 'vcpus'], images: false, rename: 'in-place', logs: 'journal',
-      // it models VMs (boot time, QEMU's overhead) so that plans and capacity can be tried without QEMU
-      vm: { supported: true, liveMigration: false } },
+      // it models VMs (boot time, QEMU's overhead, live migration's pause) so that plans and capacity can be
+      // tried without QEMU; its containers move cold
+      vm: { supported: true, liveMigration: true } },
     node: { capacity: true },
   },
   docker: {

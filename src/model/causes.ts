@@ -57,7 +57,9 @@ export type RepairCause =
   | OnNode<'replica-missing'>
   | OnNode<'replica-unsynced'>
   /** Older than the Cluster's replication.interval: an interval re-sync. */
-  | OnNode<'replica-stale', { age: number; interval: number }>;
+  | OnNode<'replica-stale', { age: number; interval: number }>
+  /** A VM's synchronous mirror into it was seen ended (its replica server died): a new full copy now. */
+  | OnNode<'mirror-stopped', { since: number }>;
 
 /** Why an instance is renamed in place: `metadata.renamedFrom`. */
 export type RenameCause = Of<'renamed', { from: string }>;

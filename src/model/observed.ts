@@ -36,7 +36,22 @@ export interface ObservedContainer {
    * tell. Judged against the store's assignment (drift, verify) only while the container runs.
    */
   readonly nics?: readonly ObservedNic[];
+  /**
+   * A running VM's block replication as its QEMU reports it (the primary's block jobs); absent for containers,
+   * stopped VMs, and when the driver cannot ask (the VM's monitor busy with another client).
+   */
+  readonly replication?: ObservedReplication;
 }
+
+/**
+ * `in-sync`: a write-blocking mirror is READY, every write reaches the replica before the guest sees it
+ * complete (nothing would be lost); `copying`: its full copy runs; `stopped`: no mirror runs, or it ended
+ * (the secondary died): the replica has nothing written since.
+ */
+export type ObservedReplication =
+  | { readonly kind: 'in-sync' }
+  | { readonly kind: 'copying'; readonly done: number; readonly total: number }
+  | { readonly kind: 'stopped'; readonly detail: string };
 
 /** What one health check said; `output` is the command's output or the connect error, trimmed. */
 export interface HealthResult {

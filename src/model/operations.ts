@@ -140,6 +140,8 @@ export interface FailoverInstance extends Base {
   readonly start: boolean;
   /** ms since epoch of the last good sync of the replica: what a failover would lose after it. */
   readonly recoveryPoint?: number;
+  /** A synchronous mirror kept the replica in sync (last seen so at recoveryPoint): nothing is lost. */
+  readonly inSync?: true;
 }
 export interface ReplaceSecondary extends Base {
   readonly type: 'ReplaceSecondary';
@@ -283,6 +285,7 @@ export function downtimeOf(op: Operation): Downtime {
 /** What a move loses of the data that moves: nothing after a final sync, or the writes since the replica's last sync. */
 export type RecoveryPoint =
   | { readonly kind: 'none-lost'; readonly finalSync: 'frozen' | 'stopped' }
+  | { readonly kind: 'in-sync'; readonly seenAt: number }
   | { readonly kind: 'last-sync'; readonly at: number }
   | { readonly kind: 'never-synced' };
 
@@ -290,7 +293,9 @@ export function recoveryPointOf(op: Operation): RecoveryPoint | undefined {
   switch (op.type) {
     case 'MigrateInstance': return { kind: 'none-lost', finalSync: downtimeOf(op) === 'freeze' ? 'frozen' : 'stopped' };
     case 'MoveInstance': return { kind: 'none-lost', finalSync: 'stopped' };
-    case 'FailoverInstance': return op.recoveryPoint !== undefined ? { kind: 'last-sync', at: op.recoveryPoint } : { kind: 'never-synced' };
+    case 'FailoverInstance':
+      if (op.recoveryPoint === undefined) return { kind: 'never-synced' };
+      return op.inSync ? { kind: 'in-sync', seenAt: op.recoveryPoint } : { kind: 'last-sync', at: op.recoveryPoint };
     default: return undefined;
   }
 }

@@ -5,7 +5,7 @@
 import { capabilitiesOf } from '../drivers/backends.ts';
 import type { FailoverBlock, Unfit } from '../model/causes.ts';
 import type { DesiredCluster, DesiredNode, NodeCapacity } from '../model/desired.ts';
-import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
+import type { ObservedContainer, ObservedReplication, ObservedVolume } from '../model/observed.ts';
 import type { Pending, PlanInput } from './types.ts';
 import type { Placement, StoreView } from '../store/types.ts';
 
@@ -198,4 +198,40 @@ export function guardsIn(pending: readonly Pending[]): PartitionGuard[] {
     if (c.kind === 'partition-guard') byCluster.set(c.cluster, { cluster: c.cluster, unreachable: c.unreachable, nodes: c.nodes, limit: c.limit });
   }
   return [...byCluster.values()];
+}
+
+/**
+ * What a look at a VM's mirror (its primary's QEMU) makes of the placement's last sync: seen in sync, the
+ * replica is good as of now; seen ended after being in sync, replication stopped at the last time it was
+ * seen in sync. Only once a sync to this secondary is recorded (a mirror still running into an old
+ * secondary says nothing of the new one). Unchanged otherwise (a container, not seen, never mirrored).
+ */
+export const MIRROR_RESEEN_MS = 5_000;
+
+export function mirroredSync(p: Placement, seen: ObservedReplication | undefined, now: number): Placement['lastSync'] {
+  const last = p.lastSync;
+  if (!seen || !p.secondary || last?.node !== p.secondary) return last;
+  if (seen.kind === 'in-sync') {
+    // seen again soon after: kept (no store write per look); a stop is then dated up to this much early, never late
+    if (last.mirror === 'in-sync' && now - last.at < MIRROR_RESEEN_MS) return last;
+    return { at: Math.max(now, last.at), node: last.node, mirror: 'in-sync' };
+  }
+  // a full copy under way (`copying`) is a sync in progress, not a stop: left as it is
+  return seen.kind === 'stopped' && last.mirror === 'in-sync' ? { ...last, mirror: 'stopped' } : last;
+}
+
+/**
+ * What a failover would lose now: `none-lost` while a synchronous mirror is in sync (as seen now, or as last
+ * seen when the primary cannot be asked), else the writes since `at`; `unsynced` without a synced replica.
+ */
+export type RecoveryState =
+  | { readonly kind: 'none-lost' }
+  | { readonly kind: 'since'; readonly at: number }
+  | { readonly kind: 'unsynced' };
+
+export function recoveryState(p: Pick<Placement, 'secondary' | 'lastSync'> | undefined, seen: ObservedReplication | undefined): RecoveryState {
+  const last = p?.lastSync;
+  if (!p?.secondary || last?.node !== p.secondary) return { kind: 'unsynced' };
+  const inSync = seen ? seen.kind === 'in-sync' : last.mirror === 'in-sync';
+  return inSync ? { kind: 'none-lost' } : { kind: 'since', at: last.at };
 }

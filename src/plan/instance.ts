@@ -10,7 +10,7 @@ import { isCurrentHash } from '../model/hash.ts';
 import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
 import { formatBytes } from '../model/quantity.ts';
 import { specDiff, resizeBy } from './changes.ts';
-import { replicaCount, replicaHealth, type Copy, type NodeFacts, type ReplicaHealth } from './facts.ts';
+import { mirroredSync, replicaCount, replicaHealth, type Copy, type NodeFacts, type ReplicaHealth } from './facts.ts';
 import type { Target } from './targets.ts';
 import type { PlanError } from './types.ts';
 import { toSpec } from './spec.ts';
@@ -89,7 +89,7 @@ function operationsFor(t: Target, copies: readonly Copy[], facts: ReadonlyMap<st
   let secondary = p.secondary;
   const change = t.primaryChange;
   if (change.kind === 'failover') {
-    ops.push({ type: 'FailoverInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why, ...(p.lastSync && { recoveryPoint: p.lastSync.at }) });
+    ops.push({ type: 'FailoverInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why, ...(p.lastSync && { recoveryPoint: p.lastSync.at }), ...(p.lastSync?.mirror === 'in-sync' && p.lastSync.node === t.primary && { inSync: true as const }) });
     secondary = undefined;
   } else if (change.kind === 'migrate') {
     ops.push({ type: 'MigrateInstance', instance: d.name, from: primary, to: t.primary!, spec, generation, start, cause: change.why, ...healthOf(d) });
@@ -147,7 +147,9 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
     }
   }
   if (replica) { // a secondary inside its grace stays degraded, untouched
-    const why = syncCause(replicaHealth(d.disks.length, p, { up: true, volumes: replicaCount(replica) }), timing);
+    // what the primary's QEMU says now (a read-only plan records nothing, and must agree with apply's)
+    const last = { ...p, lastSync: mirroredSync(p, container?.state === 'running' ? container.replication : undefined, timing.now) };
+    const why = syncCause(replicaHealth(d.disks.length, last, { up: true, volumes: replicaCount(replica) }), timing, last.lastSync?.mirror);
     if (why) ops.push({ type: 'SyncDisks', instance: d.name, primary, secondary: s!, cause: why });
   }
   return ops;
@@ -195,12 +197,16 @@ function nicsChanged(assigned: readonly NicAssignment[] | undefined, container: 
 /** The check an operation that brings the instance back waits for (apply/steps.ts). */
 const healthOf = (d: DesiredInstance): { health?: HealthCheck } => (d.health ? { health: d.health } : {});
 
-/** Why the replica is synced now: it is degraded, or older than the Cluster's replication.interval. */
-function syncCause(r: ReplicaHealth, timing: Timing): RepairCause | undefined {
+/**
+ * Why the replica is synced now: it is degraded (a VM's mirror seen ended, its secondary up: at once), or
+ * older than the Cluster's replication.interval.
+ */
+function syncCause(r: ReplicaHealth, timing: Timing, mirror?: 'in-sync' | 'stopped'): RepairCause | undefined {
   switch (r.kind) {
     case 'missing': return { kind: 'replica-missing', node: r.node };
     case 'never-synced': return { kind: 'replica-unsynced', node: r.node };
     case 'synced': {
+      if (mirror === 'stopped') return { kind: 'mirror-stopped', node: r.node, since: r.at };
       const age = timing.now - r.at;
       return age >= timing.replicationIntervalMs ? { kind: 'replica-stale', node: r.node, age, interval: timing.replicationIntervalMs } : undefined;
     }

@@ -4,7 +4,7 @@
  */
 import type { Desired, DesiredCluster } from '../model/desired.ts';
 import { hostMemory } from './spec.ts';
-import { failoverBlocked, nodeCapacity, partitionGuard, replicaCount, replicaHealth, type PartitionGuard } from './facts.ts';
+import { failoverBlocked, nodeCapacity, partitionGuard, recoveryState, replicaCount, replicaHealth, type PartitionGuard } from './facts.ts';
 import { describeFailoverBlock, describeGuard } from './reasons.ts';
 import type { HealthResult, Observed } from '../model/observed.ts';
 import type { StoreView } from '../store/types.ts';
@@ -38,8 +38,13 @@ export interface InstanceStatus {
   readonly memory: number;
   readonly vcpus: number;
   readonly degraded: boolean;
-  /** ms since epoch of the replica's last good sync: a failover would lose writes after it. */
+  /**
+   * ms since epoch of the replica's last good sync: a failover would lose writes after it. Absent while a
+   * VM's synchronous mirror is in sync (`mirror: in-sync`: nothing would be lost) and when never synced.
+   */
   readonly recoveryPoint?: number;
+  /** A replicated VM's mirror (its primary's block jobs, else as last seen): in sync, or stopped (degraded). */
+  readonly mirror?: 'in-sync' | 'stopped';
   /** Its health check's last run, when it declares one and runs. */
   readonly health?: HealthResult;
   /** The address and MAC Drover assigned each NIC (the store's), when it has any. */
@@ -74,12 +79,16 @@ export function clusterStatus(declared: Desired, observed: Observed, store: Stor
     const state = !p ? (d.state === 'absent' ? 'absent' : 'unplaced') : primary?.health !== 'up' ? 'node-down' : container ? container.state : 'missing';
     const secondary = p?.secondary ? observed.nodes.get(p.secondary) : undefined;
     const replica = { up: secondary?.health === 'up', volumes: replicaCount(secondary?.volumes.filter((v) => v.instance === d.name) ?? []) };
+    const seen = state === 'running' ? container?.replication : undefined;
+    const rp = recoveryState(p, seen);
+    const mirrored = p?.lastSync?.mirror !== undefined || seen !== undefined;
     return {
       name: d.name, state, desiredState: d.state, diskTemplate: d.diskTemplate, memory: d.memory, vcpus: d.vcpus,
       ...(d.hypervisor && { hypervisor: d.hypervisor }), ...(container?.accel && { accel: container.accel }),
-      degraded: d.diskTemplate === 'replicated' && !!p && replicaHealth(d.disks.length, p, replica).kind !== 'synced',
+      degraded: d.diskTemplate === 'replicated' && !!p && (replicaHealth(d.disks.length, p, replica).kind !== 'synced' || (mirrored && rp.kind !== 'none-lost')),
       ...(p && { primary: p.primary }), ...(p?.secondary && { secondary: p.secondary }),
-      ...(p?.lastSync && p.lastSync.node === p.secondary && { recoveryPoint: p.lastSync.at }),
+      ...(rp.kind === 'since' && { recoveryPoint: rp.at }),
+      ...(d.diskTemplate === 'replicated' && p?.secondary && mirrored && { mirror: rp.kind === 'none-lost' ? 'in-sync' as const : 'stopped' as const }),
       ...(container?.health && { health: container.health }),
       ...(p?.nics?.length && { nics: p.nics }),
     };

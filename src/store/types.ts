@@ -2,7 +2,7 @@
  * Drover's own state: only what it decided. The manifests say what is wanted and the nodes say what
  * is; the store remembers placements, operations in flight, node health history and the journal.
  */
-import type { FieldChange, InstanceSpec, MigrationPath, Operation } from '../model/operations.ts';
+import type { FieldChange, InstanceSpec, MigrationPath, Operation, RecoveryPoint } from '../model/operations.ts';
 import type { NicAssignment } from '../model/nics.ts';
 
 /**
@@ -18,8 +18,12 @@ export interface Placement {
   readonly secondary?: string;
   /** Bumped on every create, recreate, migrate and failover; copies with an older one are stale. */
   readonly generation: number;
-  /** The last good sync of the replica: its age is the instance's recovery point. */
-  readonly lastSync?: { readonly at: number; readonly node: string };
+  /**
+   * The last good sync of the replica: its age is the instance's recovery point. `mirror` (VMs replicated
+   * block by block): `in-sync`, a synchronous mirror kept it in sync, last seen so at `at` (nothing lost);
+   * `stopped`, the mirror was seen ended: writes after `at` are not on the replica.
+   */
+  readonly lastSync?: { readonly at: number; readonly node: string; readonly mirror?: 'in-sync' | 'stopped' };
   /**
    * What Drover last made the container (spec hash, running or not). Lets drift/ tell a change on
    * the node (drift) from a change in the manifests: absent on placements older than it.
@@ -108,6 +112,8 @@ export interface JobRecord {
   readonly note?: string;
   /** A migration: which path it took (written as soon as it is known, so a resumed one keeps it). */
   readonly migration?: MigrationPath;
+  /** A failover: the recovery point the instance came back with (none lost from an in-sync mirror, or a last sync). */
+  readonly recovery?: RecoveryPoint;
   /** When the last resume started: from then on `master` ran it (the journal shows who acted when). */
   readonly resumedAt?: number;
   /** The master process that ran it (last, when resumed). */

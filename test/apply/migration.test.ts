@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { converge } from '../../src/apply/converge.ts';
 import { planJson, renderPlanText } from '../../src/cli/render/plan.ts';
 import type { LiveMigrateResult } from '../../src/drivers/driver.ts';
-import { SimDriver } from '../../src/drivers/sim/index.ts';
+import { SIM_VM_MIGRATION_DOWNTIME_MS, SimDriver } from '../../src/drivers/sim/index.ts';
 import type { Desired } from '../../src/model/desired.ts';
 import type { Observed } from '../../src/model/observed.ts';
 import type { InstanceSpec, MigrateInstance, MigrationForecast } from '../../src/model/operations.ts';
@@ -38,6 +38,7 @@ function migration(backend: 'sim' | 'docker', over: Parameters<typeof F.instance
 test('the plan forecasts live or cold from capabilities, the instance and both nodes, never from a name alone', () => {
   const cases: [string, MigrationForecast, MigrationForecast][] = [
     ['sim: no live migration', migration('sim').expected!, { path: 'cold', cause: 'backend' }],
+    ['sim VM: live', migration('sim', { hypervisor: 'kvm' }).expected!, { path: 'live' }],
     ['stopped', migration('docker', { state: 'stopped' }, { n1: true, n2: true }).expected!, { path: 'cold', cause: 'stopped' }],
     ['ports', migration('docker', { ports: [{ container: 80, protocol: 'tcp' }] }, { n1: true, n2: true }).expected!, { path: 'cold', cause: 'ports' }],
     ['n2 cannot checkpoint', migration('docker', {}, { n1: true, n2: false }).expected!, { path: 'cold', cause: 'no-checkpoint', node: 'n2' }],
@@ -96,13 +97,31 @@ test('the journal records the path taken: cold on a backend without live migrati
   await c.close();
 });
 
+// the sim's VMs migrate live (capability vm.liveMigration); its containers do not, whatever the driver has
+const pinnedVm = () => F.desired(three(), [F.instance('db', { primary: 'n1', secondary: 'n2', hypervisor: 'kvm' })]);
+
 test('the journal records the path taken: live with its downtime, or cold with the driver\'s why', async () => {
   for (const answer of ['live', 'cold'] as const) {
-    const { c, job } = await migrated(pinned(), (dir) => Object.assign(new LiveSim({ stateDir: dir, nodes: three(), fsync: false }), { answer }));
+    const { c, job } = await migrated(pinnedVm(), (dir) => Object.assign(new LiveSim({ stateDir: dir, nodes: three(), fsync: false }), { answer }));
     assert.equal(job.migration, answer === 'live' ? { path: 'live', downtimeMs: 42 } : { path: 'cold', cause: 'fell-back', why: 'no CRIU on the target' });
     assert.is(c.store.placements.get('db')!.primary, 'n2');
     await c.close();
   }
+});
+
+test('a sim container never goes live, even through a driver that could: the capability table decides', async () => {
+  const { c, job } = await migrated(pinned(), (dir) => new LiveSim({ stateDir: dir, nodes: three(), fsync: false }));
+  assert.equal(job.migration, { path: 'cold', cause: 'backend' });
+  await c.close();
+});
+
+test('a sim VM moves live with the modelled pause in the journal; the guest goes on (no boot)', async () => {
+  const { c, job } = await migrated(pinnedVm(), (dir) => new SimDriver({ stateDir: dir, nodes: three(), fsync: false, latencyMs: 1 }));
+  assert.equal(job.migration, { path: 'live', downtimeMs: SIM_VM_MIGRATION_DOWNTIME_MS });
+  assert.match(job.note ?? '', `live, downtime ${SIM_VM_MIGRATION_DOWNTIME_MS} ms`);
+  assert.is(c.store.placements.get('db')!.primary, 'n2');
+  assert.equal(c.store.placements.get('db')!.secondary, 'n1', 'roles swapped');
+  await c.close();
 });
 
 test.after(cleanupTemps);

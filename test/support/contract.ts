@@ -330,7 +330,7 @@ export function driverContract(name: string, setup: () => Promise<ContractSetup>
     const caps = capabilitiesOf(driver.backend);
     assert.is(typeof driver.renameInstance === 'function', caps.rename !== 'no', 'renameInstance ⇔ rename');
     assert.is(typeof driver.powerOff === 'function', caps.powerSwitch, 'powerOff ⇔ powerSwitch');
-    assert.is(typeof driver.liveMigrate === 'function', caps.liveMigration, 'liveMigrate ⇔ liveMigration');
+    assert.is(typeof driver.liveMigrate === 'function', caps.liveMigration || caps.vm?.liveMigration === true, 'liveMigrate ⇔ liveMigration (of containers or of VMs)');
     assert.is(typeof driver.imagesPresent === 'function', caps.images, 'imagesPresent ⇔ images');
   });
 

@@ -118,10 +118,10 @@ test('create: the VM runs on node1, its disk mirrored synchronously into the rep
   await counting(ctx, 'node1', 1);
   assert.ok((await running(bed, 2)).includes('drover-vm1-replica'), 'the replica server runs on the secondary');
   assert.ok(await inSync(bed, 1), 'the write-blocking mirror is READY (in sync)');
-  const st = await ctx.drover!.json<{ instances: { name: string; primary?: string; secondary?: string; degraded: boolean; recoveryPoint?: number }[] }>(['status', ctx.dir!]);
+  const st = await ctx.drover!.json<{ instances: { name: string; primary?: string; secondary?: string; degraded: boolean; recoveryPoint?: number; mirror?: string }[] }>(['status', ctx.dir!]);
   const vm = st.instances.find((i) => i.name === 'vm1')!;
   assert.equal([vm.primary, vm.secondary, vm.degraded], ['node1', 'node2', false]);
-  assert.ok(vm.recoveryPoint !== undefined, 'status shows a recovery point');
+  assert.equal([vm.mirror, vm.recoveryPoint], ['in-sync', undefined], 'status: in sync, nothing would be lost (no recovery point age)');
 });
 
 for (const [to, from] of [['node2', 'node1'], ['node1', 'node2']] as const) {
@@ -206,6 +206,10 @@ test('the primary node dies: the VM runs on its secondary with no counter value 
   const printed = lastOn(bed, victim)!;
   const ev = await apply(ctx, { primary: undefined, secondary: undefined });
   assert.ok(ev.some((e) => e.op?.type === 'FailoverInstance' && e.result === 'succeeded'), 'FailoverInstance succeeded');
+  const jobs = await ctx.drover!.json<{ jobs: { type: string; recovery?: { kind: string } }[] }>(['jobs']);
+  const failover = jobs.jobs.filter((j) => j.type === 'FailoverInstance').pop();
+  console.log(`    failover journalled with recovery point ${JSON.stringify(failover?.recovery)}`);
+  assert.is(failover?.recovery?.kind, 'in-sync', 'the journal: none lost (the mirror was in sync)');
   const first = await waitFor(`boot ${boot + 1} on ${survivor}`, () => counters(consoleOf(bed, survivor)).find((c) => c.boot === boot + 1));
   console.log(`    ${victim} killed at counter ${printed.n}: ${survivor} resumed at ${first.n} (${Date.now() - t0} ms from the kill to now)`);
   assert.ok(first.n === printed.n + 1 || first.n === printed.n + 2, `sync replication: nothing lost (printed ${printed.n}, resumed ${first.n})`);

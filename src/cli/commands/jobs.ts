@@ -3,6 +3,7 @@ import { Store } from '../../store/store.ts';
 import type { JobRecord } from '../../store/types.ts';
 import { EXIT, locationOf, STORE_OPTIONS, type Io } from '../io.ts';
 import { table } from '../render/table.ts';
+import { recoveryText } from '../render/plan.ts';
 import { shortGit } from '../git.ts';
 
 export const usage = `drover jobs [--json] [--last N]
@@ -20,7 +21,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const iso = (t?: number) => (t ? new Date(t).toISOString().replace('T', ' ').slice(0, 23) : '-');
   io.out(table(['ID', 'Type', 'Instance', 'Start', 'End', 'Result', 'Commit', 'Detail'], shown.map((j) => [
     j.id, j.type, j.instance, iso(j.start), iso(j.end), j.result + (j.resumed ? ` (resumed ×${j.resumed})` : ''), shortGit(j.git) || '-',
-    (j.drift ? `drift ${j.drift.kind}: ${j.drift.detail}` : '') + (j.drift && (j.error ?? '') ? '; ' : '') + (j.error ?? (j.drift ? '' : reasonOf(j))) + (j.note ? ` [${j.note}]` : '') + (j.nics ? ` (${j.nics.map((n) => `${n.network} ${n.ip} ${n.mac}`).join(', ')})` : ''),
+    (j.drift ? `drift ${j.drift.kind}: ${j.drift.detail}` : '') + (j.drift && (j.error ?? '') ? '; ' : '') + (j.error ?? (j.drift ? '' : reasonOf(j))) + (j.note ? ` [${j.note}]` : '') + (j.recovery ? ` [recovery point: ${recoveryText(j.recovery)}]` : '') + (j.nics ? ` (${j.nics.map((n) => `${n.network} ${n.ip} ${n.mac}`).join(', ')})` : ''),
   ])));
   return EXIT.ok;
 }

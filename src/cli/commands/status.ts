@@ -31,7 +31,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.out('');
     io.out(table(['Instance', 'Status', 'Wanted', 'Primary', 'Secondary', 'Template', 'Memory', 'Degraded', 'RecoveryPoint', 'Health'], s.instances.map((i) => [
       i.name, i.state, i.desiredState, i.primary ?? '-', i.secondary ?? '-', i.diskTemplate, formatBytes(i.memory), i.degraded ? 'yes' : 'no',
-      i.recoveryPoint ? `${formatDuration(now - i.recoveryPoint)} ago` : '-', i.health ? (i.health.ok ? 'healthy' : 'unhealthy') : '-',
+      i.recoveryPoint ? `${formatDuration(now - i.recoveryPoint)} ago` : i.mirror === 'in-sync' ? 'none lost (in sync)' : '-', i.health ? (i.health.ok ? 'healthy' : 'unhealthy') : '-',
     ])));
     // what a failing check said: the table has room for a word only
     for (const i of s.instances) if (i.health && !i.health.ok) io.out(`  ${i.name}: unhealthy: ${i.health.output}`);

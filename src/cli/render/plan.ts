@@ -53,6 +53,7 @@ export function impactText(op: Operation, now?: number): string {
 export function recoveryText(rp: RecoveryPoint, now?: number): string {
   switch (rp.kind) {
     case 'none-lost': return `none lost (final sync while ${rp.finalSync})`;
+    case 'in-sync': return `none lost (synchronous mirror, in sync when last seen at ${new Date(rp.seenAt).toISOString()})`;
     case 'last-sync': return `${new Date(rp.at).toISOString()}${now ? ` (${formatDuration(now - rp.at)} of writes lost)` : ''}`;
     case 'never-synced': return 'replica never synced: its disks start empty';
   }

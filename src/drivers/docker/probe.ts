@@ -6,7 +6,7 @@
 import type Docker from 'dockerode';
 import { DriverError, type NodeProbe } from '../driver.ts';
 import type { NodeCapacity } from '../../model/desired.ts';
-import type { ObservedContainer, ObservedVolume } from '../../model/observed.ts';
+import type { ObservedContainer, ObservedReplication, ObservedVolume } from '../../model/observed.ts';
 import type { EndpointInfo, VolumeInfo } from './api.ts';
 import { knownCheckpoint } from './criu.ts';
 import type { Conn, Engine } from './engine.ts';
@@ -15,6 +15,7 @@ import { BUILTIN_HELPER_IMAGE } from './helper-image.ts';
 import { ensureImage } from './images.ts';
 import { engineMaxNics, links, seenNics } from './networks.ts';
 import { LABEL, grownLabel } from './names.ts';
+import { observeReplication } from './vm/replica.ts';
 
 const DISK_CACHE_MS = 10 * 60_000;
 
@@ -73,6 +74,13 @@ function backingUp(cluster: string, containers: readonly ListedContainer[]): Set
     const l = ct.Labels ?? {};
     return l[LABEL.cluster] === cluster && l[LABEL.helper] === 'backup' && ct.State === 'running' && l[LABEL.instance] ? [l[LABEL.instance]] : [];
   }));
+}
+
+/** Each running VM's replication as its QEMU reports it, by instance (those whose monitor answers). */
+async function vmReplication(e: Engine, c: Conn, containers: readonly Docker.ContainerInfo[]): Promise<Map<string, ObservedReplication>> {
+  const vms = containers.filter((ct) => isInstance(e.cluster, ct.Labels ?? {}) && ct.Labels[LABEL.vm] === '1' && ct.State === 'running');
+  const seen = await Promise.all(vms.map((ct) => observeReplication(e, c, ct.Id)));
+  return new Map(vms.flatMap((ct, i) => (seen[i] ? [[ct.Labels[LABEL.instance]!, seen[i]!] as const] : [])));
 }
 
 /** The limits of the instance containers, by Id: listing containers does not show them. */
@@ -159,9 +167,11 @@ export async function probe(e: Engine, node: string): Promise<NodeProbe> {
   };
   const canCheckpoint = knownCheckpoint(e, node, containers);
   const found = await linkNames;
+  const replication = await vmReplication(e, c, containers);
   return {
     capacity,
-    containers: observeContainers(e.cluster, containers, await containerLimits(e, c, containers)),
+    containers: observeContainers(e.cluster, containers, await containerLimits(e, c, containers))
+      .map((x) => (replication.has(x.instance) && x.state === 'running' ? { ...x, replication: replication.get(x.instance)! } : x)),
     volumes: observeVolumes(e.cluster, (volumes.Volumes ?? []) as VolumeInfo[]),
     ...(canCheckpoint !== undefined ? { canCheckpoint } : {}),
     ...(found ? { links: found } : {}),

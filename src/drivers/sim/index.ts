@@ -4,10 +4,10 @@
  * faults can be injected (a failed node is unreachable; a fenced one is powered off).
  */
 import type { DesiredNode, DiskSpec, HealthProbe } from '../../model/desired.ts';
-import type { HealthResult } from '../../model/observed.ts';
+import type { HealthResult, ObservedReplication } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import { specHash, specMatches } from '../../model/hash.ts';
-import { DriverError, type DiskExport, type Driver, type Limits, type LogRequest, type LogWriter, type NodeProbe, type ProgressFn } from '../driver.ts';
+import { DriverError, type DiskExport, type Driver, type Limits, type LiveMigrateResult, type LogRequest, type LogWriter, type NodeProbe, type ProgressFn } from '../driver.ts';
 import { SimWorld, volumeKey, type SimContainer, type SimVolume } from './world.ts';
 
 export interface SimDriverOptions {
@@ -29,6 +29,11 @@ export interface SimDriverOptions {
  */
 export const SIM_VM_BOOT_MS = 3500;
 export const SIM_VM_POWERDOWN_MS = 3400;
+/**
+ * A VM's pause in a live migration with its storage (shared/reference/qemu.md: 26–92 ms from the source's
+ * STOP to the destination's RESUME), when steps have a latency; 0 without.
+ */
+export const SIM_VM_MIGRATION_DOWNTIME_MS = 50;
 
 /** A sync takes one step's latency plus one more per GiB copied. */
 const SYNC_BYTES_PER_LATENCY = 1024 * 1024 * 1024;
@@ -55,7 +60,8 @@ export class SimDriver implements Driver {
         vcpus: desired.capacity?.vcpus ?? 0,
         disk: desired.capacity?.disk ?? 0,
       },
-      containers: [...n.containers.values()].map(({ instance, state, specHash, generation, memory, vcpus, nics, vm }) => ({ instance, state, specHash, generation, memory, vcpus, ...(nics && { nics }), ...(vm && { accel: vm.accel }) })),
+      containers: [...n.containers.values()].map(({ instance, state, specHash, generation, memory, vcpus, nics, vm }) => ({ instance, state, specHash, generation, memory, vcpus, ...(nics && { nics }),
+        ...(vm && { accel: vm.accel }), ...(vm && state === 'running' && { replication: this.mirrorOf(vm.mirror) }) })),
       volumes: [...n.volumes.values()].map(({ instance, disk, role, size, generation }) => ({ instance, disk, role, size, generation })),
     };
   }
@@ -97,6 +103,9 @@ export class SimDriver implements Driver {
       const t = target.get(`${instance}/${v.disk}`)!;
       return this.world.putVolume(to, { ...t, size: v.size, dataVersion: v.dataVersion });
     }));
+    // a running VM's sync is QEMU's mirror, which keeps the replica in sync from now on
+    const vm = this.world.node(from).containers.get(instance);
+    if (vm?.vm && vm.state === 'running') await this.world.putContainer(from, { ...vm, vm: { ...vm.vm, mirror: { node: to, falls: this.world.fallsOf(to) } } });
     return total;
   }
 
@@ -143,7 +152,29 @@ export class SimDriver implements Driver {
     const c = this.container(node, instance);
     if (c.state === 'stopped') return;
     if (c.vm && this.latencyMs > 0) await this.delay(SIM_VM_POWERDOWN_MS);
-    await this.world.putContainer(node, { ...c, state: 'stopped' });
+    await this.world.putContainer(node, { ...c, state: 'stopped', ...(c.vm && { vm: { accel: c.vm.accel } }) }); // QEMU gone: no mirror
+  }
+
+  /**
+   * A VM moves live as QEMU moves it (its capability `vm.liveMigration`): its disks copied while it runs,
+   * then a pause of SIM_VM_MIGRATION_DOWNTIME_MS for the switchover, the guest going on (no boot) on `to`.
+   * Containers do not (capability `liveMigration: false`; apply never asks): answered cold, nothing moved.
+   */
+  async liveMigrate(from: string, to: string, spec: InstanceSpec, generation: number, onProgress?: ProgressFn): Promise<LiveMigrateResult> {
+    if (spec.hypervisor !== 'kvm') return { kind: 'cold', cause: 'fell-back', why: 'the simulator moves only VMs live' };
+    await this.step('liveMigrate', from, spec.name);
+    this.reachable(to);
+    const source = this.container(from, spec.name);
+    if (source.state !== 'running') return { kind: 'cold', cause: 'stopped', why: `${spec.name} is not running on ${from}` };
+    await this.syncDisks(from, to, spec.name, onProgress);
+    await this.createInstance(to, spec, generation);
+    const downtimeMs = this.latencyMs > 0 ? SIM_VM_MIGRATION_DOWNTIME_MS : 0;
+    // the switchover: the source stops before the destination resumes (never two running copies)
+    await this.world.putContainer(from, { ...source, state: 'stopped', vm: { accel: 'kvm' } });
+    if (downtimeMs > 0) await this.delay(downtimeMs);
+    await this.world.putContainer(to, { ...this.container(to, spec.name), state: 'running' });
+    await this.world.deleteContainer(from, spec.name);
+    return { kind: 'live', downtimeMs };
   }
 
   async updateInstance(node: string, instance: string, limits: Limits): Promise<void> {
@@ -311,6 +342,16 @@ export class SimDriver implements Driver {
       this.reachable(to);
       onProgress?.(Math.round((total * i) / ticks), total);
     }
+  }
+
+  /**
+   * A running VM's mirror as QEMU would report it: in sync while the node it writes into has not gone down
+   * since it started; a fall ends it for good (a node back up waits for the next sync's full copy).
+   */
+  private mirrorOf(mirror: { readonly node: string; readonly falls: number } | undefined): ObservedReplication {
+    if (!mirror) return { kind: 'stopped', detail: 'no replication job on the primary' };
+    const f = this.world.flagsOf(mirror.node);
+    return f.failed || f.fenced || this.world.fallsOf(mirror.node) !== mirror.falls ? { kind: 'stopped', detail: `the replica's node ${mirror.node} went down` } : { kind: 'in-sync' };
   }
 
   private delay(ms: number): Promise<void> {

@@ -19,7 +19,11 @@ export interface SimContainer {
   /** The addresses and MACs it was created with (no packets: kept for probes, drift and verify). */
   readonly nics?: readonly ObservedNic[];
   /** A VM (`hypervisor: kvm`): the simulated nodes have hardware KVM. Absent: a container. */
-  readonly vm?: { readonly accel: 'kvm' };
+  readonly vm?: {
+    readonly accel: 'kvm';
+    /** While it runs: the node its synchronous mirror writes into, and that node's falls when it started. */
+    readonly mirror?: { readonly node: string; readonly falls: number };
+  };
 }
 
 export interface SimVolume {
@@ -73,7 +77,8 @@ export class SimWorld {
   private readonly log: AppendLog<WorldSnapshot, WorldRecord>;
   private readonly flagsFile: string;
   private readonly logFile: string;
-  private flags: Record<string, SimNodeFlags> = {};
+  /** With each node's falls: how many times it went down (kept by setFlags; fallsOf). */
+  private flags: Record<string, SimNodeFlags & { readonly falls?: number }> = {};
   private flagsMtime = -1;
   private flagsCheckedAt = 0;
 
@@ -103,12 +108,22 @@ export class SimWorld {
   /** Current flags of a node, re-reading the flags file when another process changed it. */
   flagsOf(name: string): SimNodeFlags {
     this.refreshFlags();
-    return this.flags[name] ?? { failed: false, fenced: false };
+    const f = this.flags[name];
+    return f ? { failed: f.failed, fenced: f.fenced } : { failed: false, fenced: false };
+  }
+
+  /** How many times the node went down (failed or fenced): a VM's mirror into it ends at a fall, for good. */
+  fallsOf(name: string): number {
+    this.refreshFlags();
+    return this.flags[name]?.falls ?? 0;
   }
 
   setFlags(name: string, flags: SimNodeFlags): void {
     this.refreshFlags(true);
-    this.flags = { ...this.flags, [name]: flags };
+    const was = this.flags[name];
+    const fell = !was?.failed && !was?.fenced && (flags.failed || flags.fenced);
+    const falls = (was?.falls ?? 0) + (fell ? 1 : 0);
+    this.flags = { ...this.flags, [name]: { failed: flags.failed, fenced: flags.fenced, ...(falls > 0 && { falls }) } };
     fs.mkdirSync(path.dirname(this.flagsFile), { recursive: true });
     writeFileAtomic(this.flagsFile, JSON.stringify(this.flags, null, 2));
     this.flagsMtime = fs.statSync(this.flagsFile).mtimeMs;

@@ -12,6 +12,7 @@
 import type Docker from 'dockerode';
 import { createHash } from 'node:crypto';
 import { DriverError, type ProgressFn } from '../../driver.ts';
+import type { ObservedReplication } from '../../../model/observed.ts';
 import { VM_PATHS } from '../../qemu/argv.ts';
 import type { NbdAddress } from '../../qemu/nbd.ts';
 import { findJob } from '../../qemu/jobs.ts';
@@ -110,4 +111,21 @@ export async function replicateVm(e: Engine, from: string, to: string, instance:
     throw new DriverError(`VM ${instance}: replication from ${from} to ${to} failed: ${(err as Error).message}`, true, from);
   }
   return total;
+}
+
+/** How long a probe waits for a VM's monitor (another client may hold it: QEMU serves one at a time). */
+const OBSERVE_TIMEOUT_MS = 3000;
+
+/**
+ * The replication a running VM's QEMU reports (its sync mirror's job), for the probe; undefined when the
+ * monitor does not answer in time (another process holds it), so a probe never hangs on a VM.
+ */
+export async function observeReplication(e: Engine, c: Conn, containerId: string): Promise<ObservedReplication | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), OBSERVE_TIMEOUT_MS + 1000); });
+  const ask = (async () => {
+    const s = syncStateOf(await findJob(await openQmp(e, c, containerId, OBSERVE_TIMEOUT_MS), SYNC_JOB));
+    return s.kind === 'degraded' ? { kind: 'stopped' as const, detail: s.detail } : s;
+  })().catch(() => undefined);
+  try { return await Promise.race([ask, late]); } finally { clearTimeout(timer); }
 }
