@@ -42,6 +42,8 @@ run('the dashboard live: a failed node turns red and its instances move; operato
 
     // the node holding web1 fails: without a reload, its row turns red and web1 moves to another primary
     await page.click('nav a[href="#instances"]');
+    // the first run may still be placing web1 when the page first draws: wait for its primary to show
+    await page.waitForFunction(() => /^node\d$/.test(document.querySelector('tr[data-instance="web1"] td.primary')?.textContent?.trim() ?? ''), undefined, { timeout: 60_000 });
     const victim = (await page.textContent('tr[data-instance="web1"] td.primary'))!.trim();
     assert.match(victim, /^node\d$/);
     assert.is(drover(sb, ['sim', 'fail-node', victim]).code, 0);

@@ -139,10 +139,13 @@ export function maxNicsOf(apiVersion: string | undefined): number | undefined {
   return major > 1 || (major === 1 && minor >= 44) ? undefined : 1;
 }
 
-/** The engine's limit on NICs per instance (maxNicsOf its API version). */
+/**
+ * The engine's limit on NICs per instance (maxNicsOf its API version); undefined when the engine does not say
+ * (the probe's verdict comes from /info, and the driver refuses too many NICs at create anyway).
+ */
 export async function engineMaxNics(e: Engine, c: Conn): Promise<number | undefined> {
-  const v = await e.call(c, 'version', (signal) => loose<{ ApiVersion?: string }>(c.docker, 'version', { abortSignal: signal }));
-  return maxNicsOf(v.ApiVersion);
+  const v = await e.call(c, 'version', (signal) => loose<{ ApiVersion?: string }>(c.docker, 'version', { abortSignal: signal })).catch(() => undefined);
+  return maxNicsOf(v?.ApiVersion);
 }
 
 /**
