@@ -37,6 +37,14 @@ export class QmpError extends Error {
   }
 }
 
+/** The connection ended (QEMU quit, the container or the engine's stream went away): a new one may work. */
+export class QmpClosedError extends Error {
+  constructor(why: string) {
+    super(`QMP connection closed: ${why}`);
+    this.name = 'QmpClosedError';
+  }
+}
+
 interface Waiting { readonly command: string; readonly resolve: (v: unknown) => void; readonly reject: (e: Error) => void }
 
 /** Performs the handshake on `stream` and answers the ready client; rejects if no greeting within timeoutMs. */
@@ -51,7 +59,7 @@ export async function connectQmp(stream: Duplex, timeoutMs = 10_000): Promise<Qm
   const closed = new Promise<void>((resolve) => {
     const finish = (why: string) => {
       if (ended) return;
-      ended = new Error(`QMP connection closed: ${why}`);
+      ended = new QmpClosedError(why);
       for (const w of pending.values()) w.reject(ended);
       pending.clear();
       resolve();
