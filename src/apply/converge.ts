@@ -65,7 +65,8 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
     const d = driftOf.get(op);
     return { ...(d && { drift: { kind: d.kind, detail: d.detail } }), ...(o.git && { git: o.git }), ...(o.trigger && { trigger: o.trigger }) };
   };
-  const executor = new Executor({ driver: o.driver, store: o.store, events: recordApplied(o.store, o.events), limits: limitsOf(o.desired), fence: fencer(o.driver, o.desired), tag });
+  const executor = new Executor({ driver: o.driver, store: o.store, events: recordApplied(o.store, o.events), limits: limitsOf(o.desired), fence: fencer(o.driver, o.desired), tag,
+    replicationMode: (instance) => o.desired.clusters.get(o.desired.instances.get(instance)?.cluster ?? '')?.replication.mode });
   const parked = parkOn(o.signal, executor);
   let succeeded = 0, skipped = 0;
   const failed: Failure[] = [];

@@ -12,6 +12,7 @@ import type { Store } from '../store/store.ts';
 import type { JobRecord, JobTags, MachineRecord } from '../store/types.ts';
 import type { EventSink } from './events.ts';
 import type { FenceResult } from './fence.ts';
+import type { ReplicationMode } from '../model/desired.ts';
 import { backoffMs, buildMachine, isRetryState, type MachineContext, type OperationMachine, type StepRequest } from './machine.ts';
 import { CURRENT_VERSIONS, resumePoint, UNVERSIONED, type VersionTables } from './resume.ts';
 import { stepsOf, type Step, type StepContext } from './steps.ts';
@@ -27,6 +28,8 @@ export interface ExecutorOptions {
   readonly events: EventSink;
   readonly limits: Limits;
   readonly fence: (node: string) => Promise<FenceResult>;
+  /** How an instance, if a running VM, is replicated (its cluster's replication.mode); absent: sync. */
+  readonly replicationMode?: (instance: string) => ReplicationMode | undefined;
   readonly now?: () => number;
   /** Extra journal fields for an operation (its drift, the run's git commit). */
   readonly tag?: (op: Operation) => JobTags | undefined;
@@ -245,7 +248,7 @@ export class Executor {
   private contextFor(op: Operation, id: string, notes: string[]): StepContext {
     const { driver, store, events, fence } = this.options;
     return {
-      op, driver, store, fence, now: this.now,
+      op, driver, store, fence, now: this.now, replicationMode: this.options.replicationMode?.(op.instance),
       progress: (bytesDone, bytesTotal) => events({ type: 'progress', id, instance: op.instance, bytesDone, bytesTotal }),
       note: (text) => void notes.push(text),
       migrated: async (migration) => {

@@ -4,7 +4,7 @@
  * repeated blindly (a sync into a running instance) look first.
  */
 import type { Driver } from '../drivers/driver.ts';
-import type { DiskSpec } from '../model/desired.ts';
+import type { DiskSpec, ReplicationMode } from '../model/desired.ts';
 import { DriverError } from '../drivers/driver.ts';
 import { capabilitiesOf } from '../drivers/backends.ts';
 import type { HealthCheck } from '../model/desired.ts';
@@ -27,6 +27,8 @@ export interface StepContext {
   readonly note: (text: string) => void;
   /** Which path a migration took: into the journal at once, so that a resumed machine keeps it. */
   readonly migrated: (path: MigrationPath) => Promise<void>;
+  /** How the operation's instance, if a running VM, is replicated (its cluster's replication.mode; absent: sync). */
+  readonly replicationMode?: ReplicationMode;
 }
 
 export type Step = (ctx: StepContext) => Promise<void>;
@@ -248,14 +250,17 @@ async function replicateVm(c: StepContext, primary: string, instance: string): P
 
 /**
  * Sync the replica; its end is the new recovery point. A running VM's (`vm`) goes on being mirrored: its
- * primary says whether the mirror is in sync (nothing lost from then on), recorded as such.
+ * primary says whether the mirror is in sync (nothing lost from then on), recorded as such. An async VM's
+ * sync ships one increment, a copy as of its start: the recovery point is dated from before the call.
  */
 function syncStep(instance: string, primary: string, secondary: string, name = 'sync', vm = false): readonly [string, Step] {
   return [name, async (c) => {
-    await c.driver.syncDisks(primary, secondary, instance, c.progress);
-    const mirrored = vm || c.store.placements.get(instance)?.applied?.spec?.hypervisor === 'kvm'; // an interval's SyncDisks of a VM too
-    const seen = mirrored ? (await c.driver.probe(primary)).containers.find((x) => x.instance === instance && x.state === 'running')?.replication : undefined;
-    const lastSync = { at: c.now(), node: secondary, ...(seen?.kind === 'in-sync' && { mirror: 'in-sync' as const }) };
+    const started = c.now();
+    await c.driver.syncDisks(primary, secondary, instance, c.progress, c.replicationMode);
+    const kvm = vm || c.store.placements.get(instance)?.applied?.spec?.hypervisor === 'kvm'; // an interval's SyncDisks of a VM too
+    const increments = kvm && c.replicationMode === 'async';
+    const seen = kvm && !increments ? (await c.driver.probe(primary)).containers.find((x) => x.instance === instance && x.state === 'running')?.replication : undefined;
+    const lastSync = { at: increments ? started : c.now(), node: secondary, ...(seen?.kind === 'in-sync' && { mirror: 'in-sync' as const }) };
     await updatePlacement(c, instance, (p) => (p.secondary === secondary ? { ...p, lastSync } : p));
   }];
 }

@@ -8,7 +8,7 @@
  * a retry can help.
  */
 import type { BackendName } from './backends.ts';
-import type { NodeCapacity, DiskSpec, HealthProbe } from '../model/desired.ts';
+import type { NodeCapacity, DiskSpec, HealthProbe, ReplicationMode } from '../model/desired.ts';
 import type { HealthResult, ObservedContainer, ObservedVolume } from '../model/observed.ts';
 import type { ColdCause, InstanceSpec } from '../model/operations.ts';
 
@@ -118,8 +118,12 @@ export interface Driver {
   removeDisks(node: string, instance: string): Promise<void>;
   /** Mark the instance's volumes on `node` as its primary copy (after a migrate or failover). */
   promoteDisks(node: string, instance: string, generation: number): Promise<void>;
-  /** Make `to`'s volumes equal to `from`'s, reporting byte progress. Returns the bytes copied. */
-  syncDisks(from: string, to: string, instance: string, onProgress?: ProgressFn): Promise<number>;
+  /**
+   * Make `to`'s volumes equal to `from`'s, reporting byte progress. Returns the bytes copied. A running VM's
+   * disk is replicated block by block as `mode` says (absent: sync, a mirror kept in sync from then on;
+   * async: one increment each call, the replica then as of the call's start).
+   */
+  syncDisks(from: string, to: string, instance: string, onProgress?: ProgressFn, mode?: ReplicationMode): Promise<number>;
 
   /** Create the container (stopped). An existing one with the same spec hash and generation is kept. */
   createInstance(node: string, spec: InstanceSpec, generation: number): Promise<void>;

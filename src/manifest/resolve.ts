@@ -125,7 +125,7 @@ export function resolveCluster(m: Manifest<'Cluster'>, diags: Diagnostics): Desi
       holdAfterFailures: failover.holdAfterFailures,
       ...(failover.fenceCommand && { fenceCommand: failover.fenceCommand }),
     },
-    replication: { intervalMs: f.ms('/spec/replication/interval', m.spec.replication.interval) },
+    replication: { intervalMs: f.ms('/spec/replication/interval', m.spec.replication.interval), ...(m.spec.replication.mode === 'async' && { mode: 'async' as const }) },
     docker: {
       ...(m.spec.docker.helperImage !== undefined && { helperImage: m.spec.docker.helperImage }),
       checkpointTimeoutMs: f.ms('/spec/docker/checkpointTimeout', m.spec.docker.checkpointTimeout),

@@ -48,7 +48,7 @@ export interface ClusterSpecDoc {
   };
   readonly reconcile: { readonly interval: Duration; readonly concurrency: { readonly perNode: number; readonly total: number }; readonly rebalance: 'off' | 'auto'; readonly maxUnavailable: number | string };
   readonly failover: { readonly automatic: boolean; readonly nodeDownAfter: Duration; readonly fenceCommand?: readonly string[]; readonly maxUnreachableShare: number; readonly holdAfterFailures: number; readonly maxPerHour?: number };
-  readonly replication: { readonly interval: Duration };
+  readonly replication: { readonly interval: Duration; readonly mode?: 'sync' | 'async' };
   readonly docker: { readonly helperImage?: string; readonly checkpointTimeout: Duration };
   readonly sim: { readonly latency: Duration };
 }

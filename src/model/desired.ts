@@ -80,7 +80,8 @@ export interface DesiredCluster {
     /** Falls within an hour after which a node is held out of new placements for an hour; 0 = never. Omitted: 3. */
     readonly holdAfterFailures?: number;
   };
-  readonly replication: { readonly intervalMs: number };
+  /** `mode`: how a running VM's disk reaches its replica (sync: a write-blocking mirror; async: increments). Absent: sync. */
+  readonly replication: { readonly intervalMs: number; readonly mode?: ReplicationMode };
   /** Docker backend only: the helper image (absent: Drover's own) and the live checkpoint's bound, ms. */
   readonly docker: { readonly helperImage?: string; readonly checkpointTimeoutMs: number };
   /** Simulated latency of one driver step, ms (sim backend only). */
@@ -231,6 +232,9 @@ export interface DesiredNetwork {
 }
 
 /** Everything the manifests want, by name. */
+/** How a running VM's disk is replicated (a container's replica is always synced at the interval). */
+export type ReplicationMode = 'sync' | 'async';
+
 export interface Desired {
   readonly clusters: ReadonlyMap<string, DesiredCluster>;
   readonly nodes: ReadonlyMap<string, DesiredNode>;

@@ -13,7 +13,7 @@ import { LABEL, containerName, helperName, volumeName } from './names.ts';
 import { connectRest, endpointsReleased, nicSettings, nicsConfigured, prepareNics } from './networks.ts';
 import { createDisks } from './volumes.ts';
 import { createVm, isVmContainer, removeVmContainer, startVm, stopVm } from './vm/lifecycle.ts';
-import { stopReplicaServer } from './vm/replica.ts';
+import { takeOverReplica } from './vm/increment.ts';
 
 /**
  * Network settings: its NICs on their Docker networks (networks.ts); else none without ports; a bridge
@@ -61,7 +61,7 @@ const isWanted = (e: Engine, info: ContainerInfo | undefined, spec: InstanceSpec
 
 export async function createInstance(e: Engine, node: string, spec: InstanceSpec, generation: number): Promise<void> {
   // a VM made on its former secondary (failover, cold move): the replica server holds the disk file's lock
-  if (spec.hypervisor === 'kvm') { await stopReplicaServer(e, node, spec.name); await createVm(e, node, spec, generation); return; }
+  if (spec.hypervisor === 'kvm') { await takeOverReplica(e, node, spec.name); await createVm(e, node, spec, generation); return; }
   const c = e.conn(node);
   const name = containerName(spec.name);
   const hash = specHash(spec);

@@ -58,7 +58,8 @@ export async function removeHelper(e: Engine, c: Conn, h: Docker.Container | und
 
 /** Run a helper to completion and return its output. */
 export async function runHelper(e: Engine, c: Conn, instance: string, what: string, cmd: string[],
-  mounts: readonly HelperMount[] = [], timeoutMs = 120_000, place: { host?: boolean; network?: string; binds?: string[] } = {}): Promise<RunResult> {
+  mounts: readonly HelperMount[] = [], timeoutMs = 120_000,
+  place: { host?: boolean; network?: string; binds?: string[]; image?: { readonly name: string; readonly entrypoint: readonly string[] } } = {}): Promise<RunResult> {
   const h = await createHelper(e, c, instance, what, { cmd, mounts, ...place });
   try {
     await e.call(c, `start helper ${what}`, (signal) => h.start({ abortSignal: signal }));

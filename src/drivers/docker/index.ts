@@ -19,7 +19,7 @@
  * another node when missing.
  */
 import type { ConsoleEnds, DiskExport, Driver, Limits, LiveMigrateResult, LogRequest, LogWriter, NodeProbe, ProgressFn } from '../driver.ts';
-import type { DiskSpec, HealthProbe } from '../../model/desired.ts';
+import type { DiskSpec, HealthProbe, ReplicationMode } from '../../model/desired.ts';
 import type { HealthResult } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import * as backups from './backup.ts';
@@ -61,8 +61,8 @@ class DockerDriver implements Driver {
   }
   removeDisks(node: string, instance: string): Promise<void> { return volumes.removeDisks(this.e, node, instance); }
   promoteDisks(node: string, instance: string, generation: number): Promise<void> { return volumes.promoteDisks(this.e, node, instance, generation); }
-  async syncDisks(from: string, to: string, instance: string, onProgress?: ProgressFn): Promise<number> {
-    return (await syncVmDisks(this.e, from, to, instance, onProgress)) ?? syncDisks(this.e, from, to, instance, onProgress);
+  async syncDisks(from: string, to: string, instance: string, onProgress?: ProgressFn, mode?: ReplicationMode): Promise<number> {
+    return (await syncVmDisks(this.e, from, to, instance, onProgress, mode)) ?? syncDisks(this.e, from, to, instance, onProgress);
   }
 
   createInstance(node: string, spec: InstanceSpec, generation: number): Promise<void> { return containers.createInstance(this.e, node, spec, generation); }

@@ -115,6 +115,12 @@ async function backupInto(primary: Qmp, target: NbdTarget, sync: 'full' | 'incre
   }
 }
 
+/** Whether the primary keeps the async replication's dirty bitmap (made by the full copy; gone with its QEMU). */
+export async function hasReplicationBitmap(primary: Qmp): Promise<boolean> {
+  const nodes = await primary.execute<{ 'node-name': string; 'dirty-bitmaps'?: { name: string }[] }[]>('query-named-block-nodes', { flat: true });
+  return nodes.find((n) => n['node-name'] === DISK_NODE)?.['dirty-bitmaps']?.some((b) => b.name === BITMAP) ?? false;
+}
+
 /** The first full copy of an async replica (export `replica` of the storage daemon). Resolves with its recovery point. */
 export function asyncFullCopy(primary: Qmp, replica: NbdTarget, onProgress?: ProgressFn, timeoutMs = 600_000): Promise<number> {
   return backupInto(primary, replica, 'full', timeoutMs, onProgress);

@@ -7,7 +7,7 @@
  * it first (stopReplicaServer). A replica server that dies ends the primary's mirror with an error; the
  * guest keeps running, and the next sync starts a new full copy.
  *
- * One disk (disk0) is replicated this way; `replicateVm` refuses a running VM with more.
+ * One disk (disk0) is replicated this way; sync.ts refuses a running VM with more.
  */
 import type Docker from 'dockerode';
 import { createHash } from 'node:crypto';
@@ -16,8 +16,8 @@ import type { ObservedReplication } from '../../../model/observed.ts';
 import { VM_PATHS } from '../../qemu/argv.ts';
 import type { NbdAddress } from '../../qemu/nbd.ts';
 import { findJob } from '../../qemu/jobs.ts';
-import { connectQmp } from '../../qemu/qmp.ts';
-import { DISK_NODE, SYNC_JOB, startSyncMirror, syncStateOf } from '../../qemu/replicate.ts';
+import { connectQmp, type Qmp } from '../../qemu/qmp.ts';
+import { DISK_NODE, SYNC_JOB, hasReplicationBitmap, startSyncMirror, syncStateOf } from '../../qemu/replicate.ts';
 import { REPLICA_EXPORT, storageDaemonArgv } from '../../qemu/storage-daemon.ts';
 import { labelsOf } from '../api.ts';
 import type { Conn, Engine } from '../engine.ts';
@@ -27,7 +27,7 @@ import { ensureQemuImage } from './qemu-image.ts';
 import { socketStream } from './streams.ts';
 
 export const replicaServerName = (instance: string): string => helperName(instance, 'replica');
-const MONITOR = '/run/qsd/qsd.sock';
+export const REPLICA_MONITOR = '/run/qsd/qsd.sock';
 const PORT_LABEL = 'drover.vm.nbd-port';
 
 /** A node's address as the other nodes reach it (the engine's tcp address; a local engine: loopback). */
@@ -53,7 +53,7 @@ export async function ensureReplicaServer(e: Engine, node: string, instance: str
   const image = await ensureQemuImage(e, c);
   const created = await e.call(c, `create replica server ${name}`, (signal) => c.docker.createContainer({
     name, Image: image, Entrypoint: ['/bin/sh', '-c', `${sizeAtLeast(VM_PATHS.diskFile(0), size)} && exec /usr/bin/qemu-storage-daemon "$@"`, 'qsd'],
-    Cmd: [...storageDaemonArgv({ image: VM_PATHS.diskFile(0), format: 'raw', listen, monitor: MONITOR })],
+    Cmd: [...storageDaemonArgv({ image: VM_PATHS.diskFile(0), format: 'raw', listen, monitor: REPLICA_MONITOR })],
     Labels: { [LABEL.cluster]: e.cluster, [LABEL.instance]: instance, [LABEL.helper]: 'replica', [PORT_LABEL]: String(listen.port) },
     HostConfig: {
       NetworkMode: 'host', ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], RestartPolicy: { Name: 'no' },
@@ -75,7 +75,7 @@ async function answering(e: Engine, c: Conn, id: string): Promise<void> {
     const info = await e.inspectContainer(c, id);
     if (!info?.State.Running) throw new DriverError(`node ${c.name}: the replica server exited at start (${info?.State.Status ?? 'gone'}; is port busy or the disk locked?)`, true, c.name);
     try {
-      const qmp = await connectQmp(await socketStream(e, c, id, MONITOR, 'replica server monitor'), 2000);
+      const qmp = await connectQmp(await socketStream(e, c, id, REPLICA_MONITOR, 'replica server monitor'), 2000);
       qmp.close();
       return;
     } catch { await new Promise((r) => setTimeout(r, 200)); }
@@ -93,17 +93,13 @@ export async function stopReplicaServer(e: Engine, node: string, instance: strin
  * here, in sync when this resolves (progress of the full copy reported). Already in sync: resolves 0 at once.
  * Returns the bytes copied.
  */
-export async function replicateVm(e: Engine, from: string, to: string, instance: string, vm: { readonly id: string; readonly disks: number }, onProgress?: ProgressFn): Promise<number> {
-  if (vm.disks !== 1) throw new DriverError(`VM ${instance}: block replication of a running VM covers one disk; it has ${vm.disks} (stop it to sync them)`, false, from);
-  const qmp = await openQmp(e, e.conn(from), vm.id);
+export async function replicateVm(e: Engine, from: string, to: string, instance: string, vmId: string, onProgress?: ProgressFn): Promise<number> {
+  const qmp = await openQmp(e, e.conn(from), vmId);
   if (syncStateOf(await findJob(qmp, SYNC_JOB)).kind === 'in-sync') {
     const server = await e.ownContainer(e.conn(to), replicaServerName(instance));
     if (server?.State.Running) return 0;
   }
-  const nodes = await qmp.execute<{ 'node-name': string; image: { 'virtual-size': number } }[]>('query-named-block-nodes', { flat: true });
-  const size = nodes.find((n) => n['node-name'] === DISK_NODE)?.image['virtual-size'];
-  if (size === undefined) throw new DriverError(`VM ${instance}: no ${DISK_NODE} on ${from}`, false, from);
-  const address = await ensureReplicaServer(e, to, instance, size);
+  const address = await ensureReplicaServer(e, to, instance, await diskSize(qmp, instance, from));
   let total = 0;
   try {
     await startSyncMirror(qmp, { address, export: REPLICA_EXPORT }, (d, t) => { total = t; onProgress?.(d, t); });
@@ -111,6 +107,14 @@ export async function replicateVm(e: Engine, from: string, to: string, instance:
     throw new DriverError(`VM ${instance}: replication from ${from} to ${to} failed: ${(err as Error).message}`, true, from);
   }
   return total;
+}
+
+/** The size of the VM's disk 0, as its QEMU on `node` sees it. */
+export async function diskSize(qmp: Qmp, instance: string, node: string): Promise<number> {
+  const nodes = await qmp.execute<{ 'node-name': string; image: { 'virtual-size': number } }[]>('query-named-block-nodes', { flat: true });
+  const size = nodes.find((n) => n['node-name'] === DISK_NODE)?.image['virtual-size'];
+  if (size === undefined) throw new DriverError(`VM ${instance}: no ${DISK_NODE} on ${node}`, false, node);
+  return size;
 }
 
 /** How long a probe waits for a VM's monitor (another client may hold it: QEMU serves one at a time). */
@@ -124,7 +128,10 @@ export async function observeReplication(e: Engine, c: Conn, containerId: string
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), OBSERVE_TIMEOUT_MS + 1000); });
   const ask = (async () => {
-    const s = syncStateOf(await findJob(await openQmp(e, c, containerId, OBSERVE_TIMEOUT_MS), SYNC_JOB));
+    const qmp = await openQmp(e, c, containerId, OBSERVE_TIMEOUT_MS);
+    const job = await findJob(qmp, SYNC_JOB);
+    if (!job && await hasReplicationBitmap(qmp)) return undefined; // async: its increments' dates say what is lost
+    const s = syncStateOf(job);
     return s.kind === 'degraded' ? { kind: 'stopped' as const, detail: s.detail } : s;
   })().catch(() => undefined);
   try { return await Promise.race([ask, late]); } finally { clearTimeout(timer); }

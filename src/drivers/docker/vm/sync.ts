@@ -1,24 +1,28 @@
 /**
  * syncDisks for a VM. Running on `from`: block replication into the replica server on `to` (replica.ts),
- * which stays in sync from then on (every write reaches both nodes before the guest sees it complete).
+ * which stays in sync from then on (every write reaches both nodes before the guest sees it complete); or,
+ * in async mode, one increment shipped (increment.ts).
  * Not running: its disk files are copied like a container's volumes, after the replica server (which
  * holds the replica's file open) is stopped.
  */
-import type { ProgressFn } from '../../driver.ts';
+import { DriverError, type ProgressFn } from '../../driver.ts';
+import type { ReplicationMode } from '../../../model/desired.ts';
 import type { Engine } from '../engine.ts';
 import { containerName, volumeName } from '../names.ts';
 import { syncDisks } from '../sync/index.ts';
+import { replicateVmAsync } from './increment.ts';
 import { isVmContainer } from './lifecycle.ts';
 import { replicateVm, stopReplicaServer } from './replica.ts';
 
 /** undefined: not a VM on `from` (the caller syncs it as a container). */
-export async function syncVmDisks(e: Engine, from: string, to: string, instance: string, onProgress?: ProgressFn): Promise<number | undefined> {
+export async function syncVmDisks(e: Engine, from: string, to: string, instance: string, onProgress?: ProgressFn, mode: ReplicationMode = 'sync'): Promise<number | undefined> {
   const info = await e.ownContainer(e.conn(from), containerName(instance));
   if (!info || !isVmContainer(info)) return undefined;
   if (info.State.Running) {
     let disks = 0;
     while (await e.inspectVolume(e.conn(from), volumeName(instance, disks))) disks++;
-    return replicateVm(e, from, to, instance, { id: info.Id, disks }, onProgress);
+    if (disks !== 1) throw new DriverError(`VM ${instance}: block replication of a running VM covers one disk; it has ${disks} (stop it to sync them)`, false, from);
+    return mode === 'async' ? replicateVmAsync(e, from, to, instance, info.Id, onProgress) : replicateVm(e, from, to, instance, info.Id, onProgress);
   }
   await stopReplicaServer(e, to, instance);
   return syncDisks(e, from, to, instance, onProgress);
