@@ -29,7 +29,7 @@ const consoleOf = (bed: Bed, node: string): string => {
 };
 const lastOn = (bed: Bed, node: string) => counters(consoleOf(bed, node)).at(-1);
 
-function manifests(ctx: Ctx, over: Record<string, unknown> = {}): string {
+function manifests(ctx: Ctx, over: Record<string, unknown> = {}, mode = 'async'): string {
   const g = ctx.guest!;
   return writeManifests(ctx.dir!, {
     cluster: CLUSTER,
@@ -37,7 +37,7 @@ function manifests(ctx: Ctx, over: Record<string, unknown> = {}): string {
       defaults: { memory: '128M', vcpus: 1, diskTemplate: 'replicated' },
       policy: { vcpuRatio: 8, memoryOvercommit: 1.0, redundancy: 'n+1' },
       failover: { automatic: true, nodeDownAfter: '3s', fenceCommand: [FENCE] },
-      replication: { interval: '5s', mode: 'async' },
+      replication: { interval: '5s', mode },
     },
     nodes: [1, 2, 3].map((i) => ({ name: `node${i}`, endpoint: ctx.bed!.endpoint(i) })),
     instances: [{
@@ -47,8 +47,8 @@ function manifests(ctx: Ctx, over: Record<string, unknown> = {}): string {
   });
 }
 
-async function apply(ctx: Ctx, over: Record<string, unknown> = {}): Promise<ApplyEvent[]> {
-  const r = await ctx.drover!(['apply', manifests(ctx, over), '--yes', '--json'], { timeoutMs: 400_000 });
+async function apply(ctx: Ctx, over: Record<string, unknown> = {}, mode = 'async'): Promise<ApplyEvent[]> {
+  const r = await ctx.drover!(['apply', manifests(ctx, over, mode), '--yes', '--json'], { timeoutMs: 400_000 });
   assert.is(r.code, 0, `apply failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
   return r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ApplyEvent);
 }
@@ -131,6 +131,21 @@ test('the primary node dies: the VM runs on its secondary, its counter at most t
   const copy = path.join(os.tmpdir(), `drover-vmasync-fsck-${process.pid}.img`);
   execFileSync('cp', ['--sparse=always', volumeFile(bed, 2, 'drover-vm1-d0', 'disk.img'), copy]);
   try { const r = await fsck(copy); assert.ok(r.clean, `e2fsck -fn of the disk: ${r.output}`); } finally { fs.rmSync(copy, { force: true }); }
+});
+
+test('started again, then switched to sync: the next sync ends the increments and mirrors in sync', async (ctx) => {
+  if (ctx.skip) return;
+  const free = { primary: undefined, secondary: undefined };
+  await apply(ctx, free);
+  await sleep(5500);
+  await apply(ctx, free); // an increment (the first: a full copy of the new QEMU)
+  assert.is((await statusOf(ctx)).mirror, undefined, 'async: no mirror');
+  await sleep(5500);
+  const ev = await apply(ctx, free, 'sync');
+  assert.ok(ev.some((e) => e.op?.type === 'SyncDisks' && e.result === 'succeeded'), 'SyncDisks succeeded');
+  const vm = await statusOf(ctx);
+  console.log(`    switched to sync: mirror ${vm.mirror}, degraded ${vm.degraded}`);
+  assert.equal([vm.mirror, vm.degraded], ['in-sync', false], 'the write-blocking mirror is in sync');
 });
 
 test.run();

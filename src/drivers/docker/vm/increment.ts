@@ -16,7 +16,7 @@ import { DriverError, type ProgressFn } from '../../driver.ts';
 import { VM_PATHS } from '../../qemu/argv.ts';
 import { finishCommitArgv } from '../../qemu/failover.ts';
 import { connectQmp } from '../../qemu/qmp.ts';
-import { asyncFullCopy, hasReplicationBitmap, shipIncrement, stopSyncMirror, unexportReplica } from '../../qemu/replicate.ts';
+import { BITMAP, DISK_NODE, asyncFullCopy, hasReplicationBitmap, shipIncrement, stopSyncMirror, unexportReplica } from '../../qemu/replicate.ts';
 import type { Conn, Engine } from '../engine.ts';
 import { runHelper } from '../helpers.ts';
 import { containerName, volumeName } from '../names.ts';
@@ -62,6 +62,18 @@ export async function replicateVmAsync(e: Engine, from: string, to: string, inst
 }
 
 /**
+ * Before a VM replicated asynchronously until now is mirrored synchronously (its cluster's mode changed):
+ * its dirty bitmap dropped, and the replica server (which serves only the overlay by now) stopped, a commit
+ * cut short finished, so that the mirror's full copy starts from a fresh server.
+ */
+export async function endAsync(e: Engine, from: string, to: string, instance: string, vmId: string): Promise<void> {
+  const primary = await openQmp(e, e.conn(from), vmId);
+  if (!(await hasReplicationBitmap(primary))) return;
+  await primary.execute('block-dirty-bitmap-remove', { node: DISK_NODE, name: BITMAP });
+  await takeOverReplica(e, to, instance);
+}
+
+/**
  * Before a VM runs on a node (its former secondary, after a failover or a cold move): the replica server
  * stopped (it holds the disk's lock) and an increment it was committing finished, or one never whole
  * dropped. Always looked at (a master may have died between the two), never under a running guest.
@@ -69,7 +81,7 @@ export async function replicateVmAsync(e: Engine, from: string, to: string, inst
 export async function takeOverReplica(e: Engine, node: string, instance: string): Promise<void> {
   const c = e.conn(node);
   await stopReplicaServer(e, node, instance);
-  if ((await e.ownContainer(c, containerName(instance)))?.State.Running) return;
+  if ((await e.ownContainer(c, containerName(instance)))?.State.Running || !(await e.inspectVolume(c, volumeName(instance, 0)))) return;
   const r = await inVolume(e, c, instance, FINISH);
   if (r.exitCode !== 0) throw new DriverError(`VM ${instance}: finishing the replica's last increment on ${node} failed: ${r.stderr.trim()}`, true, node);
 }

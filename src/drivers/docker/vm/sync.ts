@@ -10,7 +10,7 @@ import type { ReplicationMode } from '../../../model/desired.ts';
 import type { Engine } from '../engine.ts';
 import { containerName, volumeName } from '../names.ts';
 import { syncDisks } from '../sync/index.ts';
-import { replicateVmAsync } from './increment.ts';
+import { endAsync, replicateVmAsync } from './increment.ts';
 import { isVmContainer } from './lifecycle.ts';
 import { replicateVm, stopReplicaServer } from './replica.ts';
 
@@ -22,7 +22,9 @@ export async function syncVmDisks(e: Engine, from: string, to: string, instance:
     let disks = 0;
     while (await e.inspectVolume(e.conn(from), volumeName(instance, disks))) disks++;
     if (disks !== 1) throw new DriverError(`VM ${instance}: block replication of a running VM covers one disk; it has ${disks} (stop it to sync them)`, false, from);
-    return mode === 'async' ? replicateVmAsync(e, from, to, instance, info.Id, onProgress) : replicateVm(e, from, to, instance, info.Id, onProgress);
+    if (mode === 'async') return replicateVmAsync(e, from, to, instance, info.Id, onProgress);
+    await endAsync(e, from, to, instance, info.Id);
+    return replicateVm(e, from, to, instance, info.Id, onProgress);
   }
   await stopReplicaServer(e, to, instance);
   return syncDisks(e, from, to, instance, onProgress);
