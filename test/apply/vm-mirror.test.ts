@@ -84,5 +84,26 @@ test('a failover from an in-sync mirror journals "none lost"', async () => {
   } finally { await c.close(); }
 });
 
+test('an async-replicated VM (replication.mode: async): no mirror reported; its syncs date its recovery point, a failover journals the last one', async () => {
+  const base = F.cluster();
+  const c = await simCluster(F.desired(three(), [F.instance('vm1', { primary: 'n1', secondary: 'n2', hypervisor: 'kvm', disks: [{ size: GiB, mount: '' }] })],
+    { ...base, replication: { ...base.replication, mode: 'async' } }));
+  try {
+    const before = Date.now();
+    assert.equal((await c.converge()).failed, []);
+    const last = c.store.placements.get('vm1')!.lastSync!;
+    assert.is(last.mirror, undefined, 'no mirror recorded');
+    assert.ok(last.at >= before, 'dated from the sync');
+    const nodes = [...c.desired.nodes.values()];
+    const s = clusterStatus(c.desired, await observe(c.driver, nodes), c.store).instances[0]!;
+    assert.equal([s.state, s.mirror, s.recoveryPoint, s.degraded], ['running', undefined, last.at, false]);
+    c.driver.world.setFlags('n1', { failed: true, fenced: false });
+    await c.store.putNode({ name: 'n1', nodeDownSince: Date.now() - 600_000 });
+    assert.equal((await c.converge()).failed, []);
+    const fin = finished(c.events).find((e) => e.op.type === 'FailoverInstance')!;
+    assert.equal(c.store.jobs.get(fin.id)!.recovery, { kind: 'last-sync', at: last.at });
+  } finally { await c.close(); }
+});
+
 test.after(cleanupTemps);
 test.run();

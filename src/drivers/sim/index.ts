@@ -3,7 +3,7 @@
  * manifests give, steps take the Cluster's `sim.latency`, disk syncs report byte progress, and
  * faults can be injected (a failed node is unreachable; a fenced one is powered off).
  */
-import type { DesiredNode, DiskSpec, HealthProbe } from '../../model/desired.ts';
+import type { DesiredNode, DiskSpec, HealthProbe, ReplicationMode } from '../../model/desired.ts';
 import type { HealthResult, ObservedReplication } from '../../model/observed.ts';
 import type { InstanceSpec } from '../../model/operations.ts';
 import { specHash, specMatches } from '../../model/hash.ts';
@@ -61,7 +61,7 @@ export class SimDriver implements Driver {
         disk: desired.capacity?.disk ?? 0,
       },
       containers: [...n.containers.values()].map(({ instance, state, specHash, generation, memory, vcpus, nics, vm }) => ({ instance, state, specHash, generation, memory, vcpus, ...(nics && { nics }),
-        ...(vm && { accel: vm.accel }), ...(vm && state === 'running' && { replication: this.mirrorOf(vm.mirror) }) })),
+        ...(vm && { accel: vm.accel }), ...(vm && state === 'running' && !vm.increments && { replication: this.mirrorOf(vm.mirror) }) })),
       volumes: [...n.volumes.values()].map(({ instance, disk, role, size, generation }) => ({ instance, disk, role, size, generation })),
     };
   }
@@ -89,7 +89,7 @@ export class SimDriver implements Driver {
     await Promise.all(this.volumesOf(node, instance).map((v) => this.world.putVolume(node, { ...v, role: 'primary', generation })));
   }
 
-  async syncDisks(from: string, to: string, instance: string, onProgress?: ProgressFn): Promise<number> {
+  async syncDisks(from: string, to: string, instance: string, onProgress?: ProgressFn, mode?: ReplicationMode): Promise<number> {
     await this.step('syncDisks', from, instance);
     this.reachable(to);
     const source = this.volumesOf(from, instance);
@@ -103,9 +103,11 @@ export class SimDriver implements Driver {
       const t = target.get(`${instance}/${v.disk}`)!;
       return this.world.putVolume(to, { ...t, size: v.size, dataVersion: v.dataVersion });
     }));
-    // a running VM's sync is QEMU's mirror, which keeps the replica in sync from now on
+    // a running VM's sync is QEMU's mirror, which keeps the replica in sync from now on; async: one increment
     const vm = this.world.node(from).containers.get(instance);
-    if (vm?.vm && vm.state === 'running') await this.world.putContainer(from, { ...vm, vm: { ...vm.vm, mirror: { node: to, falls: this.world.fallsOf(to) } } });
+    if (vm?.vm && vm.state === 'running') {
+      await this.world.putContainer(from, { ...vm, vm: mode === 'async' ? { accel: vm.vm.accel, increments: true } : { accel: vm.vm.accel, mirror: { node: to, falls: this.world.fallsOf(to) } } });
+    }
     return total;
   }
 

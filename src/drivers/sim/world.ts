@@ -23,6 +23,8 @@ export interface SimContainer {
     readonly accel: 'kvm';
     /** While it runs: the node its synchronous mirror writes into, and that node's falls when it started. */
     readonly mirror?: { readonly node: string; readonly falls: number };
+    /** Replicated by increments (replication.mode async): no mirror to report, its syncs date its replica. */
+    readonly increments?: true;
   };
 }
 
