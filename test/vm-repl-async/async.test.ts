@@ -3,7 +3,8 @@
  * on a 3-node Docker test bed (base 180), with real QEMU: a full backup into the replica server on its
  * secondary, then one incremental backup per sync (written aside into an overlay, committed when whole);
  * status shows its recovery point, not a degraded mirror; its primary node killed → it runs on the secondary,
- * its counter resuming at most the recovery point behind; the disk checks clean. One VM.
+ * its counter resuming at most the recovery point behind, an increment whose commit was cut short (planted)
+ * finished first; the disk checks clean; switched to sync, it mirrors in sync. One VM.
  * Skips loudly when QEMU or the guest cannot be had on this machine.
  */
 import { suite } from 'uvu';
@@ -68,6 +69,22 @@ async function running(bed: Bed, i: number): Promise<string[]> {
   return cs.map((c) => c.Names[0]!.slice(1)).sort();
 }
 
+/**
+ * On node2, beside the replica: an increment recorded whole whose commit into the replica never ran (as if
+ * the master died mid-commit): an overlay naming the replica as its backing file (as the storage daemon
+ * writes it), 0xab in the disk's last 64 KiB (free space of the guest's small ext4), and the `whole` marker.
+ * The takeover must commit it before the VM starts. Returns the offset written.
+ */
+const TAIL = 65536;
+function plantCutShortCommit(bed: Bed): number {
+  const at = fs.statSync(volumeFile(bed, 2, 'drover-vm1-d0', 'disk.img')).size - TAIL;
+  const overlay = volumeFile(bed, 2, 'drover-vm1-d0', 'increment.qcow2');
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', '/vm/d0/disk.img', '-F', 'raw', overlay, String(at + TAIL)]);
+  execFileSync('qemu-io', ['-c', `write -P 0xab ${at} ${TAIL}`, `json:${JSON.stringify({ driver: 'qcow2', file: { driver: 'file', filename: overlay }, backing: null })}`]);
+  fs.writeFileSync(volumeFile(bed, 2, 'drover-vm1-d0', 'increment.whole'), '');
+  return at;
+}
+
 type Status = { instances: { name: string; degraded: boolean; recoveryPoint?: number; mirror?: string }[] };
 const statusOf = async (ctx: Ctx) => (await ctx.drover!.json<Status>(['status', ctx.dir!])).instances.find((i) => i.name === 'vm1')!;
 
@@ -112,6 +129,7 @@ test('the primary node dies: the VM runs on its secondary, its counter at most t
   const bed = ctx.bed!;
   const boot = lastOn(bed, 'node1')!.boot;
   const rp = (await statusOf(ctx)).recoveryPoint!;
+  const tail = plantCutShortCommit(bed);
   await bed.run('kill', '1');
   const killedAt = Date.now();
   const printed = lastOn(bed, 'node1')!;
@@ -131,6 +149,10 @@ test('the primary node dies: the VM runs on its secondary, its counter at most t
   const copy = path.join(os.tmpdir(), `drover-vmasync-fsck-${process.pid}.img`);
   execFileSync('cp', ['--sparse=always', volumeFile(bed, 2, 'drover-vm1-d0', 'disk.img'), copy]);
   try { const r = await fsck(copy); assert.ok(r.clean, `e2fsck -fn of the disk: ${r.output}`); } finally { fs.rmSync(copy, { force: true }); }
+  const disk = fs.openSync(volumeFile(bed, 2, 'drover-vm1-d0', 'disk.img'), 'r');
+  const got = Buffer.alloc(TAIL);
+  try { fs.readSync(disk, got, 0, TAIL, tail); } finally { fs.closeSync(disk); }
+  assert.ok(got.every((b) => b === 0xab), 'the whole increment whose commit was cut short was finished before the VM started');
 });
 
 test('started again, then switched to sync: the next sync ends the increments and mirrors in sync', async (ctx) => {
