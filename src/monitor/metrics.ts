@@ -133,10 +133,10 @@ export function metered(metrics: MasterMetrics, o: WatchOptions): WatchOptions {
     ...o,
     events: (e) => { metrics.observeEvent(e); o.events(e); },
     report: (e) => { metrics.observeEvent(e); o.report(e); },
-    afterRun: (seen) => {
+    onLook: (look) => {
       // Monitoring never stops the master: on a failure here the previous snapshot's series stay.
-      try { metrics.observeStatus(monitorStatus(seen)); } catch { /* kept: the last good series */ }
-      o.afterRun?.(seen);
+      if (look.kind === 'run-end') try { metrics.observeStatus(monitorStatus(look.seen)); } catch { /* kept: the last good series */ }
+      o.onLook?.(look);
     },
   };
 }
