@@ -20,6 +20,7 @@ const sections: readonly Section[] = [
   ['Apply on the sim backend', () => benchApply()],
   ['Watch: manifest save to first operation', async () => (await import('./watch.ts')).benchWatch()],
   ['API: GET /instances while watch converges (1,000 nodes / 20,000 instances)', async () => (await import('./api.ts')).benchApi()],
+  ['API: the work of one look of the master (1,000 nodes / 20,000 instances)', async () => (await import('./api.ts')).benchLookWork()],
   ['Allocator against Ganeti htools (hbal, hspace)', async () => (await import('./alloc.ts')).benchAlloc(), needsHtools],
   ['Docker backend (real engines)', async () => (await import('./docker.ts')).benchDocker(), needsDocker],
   ['VMs: QEMU sequences on host processes (boot, live migration with storage, failover, sync write cost)', async () => (await import('./vm.ts')).benchVm(), () => needsQemu()],

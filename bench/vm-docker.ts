@@ -5,10 +5,10 @@
  * what was lost (sync replication). The CRIU container path is measured by the Docker section of the same run.
  */
 import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FENCE, cli, nodeIndex, sleep, tempDir, upBed, writeManifests, type ApplyEvent, type Bed } from '../test/e2e-docker/helpers.ts';
+import { cli, sleep, tempDir, upBed, type ApplyEvent, type Bed } from '../test/e2e-docker/helpers.ts';
 import { counters, testGuest, type TestGuest } from '../test/support/guest.ts';
+import { consoleOf, vmManifests } from '../test/support/vm-bed.ts';
 
 const CLUSTER = 'vmbench';
 
@@ -60,23 +60,9 @@ function bigRoot(g: TestGuest, dir: string): string {
 }
 
 function manifests(bed: Bed, g: TestGuest, image: string, dir: string, primary?: string, secondary?: string): string {
-  return writeManifests(path.join(dir, 'm'), {
-    cluster: CLUSTER,
-    spec: {
-      defaults: { memory: '128M', vcpus: 1, diskTemplate: 'replicated' },
-      policy: { vcpuRatio: 8, memoryOvercommit: 1.0, redundancy: 'n+1' },
-      failover: { automatic: true, nodeDownAfter: '3s', fenceCommand: [FENCE] },
-      replication: { interval: '24h' },
-    },
-    nodes: [1, 2, 3].map((i) => ({ name: `node${i}`, endpoint: bed.endpoint(i) })),
-    instances: [{ name: 'vm1', hypervisor: 'kvm', image, boot: { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline }, disks: [{ size: '1G' }], ...(primary && { primary }), ...(secondary && { secondary }) }],
-  });
+  return vmManifests(path.join(dir, 'm'), bed, g, { cluster: CLUSTER, replication: { interval: '24h' },
+    instance: { image, disks: [{ size: '1G' }], ...(primary && { primary }), ...(secondary && { secondary }) } });
 }
-
-const consoleOf = (bed: Bed, node: string): string => {
-  const f = path.join(bed.dir, `n${nodeIndex(node)}`, 'data', 'volumes', 'drover-vm1-run', '_data', 'console.log');
-  return fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '';
-};
 
 async function firstLine(bed: Bed, node: string, boot: number): Promise<{ n: number; boot: number }> {
   for (let i = 0; i < 1200; i++) {

@@ -6,6 +6,7 @@
  * desiredLocation. Migration tags (`htools:migration`) restrict hbal's moves and are not modelled.
  */
 import type { ClusterModel, DiskTemplateName, InstanceModel, InstancePolicy, InstanceSpec, NodeModel } from './model.ts';
+import { usesMemory as statusUsesMemory } from '../model/ganeti-labels.ts';
 import { GanetiTextError, type GanetiCluster, type GanetiInstance, type GanetiNode, type GanetiPolicy, type ISpec } from './ganeti-text.ts';
 
 export const MiB = 2 ** 20;
@@ -23,12 +24,9 @@ function matching(tags: readonly string[], prefixList: readonly string[]): strin
   return prefixList.length === 0 ? [] : tags.filter((t) => prefixList.some((p) => t.startsWith(p)));
 }
 
-/** Statuses whose instance uses memory on its primary (htools' Instance.usesMemory). */
-const USES_MEMORY = new Set(['running', 'ERROR_up', 'ERROR_nodedown', 'ERROR_nodeoffline', 'ERROR_wrongnode']);
-
 /** Whether Ganeti counts this instance's memory on its primary (htools' usesMemory): it runs. */
 function usesMemory(i: GanetiInstance): boolean {
-  return USES_MEMORY.has(i.status) && !i.forthcoming;
+  return statusUsesMemory(i.status) && !i.forthcoming;
 }
 
 export function ganetiToModel(gc: GanetiCluster, file = '<input>'): ClusterModel {
@@ -74,7 +72,7 @@ export function ganetiToModel(gc: GanetiCluster, file = '<input>'): ClusterModel
       vcpus: i.vcpus,
       disk: i.disk * MiB,
       template: t === 'replicated' ? 'replicated' : 'plain',
-      running: USES_MEMORY.has(i.status),
+      running: statusUsesMemory(i.status),
       antiAffinity: matching(i.tags, iex),
       primary: i.primary,
       ...(t === 'replicated' && i.secondary !== '' ? { secondary: i.secondary } : {}),

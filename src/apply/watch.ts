@@ -31,6 +31,15 @@ export type WatchEvent =
   | { readonly type: 'stopping'; readonly reason: string }
   | { readonly type: 'stopped' };
 
+/**
+ * What the loop saw, for the master's readers: each round's look (the API serves the latest), and
+ * at each run's end the manifests, what the run last saw of the nodes and the store (monitoring
+ * builds its status from them).
+ */
+export type WatchLook =
+  | { readonly kind: 'round'; readonly desired: Desired; readonly observed: Observed; readonly plan: Plan; readonly drift: readonly DriftItem[] }
+  | { readonly kind: 'run-end'; readonly seen: PlanInput };
+
 export interface WatchOptions {
   /** Files and folders to watch (what the manifests were loaded from). */
   readonly paths: readonly string[];
@@ -50,10 +59,8 @@ export interface WatchOptions {
   readonly probeEveryMs?: number;
   readonly debounceMs?: number;
   readonly prune?: boolean;
-  /** Each round's look, with the manifests in force: what the master's API serves. */
-  readonly onLook?: (look: { readonly desired: Desired; readonly observed: Observed; readonly plan: Plan; readonly drift: readonly DriftItem[] }) => void;
-  /** After each run: the manifests, what the run last saw of the nodes, and the store (monitoring builds its status from them). */
-  readonly afterRun?: (seen: PlanInput) => void;
+  /** Each round's look and each run's end (WatchLook). */
+  readonly onLook?: (look: WatchLook) => void;
 }
 
 export interface WatchHandle {
@@ -102,7 +109,7 @@ async function loop(o: WatchOptions, queue: Queue): Promise<void> {
       }
       const r = await runOnce(o, desired, driver, ++runs, triggers.join('+') || 'health');
       down = downNodes(o.store);
-      if (r.observed) o.afterRun?.({ desired, observed: r.observed, store: o.store, now: Date.now() });
+      if (r.observed) o.onLook?.({ kind: 'run-end', seen: { desired, observed: r.observed, store: o.store, now: Date.now() } });
       if (r.parked) break;
       queue.timer('interval', intervalMs);
       const retryAt = Math.min(...r.pending.map((p) => p.retryAt ?? Infinity));
@@ -119,7 +126,7 @@ async function runOnce(o: WatchOptions, desired: Desired, driver: Driver, run: n
   const started = Date.now();
   const git = await o.git?.();
   // maxWaitMs 0: never sit out a node's grace inside a run; the loop comes back at its end.
-  const r = await converge({ desired, driver, store: o.store, events: o.events, signal: o.signal, maxWaitMs: 0, trigger: `watch:${trigger}`, ...(git && { git }), ...(o.prune && { prune: true }), ...(o.onLook && { onLook: (l) => o.onLook!({ desired, ...l }) }) });
+  const r = await converge({ desired, driver, store: o.store, events: o.events, signal: o.signal, maxWaitMs: 0, trigger: `watch:${trigger}`, ...(git && { git }), ...(o.prune && { prune: true }), ...(o.onLook && { onLook: (l) => o.onLook!({ kind: 'round', desired, ...l }) }) });
   o.report({
     type: 'run', run, trigger, changes: r.succeeded, failed: r.failed.length + r.errors.length, pending: r.pending.length, drift: r.drift,
     guards: guardsIn(r.pending).map((g) => ({ ...g, reason: describeGuard(g) })), durationMs: Date.now() - started, parked: r.parked, errors: [...r.errors.map(formatError), ...r.failed.map((f) => formatError({ message: `${f.op.type} ${f.op.instance}: ${f.error}` }))],

@@ -2,11 +2,13 @@
  * The API's views thread (started by cli/api.ts): from each look the master sends, it computes
  * what the read routes serve (status, verify, the cluster score: seconds at 20,000 instances)
  * and hands it to the server thread in small parts, so that neither the master nor a request
- * ever waits for it. Only the newest look is computed.
+ * ever waits for it. Only the newest look is computed. N+1, found among verify's findings, goes
+ * back to the master for its metrics: computed once per look, here.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Views } from '../api/views.ts';
 import type { Look } from '../api/master.ts';
+import { n1Of, type N1State } from '../monitor/snapshot.ts';
 import type { JobRecord } from '../store/types.ts';
 import type { LookMessage } from './api-worker.ts';
 
@@ -15,6 +17,9 @@ export type ViewsMessage =
   | { readonly t: 'part'; readonly seq: number; readonly key: PartKey; readonly items: readonly unknown[] }
   | { readonly t: 'done'; readonly seq: number; readonly at: number; readonly clusters: Views['clusters']; readonly plan: object }
   | { readonly t: 'jobs'; readonly items: readonly JobRecord[] };
+
+/** What the master gets back: the N+1 of the newest look's views (its metrics read it). */
+export type FromViews = { readonly t: 'n1'; readonly n1: N1State };
 
 export type PartKey = 'instances' | 'nodes' | 'findings' | 'drift' | 'operations';
 
@@ -38,6 +43,7 @@ export async function run(): Promise<void> {
     const parts: [PartKey, readonly unknown[]][] = [['instances', v.instances], ['nodes', v.nodes], ['findings', v.findings], ['drift', v.drift], ['operations', operations ?? []]];
     for (const [key, all] of parts) for (let i = 0; i < all.length || i === 0; i += PART) post({ t: 'part', seq: n, key, items: all.slice(i, i + PART) });
     post({ t: 'done', seq: n, at: v.at, clusters: v.clusters, plan });
+    parentPort!.postMessage({ t: 'n1', n1: n1Of(v.findings) } satisfies FromViews);
     setImmediate(compute); // a newer look may have come meanwhile
   };
   parentPort!.on('message', (m: LookMessage) => {

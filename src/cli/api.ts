@@ -2,7 +2,8 @@
  * Serving the master's API from a command (watch --listen, serve). The server runs in a worker
  * thread: a plan of 20,000 instances holds the master's thread for seconds, and a request must not
  * wait for it. The master sends the worker each round's look and its events; the worker sends
- * back the operators' requests, which the master carries out on its own store.
+ * back the operators' requests, which the master carries out on its own store, and the views
+ * thread sends back the N+1 it found (the master's metrics read it).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,7 +12,6 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { perform, type Performer } from '../api/actions.ts';
 import { EventHub, type Look } from '../api/master.ts';
-import type { MetricsSource } from '../api/server.ts';
 import type { Store } from '../store/store.ts';
 import type { StoreLocation } from '../store/backend.ts';
 import type { JobRecord } from '../store/types.ts';
@@ -20,6 +20,8 @@ import { planJson } from './render/plan.ts';
 import type { DriftItem } from '../plan/drift.ts';
 import type { Plan } from '../plan/types.ts';
 import type { FromWorker, LookMessage, ToWorker, WorkerInit } from './api-worker.ts';
+import type { FromViews } from './api-views.ts';
+import type { MasterMetrics } from '../monitor/metrics.ts';
 
 /** The options of every command that serves the API (spread into parseArgs). */
 export const LISTEN_OPTIONS = {
@@ -81,7 +83,7 @@ export interface Served {
 }
 
 export async function serveApi(flags: ListenFlags, o: {
-  readonly stateDir: string; readonly location: StoreLocation; readonly feed: MasterFeed; readonly performer: Omit<Performer, 'look' | 'location'>; readonly metrics?: MetricsSource;
+  readonly stateDir: string; readonly location: StoreLocation; readonly feed: MasterFeed; readonly performer: Omit<Performer, 'look' | 'location'>; readonly metrics?: MasterMetrics;
 }, io: Io): Promise<Served> {
   const { host, port } = parseListen(flags.listen!);
   const secure = tlsFiles(flags);
@@ -98,6 +100,7 @@ export async function serveApi(flags: ListenFlags, o: {
   const fromSource = import.meta.url.endsWith('.ts');
   const viewsThread = new Worker(launcher, { workerData: { role: 'views', fromSource, port: channel.port1 }, transferList: [channel.port1] });
   const worker = new Worker(launcher, { workerData: { ...init, role: 'worker', views: channel.port2 }, transferList: [channel.port2] });
+  viewsThread.on('message', (m: FromViews) => o.metrics?.observeN1(m.n1));
   const performer: Performer = { ...o.performer, look: () => o.feed.look(), location: o.location };
   const post = (m: ToWorker) => worker.postMessage(m);
   const looks = new LookSender(o.feed, (m) => viewsThread.postMessage(m));

@@ -26,8 +26,8 @@ export interface GanetiNodeFields {
 }
 
 /**
- * Statuses whose instance uses memory on its primary (htools' Instance.usesMemory; the same set as
- * alloc/ganeti-model.ts, which reads files: here for manifests).
+ * Statuses whose instance uses memory on its primary (htools' Instance.usesMemory): the one set, for
+ * manifests here and for Ganeti's text files in alloc/ganeti-model.ts (model/ is below alloc/).
  */
 const USES_MEMORY: ReadonlySet<string> = new Set(['running', 'ERROR_up', 'ERROR_nodedown', 'ERROR_nodeoffline', 'ERROR_wrongnode']);
 export const usesMemory = (status: string): boolean => USES_MEMORY.has(status);

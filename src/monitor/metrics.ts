@@ -1,20 +1,22 @@
 /**
  * The master's state as Prometheus metrics (prom-client, one Registry per master, never the
  * global one). Fed by what the master already produces: the events apply/ emits, the watch loop's
- * run reports, the status snapshot after each run, and the lease. Every name is documented in
+ * run reports, the status snapshot after each run, the N+1 of the API's views, and the lease. Every name is documented in
  * docs/metrics.md; the names and labels are a public interface (alert rules read them).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ApplyEvent } from '../apply/events.ts';
 import type { WatchEvent, WatchOptions } from '../apply/watch.ts';
-import { monitorStatus, type MonitorStatus } from './snapshot.ts';
+import { statusSnapshot, type N1State, type StatusSnapshot } from './snapshot.ts';
 
 export interface MasterMetrics {
   readonly contentType: string;
   /** An event of apply/ (as `apply --json` prints it) or of the watch loop (its `run` reports). */
   observeEvent(e: ApplyEvent | WatchEvent): void;
   /** The status snapshot after a run: replaces every per-node and per-instance series. */
-  observeStatus(s: MonitorStatus): void;
+  observeStatus(s: StatusSnapshot): void;
+  /** N+1 as the API's views found it for the master's latest look (computed once there, not again here). */
+  observeN1(n1: N1State): void;
   /** Who holds the cluster lease (this master's description), or undefined when nobody does. */
   observeLease(holder: string | undefined): void;
   render(): Promise<string>;
@@ -31,6 +33,7 @@ export function createMetrics(): MasterMetrics {
     contentType: registry.contentType,
     observeEvent: (e) => observeEvent(m, e),
     observeStatus: (s) => { recoveryPoints = observeStatus(m, s); },
+    observeN1: (n1) => m.n1Failing.set(n1.failingNodes.length),
     observeLease: (holder) => {
       m.leaseHolder.reset();
       if (holder !== undefined) m.leaseHolder.set({ holder }, 1);
@@ -99,7 +102,7 @@ function endRun(m: Instruments, durationMs: number, failed: boolean): void {
 }
 
 /** Sets every snapshot series afresh; returns the recovery points the age gauge reads at scrape time. */
-function observeStatus(m: Instruments, s: MonitorStatus): ReadonlyMap<string, number> {
+function observeStatus(m: Instruments, s: StatusSnapshot): ReadonlyMap<string, number> {
   for (const g of [m.nodeUp, m.nodeFenced, m.nodeDrained, m.nodeOffline, m.nodeDownSince, m.instances, m.degraded]) g.reset();
   for (const n of s.nodes) {
     m.nodeUp.set({ node: n.name }, n.health === 'up' ? 1 : 0);
@@ -118,7 +121,6 @@ function observeStatus(m: Instruments, s: MonitorStatus): ReadonlyMap<string, nu
   }
   for (const [state, count] of byState) m.instances.set({ state }, count);
   m.degradedTotal.set(s.instances.filter((i) => i.degraded).length);
-  if (s.n1) m.n1Failing.set(s.n1.failingNodes.length);
   m.guarded.set(s.guards.length);
   m.statusTime.set((s.at ?? Date.now()) / 1000);
   return points;
@@ -126,17 +128,19 @@ function observeStatus(m: Instruments, s: MonitorStatus): ReadonlyMap<string, nu
 
 /**
  * The watch loop's options with `metrics` fed from them: every apply event and run report, and
- * the status (with N+1) after each run. What the loop itself does is unchanged.
+ * the status after each run. N+1 is not computed here: the API's views compute it for each look
+ * (cli/api.ts hands it to observeN1); without the API nobody could read it. What the loop itself
+ * does is unchanged.
  */
 export function metered(metrics: MasterMetrics, o: WatchOptions): WatchOptions {
   return {
     ...o,
     events: (e) => { metrics.observeEvent(e); o.events(e); },
     report: (e) => { metrics.observeEvent(e); o.report(e); },
-    afterRun: (seen) => {
+    onLook: (look) => {
       // Monitoring never stops the master: on a failure here the previous snapshot's series stay.
-      try { metrics.observeStatus(monitorStatus(seen)); } catch { /* kept: the last good series */ }
-      o.afterRun?.(seen);
+      if (look.kind === 'run-end') try { metrics.observeStatus(statusSnapshot(look.seen)); } catch { /* kept: the last good series */ }
+      o.onLook?.(look);
     },
   };
 }

@@ -2,11 +2,9 @@
  * What monitoring reads: `drover status`'s snapshot, plus N+1 (Ganeti's rule, as `drover verify`
  * checks it) and when the nodes were looked at. Pure.
  */
-import { verifyModel } from '../alloc/verify.ts';
-import { nodeFacts } from '../plan/facts.ts';
-import { currentModel } from '../plan/model.ts';
 import { clusterStatus, type ClusterStatus } from '../plan/status.ts';
 import type { PlanInput } from '../plan/types.ts';
+import { modelFindings } from '../plan/verify.ts';
 
 export interface N1State {
   /** Nodes that could not absorb some peer's failure, sorted. */
@@ -15,17 +13,27 @@ export interface N1State {
   readonly messages: readonly string[];
 }
 
+/** `drover status`'s snapshot and when the nodes were looked at. */
+export type StatusSnapshot = ClusterStatus & { readonly at?: number };
+
 /** A ClusterStatus is one: N+1 and the time are added when known. */
-export type MonitorStatus = ClusterStatus & { readonly n1?: N1State; readonly at?: number };
+export type MonitorStatus = StatusSnapshot & { readonly n1?: N1State };
 
 export function monitorStatus(input: PlanInput): MonitorStatus {
-  return { ...clusterStatus(input.desired, input.observed, input.store), n1: nPlusOne(input), at: input.observed.at };
+  return { ...statusSnapshot(input), n1: nPlusOne(input) };
+}
+
+/** The snapshot without N+1 (the costly part: a model of every instance), for readers who have it already. */
+export function statusSnapshot(input: PlanInput): StatusSnapshot {
+  return { ...clusterStatus(input.desired, input.observed, input.store), at: input.observed.at };
 }
 
 export function nPlusOne(input: PlanInput): N1State {
-  const facts = nodeFacts(input);
-  const findings = [...input.desired.clusters.values()]
-    .flatMap((c) => verifyModel(currentModel(input, c, facts, 'declared')))
-    .filter((f) => f.code === 'ENODEN1');
-  return { failingNodes: [...new Set(findings.map((f) => f.node!))].sort(), messages: findings.map((f) => f.message) };
+  return n1Of(modelFindings(input));
+}
+
+/** N+1 read off verify's findings (the ENODEN1 ones), wherever they were computed. */
+export function n1Of(findings: readonly { readonly code: string; readonly node?: string; readonly message: string }[]): N1State {
+  const n1 = findings.filter((f) => f.code === 'ENODEN1');
+  return { failingNodes: [...new Set(n1.map((f) => f.node!))].sort(), messages: n1.map((f) => f.message) };
 }

@@ -37,13 +37,25 @@ export type ImagesByNode = ReadonlyMap<string, readonly string[]>;
  * whenever it creates the VM there (a new instance, a cold move), so a missing one breaks those.
  */
 export function verify(given: PlanInput, images?: ImagesByNode, missingFiles?: ReadonlySet<string>): Finding[] {
-  const input = { ...given, desired: withOverrides(given.desired, given.store).desired }; // an operator's drain counts as the planner sees it
-  const facts = nodeFacts(input);
-  const model = [...input.desired.clusters.values()].flatMap((c) => verifyModel(currentModel(input, c, facts, 'declared')));
-  const findings: Finding[] = [...model, ...nodeFindings(input), ...instanceFindings(input), ...imageFindings(input, images), ...vmFileFindings(input, missingFiles), ...nicFindings(input)];
+  const input = overridden(given);
+  const findings: Finding[] = [...modelFindings(given), ...nodeFindings(input), ...instanceFindings(input), ...imageFindings(input, images), ...vmFileFindings(input, missingFiles), ...nicFindings(input)];
   const rank = (f: Finding) => (f.severity === 'error' ? 0 : 1);
   return findings.sort((a, b) => rank(a) - rank(b) || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0) || ((a.node ?? a.instance ?? '') < (b.node ?? b.instance ?? '') ? -1 : 1));
 }
+
+/**
+ * The cluster model's checks (N+1 with Ganeti's rule, policy limits, exclusion, groups) over the
+ * placements and what the nodes say: the costly part of verify (a model of every instance), which
+ * monitoring's N+1 reads too.
+ */
+export function modelFindings(given: PlanInput): readonly ModelFinding[] {
+  const input = overridden(given);
+  const facts = nodeFacts(input);
+  return [...input.desired.clusters.values()].flatMap((c) => verifyModel(currentModel(input, c, facts, 'declared')));
+}
+
+/** An operator's drain counts as the planner sees it. */
+const overridden = (given: PlanInput): PlanInput => ({ ...given, desired: withOverrides(given.desired, given.store).desired });
 
 function nodeFindings(input: PlanInput): Finding[] {
   return [...input.desired.nodes.values()].flatMap((n) => {

@@ -65,6 +65,11 @@ test(`watch --listen: the API answers, 401/403 enforced, OpenAPI lists every rou
     const metrics = await curl(`${base}/metrics`);
     assert.is(metrics.status, 200);
     assert.ok(parseExposition(metrics.body).size > 5, 'the exposition parses');
+    // N+1, found once per look by the API's views thread, reaches the master's metrics
+    for (const deadline = Date.now() + 30_000; !/^drover_n1_failing_nodes 0$/m.test((await curl(`${base}/metrics`)).body);) {
+      assert.ok(Date.now() < deadline, 'drover_n1_failing_nodes 0 in /metrics');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const page = await curl(`${base}/`);
     assert.match(page.body, /<script type="module" src="\/ui\/app.js">/);
     // the live stream: an operator's reconcile shows up as the master's events

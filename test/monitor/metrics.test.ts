@@ -21,7 +21,7 @@ async function scrape(feed: (m: ReturnType<typeof createMetrics>) => void): Prom
 }
 
 test('the status snapshot: node health, instances by state, degraded, recovery point age, N+1', async () => {
-  const f = await scrape((m) => m.observeStatus(STATUS));
+  const f = await scrape((m) => { m.observeStatus(STATUS); m.observeN1(STATUS.n1!); });
   assert.is(value(f.get('drover_node_up'), { node: 'n1' }), 1);
   assert.is(value(f.get('drover_node_up'), { node: 'n3' }), 0);
   assert.is(value(f.get('drover_node_up'), { node: 'n4' }), 0);

@@ -38,7 +38,7 @@ test('a watch run on the sim fills the metrics: instances, nodes, operations, th
     const creates = f.get('drover_operations_total')!.samples.find((s) => s.labels.type === 'CreateInstance' && s.labels.result === 'succeeded')?.value;
     assert.is(creates, desired.instances.size);
     assert.is(f.get('drover_reconcile_duration_seconds')!.samples.find((s) => s.name.endsWith('_count'))!.value, 1);
-    assert.is(f.get('drover_n1_failing_nodes')!.samples[0]!.value, 0);
+    // drover_n1_failing_nodes comes from the API's views, computed once per look: test/api/process.test.ts
   } finally {
     stop.abort();
     await w.done;

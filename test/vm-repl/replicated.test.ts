@@ -13,9 +13,9 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FENCE, cli, nodeIndex, sleep, upBed, writeManifests, type ApplyEvent, type Bed, type Cli } from '../e2e-docker/helpers.ts';
-import { counters, fsck, testGuest, type TestGuest } from '../support/guest.ts';
-import { qemuBuild } from '../../src/drivers/docker/vm/qemu-image.ts';
+import { nodeIndex, sleep, type ApplyEvent, type Bed, type Cli } from '../e2e-docker/helpers.ts';
+import { counters, fsck, type TestGuest } from '../support/guest.ts';
+import { consoleOf, downVmBed, lastOn, upVmBed, vmManifests, volumeFile } from '../support/vm-bed.ts';
 
 const BASE = 140;
 const CLUSTER = 'vmrepl';
@@ -23,30 +23,9 @@ const CLUSTER = 'vmrepl';
 interface Ctx { bed?: Bed; guest?: TestGuest; drover?: Cli; dir?: string; skip?: string; primary: string; secondary: string }
 const test = suite<Ctx>('replicated VM: sync replication, live migration, failover', { primary: 'node1', secondary: 'node2' });
 
-/** A file of the instance's volume on node I, read on the host (the engine may be dead). */
-const volumeFile = (bed: Bed, i: number, volume: string, file: string): string => path.join(bed.dir, `n${i}`, 'data', 'volumes', volume, '_data', file);
-const consoleOf = (bed: Bed, node: string): string => {
-  const f = volumeFile(bed, nodeIndex(node), 'drover-vm1-run', 'console.log');
-  return fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '';
-};
-const lastOn = (bed: Bed, node: string) => counters(consoleOf(bed, node)).at(-1);
-
 function manifests(ctx: Ctx, over: Record<string, unknown> = {}): string {
-  const g = ctx.guest!;
-  return writeManifests(ctx.dir!, {
-    cluster: CLUSTER,
-    spec: {
-      defaults: { memory: '128M', vcpus: 1, diskTemplate: 'replicated' },
-      policy: { vcpuRatio: 8, memoryOvercommit: 1.0, redundancy: 'n+1' },
-      failover: { automatic: true, nodeDownAfter: '3s', fenceCommand: [FENCE] },
-      replication: { interval: '24h' },
-    },
-    nodes: [1, 2, 3].map((i) => ({ name: `node${i}`, endpoint: ctx.bed!.endpoint(i) })),
-    instances: [{
-      name: 'vm1', hypervisor: 'kvm', image: g.rootfs, boot: { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline },
-      disks: [{ size: '64M' }], primary: ctx.primary, secondary: ctx.secondary, ...over,
-    }],
-  });
+  return vmManifests(ctx.dir!, ctx.bed!, ctx.guest!, { cluster: CLUSTER, replication: { interval: '24h' },
+    instance: { disks: [{ size: '64M' }], primary: ctx.primary, secondary: ctx.secondary, ...over } });
 }
 
 async function apply(ctx: Ctx, over: Record<string, unknown> = {}): Promise<ApplyEvent[]> {
@@ -96,19 +75,10 @@ async function qmp(bed: Bed, i: number, command: string): Promise<unknown> {
 const inSync = async (bed: Bed, i: number) => ((await qmp(bed, i, 'query-jobs')) as { id: string; status: string }[]).some((j) => j.id === 'repl-sync' && j.status === 'ready');
 
 test.before(async (ctx) => {
-  const g = await testGuest();
-  if ('skip' in g) { ctx.skip = g.skip; console.log(`\n  SKIPPED (replicated VM): ${g.skip}\n`); return; }
-  try { qemuBuild(); } catch (e) { ctx.skip = (e as Error).message; console.log(`\n  SKIPPED (replicated VM): ${ctx.skip}\n`); return; }
-  ctx.guest = g;
-  ctx.bed = await upBed(3, BASE, 'drover-vm-repl');
-  ctx.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drover-vmrepl-manifests-'));
-  ctx.drover = cli(ctx.bed, fs.mkdtempSync(path.join(os.tmpdir(), 'drover-vmrepl-state-')));
+  Object.assign(ctx, await upVmBed(BASE, 'repl', 'replicated VM'));
 });
 
-test.after(async (ctx) => {
-  await ctx.bed?.down();
-  for (const d of [ctx.dir, ctx.drover?.stateDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
-});
+test.after((ctx) => downVmBed(ctx));
 
 test('create: the VM runs on node1, its disk mirrored synchronously into the replica server on node2', async (ctx) => {
   if (ctx.skip) return;

@@ -53,7 +53,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const w = startWatch(metered(metrics, {
       paths, desired: loaded.desired, store, events, report, signal: stop.signal,
       load: () => reload(paths), openDriver: (d) => openDriver(d, stateDir), git: () => gitInfo(paths),
-      ...(intervalMs !== undefined && { intervalMs }), ...(values.prune && { prune: true }), ...(feed && { onLook: (l) => feed.set(l) }),
+      ...(intervalMs !== undefined && { intervalMs }), ...(values.prune && { prune: true }), ...(feed && { onLook: (l) => { if (l.kind === 'round') feed.set(l); } }),
     }));
     poke = (t) => w.poke(t);
     process.on('SIGHUP', () => w.poke('sighup', true));

@@ -1,0 +1,67 @@
+/**
+ * The VM suites' and bench's test bed: three Docker nodes, the test guest, QEMU's image, and one
+ * replicated `hypervisor: kvm` instance `vm1` in manifests that say only what differs between them
+ * (test/vm-repl, test/vm-repl-async, bench/vm-docker.ts).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FENCE, cli, nodeIndex, tempDir, upBed, writeManifests, type Bed, type Cli } from '../e2e-docker/helpers.ts';
+import { counters, testGuest, type TestGuest } from './guest.ts';
+import { qemuBuild } from '../../src/drivers/docker/vm/qemu-image.ts';
+
+export interface VmBed {
+  readonly bed: Bed;
+  readonly guest: TestGuest;
+  /** Where the manifests are written. */
+  readonly dir: string;
+  /** drover with its own state folder. */
+  readonly drover: Cli;
+}
+
+/**
+ * Up on test bed BASE, named `drover-vm-NAME` (temp folders `drover-vmNAME-…`); or why not, said
+ * loudly (no guest, no QEMU image on this machine).
+ */
+export async function upVmBed(base: number, name: string, what: string): Promise<VmBed | { readonly skip: string }> {
+  const skip = (why: string) => { console.log(`\n  SKIPPED (${what}): ${why}\n`); return { skip: why }; };
+  const guest = await testGuest();
+  if ('skip' in guest) return skip(guest.skip);
+  try { qemuBuild(); } catch (e) { return skip((e as Error).message); }
+  const bed = await upBed(3, base, `drover-vm-${name}`);
+  return { bed, guest, dir: tempDir(`drover-vm${name}-manifests-`), drover: cli(bed, tempDir(`drover-vm${name}-state-`)) };
+}
+
+export async function downVmBed(b: Partial<VmBed>): Promise<void> {
+  await b.bed?.down();
+  for (const d of [b.dir, b.drover?.stateDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
+}
+
+/**
+ * Manifests for `vm1` of the test guest on node1..3, replicated with N+1 and automatic failover
+ * (3 s, the test fence); `replication` and the instance's fields (disks, image, primary, …) as given.
+ */
+export function vmManifests(dir: string, bed: Bed, guest: TestGuest, o: { readonly cluster: string; readonly replication: Record<string, unknown>; readonly instance: Record<string, unknown> }): string {
+  return writeManifests(dir, {
+    cluster: o.cluster,
+    spec: {
+      defaults: { memory: '128M', vcpus: 1, diskTemplate: 'replicated' },
+      policy: { vcpuRatio: 8, memoryOvercommit: 1.0, redundancy: 'n+1' },
+      failover: { automatic: true, nodeDownAfter: '3s', fenceCommand: [FENCE] },
+      replication: o.replication,
+    },
+    nodes: [1, 2, 3].map((i) => ({ name: `node${i}`, endpoint: bed.endpoint(i) })),
+    instances: [{ name: 'vm1', hypervisor: 'kvm', image: guest.rootfs, boot: { kernel: guest.kernel, initrd: guest.initrd, cmdline: guest.cmdline }, ...o.instance }],
+  });
+}
+
+/** A file of a volume on node I, read on the host (the engine may be dead). */
+export const volumeFile = (bed: Bed, i: number, volume: string, file: string): string => path.join(bed.dir, `n${i}`, 'data', 'volumes', volume, '_data', file);
+
+/** What vm1's guest has printed on its console on this node. */
+export const consoleOf = (bed: Bed, node: string): string => {
+  const f = volumeFile(bed, nodeIndex(node), 'drover-vm1-run', 'console.log');
+  return fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '';
+};
+
+/** The guest's last counter line on this node. */
+export const lastOn = (bed: Bed, node: string) => counters(consoleOf(bed, node)).at(-1);
