@@ -5,9 +5,14 @@
  * that closes (QEMU quit, the engine went away) is dropped and the next call opens a new one. Events are
  * not buffered for absent clients: after a (re)connect, callers reconcile with query-status (and i14's
  * replication with query-migrate / query-block-jobs).
+ *
+ * Every QMP connection of the docker driver (a VM's monitor, a replica server's) is made here, so that one
+ * place classifies a monitor that closes under a command: a transient DriverError naming the node (the
+ * executor retries the step, and the retry opens a new connection). QEMU's own error answers (QmpError)
+ * pass unchanged: not transient.
  */
 import { DriverError } from '../../driver.ts';
-import { connectQmp, type Qmp } from '../../qemu/qmp.ts';
+import { connectQmp, QmpClosedError, type Qmp, type QmpData } from '../../qemu/qmp.ts';
 import { VM_PATHS } from '../../qemu/argv.ts';
 import type { Conn, Engine } from '../engine.ts';
 import { socketStream } from './streams.ts';
@@ -34,8 +39,7 @@ async function connect(e: Engine, c: Conn, id: string, timeoutMs: number): Promi
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
     try {
-      const stream = await socketStream(e, c, id, VM_PATHS.qmp, `QMP of ${id.slice(0, 12)}`);
-      return await connectQmp(stream, Math.max(1000, Math.min(10_000, deadline - Date.now())));
+      return await connectMonitor(e, c, id, VM_PATHS.qmp, `QMP of ${id.slice(0, 12)}`, Math.max(1000, Math.min(10_000, deadline - Date.now())));
     } catch (err) {
       if (err instanceof DriverError && !err.transient) throw err;
       if (Date.now() > deadline) {
@@ -44,6 +48,34 @@ async function connect(e: Engine, c: Conn, id: string, timeoutMs: number): Promi
       await new Promise((r) => setTimeout(r, Math.min(1000, 100 * (attempt + 1))));
     }
   }
+}
+
+/**
+ * A QMP connection to the unix socket `socket` in container `id` (a replica server's monitor; a VM's goes
+ * through openQmp), its closing classified (onNode).
+ */
+export async function connectMonitor(e: Engine, c: Conn, id: string, socket: string, what: string, timeoutMs: number): Promise<Qmp> {
+  const closedOn = classify(c, what);
+  return onNode(await connectQmp(await socketStream(e, c, id, socket, what), timeoutMs).catch(closedOn), closedOn);
+}
+
+/** A QmpClosedError becomes a transient DriverError naming the node; anything else passes unchanged. */
+function classify(c: Conn, what: string): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof QmpClosedError) throw new DriverError(`node ${c.name}: ${what}: ${err.message}`, true, c.name);
+    throw err;
+  };
+}
+
+/** The connection with its rejections classified. */
+function onNode(q: Qmp, closedOn: (err: unknown) => never): Qmp {
+  return {
+    execute: <T>(command: string, args?: QmpData) => q.execute<T>(command, args).catch(closedOn),
+    waitEvent: (name, timeoutMs, match) => q.waitEvent(name, timeoutMs, match).catch(closedOn),
+    onEvent: (l) => q.onEvent(l),
+    closed: q.closed,
+    close: () => q.close(),
+  };
 }
 
 /** Close every connection this engine context holds (the driver's close). */

@@ -16,15 +16,14 @@ import type { ObservedReplication } from '../../../model/observed.ts';
 import { VM_PATHS } from '../../qemu/argv.ts';
 import type { NbdAddress } from '../../qemu/nbd.ts';
 import { findJob } from '../../qemu/jobs.ts';
-import { connectQmp, type Qmp } from '../../qemu/qmp.ts';
+import type { Qmp } from '../../qemu/qmp.ts';
 import { DISK_NODE, SYNC_JOB, hasReplicationBitmap, startSyncMirror, syncStateOf } from '../../qemu/replicate.ts';
 import { REPLICA_EXPORT, storageDaemonArgv } from '../../qemu/storage-daemon.ts';
 import { labelsOf } from '../api.ts';
 import type { Conn, Engine } from '../engine.ts';
 import { LABEL, helperName, volumeName } from '../names.ts';
-import { openQmp } from './monitor.ts';
+import { connectMonitor, openQmp } from './monitor.ts';
 import { ensureQemuImage } from './qemu-image.ts';
-import { socketStream } from './streams.ts';
 
 export const replicaServerName = (instance: string): string => helperName(instance, 'replica');
 export const REPLICA_MONITOR = '/run/qsd/qsd.sock';
@@ -75,7 +74,7 @@ async function answering(e: Engine, c: Conn, id: string): Promise<void> {
     const info = await e.inspectContainer(c, id);
     if (!info?.State.Running) throw new DriverError(`node ${c.name}: the replica server exited at start (${info?.State.Status ?? 'gone'}; is port busy or the disk locked?)`, true, c.name);
     try {
-      const qmp = await connectQmp(await socketStream(e, c, id, REPLICA_MONITOR, 'replica server monitor'), 2000);
+      const qmp = await connectMonitor(e, c, id, REPLICA_MONITOR, 'replica server monitor', 2000);
       qmp.close();
       return;
     } catch { await new Promise((r) => setTimeout(r, 200)); }
