@@ -22,6 +22,8 @@ export interface FakeEngine {
   readonly endpoint: string;
   /** Every line the driver wrote into an exec's stdin (QMP commands), in order. */
   readonly stdin: string[];
+  /** Every plain call, as `METHOD /path`. */
+  readonly calls: string[];
   close(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export async function fakeEngine(opts: FakeEngineOptions): Promise<FakeEngine> {
   const sock = path.join(dir, 'docker.sock');
   const execs = new Map<string, { id: string; socket: string }>();
   const stdin: string[] = [];
+  const calls: string[] = [];
   const open = new Set<net.Socket>();
   const server = http.createServer((req, res) => {
     let body = '';
@@ -37,6 +40,7 @@ export async function fakeEngine(opts: FakeEngineOptions): Promise<FakeEngine> {
     req.on('end', () => {
       const p = (req.url ?? '').replace(/^\/v[0-9.]+/, '').replace(/\?.*$/, '');
       const exec = /^\/containers\/([^/]+)\/exec$/.exec(p);
+      calls.push(`${req.method} ${p}`);
       let a: Answer | undefined;
       if (req.method === 'POST' && exec) {
         const cmd = (JSON.parse(body) as { Cmd: string[] }).Cmd;
@@ -77,6 +81,7 @@ export async function fakeEngine(opts: FakeEngineOptions): Promise<FakeEngine> {
   return {
     endpoint: `unix://${sock}`,
     stdin,
+    calls,
     close: async () => {
       for (const s of open) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));

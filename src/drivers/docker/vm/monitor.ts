@@ -67,15 +67,46 @@ function classify(c: Conn, what: string): (err: unknown) => never {
   };
 }
 
-/** The connection with its rejections classified. */
+/** The connection with its rejections classified, and a memory of its reads (remembered). */
 function onNode(q: Qmp, closedOn: (err: unknown) => never): Qmp {
-  return {
-    execute: <T>(command: string, args?: QmpData) => q.execute<T>(command, args).catch(closedOn),
+  const memory: Memory = { generation: 0, answers: new Map() };
+  q.onEvent((ev) => { if (ev.event === 'JOB_STATUS_CHANGE' || ev.event.startsWith('BLOCK_JOB_')) memory.generation++; });
+  const held: Qmp = {
+    execute: <T>(command: string, args?: QmpData) => {
+      if (!command.startsWith('query-')) memory.generation++;
+      return q.execute<T>(command, args).catch(closedOn);
+    },
     waitEvent: (name, timeoutMs, match) => q.waitEvent(name, timeoutMs, match).catch(closedOn),
     onEvent: (l) => q.onEvent(l),
     closed: q.closed,
     close: () => q.close(),
   };
+  memories.set(held, memory);
+  return held;
+}
+
+/** What one connection remembers of its QEMU's answers; `generation` counts what may have changed them. */
+interface Memory { generation: number; readonly answers: Map<string, { readonly generation: number; readonly value: unknown }> }
+const memories = new WeakMap<Qmp, Memory>();
+
+/**
+ * `read`'s answer as last read on this connection, read again only when something may have changed it:
+ * a job event (JOB_STATUS_CHANGE, BLOCK_JOB_*), a command other than a query sent on this connection (QEMU
+ * serves one client: nobody else sends any meanwhile), or `moving(answer)` (what QEMU sends no event for,
+ * such as a running job's progress). A new connection remembers nothing: a (re)connect reads again. For
+ * reads whose answers change only that way (the jobs, the block nodes' bitmaps), so that a probe every
+ * few seconds costs QEMU nothing while nothing happens.
+ */
+export async function remembered<T>(q: Qmp, key: string, read: (q: Qmp) => Promise<T>, moving: (answer: T) => boolean = () => false): Promise<T> {
+  const memory = memories.get(q);
+  if (!memory) return read(q);
+  const have = memory.answers.get(key);
+  if (have?.generation === memory.generation && !moving(have.value as T)) return have.value as T;
+  const generation = memory.generation;
+  const value = await read(q);
+  // an event or a command between the question and the answer: the answer may be older than they are
+  if (generation === memory.generation) memory.answers.set(key, { generation, value });
+  return value;
 }
 
 /** Close every connection this engine context holds (the driver's close). */
