@@ -12,6 +12,7 @@ import { migrateLive } from '../src/drivers/qemu/migrate.ts';
 import { startSyncMirror, replicateAsync, type AsyncRecord } from '../src/drivers/qemu/replicate.ts';
 import { stopStorageDaemon } from '../src/drivers/qemu/failover.ts';
 import type { NbdAddress } from '../src/drivers/qemu/nbd.ts';
+import { writeLatency, writeOverheadLine } from '../test/support/write-latency.ts';
 
 const HOST = '127.0.0.140';
 const ms = (n: number) => `${Math.round(n)} ms`;
@@ -109,20 +110,12 @@ async function writeOverhead(track: (p: Proc) => Proc): Promise<string> {
     const vm = track(await startVm(path.join(dir, 'a'), path.join(dir, 'a.img'), false, 'drover.bench=dd'));
     if (replicated) {
       const listen: NbdAddress = { type: 'inet', host: HOST, port: 10930 };
-      const qsd = track(await startStorageDaemon(path.join(dir, 'qsd'), path.join(dir, 'b.img'), listen));
+      track(await startStorageDaemon(path.join(dir, 'qsd'), path.join(dir, 'b.img'), listen));
       await startSyncMirror(vm.qmp, { address: listen, export: 'replica' });
-      void qsd;
     }
-    const from = ddRounds(path.join(dir, 'a')).length;
-    for (let i = 0; i < 600 && ddRounds(path.join(dir, 'a')).length < from + 6; i++) await sleep(200);
-    figures[replicated ? 'sync' : 'plain'] = median(ddRounds(path.join(dir, 'a')).slice(from + 1));
+    const log = path.join(dir, 'a', 'console.log');
+    figures[replicated ? 'sync' : 'plain'] = await writeLatency(() => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : ''));
     await vm.kill();
   }
-  const [plain, sync] = [figures.plain!, figures.sync!];
-  return `guest write latency, 256 direct 4 KiB writes + fsync (median of 5 rounds): unreplicated ${ms(plain)}, sync-replicated ${ms(sync)} (${(sync / plain).toFixed(2)}×)`;
-}
-
-function ddRounds(dir: string): number[] {
-  const f = path.join(dir, 'console.log');
-  return fs.existsSync(f) ? [...fs.readFileSync(f, 'utf8').matchAll(/DD 256x4k ms=(\d+)/g)].map((m) => Number(m[1])) : [];
+  return writeOverheadLine(figures.plain!, figures.sync!);
 }

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FENCE, cli, nodeIndex, tempDir, upBed, writeManifests, type Bed, type Cli } from '../e2e-docker/helpers.ts';
+import { FENCE, cli, nodeIndex, tempDir, upBed, writeManifests, type Bed, type Cli, type InstanceDoc } from '../e2e-docker/helpers.ts';
 import { counters, testGuest, type TestGuest } from './guest.ts';
 import { qemuBuild } from '../../src/drivers/docker/vm/qemu-image.ts';
 
@@ -41,25 +41,34 @@ export async function downVmBed(b: Partial<VmBed>): Promise<void> {
  * (3 s, the test fence); `replication` and the instance's fields (disks, image, primary, …) as given.
  */
 export function vmManifests(dir: string, bed: Bed, guest: TestGuest, o: { readonly cluster: string; readonly replication: Record<string, unknown>; readonly instance: Record<string, unknown> }): string {
+  return vmClusterManifests(dir, bed, o.cluster, o.replication, [{ name: 'vm1', ...vmSpec(guest, guest.rootfs), ...o.instance }]);
+}
+
+/** The same cluster (nodes, policy, failover) with any instances. */
+export function vmClusterManifests(dir: string, bed: Bed, cluster: string, replication: Record<string, unknown>, instances: readonly InstanceDoc[]): string {
   return writeManifests(dir, {
-    cluster: o.cluster,
+    cluster,
     spec: {
       defaults: { memory: '128M', vcpus: 1, diskTemplate: 'replicated' },
       policy: { vcpuRatio: 8, memoryOvercommit: 1.0, redundancy: 'n+1' },
       failover: { automatic: true, nodeDownAfter: '3s', fenceCommand: [FENCE] },
-      replication: o.replication,
+      replication,
     },
     nodes: [1, 2, 3].map((i) => ({ name: `node${i}`, endpoint: bed.endpoint(i) })),
-    instances: [{ name: 'vm1', hypervisor: 'kvm', image: guest.rootfs, boot: { kernel: guest.kernel, initrd: guest.initrd, cmdline: guest.cmdline }, ...o.instance }],
+    instances,
   });
 }
+
+/** A VM of the test guest booting `image` (its kernel and initrd), with one disk of `size` when given. */
+export const vmSpec = (guest: TestGuest, image: string, size?: string) =>
+  ({ hypervisor: 'kvm', image, boot: { kernel: guest.kernel, initrd: guest.initrd, cmdline: guest.cmdline }, ...(size && { disks: [{ size }] }) });
 
 /** A file of a volume on node I, read on the host (the engine may be dead). */
 export const volumeFile = (bed: Bed, i: number, volume: string, file: string): string => path.join(bed.dir, `n${i}`, 'data', 'volumes', volume, '_data', file);
 
-/** What vm1's guest has printed on its console on this node. */
-export const consoleOf = (bed: Bed, node: string): string => {
-  const f = volumeFile(bed, nodeIndex(node), 'drover-vm1-run', 'console.log');
+/** What the guest (vm1 unless named) has printed on its console on this node. */
+export const consoleOf = (bed: Bed, node: string, instance = 'vm1'): string => {
+  const f = volumeFile(bed, nodeIndex(node), `drover-${instance}-run`, 'console.log');
   return fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '';
 };
 

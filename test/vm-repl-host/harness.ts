@@ -11,6 +11,7 @@ import path from 'node:path';
 import { connectQmp, type Qmp } from '../../src/drivers/qemu/qmp.ts';
 import { storageDaemonArgv } from '../../src/drivers/qemu/storage-daemon.ts';
 import type { NbdAddress } from '../../src/drivers/qemu/nbd.ts';
+import { DD_LOOP } from '../support/write-latency.ts';
 
 const GUEST_ROOT = '/tmp/drover-vm-repl-guest';
 const KERNEL_PKG = 'linux-image-6.1.0-57-cloud-amd64';
@@ -25,12 +26,7 @@ i=0; while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 mount -t ext4 /dev/vda /data || { echo "GUEST: no disk"; sleep 3; poweroff -f; }
 # drover.bench=dd: time 256 direct 4 KiB writes, over and over (the write latency replication adds)
 if grep -q drover.bench=dd /proc/cmdline; then
-  while true; do
-    t0=$(cut -d' ' -f1 /proc/uptime | tr -d .)
-    dd if=/dev/zero of=/data/dd bs=4k count=256 oflag=direct conv=fsync 2>/dev/null
-    t1=$(cut -d' ' -f1 /proc/uptime | tr -d .)
-    echo "DD 256x4k ms=$(( (t1 - t0) * 10 ))"
-  done
+${DD_LOOP.replace(/^/gm, '  ')}
 fi
 b=$(cat /data/boots 2>/dev/null || echo 0); b=$((b+1)); echo $b > /data/boots; sync
 n=$(cat /data/counter 2>/dev/null || echo 0)

@@ -104,6 +104,11 @@ export class Engine {
   readonly networkInFlight = new Map<string, Promise<string>>();
   /** node → the links (host interfaces) it has, with the time they were listed (networks.ts) */
   readonly linksCache = new Map<string, { at: number; links: readonly string[] }>();
+  /**
+   * node → its engine's version (/version), with the server version it was read from: asked again after a
+   * transient failure of a call (the engine may have restarted) or when /info shows another server version.
+   */
+  readonly versionCache = new Map<string, { readonly server: string; readonly api?: string }>();
   /** nodes whose helper image was made sure of at their first probe */
   readonly helperChecked = new Set<string>();
   /** node + image → the copy of that image under way */
@@ -145,7 +150,9 @@ export class Engine {
     try {
       return await Promise.race([work, expired]);
     } catch (e) {
-      throw toDriverError(c.name, c.endpoint, what, e);
+      const err = toDriverError(c.name, c.endpoint, what, e);
+      if (err.transient) this.versionCache.delete(c.name);
+      throw err;
     } finally {
       clearTimeout(timer);
     }

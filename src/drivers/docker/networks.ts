@@ -141,11 +141,20 @@ export function maxNicsOf(apiVersion: string | undefined): number | undefined {
 
 /**
  * The engine's limit on NICs per instance (maxNicsOf its API version); undefined when the engine does not say
- * (the probe's verdict comes from /info, and the driver refuses too many NICs at create anyway).
+ * (the probe's verdict comes from /info, and the driver refuses too many NICs at create anyway). `server` is
+ * the engine's server version as /info shows it now: the cached answer stands while it is the same.
  */
-export async function engineMaxNics(e: Engine, c: Conn): Promise<number | undefined> {
-  const v = await e.call(c, 'version', (signal) => loose<{ ApiVersion?: string }>(c.docker, 'version', { abortSignal: signal })).catch(() => undefined);
-  return maxNicsOf(v?.ApiVersion);
+export async function engineMaxNics(e: Engine, c: Conn, server?: string): Promise<number | undefined> {
+  return maxNicsOf(await apiVersion(e, c, server));
+}
+
+/** The engine's API version, asked once per engine binary (Engine.versionCache). */
+async function apiVersion(e: Engine, c: Conn, server?: string): Promise<string | undefined> {
+  const have = e.versionCache.get(c.name);
+  if (have && (server === undefined || server === have.server)) return have.api;
+  const v = await e.call(c, 'version', (signal) => loose<{ Version?: string; ApiVersion?: string }>(c.docker, 'version', { abortSignal: signal })).catch(() => undefined);
+  if (v?.Version !== undefined) e.versionCache.set(c.name, { server: v.Version, ...(v.ApiVersion !== undefined && { api: v.ApiVersion }) });
+  return v?.ApiVersion;
 }
 
 /**

@@ -144,9 +144,8 @@ export async function freeDisk(e: Engine, c: Conn): Promise<number | undefined> 
 export async function probe(e: Engine, node: string): Promise<NodeProbe> {
   const c = e.conn(node);
   const filters = { label: [`${LABEL.cluster}=${e.cluster}`] };
-  const [info, maxNics, containers, volumes] = await Promise.all([
-    e.info<{ MemTotal: number; NCPU: number }>(c),
-    engineMaxNics(e, c),
+  const [[info, maxNics], containers, volumes] = await Promise.all([
+    e.info<{ MemTotal: number; NCPU: number; ServerVersion?: string }>(c).then(async (i) => [i, await engineMaxNics(e, c, i.ServerVersion)] as const),
     e.call(c, 'list containers', (signal) => c.docker.listContainers({ all: true, filters, abortSignal: signal })),
     e.call(c, 'list volumes', (signal) => c.docker.listVolumes({ filters, abortSignal: signal })),
   ]);

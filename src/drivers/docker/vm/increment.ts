@@ -15,15 +15,13 @@
 import { DriverError, type ProgressFn } from '../../driver.ts';
 import { VM_PATHS } from '../../qemu/argv.ts';
 import { finishCommitArgv } from '../../qemu/failover.ts';
-import { connectQmp } from '../../qemu/qmp.ts';
 import { BITMAP, DISK_NODE, asyncFullCopy, hasReplicationBitmap, shipIncrement, stopSyncMirror, unexportReplica } from '../../qemu/replicate.ts';
 import type { Conn, Engine } from '../engine.ts';
 import { runHelper } from '../helpers.ts';
 import { containerName, volumeName } from '../names.ts';
-import { openQmp } from './monitor.ts';
+import { connectMonitor, openQmp } from './monitor.ts';
 import { ensureQemuImage } from './qemu-image.ts';
 import { REPLICA_MONITOR, diskSize, ensureReplicaServer, replicaServerName, stopReplicaServer } from './replica.ts';
-import { socketStream } from './streams.ts';
 
 const OVERLAY = `${VM_PATHS.disk(0)}/increment.qcow2`;
 const WHOLE = `${VM_PATHS.disk(0)}/increment.whole`;
@@ -41,7 +39,7 @@ export async function replicateVmAsync(e: Engine, from: string, to: string, inst
   const address = await ensureReplicaServer(e, to, instance, await diskSize(primary, instance, from));
   const server = await e.ownContainer(c, replicaServerName(instance));
   if (!server) throw new DriverError(`VM ${instance}: the replica server on ${to} vanished`, true, to);
-  const daemon = await connectQmp(await socketStream(e, c, server.Id, REPLICA_MONITOR, 'replica server monitor'), 10_000);
+  const daemon = await connectMonitor(e, c, server.Id, REPLICA_MONITOR, 'replica server monitor', 10_000);
   try {
     if (!(await hasReplicationBitmap(primary)) || !(await files(e, c, instance, `test -e ${BASE}`))) {
       await files(e, c, instance, `rm -f ${BASE}`);

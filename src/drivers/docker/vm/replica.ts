@@ -15,16 +15,15 @@ import { DriverError, type ProgressFn } from '../../driver.ts';
 import type { ObservedReplication } from '../../../model/observed.ts';
 import { VM_PATHS } from '../../qemu/argv.ts';
 import type { NbdAddress } from '../../qemu/nbd.ts';
-import { findJob } from '../../qemu/jobs.ts';
-import { connectQmp, type Qmp } from '../../qemu/qmp.ts';
+import { findJob, listJobs } from '../../qemu/jobs.ts';
+import type { Qmp } from '../../qemu/qmp.ts';
 import { DISK_NODE, SYNC_JOB, hasReplicationBitmap, startSyncMirror, syncStateOf } from '../../qemu/replicate.ts';
 import { REPLICA_EXPORT, storageDaemonArgv } from '../../qemu/storage-daemon.ts';
 import { labelsOf } from '../api.ts';
 import type { Conn, Engine } from '../engine.ts';
 import { LABEL, helperName, volumeName } from '../names.ts';
-import { openQmp } from './monitor.ts';
+import { connectMonitor, openQmp, remembered } from './monitor.ts';
 import { ensureQemuImage } from './qemu-image.ts';
-import { socketStream } from './streams.ts';
 
 export const replicaServerName = (instance: string): string => helperName(instance, 'replica');
 export const REPLICA_MONITOR = '/run/qsd/qsd.sock';
@@ -75,7 +74,7 @@ async function answering(e: Engine, c: Conn, id: string): Promise<void> {
     const info = await e.inspectContainer(c, id);
     if (!info?.State.Running) throw new DriverError(`node ${c.name}: the replica server exited at start (${info?.State.Status ?? 'gone'}; is port busy or the disk locked?)`, true, c.name);
     try {
-      const qmp = await connectQmp(await socketStream(e, c, id, REPLICA_MONITOR, 'replica server monitor'), 2000);
+      const qmp = await connectMonitor(e, c, id, REPLICA_MONITOR, 'replica server monitor', 2000);
       qmp.close();
       return;
     } catch { await new Promise((r) => setTimeout(r, 200)); }
@@ -129,8 +128,9 @@ export async function observeReplication(e: Engine, c: Conn, containerId: string
   const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), OBSERVE_TIMEOUT_MS + 1000); });
   const ask = (async () => {
     const qmp = await openQmp(e, c, containerId, OBSERVE_TIMEOUT_MS);
-    const job = await findJob(qmp, SYNC_JOB);
-    if (!job && await hasReplicationBitmap(qmp)) return undefined; // async: its increments' dates say what is lost
+    // from the connection's memory while nothing changed (monitor.ts): a copy's progress is read each time
+    const job = (await remembered(qmp, 'jobs', listJobs, (jobs) => jobs.some((j) => j.status === 'running'))).find((j) => j.id === SYNC_JOB);
+    if (!job && await remembered(qmp, 'bitmap', hasReplicationBitmap)) return undefined; // async: its increments' dates say what is lost
     const s = syncStateOf(job);
     return s.kind === 'degraded' ? { kind: 'stopped' as const, detail: s.detail } : s;
   })().catch(() => undefined);
