@@ -29,8 +29,14 @@ const OVERLAY = `${VM_PATHS.disk(0)}/increment.qcow2`;
 const WHOLE = `${VM_PATHS.disk(0)}/increment.whole`;
 const BASE = `${VM_PATHS.disk(0)}/replica.base`;
 
-/** Finish a whole increment's commit (idempotent: the overlay holds the newer data), drop any overlay. */
-const FINISH = `if [ -e ${WHOLE} ]; then ${finishCommitArgv(OVERLAY).join(' ')} || exit 1; fi; rm -f ${OVERLAY} ${WHOLE}`;
+/**
+ * Finish a whole increment's commit (idempotent: the overlay holds the newer data), drop any overlay. Also
+ * the first lines of a VM's preparation script (lifecycle.ts: same image, same volume), so that a takeover
+ * runs one helper container, not two. A failed commit exits FINISH_FAILED.
+ */
+export const FINISH_FAILED = 42;
+export const finishIncrementScript = (): string =>
+  `if [ -e ${WHOLE} ]; then ${finishCommitArgv(OVERLAY).join(' ')} || exit ${FINISH_FAILED}; fi\nrm -f ${OVERLAY} ${WHOLE}`;
 
 /** One async sync of a running VM from `from` into its replica on `to`. Returns the bytes of a full copy (0 for an increment). */
 export async function replicateVmAsync(e: Engine, from: string, to: string, instance: string, vmId: string, onProgress?: ProgressFn): Promise<number> {
@@ -82,7 +88,12 @@ export async function takeOverReplica(e: Engine, node: string, instance: string)
   const c = e.conn(node);
   await stopReplicaServer(e, node, instance);
   if ((await e.ownContainer(c, containerName(instance)))?.State.Running || !(await e.inspectVolume(c, volumeName(instance, 0)))) return;
-  const r = await inVolume(e, c, instance, FINISH);
+  await finishIncrement(e, c, instance, node);
+}
+
+/** The replica's last increment finished or dropped, in a helper (the replica server must be stopped). */
+export async function finishIncrement(e: Engine, c: Conn, instance: string, node: string): Promise<void> {
+  const r = await inVolume(e, c, instance, finishIncrementScript());
   if (r.exitCode !== 0) throw new DriverError(`VM ${instance}: finishing the replica's last increment on ${node} failed: ${r.stderr.trim()}`, true, node);
 }
 
