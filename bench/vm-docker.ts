@@ -98,6 +98,7 @@ export async function benchVmFailover(): Promise<string[]> {
     }
   } finally {
     await bed.down();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
   return out;
 }
