@@ -9,8 +9,8 @@
  * Two marker files beside the replica record what a master that dies mid-way would otherwise lose:
  * `replica.base` (a full copy finished into this replica: increments may follow) and `increment.whole` (the
  * overlay is whole and its commit may have begun). A node that takes the VM over (failover, cold move)
- * stops the replica server and finishes such a commit offline (`qemu-img commit`) or drops an overlay that
- * was never whole, so the guest never boots from a torn replica.
+ * stops the replica server and, in the script that prepares the VM's files, finishes such a commit offline
+ * (`qemu-img commit`) or drops an overlay that was never whole, so the guest never boots from a torn replica.
  */
 import { DriverError, type ProgressFn } from '../../driver.ts';
 import { VM_PATHS } from '../../qemu/argv.ts';
@@ -80,9 +80,10 @@ export async function endAsync(e: Engine, from: string, to: string, instance: st
 }
 
 /**
- * Before a VM runs on a node (its former secondary, after a failover or a cold move): the replica server
- * stopped (it holds the disk's lock) and an increment it was committing finished, or one never whole
- * dropped. Always looked at (a master may have died between the two), never under a running guest.
+ * The replica server stopped (it holds the disk's lock) and an increment it was committing finished, or one
+ * never whole dropped: before the next increment or a switch to sync replication. (A VM made on the node,
+ * after a failover or a cold move, has its preparation script do the same: lifecycle.ts.) Always looked at
+ * (a master may have died between the two), never under a running guest.
  */
 export async function takeOverReplica(e: Engine, node: string, instance: string): Promise<void> {
   const c = e.conn(node);
