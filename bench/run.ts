@@ -25,6 +25,7 @@ const sections: readonly Section[] = [
   ['Docker backend (real engines)', async () => (await import('./docker.ts')).benchDocker(), needsDocker],
   ['VMs: QEMU sequences on host processes (boot, live migration with storage, failover, sync write cost)', async () => (await import('./vm.ts')).benchVm(), () => needsQemu()],
   ['VMs on Docker engines: sync write cost in the guest, a replicated VM through drover apply (1 GiB disk)', async () => (await import('./vm-docker.ts')).benchVmDocker(), () => needsDocker() ?? needsQemu()],
+  ['VM failover on Docker engines, repeated (node kill to the first counter line)', async () => (await import('./vm-docker.ts')).benchVmFailover(), () => needsDocker() ?? needsQemu()],
   ['Crash soak (master kill -9, node kills, manifest edits)', async () => (await import('./soak.ts')).benchSoak()],
   ['Standby master takeover (etcd)', async () => (await import('./etcd.ts')).benchEtcd(), needsEtcd],
 ];

@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cli, sleep, tempDir, upBed, type ApplyEvent, type Bed, type InstanceDoc } from '../test/e2e-docker/helpers.ts';
+import { cli, nodeIndex, sleep, tempDir, upBed, type ApplyEvent, type Bed, type InstanceDoc } from '../test/e2e-docker/helpers.ts';
 import { consoleOf, vmClusterManifests, vmSpec } from '../test/support/vm-bed.ts';
 import { counters, testGuest, type TestGuest } from '../test/support/guest.ts';
 import { DD_LOOP, writeLatency, writeOverheadLine } from '../test/support/write-latency.ts';
@@ -44,18 +44,176 @@ export async function benchVmDocker(): Promise<string[]> {
     }
     out.push(`live migration through drover apply (mirror 1 GiB + RAM, then the new replica's full copy): ${rows.join('; ')}`);
     await sleep(3000);
-    t0 = Date.now();
-    await bed.run('kill', '2');
-    const printed = counters(consoleOf(bed, 'node2')).at(-1)!;
-    const seen = firstLine(bed, 'node1', 2).then((c) => ({ c, at: Date.now() }));
-    await apply(undefined, undefined);
-    const applied = Date.now() - t0;
-    const { c: first, at } = await seen;
-    out.push(`failover (sync): node kill to the first counter line on the secondary ${at - t0} ms (nodeDownAfter 3 s, fence, start from the replica; the apply, with a new secondary's full copy, took ${applied} ms); recovery point: ${Math.max(0, printed.n + 1 - first.n)} counter values lost (printed ${printed.n}, resumed at ${first.n})`);
+    const f = await failover(bed, 'node2', 'node1', 1, () => vm1Manifests(bed, g, image, dir), drover);
+    out.push(`failover (sync): node kill to the first counter line on the secondary ${f.firstLineMs} ms (nodeDownAfter 3 s, fence, start from the replica); recovery point: ${f.lost} counter values lost (printed ${f.printed}, resumed at ${f.resumed})`);
+    out.push(`  ${breakdown(f)}`);
   } finally {
     await bed.down();
   }
   return out;
+}
+
+/**
+ * Failover only, repeated on one test bed (base 200), by each kind of master: `drover apply` started after
+ * the kill (as above), then a `drover watch` running all along. Each run: the VM's primary killed, failed
+ * over (and given a new secondary's full copy), the killed node restored and cleaned; then the new primary
+ * is killed, and so on. Each run's line is the time from the kill to the guest's first counter line on the
+ * secondary, with where it went (the master's events, as they arrived). Runs: DROVER_BENCH_FAILOVER_RUNS (3).
+ */
+export async function benchVmFailover(): Promise<string[]> {
+  const g = await testGuest();
+  if ('skip' in g) return [`skipped: ${g.skip}`];
+  const runs = Number(process.env.DROVER_BENCH_FAILOVER_RUNS ?? 3);
+  const dir = tempDir('drover-vmfailover-');
+  const image = bigRoot(g, dir);
+  const bed = await upBed(3, 200, 'drover-vm-failover');
+  const out: string[] = [];
+  try {
+    const drover = cli(bed, path.join(dir, 'state'));
+    const apply = async (m: string): Promise<void> => {
+      const r = await drover(['apply', m, '--yes', '--json'], { timeoutMs: 600_000 });
+      if (r.code !== 0) throw new Error(`apply failed: ${r.stdout.slice(-1500)}${r.stderr.slice(-1500)}`);
+    };
+    const nodes = ['node1', 'node2', 'node3'];
+    await apply(vm1Manifests(bed, g, image, dir, nodes[0], nodes[1]));
+    let boot = (await firstLine(bed, nodes[0]!, 1)).boot;
+    for (const master of ['apply', 'watch'] as const) {
+      const watch = master === 'watch' ? watcher(drover, vm1Manifests(bed, g, image, dir)) : undefined;
+      const all: Failover[] = [];
+      try {
+        for (let i = 0; i < runs; i++) {
+          const [primary, secondary] = [nodes[0]!, nodes[1]!];
+          await sleep(3000);
+          const f = watch
+            ? await failoverWatched(bed, primary, secondary, boot, watch)
+            : await failover(bed, primary, secondary, boot, () => vm1Manifests(bed, g, image, dir), drover);
+          all.push(f);
+          out.push(`${master} run ${i + 1}: failover (sync): node kill to the first counter line on the secondary ${f.firstLineMs} ms; ${f.lost} counter values lost`);
+          out.push(`  ${breakdown(f)}`);
+          await bed.run('restore', String(nodeIndex(primary)));
+          if (watch) await cleaned(watch, primary);
+          else await apply(vm1Manifests(bed, g, image, dir)); // the fenced node's stale copies removed
+          nodes.push(nodes.shift()!);
+          boot = f.resumedBoot;
+        }
+      } finally {
+        await watch?.stop();
+      }
+      const ms = all.map((f) => f.firstLineMs).sort((a, b) => a - b);
+      out.push(`failover (sync, drover ${master}): node kill to the first counter line on the secondary, ${runs} runs: min ${ms[0]} ms, median ${ms[Math.floor(ms.length / 2)]} ms, max ${ms.at(-1)} ms (nodeDownAfter 3 s)`);
+    }
+  } finally {
+    await bed.down();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+interface Failover {
+  readonly firstLineMs: number;
+  readonly printed: number;
+  readonly resumed: number;
+  readonly resumedBoot: number;
+  readonly lost: number;
+  /** What the master reported, with when it arrived (ms after the kill began). */
+  readonly marks: readonly (readonly [what: string, ms: number])[];
+}
+
+/** A master's NDJSON events, each with the time it arrived. */
+interface Events {
+  readonly seen: { readonly e: ApplyEvent; readonly at: number }[];
+}
+
+function listen(child: ReturnType<ReturnType<typeof cli>['spawn']>['child']): Events {
+  const ev: Events = { seen: [] };
+  let rest = '';
+  child.stdout!.on('data', (b: Buffer) => {
+    const lines = (rest + b.toString()).split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) if (l.startsWith('{')) ev.seen.push({ e: JSON.parse(l) as ApplyEvent, at: Date.now() });
+  });
+  return ev;
+}
+
+/** The events from index `from` on, as marks of a failover that began at t0. */
+function marksOf(ev: Events, from: number, t0: number): [string, number][] {
+  const marks: [string, number][] = [];
+  for (const { e, at } of ev.seen.slice(from)) {
+    const what = e.type === 'step' ? String(e.step)
+      : e.type === 'round' || e.type === 'health-changed' ? e.type
+      : e.type === 'waiting' ? (marks.some(([w]) => w === 'waiting') ? undefined : 'waiting')
+      : e.type === 'run' ? `run (${String(e.trigger)}) ended`
+      : e.type === 'operation-started' || e.type === 'operation-finished' ? `${e.type} ${e.op?.type}` : undefined;
+    if (what) marks.push([what, at - t0]);
+  }
+  return marks;
+}
+
+async function killed(bed: Bed, victim: string, survivor: string, boot: number) {
+  const t0 = Date.now();
+  await bed.run('kill', String(nodeIndex(victim)));
+  const marks: [string, number][] = [['killed', Date.now() - t0]];
+  const printed = counters(consoleOf(bed, victim)).at(-1)!;
+  const seen = firstLine(bed, survivor, boot + 1).then((c) => ({ c, at: Date.now() }));
+  seen.catch(() => {});
+  return { t0, marks, printed, seen };
+}
+
+const result = (t0: number, marks: [string, number][], printed: { n: number }, first: { n: number; boot: number }, at: number): Failover => {
+  marks.push(['first counter line', at - t0]);
+  return { firstLineMs: at - t0, printed: printed.n, resumed: first.n, resumedBoot: first.boot, lost: Math.max(0, printed.n + 1 - first.n), marks };
+};
+
+/** Kill `victim` (its guest at boot `boot`), run `drover apply` and wait for the guest's next boot's first counter line on `survivor`. */
+async function failover(bed: Bed, victim: string, survivor: string, boot: number, manifestsNow: () => string, drover: ReturnType<typeof cli>): Promise<Failover> {
+  const k = await killed(bed, victim, survivor, boot);
+  const child = drover.spawn(['apply', manifestsNow(), '--yes', '--json']);
+  const ev = listen(child.child);
+  const r = await child.done;
+  if (r.code !== 0) throw new Error(`apply failed: ${r.stdout.slice(-1500)}${r.stderr.slice(-1500)}`);
+  const { c: first, at } = await k.seen;
+  return result(k.t0, [...k.marks, ...marksOf(ev, 0, k.t0)], k.printed, first, at);
+}
+
+interface Watcher { readonly ev: Events; stop(): Promise<void> }
+
+/** `drover watch` on the manifests, its events kept; started once its first run has ended. */
+function watcher(drover: ReturnType<typeof cli>, m: string): Watcher & { ready: Promise<void> } {
+  const child = drover.spawn(['watch', m, '--json']);
+  const ev = listen(child.child);
+  return { ev, ready: until(ev, 0, (e) => e.type === 'run').then(() => {}), async stop() { child.child.kill('SIGTERM'); await child.done; } };
+}
+
+async function until(ev: Events, from: number, p: (e: ApplyEvent) => boolean, timeoutMs = 600_000): Promise<number> {
+  for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(100)) {
+    const i = ev.seen.findIndex((x, j) => j >= from && p(x.e));
+    if (i >= 0) return i;
+  }
+  throw new Error('the watch never reported what the bench waited for');
+}
+
+/** Kill `victim` under a running watch; back when the VM's first counter line is printed and the new secondary is in sync. */
+async function failoverWatched(bed: Bed, victim: string, survivor: string, boot: number, w: Watcher & { ready?: Promise<void> }): Promise<Failover> {
+  await w.ready;
+  const from = w.ev.seen.length;
+  const k = await killed(bed, victim, survivor, boot);
+  const { c: first, at } = await k.seen;
+  await until(w.ev, from, (e) => e.type === 'operation-finished' && e.op?.type === 'ReplaceSecondary');
+  return result(k.t0, [...k.marks, ...marksOf(w.ev, from, k.t0)], k.printed, first, at);
+}
+
+/** The restored node is seen again and a run has removed its stale copies. */
+async function cleaned(w: Watcher, node: string): Promise<void> {
+  const from = w.ev.seen.length;
+  const back = await until(w.ev, from, (e) => e.type === 'health-changed' && (e.up as string[]).includes(node));
+  await until(w.ev, back, (e) => e.type === 'run');
+}
+
+/** Each phase up to the first counter line: the master's events in order, each with the time since the one before. */
+function breakdown(f: Failover): string {
+  const upTo = f.marks.filter(([, ms]) => ms <= f.firstLineMs).sort((a, b) => a[1] - b[1]);
+  const failoverOnly = upTo.filter(([w], i) => i === 0 || !upTo.slice(0, i).some(([x]) => x === 'operation-finished FailoverInstance') || w === 'first counter line');
+  return failoverOnly.map(([w, ms], i) => `${w} +${ms - (i ? failoverOnly[i - 1]![1] : 0)}`).join(' · ');
 }
 
 /** The test guest's root file system grown to 1 GiB, with 300 MiB of random data in /blob. */
@@ -94,6 +252,10 @@ function ddRoot(g: TestGuest, dir: string): string {
 
 const manifests = (bed: Bed, dir: string, instances: readonly InstanceDoc[]): string =>
   vmClusterManifests(path.join(dir, 'm'), bed, CLUSTER, { interval: '24h' }, instances);
+
+/** vm1 alone, its 1 GiB disk booting `image`, pinned where given. */
+const vm1Manifests = (bed: Bed, g: TestGuest, image: string, dir: string, primary?: string, secondary?: string): string =>
+  manifests(bed, dir, [{ name: 'vm1', ...vmSpec(g, image, '1G'), ...(primary && { primary }), ...(secondary && { secondary }) }]);
 
 async function firstLine(bed: Bed, node: string, boot: number): Promise<{ n: number; boot: number }> {
   for (let i = 0; i < 1200; i++) {

@@ -38,6 +38,11 @@ export interface ConvergeOptions {
   /** Recorded in every journal entry of this run. */
   readonly git?: GitInfo;
   readonly trigger?: string;
+  /**
+   * When a cheap probe between runs (watch) first found each node unreachable: its grace runs from then, if
+   * this run's look confirms it (only a run's look counts a node's fall).
+   */
+  readonly seenDownAt?: ReadonlyMap<string, number>;
   /** Each round's look (what was observed, what was planned): the API serves the master's latest. */
   readonly onLook?: (look: { readonly observed: Observed; readonly plan: Plan; readonly drift: readonly DriftItem[] }) => void;
 }
@@ -95,7 +100,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeResult> {
   let maxRounds = o.maxRounds ?? 10;
   for (; rounds < maxRounds; rounds++) {
     if (o.signal?.aborted) return result(last, rounds, true);
-    const observed = await observeAndRecord(o.driver, nodes, o.store, o.probeTimeoutMs, { record: true, holdAfter: holdLimits(o.desired), checks });
+    const observed = await observeAndRecord(o.driver, nodes, o.store, o.probeTimeoutMs, { record: true, holdAfter: holdLimits(o.desired), checks, ...(o.seenDownAt && { seenDownAt: o.seenDownAt }) });
     seen = observed;
     await dropReachedTargets(o.store, o.desired);
     last = plan({ desired: o.desired, observed, store: o.store, now: Date.now(), ...(o.prune && { prune: true }) });
@@ -185,18 +190,20 @@ function holdLimits(desired: Desired): ReadonlyMap<string, number> {
 }
 
 /**
- * Observe, and keep each node's `nodeDownSince` in the store: Drover measures unreachability itself.
+ * Observe, and keep each node's `nodeDownSince` in the store: Drover measures unreachability itself, from
+ * the first look that found the node unreachable (`seenDownAt`: a cheap probe just before this look).
  * Each fall is also counted: a node that falls `holdAfter` times within the hour is held out of new
  * placements for an hour (the planner reads `holdUntil`).
  */
-export async function observeAndRecord(driver: Driver, nodes: readonly DesiredNode[], store: Store, timeoutMs?: number, options: { readonly record: boolean; readonly holdAfter?: ReadonlyMap<string, number>; readonly checks?: HealthChecks } = { record: true }): Promise<Observed> {
+export async function observeAndRecord(driver: Driver, nodes: readonly DesiredNode[], store: Store, timeoutMs?: number, options: { readonly record: boolean; readonly holdAfter?: ReadonlyMap<string, number>; readonly checks?: HealthChecks; readonly seenDownAt?: ReadonlyMap<string, number> } = { record: true }): Promise<Observed> {
   const observed = await observe(driver, nodes, timeoutMs, options.checks);
   if (!options.record) return observed; // read-only commands (plan, status) only look
   const writes: Promise<void>[] = [];
   for (const n of observed.nodes.values()) {
     const rec = store.nodes.get(n.name);
     if (n.health === 'unreachable' && rec?.nodeDownSince === undefined) {
-      writes.push(store.putNode(fell({ ...rec, name: n.name }, observed.at, options.holdAfter?.get(n.name) ?? 3)));
+      const since = Math.min(observed.at, options.seenDownAt?.get(n.name) ?? observed.at);
+      writes.push(store.putNode(fell({ ...rec, name: n.name }, since, options.holdAfter?.get(n.name) ?? 3)));
     } else if (n.health === 'up' && rec?.nodeDownSince !== undefined) {
       const { nodeDownSince: _, ...rest } = rec;
       writes.push(store.putNode(rest));

@@ -9,7 +9,7 @@ import type { Driver } from '../drivers/driver.ts';
 import { nodesOf, recoveryPointOf, withCause, type Operation } from '../model/operations.ts';
 import { describeCause } from '../plan/reasons.ts';
 import type { Store } from '../store/store.ts';
-import type { JobRecord, JobTags, MachineRecord } from '../store/types.ts';
+import type { JobRecord, JobTags, MachineRecord, StepTiming } from '../store/types.ts';
 import type { EventSink } from './events.ts';
 import type { FenceResult } from './fence.ts';
 import type { ReplicationMode } from '../model/desired.ts';
@@ -55,6 +55,8 @@ interface Running {
   readonly ctx: StepContext;
   /** What its steps noted, for the journal (e.g. migration downtime). */
   readonly notes: string[];
+  /** How long each step this master ran took, in order (a retried step once per attempt): for the journal. */
+  readonly timings: StepTiming[];
 }
 
 type OperationActor = Actor<OperationMachine>;
@@ -160,7 +162,8 @@ export class Executor {
     if (point?.kind === 'parked') return this.parkRecord(resumed!, point.why);
     const startedAt = resumed?.startedAt ?? this.now();
     const notes: string[] = [];
-    this.running.set(id, { op, steps: new Map(steps), ctx: this.contextFor(op, id, notes), notes });
+    const timings: StepTiming[] = [];
+    this.running.set(id, { op, steps: new Map(steps), ctx: this.contextFor(op, id, notes), notes, timings });
     events({ type: 'operation-started', id, op, resumed: !!resumed });
     const job = this.jobFor(op, id, startedAt, !!resumed);
     // A machine from an older step list starts afresh at the step its old one maps to.
@@ -186,7 +189,7 @@ export class Executor {
     // The journal's result before the machine's removal (one batch): a torn write can leave the
     // machine to be resumed (its last step is idempotent), never a job 'running' without a machine.
     await Promise.all([
-      store.putJob({ ...job, end, result: error ? 'failed' : 'succeeded', ...(error && { error }), ...(note && { note }), ...(migration && { migration }) }),
+      store.putJob({ ...job, end, result: error ? 'failed' : 'succeeded', ...(error && { error }), ...(note && { note }), ...(migration && { migration }), ...(timings.length && { steps: timings }) }),
       store.deleteMachine(id),
     ]);
     events({ type: 'operation-finished', id, op, result: error ? 'failed' : 'succeeded', durationMs: end - startedAt, ...(error && { error }), ...(note && { note }), ...(migration && { migration }) });
@@ -274,7 +277,9 @@ export class Executor {
     const step = r?.steps.get(req.step);
     if (!r || !step) return Promise.reject(new Error(`no step ${req.step} for operation ${req.opId}`));
     this.stepsInFlight++;
+    const started = this.now();
     return step(r.ctx).finally(() => {
+      r.timings.push({ step: req.step, ms: this.now() - started });
       if (--this.stepsInFlight === 0) this.parking?.resolve();
     });
   }

@@ -81,17 +81,20 @@ async function loop(o: WatchOptions, queue: Queue): Promise<void> {
   let desired = o.desired;
   let driver = await o.openDriver(desired);
   let intervalMs = o.intervalMs ?? intervalOf(desired);
+  let probeMs = o.probeEveryMs ?? probeEveryOf(desired);
   let runs = 0;
   let down = downNodes(o.store);
+  let seenDownAt = new Map<string, number>();
   o.report({ type: 'watch-started', paths: o.paths, intervalMs });
   try {
     for (;;) {
-      const work = await queue.next(o.probeEveryMs ?? 3000);
+      const work = await queue.next(probeMs);
       if (o.signal.aborted) break;
       if (!work) { // quiet: a cheap look at node health
         const changed = await healthChange(driver, desired, down);
         if (!changed) continue;
-        o.report({ type: 'health-changed', ...changed });
+        for (const n of changed.down) seenDownAt.set(n, changed.at);
+        o.report({ type: 'health-changed', down: changed.down, up: changed.up });
         queue.note('health');
       }
       const { triggers, reload } = queue.take();
@@ -105,9 +108,11 @@ async function loop(o: WatchOptions, queue: Queue): Promise<void> {
           await driver.close();
           driver = await o.openDriver(desired);
           intervalMs = o.intervalMs ?? intervalOf(desired);
+          probeMs = o.probeEveryMs ?? probeEveryOf(desired);
         }
       }
-      const r = await runOnce(o, desired, driver, ++runs, triggers.join('+') || 'health');
+      const r = await runOnce(o, desired, driver, ++runs, triggers.join('+') || 'health', seenDownAt);
+      seenDownAt = new Map();
       down = downNodes(o.store);
       if (r.observed) o.onLook?.({ kind: 'run-end', seen: { desired, observed: r.observed, store: o.store, now: Date.now() } });
       if (r.parked) break;
@@ -122,11 +127,11 @@ async function loop(o: WatchOptions, queue: Queue): Promise<void> {
   }
 }
 
-async function runOnce(o: WatchOptions, desired: Desired, driver: Driver, run: number, trigger: string): Promise<ConvergeResult> {
+async function runOnce(o: WatchOptions, desired: Desired, driver: Driver, run: number, trigger: string, seenDownAt: ReadonlyMap<string, number>): Promise<ConvergeResult> {
   const started = Date.now();
   const git = await o.git?.();
   // maxWaitMs 0: never sit out a node's grace inside a run; the loop comes back at its end.
-  const r = await converge({ desired, driver, store: o.store, events: o.events, signal: o.signal, maxWaitMs: 0, trigger: `watch:${trigger}`, ...(git && { git }), ...(o.prune && { prune: true }), ...(o.onLook && { onLook: (l) => o.onLook!({ kind: 'round', desired, ...l }) }) });
+  const r = await converge({ desired, driver, store: o.store, events: o.events, signal: o.signal, maxWaitMs: 0, trigger: `watch:${trigger}`, seenDownAt, ...(git && { git }), ...(o.prune && { prune: true }), ...(o.onLook && { onLook: (l) => o.onLook!({ kind: 'round', desired, ...l }) }) });
   o.report({
     type: 'run', run, trigger, changes: r.succeeded, failed: r.failed.length + r.errors.length, pending: r.pending.length, drift: r.drift,
     guards: guardsIn(r.pending).map((g) => ({ ...g, reason: describeGuard(g) })), durationMs: Date.now() - started, parked: r.parked, errors: [...r.errors.map(formatError), ...r.failed.map((f) => formatError({ message: `${f.op.type} ${f.op.instance}: ${f.error}` }))],
@@ -141,17 +146,26 @@ function intervalOf(desired: Desired): number {
   return Math.min(...every, 5 * 60_000) || 5 * 60_000;
 }
 
+/**
+ * How often the quiet probe looks at the nodes: a third of the shortest automatic-failover grace, between
+ * 500 ms and 3 s, so that a dead node is noticed early in its grace (the grace itself is the operator's).
+ */
+function probeEveryOf(desired: Desired): number {
+  const graces = [...desired.clusters.values()].filter((c) => c.failover.automatic).map((c) => c.failover.nodeDownAfterMs);
+  return Math.max(500, Math.min(3000, ...graces.map((g) => Math.floor(g / 3))));
+}
+
 /** Nodes the store knows as unreachable: what the last run saw. */
 function downNodes(store: Store): ReadonlySet<string> {
   return new Set([...store.nodes.values()].filter((n) => n.nodeDownSince !== undefined).map((n) => n.name));
 }
 
-async function healthChange(driver: Driver, desired: Desired, down: ReadonlySet<string>): Promise<{ down: string[]; up: string[] } | undefined> {
+async function healthChange(driver: Driver, desired: Desired, down: ReadonlySet<string>): Promise<{ down: string[]; up: string[]; at: number } | undefined> {
   const seen = await observe(driver, [...desired.nodes.values()], 2000);
   const nowDown = [...seen.nodes.values()].filter((n) => n.health !== 'up').map((n) => n.name);
   const fell = nowDown.filter((n) => !down.has(n));
   const rose = [...down].filter((n) => seen.nodes.get(n)?.health === 'up');
-  return fell.length || rose.length ? { down: fell, up: rose } : undefined;
+  return fell.length || rose.length ? { down: fell, up: rose, at: seen.at } : undefined;
 }
 
 /**

@@ -90,6 +90,12 @@ export type JobResult = 'running' | 'succeeded' | 'failed' | 'parked';
  */
 export type JournalType = Operation['type'] | 'adopted' | RequestType;
 
+/** One run of one step of an operation: its name and how long it took. */
+export interface StepTiming {
+  readonly step: string;
+  readonly ms: number;
+}
+
 export interface JobRecord {
   readonly id: string;
   readonly type: JournalType;
@@ -114,6 +120,11 @@ export interface JobRecord {
   readonly migration?: MigrationPath;
   /** A failover: the recovery point the instance came back with (none lost from an in-sync mirror, or a last sync). */
   readonly recovery?: RecoveryPoint;
+  /**
+   * How long each step took, in order, as the master that finished the operation ran them (a retried step
+   * once per attempt; the steps of a master that died are not there): where a failover's time went.
+   */
+  readonly steps?: readonly StepTiming[];
   /** When the last resume started: from then on `master` ran it (the journal shows who acted when). */
   readonly resumedAt?: number;
   /** The master process that ran it (last, when resumed). */

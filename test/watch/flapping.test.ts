@@ -76,4 +76,20 @@ test('falls older than an hour are forgotten', async () => {
   await store.close();
 });
 
+test('a fall is dated from the cheap probe that first saw it (seenDownAt), once a run\'s look confirms it', async () => {
+  const { desired, store } = await setup();
+  const nodes = [...desired.nodes.values()];
+  const probedAt = Date.now() - 700;
+  // the run's look finds node3 up again: the cheap probe's sighting records nothing
+  await observeAndRecord(fakeDriver(new Set()), nodes, store, 1000, { record: true, seenDownAt: new Map([['node3', probedAt]]) });
+  assert.is(store.nodes.get('node3')?.nodeDownSince, undefined);
+  const before = Date.now();
+  await observeAndRecord(fakeDriver(new Set(['node3'])), nodes, store, 1000, { record: true, seenDownAt: new Map([['node3', probedAt]]) });
+  assert.is(store.nodes.get('node3')?.nodeDownSince, probedAt, 'the grace runs from the probe');
+  assert.equal(store.nodes.get('node3')?.failures, [probedAt], 'one fall');
+  await observeAndRecord(fakeDriver(new Set(['node2'])), nodes, store, 1000, { record: true, seenDownAt: new Map([['node3', probedAt]]) });
+  assert.ok(store.nodes.get('node2')!.nodeDownSince! >= before, 'a node the probe did not see down: from this look');
+  await store.close();
+});
+
 test.run();

@@ -13,7 +13,7 @@ import { LABEL, containerName, helperName, volumeName } from './names.ts';
 import { connectRest, endpointsReleased, nicSettings, nicsConfigured, prepareNics } from './networks.ts';
 import { createDisks } from './volumes.ts';
 import { createVm, isVmContainer, removeVmContainer, startVm, stopVm } from './vm/lifecycle.ts';
-import { takeOverReplica } from './vm/increment.ts';
+import { stopReplicaServer } from './vm/replica.ts';
 
 /**
  * Network settings: its NICs on their Docker networks (networks.ts); else none without ports; a bridge
@@ -60,8 +60,9 @@ const isWanted = (e: Engine, info: ContainerInfo | undefined, spec: InstanceSpec
 };
 
 export async function createInstance(e: Engine, node: string, spec: InstanceSpec, generation: number): Promise<void> {
-  // a VM made on its former secondary (failover, cold move): the replica server holds the disk file's lock
-  if (spec.hypervisor === 'kvm') { await takeOverReplica(e, node, spec.name); await createVm(e, node, spec, generation); return; }
+  // a VM made on its former secondary (failover, cold move): the replica server holds the disk file's lock,
+  // and an increment it was committing is finished (createVm's takeOver) before the guest may boot from it
+  if (spec.hypervisor === 'kvm') { await stopReplicaServer(e, node, spec.name); await createVm(e, node, spec, generation, { takeOver: true }); return; }
   const c = e.conn(node);
   const name = containerName(spec.name);
   const hash = specHash(spec);

@@ -9,8 +9,8 @@
  * Two marker files beside the replica record what a master that dies mid-way would otherwise lose:
  * `replica.base` (a full copy finished into this replica: increments may follow) and `increment.whole` (the
  * overlay is whole and its commit may have begun). A node that takes the VM over (failover, cold move)
- * stops the replica server and finishes such a commit offline (`qemu-img commit`) or drops an overlay that
- * was never whole, so the guest never boots from a torn replica.
+ * stops the replica server and, in the script that prepares the VM's files, finishes such a commit offline
+ * (`qemu-img commit`) or drops an overlay that was never whole, so the guest never boots from a torn replica.
  */
 import { DriverError, type ProgressFn } from '../../driver.ts';
 import { VM_PATHS } from '../../qemu/argv.ts';
@@ -27,8 +27,14 @@ const OVERLAY = `${VM_PATHS.disk(0)}/increment.qcow2`;
 const WHOLE = `${VM_PATHS.disk(0)}/increment.whole`;
 const BASE = `${VM_PATHS.disk(0)}/replica.base`;
 
-/** Finish a whole increment's commit (idempotent: the overlay holds the newer data), drop any overlay. */
-const FINISH = `if [ -e ${WHOLE} ]; then ${finishCommitArgv(OVERLAY).join(' ')} || exit 1; fi; rm -f ${OVERLAY} ${WHOLE}`;
+/**
+ * Finish a whole increment's commit (idempotent: the overlay holds the newer data), drop any overlay. Also
+ * the first lines of a VM's preparation script (lifecycle.ts: same image, same volume), so that a takeover
+ * runs one helper container, not two. A failed commit exits FINISH_FAILED.
+ */
+export const FINISH_FAILED = 42;
+export const finishIncrementScript = (): string =>
+  `if [ -e ${WHOLE} ]; then ${finishCommitArgv(OVERLAY).join(' ')} || exit ${FINISH_FAILED}; fi\nrm -f ${OVERLAY} ${WHOLE}`;
 
 /** One async sync of a running VM from `from` into its replica on `to`. Returns the bytes of a full copy (0 for an increment). */
 export async function replicateVmAsync(e: Engine, from: string, to: string, instance: string, vmId: string, onProgress?: ProgressFn): Promise<number> {
@@ -72,15 +78,21 @@ export async function endAsync(e: Engine, from: string, to: string, instance: st
 }
 
 /**
- * Before a VM runs on a node (its former secondary, after a failover or a cold move): the replica server
- * stopped (it holds the disk's lock) and an increment it was committing finished, or one never whole
- * dropped. Always looked at (a master may have died between the two), never under a running guest.
+ * The replica server stopped (it holds the disk's lock) and an increment it was committing finished, or one
+ * never whole dropped: before the next increment or a switch to sync replication. (A VM made on the node,
+ * after a failover or a cold move, has its preparation script do the same: lifecycle.ts.) Always looked at
+ * (a master may have died between the two), never under a running guest.
  */
 export async function takeOverReplica(e: Engine, node: string, instance: string): Promise<void> {
   const c = e.conn(node);
   await stopReplicaServer(e, node, instance);
   if ((await e.ownContainer(c, containerName(instance)))?.State.Running || !(await e.inspectVolume(c, volumeName(instance, 0)))) return;
-  const r = await inVolume(e, c, instance, FINISH);
+  await finishIncrement(e, c, instance, node);
+}
+
+/** The replica's last increment finished or dropped, in a helper (the replica server must be stopped). */
+export async function finishIncrement(e: Engine, c: Conn, instance: string, node: string): Promise<void> {
+  const r = await inVolume(e, c, instance, finishIncrementScript());
   if (r.exitCode !== 0) throw new DriverError(`VM ${instance}: finishing the replica's last increment on ${node} failed: ${r.stderr.trim()}`, true, node);
 }
 

@@ -16,6 +16,7 @@ import type { Conn, Engine } from '../engine.ts';
 import { createHelper, removeHelper, runHelper } from '../helpers.ts';
 import { LABEL, containerName, runVolumeName, volumeName } from '../names.ts';
 import { createDisks, ensureVolume } from '../volumes.ts';
+import { FINISH_FAILED, finishIncrement, finishIncrementScript } from './increment.ts';
 import { nodeAccel, type Accel } from './accel.ts';
 import { openQmp } from './monitor.ts';
 import { QEMU_BINARY, ensureQemuImage } from './qemu-image.ts';
@@ -43,52 +44,64 @@ const mountsOf = (spec: InstanceSpec): { Type: 'volume'; Source: string; Target:
   ...spec.disks.map((_, i) => ({ Type: 'volume' as const, Source: volumeName(spec.name, i), Target: VM_PATHS.disk(i) })),
 ];
 
+/** The preparation script's exit status when disk 0 must be made from the spec's image and no whole seed is there yet. */
+const NEEDS_SEED = 43;
+const seedOf = (i: number): string => `${VM_PATHS.disk(i)}/seed.img`;
+/** Uploaded after the seed in the same archive: a seed without it was cut short. */
+const seedDoneOf = (i: number): string => `${VM_PATHS.disk(i)}/seed.done`;
+
 /**
- * The shell script of the preparation container: each disk file that is not there yet is made aside and
- * renamed when whole (so a crash never leaves a half disk): from the uploaded seed image where there is one
- * (disk 0: any format qemu-img reads, converted to raw, grown to the declared size), else empty (sparse).
+ * The shell script of the preparation container: with `takeOver`, a replica's last increment finished first;
+ * each disk file that is not there yet is made aside and renamed when whole (so a crash never leaves a half
+ * disk): disk 0 from the uploaded seed image when the spec has one (any format qemu-img reads, converted to
+ * raw, grown to the declared size: without a whole seed the script exits NEEDS_SEED, the master uploads it
+ * and starts the script again), else empty (sparse).
  */
-function prepareScript(spec: InstanceSpec): string {
-  const lines = ['set -e'];
+function prepareScript(spec: InstanceSpec, takeOver: boolean): string {
+  const lines = ['set -e', ...(takeOver && spec.disks.length > 0 ? [finishIncrementScript()] : [])];
   spec.disks.forEach((d, i) => {
-    const file = VM_PATHS.diskFile(i);
-    const seed = `${VM_PATHS.disk(i)}/seed.img`;
-    lines.push(`if [ ! -e ${file} ]; then`,
-      `  if [ -e ${seed} ]; then qemu-img convert -O raw ${seed} ${file}.part; else truncate -s ${d.size} ${file}.part; fi`,
+    const [file, seed, done] = [VM_PATHS.diskFile(i), seedOf(i), seedDoneOf(i)];
+    const make = i === 0 && spec.image !== ''
+      ? [`  [ -e ${done} ] || { rm -f ${seed}; exit ${NEEDS_SEED}; }`, `  qemu-img convert -O raw ${seed} ${file}.part`]
+      : [`  truncate -s ${d.size} ${file}.part`];
+    lines.push(`if [ ! -e ${file} ]; then`, ...make,
       `  [ $(stat -c %s ${file}.part) -ge ${d.size} ] || truncate -s ${d.size} ${file}.part`,
-      `  mv ${file}.part ${file}`, 'fi', `rm -f ${seed}`);
+      `  mv ${file}.part ${file}`, 'fi', `rm -f ${seed} ${done}`);
   });
   lines.push('sync');
   return lines.join('\n');
 }
 
 /**
- * Does disk 0's volume already hold its disk file? Asked of a helper: the archive API's HEAD answer leaves
- * its socket open, which kept the CLI alive after its work (minutes) whenever the file was there.
+ * Make the VM's files exist on the node: boot files (always refreshed) into a helper of the QEMU image, then
+ * its script (prepareScript), which looks at the disks itself: a failover onto a whole replica runs one
+ * short helper. The seed image goes in only when the script asks for it.
  */
-async function hasDiskFile(e: Engine, c: Conn, instance: string): Promise<boolean> {
-  const r = await runHelper(e, c, instance, 'vmstat', ['test', '-e', VM_PATHS.diskFile(0)], [{ source: volumeName(instance, 0), target: VM_PATHS.disk(0), readOnly: true }], 30_000);
-  return r.exitCode === 0;
-}
-
-/** Make the VM's files exist on the node: disk files (disk 0 seeded from `spec.image`), boot files (always refreshed). */
-async function prepare(e: Engine, c: Conn, spec: InstanceSpec, image: string): Promise<void> {
+async function prepare(e: Engine, c: Conn, spec: InstanceSpec, image: string, takeOver: boolean): Promise<void> {
   const h = await createHelper(e, c, spec.name, 'vmprep', {
-    image: { name: image, entrypoint: ['/bin/sh', '-c'] }, cmd: [prepareScript(spec)],
+    image: { name: image, entrypoint: ['/bin/sh', '-c'] }, cmd: [prepareScript(spec, takeOver)],
     mounts: mountsOf(spec).map((m) => ({ source: m.Source, target: m.Target })),
   });
-  const upload = async (path: string, files: Record<string, string>): Promise<void> => {
-    await e.call(c, `upload ${Object.values(files).join(', ')}`, (signal) =>
+  const upload = async (path: string, files: Record<string, string | Buffer>): Promise<void> => {
+    await e.call(c, `upload ${Object.keys(files).join(', ')}`, (signal) =>
       h.putArchive(tarOfFiles(files), { path, abortSignal: signal }), Math.max(e.timeout, 600_000));
+  };
+  const run = async (): Promise<number> => {
+    await e.call(c, 'prepare VM files', (signal) => h.start({ abortSignal: signal }));
+    return (await e.call(c, 'prepare VM files: wait', (signal) => loose<{ StatusCode: number }>(h, 'wait', { abortSignal: signal }), 600_000)).StatusCode;
   };
   try {
     if (spec.boot) await upload(VM_PATHS.run, { 'boot/kernel': spec.boot.kernel, ...(spec.boot.initrd && { 'boot/initrd': spec.boot.initrd }) });
-    if (spec.image !== '' && spec.disks.length > 0 && !(await hasDiskFile(e, c, spec.name))) await upload(VM_PATHS.disk(0), { 'seed.img': spec.image });
-    await e.call(c, 'prepare VM files', (signal) => h.start({ abortSignal: signal }));
-    const res = await e.call(c, 'prepare VM files: wait', (signal) => loose<{ StatusCode: number }>(h, 'wait', { abortSignal: signal }), 600_000);
-    if (res.StatusCode !== 0) {
+    let status = await run();
+    if (status === NEEDS_SEED) {
+      await upload(VM_PATHS.disk(0), { 'seed.img': spec.image, 'seed.done': Buffer.alloc(0) });
+      status = await run();
+    }
+    if (status !== 0) {
       const logs = await e.call(c, 'prepare VM files: output', (signal) => loose<Buffer>(h, 'logs', { stdout: true, stderr: true, abortSignal: signal }));
-      throw new DriverError(`node ${c.name}: preparing the disks of VM ${spec.name} failed (exit ${res.StatusCode}): ${demuxLogs(Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs))).stderr.trim().slice(-400)}`, false, c.name);
+      const err = demuxLogs(Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs))).stderr.trim().slice(-400);
+      if (takeOver && status === FINISH_FAILED) throw new DriverError(`VM ${spec.name}: finishing the replica's last increment on ${c.name} failed: ${err}`, true, c.name);
+      throw new DriverError(`node ${c.name}: preparing the disks of VM ${spec.name} failed (exit ${status}): ${err}`, false, c.name);
     }
   } finally {
     await removeHelper(e, c, h);
@@ -105,6 +118,11 @@ export interface VmContainerOptions {
   readonly incoming?: boolean;
   /** The container's name (default `drover-<instance>`; a migration's destination may use another while both exist). */
   readonly name?: string;
+  /**
+   * Made on a node whose replica server was just stopped (failover, cold move, a new primary): a replica's
+   * increment cut short is finished or dropped before the guest may boot from the disk (increment.ts).
+   */
+  readonly takeOver?: boolean;
 }
 
 /**
@@ -117,8 +135,14 @@ export async function createVm(e: Engine, node: string, spec: InstanceSpec, gene
   const have = await e.ownContainer(c, name);
   // a migration's destination is kept while it runs the migrated guest; stopped, its argv would wait for a migration again
   const migrated = have !== undefined && labelsOf(have)[LABEL.vmIncoming] === '1';
-  if (isWanted(e, have, spec, generation) && !opts.incoming && (!migrated || have!.State.Running)) return labelsOf(have!)[LABEL.accel] === 'kvm' ? 'kvm' : 'tcg';
+  if (isWanted(e, have, spec, generation) && !opts.incoming && (!migrated || have!.State.Running)) {
+    // kept as made (its preparation finished the replica then); looked at again, never under a running guest
+    if (opts.takeOver && !have!.State.Running) await finishIncrement(e, c, spec.name, node);
+    return labelsOf(have!)[LABEL.accel] === 'kvm' ? 'kvm' : 'tcg';
+  }
   if (have) await removeVmContainer(e, c, have);
+  const accelOf = nodeAccel(e, c); // a helper of its own (once per node): asked while the files are made
+  accelOf.catch(() => { /* awaited below */ });
   const image = await ensureQemuImage(e, c);
   for (let i = 0; i < spec.disks.length; i++) {
     const v = await e.inspectVolume(c, volumeName(spec.name, i));
@@ -126,8 +150,8 @@ export async function createVm(e: Engine, node: string, spec: InstanceSpec, gene
     if (!v) { await createDisks(e, node, spec.name, spec.disks, 'primary', generation); break; }
   }
   await ensureVolume(e, c, runVolumeName(spec.name), { [LABEL.instance]: spec.name, [LABEL.vm]: '1' });
-  await prepare(e, c, spec, image);
-  const accel = await nodeAccel(e, c);
+  await prepare(e, c, spec, image, opts.takeOver === true);
+  const accel = await accelOf;
   const body = {
     name,
     Image: image,

@@ -33,13 +33,17 @@ export async function socketStream(e: Engine, c: Conn, id: string, socket: strin
   return duplex;
 }
 
-/** A tar stream of the files `name → path on the master`, read as they go (a disk image may be large). */
-export function tarOfFiles(files: Readonly<Record<string, string>>): Readable {
+/**
+ * A tar stream of the files `name → path on the master`, read as they go (a disk image may be large), in
+ * this order; a Buffer is a file's content itself (a marker that comes last).
+ */
+export function tarOfFiles(files: Readonly<Record<string, string | Buffer>>): Readable {
   async function* gen(): AsyncGenerator<Buffer> {
-    for (const [name, path] of Object.entries(files)) {
-      const size = statSync(path).size;
+    for (const [name, from] of Object.entries(files)) {
+      const size = typeof from === 'string' ? statSync(from).size : from.length;
       yield header(name, '0', 0o644, size, Math.floor(Date.now() / 1000));
-      for await (const chunk of createReadStream(path)) yield chunk as Buffer;
+      if (typeof from !== 'string') yield from;
+      else for await (const chunk of createReadStream(from)) yield chunk as Buffer;
       if (size % 512) yield Buffer.alloc(512 - (size % 512));
     }
     yield Buffer.alloc(1024);
