@@ -168,7 +168,8 @@ test('the primary node dies: the VM runs on its secondary from both replicas, no
   assert.ok(ev.some((e) => e.op?.type === 'FailoverInstance' && e.result === 'succeeded'), 'FailoverInstance succeeded');
   const first = await waitFor(`boot ${printed.boot + 1} on node2`, () => counters(consoleOf(bed, 'node2')).find((c) => c.boot === printed.boot + 1));
   console.log(`    node1 killed, its guest paused at counter ${printed.n}; node2 resumed at ${first.n}`);
-  assert.is(first.n, printed.n + 1, 'nothing lost');
+  // the guest may have been paused between writing n+1 and printing it
+  assert.ok(first.n === printed.n + 1 || first.n === printed.n + 2, `nothing lost (paused at ${printed.n}, resumed at ${first.n})`);
   assert.is(sha(diskFile(bed, 2, 1)), disk1, 'disk 1 on the new primary equals the old primary\'s');
   const jobs = (await qmp(bed, 2, 'query-jobs')) as { id: string; status: string }[];
   assert.equal(['repl-sync0', 'repl-sync1'].map((id) => jobs.find((j) => j.id === id)?.status), ['ready', 'ready'], `node2 mirrors both disks into node3: ${JSON.stringify(jobs)}`);
