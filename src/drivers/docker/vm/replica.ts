@@ -118,7 +118,9 @@ export async function replicateVm(e: Engine, from: string, to: string, instance:
 
 /** The size of each of the VM's disks, as its QEMU on `node` sees them. */
 export async function diskSizes(qmp: Qmp, instance: string, node: string): Promise<readonly number[]> {
-  const disks = await vmDisks(qmp).catch((err: unknown) => { throw new DriverError(`VM ${instance} on ${node}: ${(err as Error).message}`, false, node); });
+  const disks = await vmDisks(qmp);
+  const gap = disks.findIndex((d, i) => d.index !== i);
+  if (gap >= 0) throw new DriverError(`VM ${instance} on ${node}: no block node disk${gap} (its disks are not disk0…disk${disks.length - 1})`, false, node);
   return disks.map((d) => d.size);
 }
 
