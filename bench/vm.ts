@@ -86,8 +86,8 @@ async function failover(track: (p: Proc) => Proc, mode: 'sync' | 'async'): Promi
   const qsd = track(await startStorageDaemon(path.join(dir, 'qsd'), b, listen));
   await waitCounter(path.join(dir, 'a'), 2);
   let record: AsyncRecord | undefined;
-  if (mode === 'sync') await startSyncMirror(vm.qmp, { address: listen, export: 'replica' });
-  else replicateAsync({ primary: vm.qmp, secondary: qsd.qmp, address: listen, overlayPath: path.join(dir, 'inc.qcow2') }, 5000, (r) => { if (r.committedAt !== undefined && r.pending === 'none') record = r; });
+  if (mode === 'sync') await startSyncMirror(vm.qmp, listen, 1);
+  else replicateAsync({ primary: vm.qmp, secondary: qsd.qmp, address: listen, overlayPaths: [path.join(dir, 'inc.qcow2')] }, 5000, (r) => { if (r.committedAt !== undefined && r.pending === 'none') record = r; });
   await sleep(mode === 'sync' ? 3000 : 7500);
   const t0 = Date.now();
   await vm.kill();
@@ -111,7 +111,7 @@ async function writeOverhead(track: (p: Proc) => Proc): Promise<string> {
     if (replicated) {
       const listen: NbdAddress = { type: 'inet', host: HOST, port: 10930 };
       track(await startStorageDaemon(path.join(dir, 'qsd'), path.join(dir, 'b.img'), listen));
-      await startSyncMirror(vm.qmp, { address: listen, export: 'replica' });
+      await startSyncMirror(vm.qmp, listen, 1);
     }
     const log = path.join(dir, 'a', 'console.log');
     figures[replicated ? 'sync' : 'plain'] = await writeLatency(() => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : ''));

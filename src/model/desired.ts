@@ -232,7 +232,7 @@ export interface DesiredNetwork {
 }
 
 /** Everything the manifests want, by name. */
-/** How a running VM's disk is replicated (a container's replica is always synced at the interval). */
+/** How a running VM's disks are replicated (a container's replica is always synced at the interval). */
 export type ReplicationMode = 'sync' | 'async';
 
 export interface Desired {

@@ -62,7 +62,7 @@ test('a second probe asks neither /version nor query-jobs again; a job that ends
     assert.is(engine.calls.filter((c) => c === 'GET /version').length, 1, 'the engine version asked once');
     assert.is(engine.calls.filter((c) => c === 'GET /info').length, 2);
 
-    await startSyncMirror(await openQmp(e, e.conn('n1'), 'c0ffee'), { address: listen, export: 'replica' });
+    await startSyncMirror(await openQmp(e, e.conn('n1'), 'c0ffee'), listen, 1);
     assert.equal(await replication(), { kind: 'in-sync' });
     const asked = count('query-jobs');
     assert.equal(await replication(), { kind: 'in-sync' });

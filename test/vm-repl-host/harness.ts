@@ -108,24 +108,28 @@ function run(bin: string, args: readonly string[], dir: string, sock: string): P
   return connect(sock, child, () => err).then((qmp) => ({ qmp, child, dir, sock, kill }), async (e: unknown) => { await kill(); throw e; });
 }
 
-/** A VM on `image` (raw), serial console to DIR/console.log; `incoming` starts it as a migration destination. */
-export function startVm(dir: string, image: string, incoming = false, append = ''): Promise<Proc> {
+/** A VM on `image` (raw; several: disk0, disk1, …), serial console to DIR/console.log; `incoming` starts it as a migration destination. */
+export function startVm(dir: string, image: string | readonly string[], incoming = false, append = ''): Promise<Proc> {
   const g = guest();
+  const images = typeof image === 'string' ? [image] : image;
   const sock = path.join(dir, 'qmp.sock');
   return run('qemu-system-x86_64', [
     '-name', path.basename(dir), '-M', 'pc-i440fx-7.2', '-m', '128', '-smp', '1', '-nodefaults', '-no-user-config', '-display', 'none',
     '-kernel', g.kernel, '-initrd', g.initrd, '-append', `console=ttyS0 quiet ${append}`.trim(),
-    '-blockdev', `driver=file,filename=${image},node-name=proto0,discard=unmap`,
-    '-blockdev', 'driver=raw,file=proto0,node-name=disk0', '-device', 'virtio-blk-pci,drive=disk0,id=vblk0',
+    ...images.flatMap((img, i) => [
+      '-blockdev', `driver=file,filename=${img},node-name=proto${i},discard=unmap`,
+      '-blockdev', `driver=raw,file=proto${i},node-name=disk${i}`, '-device', `virtio-blk-pci,drive=disk${i},id=vblk${i}`,
+    ]),
     '-chardev', `file,id=ser0,path=${path.join(dir, 'console.log')}`, '-serial', 'chardev:ser0',
     '-qmp', `unix:${sock},server=on,wait=off`,
     ...(incoming ? ['-incoming', 'defer', '-S'] : []),
   ], dir, sock);
 }
 
-export function startStorageDaemon(dir: string, image: string, listen: NbdAddress): Promise<Proc> {
+/** The replica server of one disk (`image`) or several (disk i's replica at image[i]). */
+export function startStorageDaemon(dir: string, image: string | readonly string[], listen: NbdAddress): Promise<Proc> {
   const sock = path.join(dir, 'qsd.sock');
-  return run('qemu-storage-daemon', storageDaemonArgv({ image, format: 'raw', listen, monitor: sock }), dir, sock);
+  return run('qemu-storage-daemon', storageDaemonArgv({ images: typeof image === 'string' ? [image] : image, format: 'raw', listen, monitor: sock }), dir, sock);
 }
 
 /** The counter lines printed so far on the VM's console, as [n, boot]. */

@@ -4,9 +4,8 @@ import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { tempDir, cleanupTemps } from '../support/tmp.ts';
 import { unavailable, makeDisk, startVm, startStorageDaemon, waitCounter, counters, readGuestFile, fsck, type Proc } from './harness.ts';
-import { startSyncMirror, stopSyncMirror, watchSyncMirror, syncStateOf, SYNC_JOB, asyncFullCopy, shipIncrement, unexportReplica, replicateAsync, type AsyncRecord } from '../../src/drivers/qemu/replicate.ts';
+import { startSyncMirror, stopReplicationJobs, watchSyncMirror, syncStateOf, syncJobs, asyncFullCopy, shipIncrement, unexportReplica, replicateAsync, type AsyncRecord } from '../../src/drivers/qemu/replicate.ts';
 import { execFileSync } from 'node:child_process';
-import { findJob } from '../../src/drivers/qemu/jobs.ts';
 import { stopStorageDaemon, replicaVerdict, finishCommitArgv } from '../../src/drivers/qemu/failover.ts';
 import type { NbdAddress } from '../../src/drivers/qemu/nbd.ts';
 
@@ -28,8 +27,8 @@ const logOf = (image: string) => [...readGuestFile(image, '/log').matchAll(/n=(\
   const qsd = track(await startStorageDaemon(path.join(dir, 'qsd'), b, listen));
   await waitCounter(path.join(dir, 'a'), 2);
   const progress: number[] = [];
-  await startSyncMirror(vm.qmp, { address: listen, export: 'replica' }, (d, t) => progress.push(d / t));
-  assert.equal(syncStateOf(await findJob(vm.qmp, SYNC_JOB)).kind, 'in-sync');
+  await startSyncMirror(vm.qmp, listen, 1, (d, t) => progress.push(d / t));
+  assert.equal(syncStateOf(await syncJobs(vm.qmp, 1)).kind, 'in-sync');
   let degraded: string | undefined;
   watchSyncMirror(vm.qmp, (d) => { degraded = d; });
   await waitCounter(path.join(dir, 'a'), lastPrinted(path.join(dir, 'a')) + 3);
@@ -55,7 +54,7 @@ const logOf = (image: string) => [...readGuestFile(image, '/log').matchAll(/n=(\
   const listen: NbdAddress = { type: 'inet', host: '127.0.0.140', port: 10841 };
   const vm = track(await startVm(path.join(dir, 'a'), a));
   const qsd = track(await startStorageDaemon(path.join(dir, 'qsd'), b, listen));
-  await startSyncMirror(vm.qmp, { address: listen, export: 'replica' });
+  await startSyncMirror(vm.qmp, listen, 1);
   const degraded = new Promise<string>((r) => watchSyncMirror(vm.qmp, r));
   await waitCounter(path.join(dir, 'a'), 2);
   await qsd.kill();
@@ -63,7 +62,7 @@ const logOf = (image: string) => [...readGuestFile(image, '/log').matchAll(/n=(\
   const at = lastPrinted(path.join(dir, 'a'));
   await waitCounter(path.join(dir, 'a'), at + 3);
   assert.equal((await vm.qmp.execute<{ status: string }>('query-status')).status, 'running');
-  assert.equal(syncStateOf(await findJob(vm.qmp, SYNC_JOB)).kind, 'degraded', detail);
+  assert.equal(syncStateOf(await syncJobs(vm.qmp, 1)).kind, 'degraded', detail);
   await vm.kill();
 });
 
@@ -76,7 +75,7 @@ const logOf = (image: string) => [...readGuestFile(image, '/log').matchAll(/n=(\
   const qsd = track(await startStorageDaemon(path.join(dir, 'qsd'), b, listen));
   await waitCounter(path.join(dir, 'a'), 2);
   const records: AsyncRecord[] = [];
-  const repl = replicateAsync({ primary: vm.qmp, secondary: qsd.qmp, address: listen, overlayPath: path.join(dir, 'increment.qcow2') }, 1000, (r) => records.push(r));
+  const repl = replicateAsync({ primary: vm.qmp, secondary: qsd.qmp, address: listen, overlayPaths: [path.join(dir, 'increment.qcow2')] }, 1000, (r) => records.push(r));
   await waitFor(() => records.filter((r) => r.pending === 'none').length >= 4);
   await vm.kill();
   await repl.done;
@@ -105,11 +104,11 @@ const logOf = (image: string) => [...readGuestFile(image, '/log').matchAll(/n=(\
   const vm = track(await startVm(path.join(dir, 'a'), a));
   const qsd = track(await startStorageDaemon(path.join(dir, 'qsd'), b, listen));
   await waitCounter(path.join(dir, 'a'), 2);
-  const full = await asyncFullCopy(vm.qmp, { address: listen, export: 'replica' });
+  const full = await asyncFullCopy(vm.qmp, listen, 1);
   await unexportReplica(qsd.qmp);
   await waitCounter(path.join(dir, 'a'), lastPrinted(path.join(dir, 'a')) + 3);
   let whole: number | undefined;
-  const shipped = await shipIncrement(vm.qmp, qsd.qmp, listen, overlay, async (at) => { whole = at; await qsd.kill(); }).then(() => 'committed', () => 'cut short');
+  const shipped = await shipIncrement(vm.qmp, qsd.qmp, listen, [overlay], async (at) => { whole = at; await qsd.kill(); }).then(() => 'committed', () => 'cut short');
   assert.equal(shipped, 'cut short');
   await vm.kill();
   const before = logOf(b).length;
@@ -128,7 +127,7 @@ async function waitFor(ok: () => boolean, timeoutMs = 60_000): Promise<void> {
 
 (why ? test.skip : test)('sync: the mirror stopped under guest writes, again and again (as before every live migration): the guest keeps running', async () => {
   // QEMU 7.2 aborted on a forced cancel of a READY write-blocking mirror under guest I/O in about one try in
-  // three once the mirror had run a few seconds; stopSyncMirror ends it gracefully instead.
+  // three once the mirror had run a few seconds; stopReplicationJobs ends it gracefully instead.
   const dir = tempDir('vmrepl-');
   const a = path.join(dir, 'a.img');
   makeDisk(a);
@@ -139,9 +138,9 @@ async function waitFor(ok: () => boolean, timeoutMs = 60_000): Promise<void> {
     makeDisk(b, 64, false);
     const listen: NbdAddress = { type: 'inet', host: '127.0.0.140', port: 10870 + i };
     const qsd = await startStorageDaemon(path.join(dir, `qsd${i}`), b, listen);
-    await startSyncMirror(vm.qmp, { address: listen, export: 'replica' });
+    await startSyncMirror(vm.qmp, listen, 1);
     await waitCounter(path.join(dir, 'a'), lastPrinted(path.join(dir, 'a')) + 4); // a few seconds of mirrored writes
-    await stopSyncMirror(vm.qmp);
+    await stopReplicationJobs(vm.qmp);
     await qsd.kill();
     assert.equal((await vm.qmp.execute<{ status: string }>('query-status')).status, 'running', `round ${i}: the guest runs`);
     assert.equal((await vm.qmp.execute<unknown[]>('query-jobs')).length, 0, `round ${i}: no job left`);

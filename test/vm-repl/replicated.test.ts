@@ -72,7 +72,7 @@ async function qmp(bed: Bed, i: number, command: string): Promise<unknown> {
   return (JSON.parse(lines.at(-1)!.slice(lines.at(-1)!.indexOf('{'))) as { return: unknown }).return;
 }
 
-const inSync = async (bed: Bed, i: number) => ((await qmp(bed, i, 'query-jobs')) as { id: string; status: string }[]).some((j) => j.id === 'repl-sync' && j.status === 'ready');
+const inSync = async (bed: Bed, i: number) => ((await qmp(bed, i, 'query-jobs')) as { id: string; status: string }[]).some((j) => j.id === 'repl-sync0' && j.status === 'ready');
 
 test.before(async (ctx) => {
   Object.assign(ctx, await upVmBed(BASE, 'repl', 'replicated VM'));

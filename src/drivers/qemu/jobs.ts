@@ -34,15 +34,25 @@ export async function waitJob(
   qmp: Qmp, id: string, until: (j: JobInfo | undefined) => boolean, timeoutMs: number,
   onProgress?: (done: number, total: number) => void,
 ): Promise<JobInfo | undefined> {
+  return (await waitJobs(qmp, [id], (js) => until(js[0]), timeoutMs, onProgress))[0];
+}
+
+/** waitJob over several jobs at once (one per disk): `until` sees them in the order of `ids`, progress is their sum. */
+export async function waitJobs(
+  qmp: Qmp, ids: readonly string[], until: (js: readonly (JobInfo | undefined)[]) => boolean, timeoutMs: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<readonly (JobInfo | undefined)[]> {
   const deadline = Date.now() + timeoutMs;
   let wake: () => void = () => {};
   const off = qmp.onEvent((e) => { if (e.event === 'JOB_STATUS_CHANGE' || e.event.startsWith('BLOCK_JOB_')) wake(); });
   try {
     for (;;) {
-      const j = await findJob(qmp, id);
-      if (j && onProgress && j.total > 0) onProgress(j.done, j.total);
-      if (until(j)) return j;
-      if (Date.now() > deadline) throw new Error(`block job ${id} still ${j?.status ?? 'absent'} after ${timeoutMs} ms`);
+      const all = await listJobs(qmp);
+      const js = ids.map((id) => all.find((j) => j.id === id));
+      const total = js.reduce((s, j) => s + (j?.total ?? 0), 0);
+      if (onProgress && total > 0) onProgress(js.reduce((s, j) => s + (j?.done ?? 0), 0), total);
+      if (until(js)) return js;
+      if (Date.now() > deadline) throw new Error(`block job${ids.length > 1 ? 's' : ''} ${ids.join(', ')} still ${js.map((j) => j?.status ?? 'absent').join(', ')} after ${timeoutMs} ms`);
       await new Promise<void>((r) => { const t = setTimeout(r, 100); wake = () => { clearTimeout(t); r(); }; });
     }
   } finally { off(); }

@@ -1,32 +1,40 @@
 /**
  * Block replication from a running VM (the primary) to its secondary's replica, served over NBD by
- * qemu-storage-daemon (storage-daemon.ts).
+ * qemu-storage-daemon (storage-daemon.ts). Every disk of the VM is replicated: disk i (node `disk<i>`) into
+ * the daemon's export `replica<i>`, each with its own job, the set handled as one.
  *
- * sync (DRBD protocol C): a `write-blocking` mirror — once READY, every guest write completes only after the
- *   replica has it, so the recovery point is 0. The mirror's job failing (the secondary died) degrades the
- *   instance; the guest keeps running, its writes no longer replicated.
- * async: a dirty bitmap and a full backup, then an incremental backup every interval. Each increment is
- *   written aside, into a qcow2 overlay on the secondary whose backing file is the replica, and committed
- *   into the replica only when whole, so a crash mid-increment leaves the previous consistent replica.
- *   The recovery point is the start of the last committed backup (a backup is a point-in-time copy of the
- *   moment it started).
+ * sync (DRBD protocol C): a `write-blocking` mirror per disk — once every one is READY, every guest write
+ * completes only after the replica has it, so the recovery point is 0. A mirror's job failing (the
+ * secondary died) degrades the instance; the guest keeps running, its writes no longer replicated.
+ * async: a dirty bitmap per disk and a full backup of all disks, then an incremental backup of all disks
+ * every interval, all started in one transaction (one point in time across the disks). Each increment is
+ * written aside, into a qcow2 overlay per disk on the secondary whose backing file is that disk's replica,
+ * and committed into the replicas only when every overlay is whole, so a crash mid-increment leaves the
+ * previous consistent set. The recovery point is the start of the last committed backup (a backup is a
+ * point-in-time copy of the moment it started).
  */
 import type { Qmp } from './qmp.ts';
-import { addNbdNode, removeNode, type NbdTarget } from './nbd.ts';
-import { concludeJob, endJob, findJob, waitJob, type JobInfo } from './jobs.ts';
-import { REPLICA_EXPORT, REPLICA_NODE } from './storage-daemon.ts';
+import { addNbdNode, removeNode, type NbdAddress, type NbdTarget } from './nbd.ts';
+import { concludeJob, endJob, listJobs, waitJobs, type JobInfo } from './jobs.ts';
+import { diskNode } from './argv.ts';
+import { replicaExport, replicaNode } from './storage-daemon.ts';
 
-/** The VM's disk node (the argv builder's name for disk 0). */
-export const DISK_NODE = 'disk0';
-/** On the primary: the nbd client node, the sync mirror's job, the async backup job and its bitmap. */
-export const TARGET_NODE = 'repl0';
-export const SYNC_JOB = 'repl-sync';
-export const BACKUP_JOB = 'repl-backup';
+/** On the primary, per disk i: the nbd client node, the sync mirror's job, the async backup job; the bitmap's name (one on each disk node). */
+export const targetNode = (i: number): string => `repl${i}`;
+export const syncJob = (i: number): string => `repl-sync${i}`;
+export const backupJob = (i: number): string => `repl-backup${i}`;
 export const BITMAP = 'repl';
-/** On the secondary: the overlay an increment is written into, and the job that commits it. */
-export const INCREMENT_NODE = 'increment';
-export const INCREMENT_EXPORT = 'increment';
-export const COMMIT_JOB = 'repl-commit';
+/** On the secondary, per disk i: the overlay an increment is written into (node and export), and the job that commits it. */
+export const incrementNode = (i: number): string => `increment${i}`;
+export const incrementExport = (i: number): string => `increment${i}`;
+export const commitJob = (i: number): string => `repl-commit${i}`;
+
+/** Whatever disk's, and a previous version's (one disk: `repl-sync`, `repl-backup`), so that none is left behind. */
+const SYNC_JOBS = /^repl-sync\d*$/;
+const BACKUP_JOBS = /^repl-backup\d*$/;
+const TARGET_NODES = /^repl\d+$/;
+
+const indices = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 export type ProgressFn = (done: number, total: number) => void;
 
@@ -36,7 +44,8 @@ export type SyncState =
   | { readonly kind: 'in-sync' }
   | { readonly kind: 'degraded'; readonly cause: 'replica-lost' | 'not-replicating'; readonly detail: string };
 
-export function syncStateOf(job: JobInfo | undefined): SyncState {
+/** One disk's mirror job. */
+function diskSyncState(job: JobInfo | undefined): SyncState {
   if (!job) return { kind: 'degraded', cause: 'not-replicating', detail: 'no replication job on the primary' };
   if (job.status === 'ready') return { kind: 'in-sync' };
   if (job.error !== undefined) return { kind: 'degraded', cause: 'replica-lost', detail: job.error };
@@ -47,52 +56,104 @@ export function syncStateOf(job: JobInfo | undefined): SyncState {
 }
 
 /**
- * Starts the write-blocking mirror into the replica and resolves once it is in sync (READY: RPO 0),
- * reporting the full copy's progress. Rejects (with the job ended and the node removed) if the copy fails.
+ * The replica of all disks, from each disk's mirror job (index = disk): in sync only when every one is READY,
+ * degraded when any is not replicating (the first such disk named), else copying (progress summed).
  */
-export async function startSyncMirror(primary: Qmp, replica: NbdTarget, onProgress?: ProgressFn, timeoutMs = 600_000): Promise<void> {
-  await stopSyncMirror(primary); // idempotent: a previous attempt's leftovers go first
-  await addNbdNode(primary, TARGET_NODE, replica);
-  await primary.execute('blockdev-mirror', {
-    'job-id': SYNC_JOB, device: DISK_NODE, target: TARGET_NODE, sync: 'full', 'copy-mode': 'write-blocking',
-    'auto-dismiss': false, 'on-target-error': 'report',
+export function syncStateOf(jobs: readonly (JobInfo | undefined)[]): SyncState {
+  let done = 0; let total = 0; let copying = false;
+  for (const [i, job] of jobs.entries()) {
+    const s = diskSyncState(job);
+    if (s.kind === 'degraded') return { ...s, detail: `disk ${i}: ${s.detail}` };
+    if (s.kind === 'copying') copying = true;
+    done += job!.done; total += job!.total;
+  }
+  return copying ? { kind: 'copying', done, total } : { kind: 'in-sync' };
+}
+
+/** Each of the first `disks` disks' sync mirror job, as query-jobs has it now. */
+export async function syncJobs(primary: Qmp, disks: number): Promise<readonly (JobInfo | undefined)[]> {
+  const all = await listJobs(primary);
+  return indices(disks).map((i) => all.find((j) => j.id === syncJob(i)));
+}
+
+/** A disk of the running VM as its QEMU has it: index i of node `disk<i>`, its size, whether it keeps the async bitmap. */
+export interface VmDisk { readonly index: number; readonly size: number; readonly bitmap: boolean }
+
+/** The VM's disks (its `disk<i>` nodes, in order; the argv builder makes them disk0, disk1, … without a gap). */
+export async function vmDisks(primary: Qmp): Promise<readonly VmDisk[]> {
+  const nodes = await primary.execute<{ 'node-name': string; image: { 'virtual-size': number }; 'dirty-bitmaps'?: { name: string }[] }[]>('query-named-block-nodes', { flat: true });
+  const disks = nodes.flatMap((n) => {
+    const m = /^disk(\d+)$/.exec(n['node-name']);
+    return m ? [{ index: Number(m[1]), size: n.image['virtual-size'], bitmap: n['dirty-bitmaps']?.some((b) => b.name === BITMAP) ?? false }] : [];
   });
-  const j = await waitJob(primary, SYNC_JOB, (x) => !x || x.status === 'ready' || x.status === 'concluded', timeoutMs, onProgress)
-    .catch(async (e: unknown) => { await stopSyncMirror(primary); throw e; });
-  const state = syncStateOf(j);
+  return disks.sort((a, b) => a.index - b.index);
+}
+
+/**
+ * Starts a write-blocking mirror of every disk into the replica server and resolves once all are in sync
+ * (READY: RPO 0), reporting the full copies' summed progress. Rejects (with every job ended and node
+ * removed) if a copy fails.
+ */
+export async function startSyncMirror(primary: Qmp, server: NbdAddress, disks: number, onProgress?: ProgressFn, timeoutMs = 600_000): Promise<void> {
+  await stopReplicationJobs(primary); // idempotent: a previous attempt's leftovers go first
+  try {
+    for (const i of indices(disks)) {
+      await addNbdNode(primary, targetNode(i), { address: server, export: replicaExport(i) });
+      await primary.execute('blockdev-mirror', {
+        'job-id': syncJob(i), device: diskNode(i), target: targetNode(i), sync: 'full', 'copy-mode': 'write-blocking',
+        'auto-dismiss': false, 'on-target-error': 'report',
+      });
+    }
+    // until every mirror is READY, or one of them ended (no use waiting for the others)
+    await waitJobs(primary, indices(disks).map(syncJob), (js) => js.every((x) => x?.status === 'ready') || js.some((x) => !x || x.status === 'concluded'), timeoutMs, onProgress);
+  } catch (e) {
+    await stopReplicationJobs(primary).catch(() => undefined);
+    throw e;
+  }
+  const state = syncStateOf(await syncJobs(primary, disks));
   if (state.kind !== 'in-sync') {
-    await stopSyncMirror(primary);
+    await stopReplicationJobs(primary);
     throw new Error(`the replica's full copy failed: ${state.kind === 'degraded' ? state.detail : state.kind}`);
   }
 }
 
-/** Calls `onDegraded` once if the sync mirror ends while the guest runs (the secondary died). Returns the unsubscribe. */
+/** Calls `onDegraded` once if any disk's sync mirror ends while the guest runs (the secondary died), saying which. Returns the unsubscribe. */
 export function watchSyncMirror(primary: Qmp, onDegraded: (detail: string) => void): () => void {
   let fired = false;
   return primary.onEvent((e) => {
-    if (fired || e.data.device !== SYNC_JOB) return;
+    const m = typeof e.data.device === 'string' ? /^repl-sync(\d+)$/.exec(e.data.device) : null;
+    if (fired || !m) return;
     if (e.event === 'BLOCK_JOB_COMPLETED' || e.event === 'BLOCK_JOB_CANCELLED' || e.event === 'BLOCK_JOB_ERROR') {
       fired = true;
-      onDegraded(typeof e.data.error === 'string' ? e.data.error : e.event);
+      onDegraded(`disk ${m[1]}: ${typeof e.data.error === 'string' ? e.data.error : e.event}`);
     }
   });
 }
 
 /**
- * Ends the sync mirror (its replica left consistent) and removes the nbd node; absent is fine.
+/**
+ * Ends every replication job on the primary — each disk's sync mirror (its replica left consistent) and
+ * backup — and removes their nbd nodes; absent is fine. A live migration starts with this.
  *
  * Never a forced cancel while the guest writes: QEMU 7.2 corrupts its heap when a write-blocking mirror is
  * force-cancelled under guest I/O (`malloc(): unsorted double linked list corrupted`, SIGABRT: the guest is
- * gone), seen in about one in three tries once the mirror had run a few seconds. A READY mirror is ended
- * gracefully instead (it completes without a pivot, as at a migration's switchover); one still copying is
- * force-cancelled with the guest paused, which drains its I/O first (a pause of some tens of ms).
+ * gone), seen in about one live migration in four on the Docker test bed. A READY mirror is ended gracefully
+ * instead (it completes without a pivot, as at a migration's switchover); the jobs still running (a mirror
+ * copying, a backup, a graceful end that did not conclude in 10 s: its replica stopped answering) are
+ * cancelled together with the guest paused, which drains its I/O first (a pause of some tens of ms).
  */
-export async function stopSyncMirror(primary: Qmp): Promise<void> {
-  const job = await findJob(primary, SYNC_JOB);
-  // a READY mirror whose replica stopped answering may never complete: then the paused, forced way
-  const ended = job?.status === 'ready' && await endJob(primary, SYNC_JOB, true, 10_000).then(() => true, () => false);
-  if (job && !ended) await withGuestPaused(primary, () => endJob(primary, SYNC_JOB, false));
-  await removeNode(primary, TARGET_NODE);
+export async function stopReplicationJobs(primary: Qmp): Promise<void> {
+  const jobs = (await listJobs(primary)).filter((j) => SYNC_JOBS.test(j.id) || BACKUP_JOBS.test(j.id));
+  const left: JobInfo[] = [];
+  for (const j of jobs) {
+    const ended = j.status === 'ready' && SYNC_JOBS.test(j.id) && await endJob(primary, j.id, true, 10_000).then(() => true, () => false);
+    if (!ended) left.push(j);
+  }
+  const running = left.filter((j) => j.status !== 'concluded' && j.status !== 'aborting');
+  const settle = async () => { for (const j of left) await endJob(primary, j.id, false); };
+  await (running.length > 0 ? withGuestPaused(primary, settle) : settle());
+  const nodes = await primary.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true });
+  for (const n of nodes) if (TARGET_NODES.test(n['node-name'])) await removeNode(primary, n['node-name']);
 }
 
 /** Runs `f` with the guest's vCPUs stopped and its I/O drained (QMP `stop`), resuming it after if it was running. */
@@ -104,68 +165,80 @@ async function withGuestPaused<T>(qmp: Qmp, f: () => Promise<T>): Promise<T> {
 }
 
 /**
- * One backup job from the primary's disk into `target`: full (creating the dirty bitmap in the same
- * transaction, so no write falls between them) or incremental (the bitmap's writes since the last one; on
- * failure QEMU merges them back, so the next increment carries them). Resolves with the time the backup's
- * point-in-time was taken.
+ * One backup job per disk from the primary into `targets` (index = disk), all started in one transaction
+ * (one point in time across the disks): full (creating each disk's dirty bitmap in the same transaction, so
+ * no write falls between them) or incremental (each bitmap's writes since the last one; the jobs complete
+ * or fail together, and on failure QEMU merges every bitmap back, so the next increment carries them).
+ * Resolves with the time the backups' point-in-time was taken.
  */
-async function backupInto(primary: Qmp, target: NbdTarget, sync: 'full' | 'incremental', timeoutMs: number, onProgress?: ProgressFn): Promise<number> {
-  await endJob(primary, BACKUP_JOB, false);
-  await removeNode(primary, TARGET_NODE);
-  await addNbdNode(primary, TARGET_NODE, target);
+async function backupInto(primary: Qmp, targets: readonly NbdTarget[], sync: 'full' | 'incremental', timeoutMs: number, onProgress?: ProgressFn): Promise<number> {
+  await stopReplicationJobs(primary);
+  const disks = indices(targets.length);
   try {
-    const job = { 'job-id': BACKUP_JOB, device: DISK_NODE, target: TARGET_NODE, sync, 'auto-dismiss': false };
-    const at = Date.now();
+    for (const i of disks) await addNbdNode(primary, targetNode(i), targets[i]!);
+    const job = (i: number) => ({ 'job-id': backupJob(i), device: diskNode(i), target: targetNode(i), sync, 'auto-dismiss': false, ...(sync === 'incremental' && { bitmap: BITMAP }) });
     if (sync === 'full') {
-      await primary.execute('block-dirty-bitmap-remove', { node: DISK_NODE, name: BITMAP }).catch(() => undefined);
-      await primary.execute('transaction', { actions: [
-        { type: 'block-dirty-bitmap-add', data: { node: DISK_NODE, name: BITMAP } },
-        { type: 'blockdev-backup', data: job },
-      ] });
-    } else {
-      await primary.execute('blockdev-backup', { ...job, bitmap: BITMAP });
+      for (const i of disks) await primary.execute('block-dirty-bitmap-remove', { node: diskNode(i), name: BITMAP }).catch(() => undefined);
     }
-    await waitJob(primary, BACKUP_JOB, (x) => !x || x.status === 'concluded', timeoutMs, onProgress);
-    const error = await concludeJob(primary, BACKUP_JOB, timeoutMs);
-    if (error !== undefined) throw new Error(`${sync} backup to the replica failed: ${error}`);
+    const at = Date.now();
+    await primary.execute('transaction', sync === 'full'
+      // bitmap actions refuse the grouped completion mode; a failed full copy is all redone anyway
+      ? { actions: [...disks.map((i) => ({ type: 'block-dirty-bitmap-add', data: { node: diskNode(i), name: BITMAP } })), ...disks.map((i) => ({ type: 'blockdev-backup', data: job(i) }))] }
+      : { actions: disks.map((i) => ({ type: 'blockdev-backup', data: job(i) })), properties: { 'completion-mode': 'grouped' } });
+    await waitJobs(primary, disks.map(backupJob), (js) => js.every((x) => !x || x.status === 'concluded'), timeoutMs, onProgress);
+    const errors: string[] = [];
+    for (const i of disks) {
+      const error = await concludeJob(primary, backupJob(i), timeoutMs);
+      if (error !== undefined) errors.push(`disk ${i}: ${error}`);
+    }
+    if (errors.length) throw new Error(`${sync} backup to the replica failed: ${errors.join('; ')}`);
     return at;
   } finally {
-    await removeNode(primary, TARGET_NODE).catch(() => undefined);
+    for (const i of disks) await removeNode(primary, targetNode(i)).catch(() => undefined);
   }
 }
 
-/** Whether the primary keeps the async replication's dirty bitmap (made by the full copy; gone with its QEMU). */
+/** Whether every disk of the primary keeps the async replication's dirty bitmap (made by the full copy; gone with its QEMU). */
 export async function hasReplicationBitmap(primary: Qmp): Promise<boolean> {
-  const nodes = await primary.execute<{ 'node-name': string; 'dirty-bitmaps'?: { name: string }[] }[]>('query-named-block-nodes', { flat: true });
-  return nodes.find((n) => n['node-name'] === DISK_NODE)?.['dirty-bitmaps']?.some((b) => b.name === BITMAP) ?? false;
+  const disks = await vmDisks(primary);
+  return disks.length > 0 && disks.every((d) => d.bitmap);
 }
 
-/** The first full copy of an async replica (export `replica` of the storage daemon). Resolves with its recovery point. */
-export function asyncFullCopy(primary: Qmp, replica: NbdTarget, onProgress?: ProgressFn, timeoutMs = 600_000): Promise<number> {
-  return backupInto(primary, replica, 'full', timeoutMs, onProgress);
+/** Drops the async replication's bitmap from every disk that has one; resolves whether any had. */
+export async function dropReplicationBitmaps(primary: Qmp): Promise<boolean> {
+  const had = (await vmDisks(primary)).filter((d) => d.bitmap);
+  for (const d of had) await primary.execute('block-dirty-bitmap-remove', { node: diskNode(d.index), name: BITMAP });
+  return had.length > 0;
+}
+
+/** The first full copy of an async replica (exports `replica<i>` of the storage daemon). Resolves with its recovery point. */
+export function asyncFullCopy(primary: Qmp, server: NbdAddress, disks: number, onProgress?: ProgressFn, timeoutMs = 600_000): Promise<number> {
+  return backupInto(primary, indices(disks).map((i) => ({ address: server, export: replicaExport(i) })), 'full', timeoutMs, onProgress);
 }
 
 /**
- * One increment: an overlay opened aside on the secondary (`overlayPath`, a file the daemon may create),
- * the incremental backup written into it over NBD, and only then committed into the replica. `onWhole` is
- * told the increment's point in time before the commit begins (a failover that finds a commit cut short
- * finishes it from the whole overlay). Resolves with the new recovery point. On a failure before the commit
- * the overlay is dropped and the replica is untouched (still its previous recovery point).
+ * One increment of every disk: an overlay per disk opened aside on the secondary (`overlayPaths[i]`, files
+ * the daemon may create), the incremental backups written into them over NBD, and only then committed into
+ * the replicas. `onWhole` is told the increment's point in time before the first commit begins (a failover
+ * that finds the commits cut short finishes every one from its whole overlay). Resolves with the new
+ * recovery point. On a failure before the commits the overlays are dropped and the replicas are untouched
+ * (still their previous recovery point).
  */
 export async function shipIncrement(
-  primary: Qmp, secondary: Qmp, secondaryAddress: NbdTarget['address'], overlayPath: string,
+  primary: Qmp, secondary: Qmp, secondaryAddress: NbdAddress, overlayPaths: readonly string[],
   onWhole: (at: number) => void | Promise<void> = () => {}, timeoutMs = 120_000,
 ): Promise<number> {
-  await openOverlay(secondary, overlayPath);
   let at: number;
   try {
-    at = await backupInto(primary, { address: secondaryAddress, export: INCREMENT_EXPORT }, 'incremental', timeoutMs);
+    await dropOverlays(secondary);
+    for (const [i, file] of overlayPaths.entries()) await openOverlay(secondary, i, file);
+    at = await backupInto(primary, overlayPaths.map((_, i) => ({ address: secondaryAddress, export: incrementExport(i) })), 'incremental', timeoutMs);
   } catch (e) {
-    await dropOverlay(secondary).catch(() => undefined);
+    await dropOverlays(secondary).catch(() => undefined);
     throw e;
   }
   await onWhole(at);
-  await commitOverlay(secondary, timeoutMs);
+  await commitOverlays(secondary, overlayPaths.length, timeoutMs);
   return at;
 }
 
@@ -173,8 +246,9 @@ export interface AsyncEnds {
   readonly primary: Qmp;
   /** The storage daemon on the secondary, and the address its NBD server listens on. */
   readonly secondary: Qmp;
-  readonly address: NbdTarget['address'];
-  readonly overlayPath: string;
+  readonly address: NbdAddress;
+  /** Where each disk's increment overlay is written on the secondary, in disk order (one per disk). */
+  readonly overlayPaths: readonly string[];
 }
 
 /** What an async replicator tells its owner as it goes (the owner persists it: failover.ts reads it). */
@@ -199,13 +273,13 @@ export function replicateAsync(ends: AsyncEnds, intervalMs: number, record: (r: 
   const done = (async () => {
     try {
       set(r);
-      set({ mode: 'async', pending: 'none', committedAt: await asyncFullCopy(ends.primary, { address: ends.address, export: REPLICA_EXPORT }, onProgress) });
+      set({ mode: 'async', pending: 'none', committedAt: await asyncFullCopy(ends.primary, ends.address, ends.overlayPaths.length, onProgress) });
       await unexportReplica(ends.secondary);
       while (!stopping) {
         await new Promise<void>((res) => { const t = setTimeout(res, intervalMs); wake = () => { clearTimeout(t); res(); }; });
         if (stopping) break;
         set({ ...r, pending: 'writing' });
-        const at = await shipIncrement(ends.primary, ends.secondary, ends.address, ends.overlayPath, (whole) => set({ ...r, pending: 'committing', pendingAt: whole }));
+        const at = await shipIncrement(ends.primary, ends.secondary, ends.address, ends.overlayPaths, (whole) => set({ ...r, pending: 'committing', pendingAt: whole }));
         set({ mode: 'async', pending: 'none', committedAt: at });
       }
     } catch (e) {
@@ -215,13 +289,16 @@ export function replicateAsync(ends: AsyncEnds, intervalMs: number, record: (r: 
   return { done, stop: async () => { stopping = true; wake(); await done; } };
 }
 
-/** On the storage daemon: stop serving the replica itself (increments go through the overlay from now on). */
+/** On the storage daemon: stop serving the replicas themselves (increments go through the overlays from now on). */
 export async function unexportReplica(secondary: Qmp): Promise<void> {
-  const exports = await secondary.execute<{ id: string }[]>('query-block-exports');
-  if (exports.some((x) => x.id === REPLICA_EXPORT)) {
-    await secondary.execute('block-export-del', { id: REPLICA_EXPORT });
-    await waitGone(secondary, REPLICA_EXPORT);
+  for (const id of await exportIds(secondary, /^replica\d+$/)) {
+    await secondary.execute('block-export-del', { id });
+    await waitGone(secondary, id);
   }
+}
+
+async function exportIds(secondary: Qmp, re: RegExp): Promise<string[]> {
+  return (await secondary.execute<{ id: string }[]>('query-block-exports')).map((x) => x.id).filter((id) => re.test(id));
 }
 
 async function waitGone(secondary: Qmp, exportId: string): Promise<void> {
@@ -233,23 +310,23 @@ async function waitGone(secondary: Qmp, exportId: string): Promise<void> {
   throw new Error(`export ${exportId} still present`);
 }
 
-/** Creates (or truncates) the overlay file, opens it over the replica, and exports it writable. */
-async function openOverlay(secondary: Qmp, file: string): Promise<void> {
-  await dropOverlay(secondary);
-  const replica = await replicaImage(secondary);
+/** Creates (or truncates) disk i's overlay file, opens it over that disk's replica, and exports it writable. */
+async function openOverlay(secondary: Qmp, i: number, file: string): Promise<void> {
+  const replica = await replicaImage(secondary, i);
+  const node = incrementNode(i);
   await createImage(secondary, { driver: 'file', filename: file, size: 0 }, 'create-file');
-  await secondary.execute('blockdev-add', { driver: 'file', filename: file, 'node-name': `${INCREMENT_NODE}-file` });
+  await secondary.execute('blockdev-add', { driver: 'file', filename: file, 'node-name': `${node}-file` });
   // The backing file is named in the overlay's header so that a commit cut short (the daemon stopped for a
   // failover) can be finished offline: `qemu-img commit OVERLAY` (failover.ts).
-  await createImage(secondary, { driver: 'qcow2', file: `${INCREMENT_NODE}-file`, size: replica.size, 'backing-file': replica.file, 'backing-fmt': 'raw' }, 'create-qcow2');
-  await secondary.execute('blockdev-add', { driver: 'qcow2', file: `${INCREMENT_NODE}-file`, backing: REPLICA_NODE, 'node-name': INCREMENT_NODE });
-  await secondary.execute('block-export-add', { type: 'nbd', id: INCREMENT_EXPORT, 'node-name': INCREMENT_NODE, name: INCREMENT_EXPORT, writable: true });
+  await createImage(secondary, { driver: 'qcow2', file: `${node}-file`, size: replica.size, 'backing-file': replica.file, 'backing-fmt': 'raw' }, 'create-qcow2');
+  await secondary.execute('blockdev-add', { driver: 'qcow2', file: `${node}-file`, backing: replicaNode(i), 'node-name': node });
+  await secondary.execute('block-export-add', { type: 'nbd', id: incrementExport(i), 'node-name': node, name: incrementExport(i), writable: true });
 }
 
-async function replicaImage(secondary: Qmp): Promise<{ size: number; file: string }> {
+async function replicaImage(secondary: Qmp, i: number): Promise<{ size: number; file: string }> {
   const nodes = await secondary.execute<{ 'node-name': string; file: string; image: { 'virtual-size': number } }[]>('query-named-block-nodes', { flat: true });
-  const n = nodes.find((x) => x['node-name'] === REPLICA_NODE);
-  if (!n) throw new Error('the storage daemon has no replica node');
+  const n = nodes.find((x) => x['node-name'] === replicaNode(i));
+  if (!n) throw new Error(`the storage daemon has no replica of disk ${i}`);
   return { size: n.image['virtual-size'], file: n.file };
 }
 
@@ -259,26 +336,33 @@ async function createImage(secondary: Qmp, options: Record<string, unknown>, id:
   if (error !== undefined) throw new Error(`creating the increment overlay failed: ${error}`);
 }
 
-/** Commits the whole overlay into the replica (an active commit: READY, then complete), then drops it. */
-async function commitOverlay(secondary: Qmp, timeoutMs: number): Promise<void> {
-  await secondary.execute('block-export-del', { id: INCREMENT_EXPORT });
-  await waitGone(secondary, INCREMENT_EXPORT);
-  await secondary.execute('block-commit', { 'job-id': COMMIT_JOB, device: INCREMENT_NODE, 'auto-dismiss': false });
-  const j = await waitJob(secondary, COMMIT_JOB, (x) => !x || x.status === 'ready' || x.status === 'concluded', timeoutMs);
-  if (j?.status === 'ready') await secondary.execute('job-complete', { id: COMMIT_JOB });
-  const error = await concludeJob(secondary, COMMIT_JOB, timeoutMs);
-  if (error !== undefined) throw new Error(`committing the increment failed: ${error}`);
-  await dropOverlay(secondary);
+/** Commits every whole overlay into its replica (active commits: READY, then complete), then drops them. */
+async function commitOverlays(secondary: Qmp, disks: number, timeoutMs: number): Promise<void> {
+  for (const id of await exportIds(secondary, /^increment\d+$/)) {
+    await secondary.execute('block-export-del', { id });
+    await waitGone(secondary, id);
+  }
+  for (const i of indices(disks)) await secondary.execute('block-commit', { 'job-id': commitJob(i), device: incrementNode(i), 'auto-dismiss': false });
+  const ids = indices(disks).map(commitJob);
+  const js = await waitJobs(secondary, ids, (xs) => xs.every((x) => !x || x.status === 'ready' || x.status === 'concluded'), timeoutMs);
+  for (const [i, j] of js.entries()) if (j?.status === 'ready') await secondary.execute('job-complete', { id: commitJob(i) });
+  const errors: string[] = [];
+  for (const i of indices(disks)) {
+    const error = await concludeJob(secondary, commitJob(i), timeoutMs);
+    if (error !== undefined) errors.push(`disk ${i}: ${error}`);
+  }
+  if (errors.length) throw new Error(`committing the increment failed: ${errors.join('; ')}`);
+  await dropOverlays(secondary);
 }
 
-/** Removes the overlay's export and nodes, whatever of them exists. */
-async function dropOverlay(secondary: Qmp): Promise<void> {
-  await endJob(secondary, COMMIT_JOB, false);
-  const exports = await secondary.execute<{ id: string }[]>('query-block-exports');
-  if (exports.some((x) => x.id === INCREMENT_EXPORT)) {
-    await secondary.execute('block-export-del', { id: INCREMENT_EXPORT, mode: 'hard' });
-    await waitGone(secondary, INCREMENT_EXPORT);
+/** Removes every overlay's commit job, export and nodes, whatever of them exists. */
+async function dropOverlays(secondary: Qmp): Promise<void> {
+  for (const j of await listJobs(secondary)) if (/^repl-commit\d*$/.test(j.id)) await endJob(secondary, j.id, false);
+  for (const id of await exportIds(secondary, /^increment\d*$/)) {
+    await secondary.execute('block-export-del', { id, mode: 'hard' });
+    await waitGone(secondary, id);
   }
-  await removeNode(secondary, INCREMENT_NODE);
-  await removeNode(secondary, `${INCREMENT_NODE}-file`);
+  const nodes = (await secondary.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true })).map((n) => n['node-name']);
+  for (const n of nodes.filter((x) => /^increment\d*$/.test(x))) await removeNode(secondary, n);
+  for (const n of nodes.filter((x) => /^increment\d*-file$/.test(x))) await removeNode(secondary, n);
 }

@@ -1,16 +1,18 @@
 /**
- * The replica's server on a secondary: qemu-storage-daemon opening the replica image and exporting it
- * over NBD (export `replica`), with a QMP monitor on a unix socket. While it runs it holds the image's
- * lock, so nothing else (a VM failing over, a destination of a migration) may open the image: stop it
- * first (`quit`), which also releases the lock at once.
+ * The replica's server on a secondary: qemu-storage-daemon opening the replica image of every disk of a VM
+ * and exporting each over NBD (disk i as export `replica<i>`, node `replica<i>`), with a QMP monitor on a
+ * unix socket. While it runs it holds the images' locks, so nothing else (a VM failing over, a destination
+ * of a migration) may open them: stop it first (`quit`), which also releases the locks at once.
  */
 import type { NbdAddress } from './nbd.ts';
 
-export const REPLICA_EXPORT = 'replica';
-export const REPLICA_NODE = 'replica';
+/** Disk i's export and block node on the storage daemon. */
+export const replicaExport = (i: number): string => `replica${i}`;
+export const replicaNode = (i: number): string => `replica${i}`;
 
 export interface StorageDaemonSpec {
-  readonly image: string;
+  /** The replica image of each disk, in the VM's disk order. */
+  readonly images: readonly string[];
   readonly format: 'raw' | 'qcow2';
   readonly listen: NbdAddress;
   readonly monitor: string;
@@ -21,10 +23,12 @@ export function storageDaemonArgv(s: StorageDaemonSpec): readonly string[] {
     ? `addr.type=inet,addr.host=${s.listen.host},addr.port=${s.listen.port}`
     : `addr.type=unix,addr.path=${s.listen.path}`;
   return [
-    '--blockdev', `driver=file,filename=${s.image},node-name=${REPLICA_NODE}-file,discard=unmap`,
-    '--blockdev', `driver=${s.format},file=${REPLICA_NODE}-file,node-name=${REPLICA_NODE}`,
+    ...s.images.flatMap((image, i) => [
+      '--blockdev', `driver=file,filename=${image},node-name=${replicaNode(i)}-file,discard=unmap`,
+      '--blockdev', `driver=${s.format},file=${replicaNode(i)}-file,node-name=${replicaNode(i)}`,
+    ]),
     '--nbd-server', addr,
-    '--export', `type=nbd,id=${REPLICA_EXPORT},node-name=${REPLICA_NODE},name=${REPLICA_EXPORT},writable=on`,
+    ...s.images.flatMap((_, i) => ['--export', `type=nbd,id=${replicaExport(i)},node-name=${replicaNode(i)},name=${replicaExport(i)},writable=on`]),
     '--chardev', `socket,path=${s.monitor},server=on,wait=off,id=mon0`,
     '--monitor', 'chardev=mon0',
   ];

@@ -58,7 +58,7 @@ const seedDoneOf = (i: number): string => `${VM_PATHS.disk(i)}/seed.done`;
  * and starts the script again), else empty (sparse).
  */
 function prepareScript(spec: InstanceSpec, takeOver: boolean): string {
-  const lines = ['set -e', ...(takeOver && spec.disks.length > 0 ? [finishIncrementScript()] : [])];
+  const lines = ['set -e', ...(takeOver && spec.disks.length > 0 ? [finishIncrementScript(spec.disks.length)] : [])];
   spec.disks.forEach((d, i) => {
     const [file, seed, done] = [VM_PATHS.diskFile(i), seedOf(i), seedDoneOf(i)];
     const make = i === 0 && spec.image !== ''

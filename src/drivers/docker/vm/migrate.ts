@@ -13,7 +13,7 @@ import type Docker from 'dockerode';
 import { DriverError, type LiveMigrateResult, type ProgressFn } from '../../driver.ts';
 import type { InstanceSpec } from '../../../model/operations.ts';
 import { DEFAULT_LIMITS, migrateLive, reconcile } from '../../qemu/migrate.ts';
-import { stopSyncMirror } from '../../qemu/replicate.ts';
+import { stopReplicationJobs } from '../../qemu/replicate.ts';
 import type { Qmp } from '../../qemu/qmp.ts';
 import { labelsOf, type ContainerInfo } from '../api.ts';
 import type { Conn, Engine } from '../engine.ts';
@@ -43,7 +43,7 @@ export async function liveMigrateVm(e: Engine, from: string, to: string, spec: I
     if (d.kind === 'lost') throw new DriverError(`VM ${spec.name}: ${d.why}`, false, from);
   }
   if (!source) return { kind: 'cold', cause: 'stopped', why: `${name} is not running on ${from}: no guest state to keep` };
-  await stopSyncMirror(source);
+  await stopReplicationJobs(source); // every disk's mirror or backup
   await stopReplicaServer(e, to, spec.name);
   await createVm(e, to, spec, generation, { incoming: true });
   const dest = await startDestination(e, b, name);

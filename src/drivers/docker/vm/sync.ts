@@ -1,14 +1,14 @@
 /**
- * syncDisks for a VM. Running on `from`: block replication into the replica server on `to` (replica.ts),
- * which stays in sync from then on (every write reaches both nodes before the guest sees it complete); or,
- * in async mode, one increment shipped (increment.ts).
+ * syncDisks for a VM. Running on `from`: block replication of every disk into the replica server on `to`
+ * (replica.ts), which stays in sync from then on (every write reaches both nodes before the guest sees it
+ * complete); or, in async mode, one increment of every disk shipped (increment.ts).
  * Not running: its disk files are copied like a container's volumes, after the replica server (which
  * holds the replica's file open) is stopped.
  */
-import { DriverError, type ProgressFn } from '../../driver.ts';
+import type { ProgressFn } from '../../driver.ts';
 import type { ReplicationMode } from '../../../model/desired.ts';
 import type { Engine } from '../engine.ts';
-import { containerName, volumeName } from '../names.ts';
+import { containerName } from '../names.ts';
 import { syncDisks } from '../sync/index.ts';
 import { endAsync, replicateVmAsync } from './increment.ts';
 import { isVmContainer } from './lifecycle.ts';
@@ -19,9 +19,6 @@ export async function syncVmDisks(e: Engine, from: string, to: string, instance:
   const info = await e.ownContainer(e.conn(from), containerName(instance));
   if (!info || !isVmContainer(info)) return undefined;
   if (info.State.Running) {
-    let disks = 0;
-    while (await e.inspectVolume(e.conn(from), volumeName(instance, disks))) disks++;
-    if (disks !== 1) throw new DriverError(`VM ${instance}: block replication of a running VM covers one disk; it has ${disks} (stop it to sync them)`, false, from);
     if (mode === 'async') return replicateVmAsync(e, from, to, instance, info.Id, onProgress);
     await endAsync(e, from, to, instance, info.Id);
     return replicateVm(e, from, to, instance, info.Id, onProgress);
