@@ -54,9 +54,9 @@ test('a second probe asks neither /version nor query-jobs again; a job that ends
   const count = (what: string): number => engine.stdin.filter((l) => l.includes(`"${what}"`)).length;
   const replication = async (): Promise<ObservedReplication | undefined> => (await probe(e, 'n1')).containers[0]?.replication;
   try {
-    assert.equal(await replication(), { kind: 'stopped', detail: 'no replication job on the primary' });
+    assert.equal(await replication(), { kind: 'stopped', detail: 'disk 0: no replication job on the primary' });
     assert.is(count('query-jobs'), 1);
-    assert.equal(await replication(), { kind: 'stopped', detail: 'no replication job on the primary' });
+    assert.equal(await replication(), { kind: 'stopped', detail: 'disk 0: no replication job on the primary' });
     assert.is(count('query-jobs'), 1, 'nothing changed: the second probe read the memory');
     assert.is(count('query-named-block-nodes'), 1);
     assert.is(engine.calls.filter((c) => c === 'GET /version').length, 1, 'the engine version asked once');
