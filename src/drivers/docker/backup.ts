@@ -33,7 +33,7 @@ export async function exportDisks(e: Engine, node: string, instance: string, sin
   try {
     hold = await e.call(c, 'attach to backup helper', () => h.attach({ stream: true, stdin: true, hijack: true }) as Promise<NodeJS.ReadWriteStream>);
     hold.on('error', () => { /* the helper is removed below */ });
-    await e.call(c, 'start backup helper', (signal) => h.start({ abortSignal: signal }));
+    await e.call(c, 'start backup helper', (signal) => h.start({ abortSignal: signal }), e.startTimeout);
     let frozenMs = 0;
     if (running) frozenMs = await frozenCopy(e, c, info!.Id, h, disks);
     for (const i of disks) await streamOut(e, c, h, running ? `/snap/d${i}` : `/src/d${i}`, sink(i));

@@ -122,7 +122,7 @@ export async function startInstance(e: Engine, node: string, instance: string): 
   }
   if (isVmContainer(info)) return startVm(e, c, info);
   if (info.State.Running) return;
-  await alreadyDone(e.call(c, `start container ${name}`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal }), Math.max(e.timeout, 60_000)));
+  await alreadyDone(e.call(c, `start container ${name}`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal }), e.startTimeout));
 }
 
 /**

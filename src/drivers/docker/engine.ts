@@ -122,6 +122,13 @@ export class Engine {
     this.helperImage = opts.helperImage ?? BUILTIN_HELPER_IMAGE;
   }
 
+  /**
+   * The bound on starting a container (a helper's, a replica server's): it sets up namespaces, mounts and
+   * cgroups, far slower than an API answer, and slower still while several start at once on a busy node
+   * (over 3 s seen on 2 cores with ten sync helpers). Probes keep the short bound that tells a hung engine.
+   */
+  get startTimeout(): number { return Math.max(this.timeout, 60_000); }
+
   conn(node: string): Conn {
     const have = this.conns.get(node);
     if (have) return have;

@@ -62,7 +62,7 @@ export async function runHelper(e: Engine, c: Conn, instance: string, what: stri
   place: { host?: boolean; network?: string; binds?: string[]; image?: { readonly name: string; readonly entrypoint: readonly string[] } } = {}): Promise<RunResult> {
   const h = await createHelper(e, c, instance, what, { cmd, mounts, ...place });
   try {
-    await e.call(c, `start helper ${what}`, (signal) => h.start({ abortSignal: signal }));
+    await e.call(c, `start helper ${what}`, (signal) => h.start({ abortSignal: signal }), e.startTimeout);
     const res = await e.call(c, `wait for helper ${what}`, (signal) => loose<{ StatusCode: number }>(h, 'wait', { abortSignal: signal }), timeoutMs);
     const logs = await e.call(c, `read helper ${what} output`, (signal) =>
       loose<Buffer>(h, 'logs', { stdout: true, stderr: true, follow: false, abortSignal: signal }), Math.max(e.timeout, 60_000));

@@ -37,7 +37,7 @@ export async function syncHelper(e: Engine, c: Conn, instance: string, disks: re
       const h = c.docker.getContainer(info.Id);
       if (info.State.Running) return h;
       try {
-        await e.call(c, `start helper ${name}`, (signal) => h.start({ abortSignal: signal }));
+        await e.call(c, `start helper ${name}`, (signal) => h.start({ abortSignal: signal }), e.startTimeout);
         return h;
       } catch { /* recreate below */ }
     }
@@ -47,7 +47,7 @@ export async function syncHelper(e: Engine, c: Conn, instance: string, disks: re
     mounts: disks.map((d) => ({ source: volumeName(instance, d), target: `/v/d${d}`, readOnly })),
   });
   try {
-    await e.call(c, `start helper ${name}`, (signal) => h.start({ abortSignal: signal }));
+    await e.call(c, `start helper ${name}`, (signal) => h.start({ abortSignal: signal }), e.startTimeout);
   } catch (err) {
     await removeHelper(e, c, h);
     throw err;

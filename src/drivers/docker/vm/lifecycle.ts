@@ -87,7 +87,7 @@ async function prepare(e: Engine, c: Conn, spec: InstanceSpec, image: string, ta
       h.putArchive(tarOfFiles(files), { path, abortSignal: signal }), Math.max(e.timeout, 600_000));
   };
   const run = async (): Promise<number> => {
-    await e.call(c, 'prepare VM files', (signal) => h.start({ abortSignal: signal }));
+    await e.call(c, 'prepare VM files', (signal) => h.start({ abortSignal: signal }), e.startTimeout);
     return (await e.call(c, 'prepare VM files: wait', (signal) => loose<{ StatusCode: number }>(h, 'wait', { abortSignal: signal }), 600_000)).StatusCode;
   };
   try {
@@ -185,7 +185,7 @@ export async function createVm(e: Engine, node: string, spec: InstanceSpec, gene
 export async function startVm(e: Engine, c: Conn, info: ContainerInfo, timeoutMs = 60_000): Promise<void> {
   if (!info.State.Running && labelsOf(info)[LABEL.vmIncoming] === '1') info = await withoutIncoming(e, c, info);
   if (!info.State.Running) {
-    await e.call(c, `start VM container ${info.Id.slice(0, 12)}`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal }), Math.max(e.timeout, 60_000))
+    await e.call(c, `start VM container ${info.Id.slice(0, 12)}`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal }), e.startTimeout)
       .catch((err: unknown) => { if (!(err instanceof DriverError && err.status === 304)) throw err; });
   }
   let qmp;

@@ -66,6 +66,6 @@ export async function liveMigrateVm(e: Engine, from: string, to: string, spec: I
 async function startDestination(e: Engine, c: Conn, name: string): Promise<Qmp> {
   const info = await e.ownContainer(c, name);
   if (!info) throw new DriverError(`node ${c.name}: the migration's destination ${name} vanished`, true, c.name);
-  await e.call(c, `start VM container ${name} (incoming)`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal } as Docker.ContainerStartOptions), Math.max(e.timeout, 60_000));
+  await e.call(c, `start VM container ${name} (incoming)`, (signal) => c.docker.getContainer(info.Id).start({ abortSignal: signal } as Docker.ContainerStartOptions), e.startTimeout);
   return openQmp(e, c, info.Id);
 }

@@ -62,7 +62,7 @@ export async function ensureReplicaServer(e: Engine, node: string, instance: str
     },
     abortSignal: signal,
   } as Docker.ContainerCreateOptions));
-  await e.call(c, `start replica server ${name}`, (signal) => created.start({ abortSignal: signal }));
+  await e.call(c, `start replica server ${name}`, (signal) => created.start({ abortSignal: signal }), e.startTimeout);
   await answering(e, c, created.id);
   return listen;
 }
