@@ -45,7 +45,7 @@ async function stillValid(e: Engine, c: Conn, p: CriuProbe): Promise<boolean> {
 async function probeCheckpoint(e: Engine, c: Conn, sentinel: (id: string) => void): Promise<boolean> {
   const info = await e.info<{ ExperimentalBuild?: boolean; DockerRootDir?: string }>(c);
   const alive = await createHelper(e, c, probeInstance(e), 'alive', { cmd: SLEEP_LOOP });
-  await e.call(c, 'start CRIU probe sentinel', (signal) => alive.start({ abortSignal: signal }));
+  await e.call(c, 'start CRIU probe sentinel', (signal) => alive.start({ abortSignal: signal }), e.startTimeout);
   sentinel(alive.id);
   if (!info.ExperimentalBuild) return false;
   let h: Docker.Container | undefined;
@@ -53,7 +53,7 @@ async function probeCheckpoint(e: Engine, c: Conn, sentinel: (id: string) => voi
   try {
     h = await createHelper(e, c, probeInstance(e), 'criu', { cmd: SLEEP_LOOP });
     const hc = h;
-    await e.call(c, 'start CRIU probe', (signal) => hc.start({ abortSignal: signal }));
+    await e.call(c, 'start CRIU probe', (signal) => hc.start({ abortSignal: signal }), e.startTimeout);
     dumping = true;
     await e.call(c, 'checkpoint CRIU probe', (signal) => loose<unknown>(hc, 'createCheckpoint', {
       CheckpointID: 'probe', CheckpointDir: `${info.DockerRootDir}/drover-checkpoints/probe-${hc.id}`, Exit: true, abortSignal: signal,
