@@ -146,7 +146,8 @@ test('a move keeps the address and MAC, one copy answering at a time (live where
     assert.equal(await whoHas(tb.engine(3), tb.image, seg(tb), '10.120.0.202', n.ip), [n.mac], 'answers from node2 with its MAC');
     assert.not.ok((await tb.engine(1).getContainer('drover-quiet').inspect().catch(() => undefined))?.State.Running, 'nothing left running on node1');
   } else {
-    assert.is(r.cause, tb.criu ? 'fell-back' : 'no-checkpoint');
+    // a real criu that passes `criu check` may still fail the probe checkpoint (kernel 6.18): then no-checkpoint
+    assert.ok(r.cause === 'no-checkpoint' || (tb.criu && r.cause === 'fell-back'), `cold for a known cause: ${r.cause}`);
   }
   assert.equal((await driver.probe(r.kind === 'live' ? 'node2' : 'node1')).containers.find((c) => c.instance === 'quiet')?.nics, [{ network: 'lan', ip: n.ip, mac: n.mac }]);
 });
