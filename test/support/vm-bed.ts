@@ -74,3 +74,20 @@ export const consoleOf = (bed: Bed, node: string, instance = 'vm1'): string => {
 
 /** The guest's last counter line on this node. */
 export const lastOn = (bed: Bed, node: string) => counters(consoleOf(bed, node)).at(-1);
+
+/** Polls `get` every 250 ms until it gives a value; fails after timeoutMs naming `what`. */
+export async function waitFor<T>(what: string, get: () => T | undefined, timeoutMs = 120_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The names of the cluster's running containers on node I (the VM and its helpers), sorted. */
+export async function running(bed: Bed, i: number, cluster: string): Promise<string[]> {
+  const cs = await bed.engine(i).listContainers({ filters: { label: [`drover.cluster=${cluster}`] } });
+  return cs.map((c) => c.Names[0]!.slice(1)).sort();
+}

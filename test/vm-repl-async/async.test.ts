@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { sleep, type ApplyEvent, type Bed, type Cli } from '../e2e-docker/helpers.ts';
 import { counters, fsck, type TestGuest } from '../support/guest.ts';
 import { consoleOf, downVmBed, lastOn, upVmBed, vmManifests, volumeFile } from '../support/vm-bed.ts';
+import { running as runningOn, waitFor } from '../support/vm-bed.ts';
 
 const BASE = 180;
 const CLUSTER = 'vmasync';
@@ -34,20 +35,8 @@ async function apply(ctx: Ctx, over: Record<string, unknown> = {}, mode = 'async
   return r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ApplyEvent);
 }
 
-async function waitFor<T>(what: string, get: () => T | undefined, timeoutMs = 120_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
-async function running(bed: Bed, i: number): Promise<string[]> {
-  const cs = await bed.engine(i).listContainers({ filters: { label: [`drover.cluster=${CLUSTER}`] } });
-  return cs.map((c) => c.Names[0]!.slice(1)).sort();
-}
+const running = (bed: Bed, i: number) => runningOn(bed, i, CLUSTER);
 
 /**
  * On node2, beside the replica: an increment recorded whole whose commit into the replica never ran (as if

@@ -9,6 +9,7 @@
  * Skips loudly when QEMU or the guest cannot be had on this machine.
  */
 import { suite } from 'uvu';
+import { running as runningOn, waitFor } from '../support/vm-bed.ts';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -59,20 +60,8 @@ async function apply(ctx: Ctx, mode: 'sync' | 'async', over: Record<string, unkn
   return r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ApplyEvent);
 }
 
-async function waitFor<T>(what: string, get: () => T | undefined, timeoutMs = 120_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
-async function running(bed: Bed, i: number): Promise<string[]> {
-  const cs = await bed.engine(i).listContainers({ filters: { label: [`drover.cluster=${CLUSTER}`] } });
-  return cs.map((c) => c.Names[0]!.slice(1)).sort();
-}
+const running = (bed: Bed, i: number) => runningOn(bed, i, CLUSTER);
 
 /** One QMP command on the VM's monitor from inside its container on node I (Drover's CLI has exited: the socket is free). */
 async function qmp(bed: Bed, i: number, execute: string, args?: Record<string, unknown>): Promise<unknown> {
