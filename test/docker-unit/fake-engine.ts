@@ -12,8 +12,8 @@ import path from 'node:path';
 export interface Answer { readonly status: number; readonly body?: unknown }
 
 export interface FakeEngineOptions {
-  /** The answer to a plain call (path without the API version), or undefined for a 404. */
-  answer(method: string, path: string): Answer | undefined;
+  /** The answer to a plain call (path without the API version), or undefined for a 404; a promise answers late. */
+  answer(method: string, path: string): Answer | undefined | Promise<Answer | undefined>;
   /** The host socket an exec of `socat - UNIX-CONNECT:<socket>` in container `id` reaches. */
   socketOf(id: string, socket: string): string;
 }
@@ -37,7 +37,7 @@ export async function fakeEngine(opts: FakeEngineOptions): Promise<FakeEngine> {
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => { body += d.toString(); });
-    req.on('end', () => {
+    req.on('end', async () => {
       const p = (req.url ?? '').replace(/^\/v[0-9.]+/, '').replace(/\?.*$/, '');
       const exec = /^\/containers\/([^/]+)\/exec$/.exec(p);
       calls.push(`${req.method} ${p}`);
@@ -47,7 +47,7 @@ export async function fakeEngine(opts: FakeEngineOptions): Promise<FakeEngine> {
         const id = `exec${execs.size + 1}`;
         execs.set(id, { id: exec[1]!, socket: cmd.at(-1)!.replace(/^UNIX-CONNECT:/, '') });
         a = { status: 201, body: { Id: id } };
-      } else a = opts.answer(req.method ?? 'GET', p);
+      } else a = await opts.answer(req.method ?? 'GET', p);
       a ??= { status: 404, body: { message: `no such object: ${p}` } };
       res.writeHead(a.status, { 'Content-Type': 'application/json' }).end(a.body === undefined ? '' : JSON.stringify(a.body));
     });
@@ -84,6 +84,7 @@ export async function fakeEngine(opts: FakeEngineOptions): Promise<FakeEngine> {
     calls,
     close: async () => {
       for (const s of open) s.destroy();
+      server.closeAllConnections(); // a call still waiting for a late answer
       await new Promise<void>((r) => server.close(() => r()));
       fs.rmSync(dir, { recursive: true, force: true });
     },

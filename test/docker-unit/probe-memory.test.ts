@@ -50,7 +50,7 @@ test('a second probe asks neither /version nor query-jobs again; a job that ends
     capacity: { disk: 1 << 30 }, source: { file: 'test', line: 1, column: 1 },
   };
   const e = new Engine({ cluster: CLUSTER, nodes: [node], helperImage: 'drover/helper:test', timeoutMs: 5000 });
-  e.linksCache.set('n1', { at: Date.now(), links: [] }); // no helpers behind a scripted engine
+  e.factsCache.set('n1', { at: Date.now(), links: [] }); // no helpers behind a scripted engine
   const count = (what: string): number => engine.stdin.filter((l) => l.includes(`"${what}"`)).length;
   const replication = async (): Promise<ObservedReplication | undefined> => (await probe(e, 'n1')).containers[0]?.replication;
   try {

@@ -143,6 +143,46 @@ test('10 replicated instances on 3 nodes: containers, limits, labels, replica co
   });
 });
 
+test("a node's facts are kept on it: a second process's probe starts no helper; stale ones are measured again and replace it", async (ctx) => {
+  const { tb, nodes, engines, cluster } = C(ctx);
+  const node = nodes[0]!.name;
+  const e = engines.get(node)!;
+  const facts = async () => ((await e.listVolumes({ filters: { label: [`drover.facts=${cluster}`] } })).Volumes ?? [])
+    .map((v) => ({ name: v.Name, at: Number(v.Labels['drover.facts.at']), disk: Number(v.Labels['drover.facts.disk']) }));
+  const fresh = () => createDockerDriver({ cluster, nodes, timeoutMs: 3000, helperImage: tb.image });
+  const first = await fresh().probe(node);
+  const kept = await facts();
+  assert.is(kept.length, 1, `one facts volume: ${JSON.stringify(kept)}`);
+  assert.ok(first.capacity.disk > 0 && first.capacity.disk === kept[0]!.disk, 'the data root size measured and kept');
+  assert.ok(first.links?.includes('lo'), `links listed (${first.links})`);
+  const helpersBefore = await helperCreates(e, async () => { await fresh().probe(node); });
+  assert.is(helpersBefore, 0, 'a new process read the facts: no helper');
+  assert.equal(await facts(), kept, 'not measured again');
+  // facts older than FRESH_MS: the next process measures again and replaces them
+  await e.createVolume({ Name: `drover-facts-${cluster}-stale`, Labels: { 'drover.cluster': cluster, 'drover.facts': cluster, 'drover.facts.at': '1000', 'drover.facts.disk': '4096' } });
+  await e.getVolume(kept[0]!.name).remove();
+  let again: Awaited<ReturnType<Driver['probe']>> | undefined;
+  assert.is(await helperCreates(e, async () => { again = await fresh().probe(node); }), 1, 'one helper measured both facts');
+  const now = await facts();
+  assert.is(now.length, 1, `the stale facts replaced: ${JSON.stringify(now)}`);
+  assert.ok(now[0]!.at > kept[0]!.at, 'measured again');
+  assert.is(again?.capacity.disk, first.capacity.disk);
+});
+
+/** How many helper containers were created on engine `e` while `f` ran (the engine's events). */
+async function helperCreates(e: Docker, f: () => Promise<void>): Promise<number> {
+  // the engine's timestamps: seconds, then nine digits of nanoseconds
+  const stamp = (ms: number): string => `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, '0')}000000`;
+  const since = stamp(Date.now());
+  await f();
+  const until = stamp(Date.now() + 200);
+  await new Promise((r) => setTimeout(r, 400)); // until must have passed for the stream to end
+  const stream = await e.getEvents({ since: since as unknown as number, until: until as unknown as number, filters: { type: ['container'], event: ['create'], label: ['drover.helper'] } });
+  let text = '';
+  for await (const chunk of stream as AsyncIterable<Buffer>) text += chunk.toString();
+  return text.split('\n').filter((l) => l.trim()).length;
+}
+
 test('volume sync throughput (100 MiB) and incremental deletions', async (ctx) => {
   const { tb, driver, nodes, data, engines } = C(ctx);
   const [a, b] = [nodes[0]!.name, nodes[1]!.name];

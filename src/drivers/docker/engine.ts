@@ -12,6 +12,7 @@ import type { DesiredNode } from '../../model/desired.ts';
 import { labelsOf, loose, type ContainerInfo, type VolumeInfo } from './api.ts';
 import { statusOf, toDriverError } from './errors.ts';
 import { BUILTIN_HELPER_IMAGE } from './helper-image.ts';
+import type { NodeFacts } from './facts.ts';
 import { LABEL } from './names.ts';
 
 export interface DockerDriverOptions {
@@ -96,14 +97,14 @@ export class Engine {
   readonly timeout: number;
   readonly stopTimeoutS: number;
   readonly helperImage: string;
-  /** node → capacity of its data root, with the time it was measured */
-  readonly diskCache = new Map<string, { at: number; bytes: number }>();
+  /** node → its data root's size and its links as this process last knew them (facts.ts) */
+  readonly factsCache = new Map<string, NodeFacts>();
+  /** node → the measurement of its facts under way (facts.ts: one at a time) */
+  readonly factsInFlight = new Map<string, Promise<NodeFacts>>();
   /** node → CRIU probe (a real checkpoint), valid while its sentinel container runs (criu.ts) */
   readonly criuCache = new Map<string, CriuProbe>();
   /** node + network → the making sure of its Docker network under way (networks.ts: one at a time) */
   readonly networkInFlight = new Map<string, Promise<string>>();
-  /** node → the links (host interfaces) it has, with the time they were listed (networks.ts) */
-  readonly linksCache = new Map<string, { at: number; links: readonly string[] }>();
   /**
    * node → its engine's version (/version), with the server version it was read from: asked again after a
    * transient failure of a call (the engine may have restarted) or when /info shows another server version.

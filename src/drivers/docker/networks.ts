@@ -3,14 +3,14 @@
  * with that link as its parent (the test bed's port-less bridge drvl2-BASE, or a host NIC), or driver
  * `bridge` on an existing host bridge. Made on first use (idempotent, labelled as Drover's); an existing
  * one whose subnet, gateway, driver or link differ is reported, never replaced (containers may use it).
- * Also: which links a node has (a helper in the host's network namespace lists /sys/class/net), and the
- * NICs a container really has, read back from the engine for verify.
+ * Also: whether a node has a link (its facts measured again, facts.ts), and the NICs a container really
+ * has, read back from the engine for verify.
  */
 import { DriverError } from '../driver.ts';
 import type { NicBinding, ObservedNic } from '../../model/nics.ts';
 import { loose, type ContainerInfo, type EndpointInfo } from './api.ts';
 import type { Conn, Engine } from './engine.ts';
-import { runHelper } from './helpers.ts';
+import { remeasure } from './facts.ts';
 import { LABEL } from './names.ts';
 
 const PREFIX = 'drover-net-';
@@ -214,30 +214,12 @@ export function nicsConfigured(cluster: string, info: ContainerInfo, nics: reado
   return nics.every((n) => ours.get(n.network)?.IPAMConfig?.IPv4Address === n.ip);
 }
 
-const LINKS_CACHE_MS = 10 * 60_000;
-
-/**
- * The node's links: the interfaces of the host's network namespace, where dockerd runs (so its macvlan and
- * bridge networks can use them), listed by a helper there (sysfs shows its own namespace's interfaces).
- * Cached ten minutes per node (a probe asks every time); a create that fails asks again.
- */
-export async function links(e: Engine, node: string): Promise<readonly string[]> {
-  const have = e.linksCache.get(node);
-  if (have && Date.now() - have.at < LINKS_CACHE_MS) return have.links;
-  const c = e.conn(node);
-  const r = await runHelper(e, c, `probe-${e.cluster}`, 'links', ['ls', '/sys/class/net'], [], 30_000, { network: 'host' });
-  if (r.exitCode !== 0) throw new DriverError(`node ${node}: listing its links failed: ${r.stderr.trim()}`, true, node);
-  const found = r.stdout.split(/\s+/).filter(Boolean).sort();
-  e.linksCache.set(node, { at: Date.now(), links: found });
-  return found;
-}
-
+/** Whether the node has `link` now (a create failed): measured again, not read from its facts (facts.ts). */
 async function hasLink(e: Engine, c: Conn, link: string): Promise<boolean> {
-  e.linksCache.delete(c.name);
   try {
-    return (await links(e, c.name)).includes(link);
+    return (await remeasure(e, c)).links?.includes(link) ?? true; // cannot tell: the engine's own error stands
   } catch {
-    return true; // cannot tell: the engine's own error stands
+    return true;
   }
 }
 

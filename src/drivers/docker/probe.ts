@@ -1,6 +1,6 @@
 /**
- * One look at a node: capacity (the engine's memory and CPUs, the data root's size measured once in a
- * while by a `df` helper, each overridable in the Node manifest), Drover's containers and disks (roles from
+ * One look at a node: capacity (the engine's memory and CPUs, the data root's size from the node's facts,
+ * each overridable in the Node manifest), its links (facts.ts), Drover's containers and disks (roles from
  * the marker volumes), and whether it can checkpoint as far as the cached CRIU probe knows.
  */
 import type Docker from 'dockerode';
@@ -13,11 +13,10 @@ import type { Conn, Engine } from './engine.ts';
 import { runHelper } from './helpers.ts';
 import { BUILTIN_HELPER_IMAGE } from './helper-image.ts';
 import { ensureImage } from './images.ts';
-import { engineMaxNics, links, seenNics } from './networks.ts';
+import { nodeFacts } from './facts.ts';
+import { engineMaxNics, seenNics } from './networks.ts';
 import { LABEL, grownLabel } from './names.ts';
 import { observeReplication } from './vm/replica.ts';
-
-const DISK_CACHE_MS = 10 * 60_000;
 
 type Labels = Readonly<Record<string, string>>;
 const roleOf = (l: Labels): 'primary' | 'replica' => (l[LABEL.role] === 'primary' ? 'primary' : 'replica');
@@ -127,15 +126,6 @@ async function dataRoot(e: Engine, c: Conn): Promise<{ size: number; free: numbe
   }
 }
 
-/** The size of the node's data root (cached); 0 when it cannot be measured. */
-async function diskCapacity(e: Engine, c: Conn): Promise<number> {
-  const cached = e.diskCache.get(c.name);
-  if (cached && Date.now() - cached.at < DISK_CACHE_MS) return cached.bytes;
-  const bytes = (await dataRoot(e, c))?.size ?? 0;
-  e.diskCache.set(c.name, { at: Date.now(), bytes });
-  return bytes;
-}
-
 /** Bytes free on the node's data root now (not cached: a disk grow checks it); undefined when unknown. */
 export async function freeDisk(e: Engine, c: Conn): Promise<number | undefined> {
   return (await dataRoot(e, c))?.free;
@@ -149,23 +139,18 @@ export async function probe(e: Engine, node: string): Promise<NodeProbe> {
     e.call(c, 'list containers', (signal) => c.docker.listContainers({ all: true, filters, abortSignal: signal })),
     e.call(c, 'list volumes', (signal) => c.docker.listVolumes({ filters, abortSignal: signal })),
   ]);
-  const linkNames = links(e, node).catch((err: unknown) => {
-    if (err instanceof DriverError && err.transient) throw err;
-    return undefined; // no helper image: cannot tell (a missing link shows at create)
-  });
-  linkNames.catch(() => { /* awaited below */ });
   if (e.helperImage === BUILTIN_HELPER_IMAGE && !e.helperChecked.has(node)) {
     // the first probe brings Drover's own helper image (helpers say what is missing when they are used)
     await ensureImage(e, c, e.helperImage).then(() => e.helperChecked.add(node), () => {});
   }
+  const facts = await nodeFacts(e, c, (volumes.Volumes ?? []) as VolumeInfo[], containers);
   const override = c.desired.capacity ?? {};
   const capacity: NodeCapacity = {
     memory: override.memory ?? info.MemTotal,
     vcpus: override.vcpus ?? info.NCPU,
-    disk: override.disk ?? await diskCapacity(e, c),
+    disk: override.disk ?? facts.diskBytes ?? 0,
   };
   const canCheckpoint = knownCheckpoint(e, node, containers);
-  const found = await linkNames;
   const replication = await vmReplication(e, c, containers);
   return {
     capacity,
@@ -173,7 +158,7 @@ export async function probe(e: Engine, node: string): Promise<NodeProbe> {
       .map((x) => (replication.has(x.instance) && x.state === 'running' ? { ...x, replication: replication.get(x.instance)! } : x)),
     volumes: observeVolumes(e.cluster, (volumes.Volumes ?? []) as VolumeInfo[]),
     ...(canCheckpoint !== undefined ? { canCheckpoint } : {}),
-    ...(found ? { links: found } : {}),
+    ...(facts.links && { links: facts.links }),
     ...(maxNics !== undefined && { maxNics }),
   };
 }
