@@ -59,7 +59,9 @@ export type RepairCause =
   /** Older than the Cluster's replication.interval: an interval re-sync. */
   | OnNode<'replica-stale', { age: number; interval: number }>
   /** A VM's synchronous mirror into it was seen ended (its replica server died): a new full copy now. */
-  | OnNode<'mirror-stopped', { since: number }>;
+  | OnNode<'mirror-stopped', { since: number }>
+  /** A VM mirrored synchronously into it while its cluster's replication.mode is now async: switched at once. */
+  | OnNode<'mode-changed', { want: 'async' }>;
 
 /** Why an instance is renamed in place: `metadata.renamedFrom`. */
 export type RenameCause = Of<'renamed', { from: string }>;

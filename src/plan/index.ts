@@ -61,7 +61,7 @@ export function plan(given: PlanInput): Plan {
       }
       const nics = nicsOf(t);
       if ('refused' in nics) { nicError(errors, t.instance, nics.refused); continue; }
-      const { ops, held, refused } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs }, capabilitiesOf(cluster.backend), nics.nics);
+      const { ops, held, refused } = instanceOperations(t, copies.get(t.instance.name) ?? [], facts, { now: input.now, replicationIntervalMs: cluster.replication.intervalMs, ...(cluster.replication.mode && { replicationMode: cluster.replication.mode }) }, capabilitiesOf(cluster.backend), nics.nics);
       if (held) pending.push({ instance: t.instance.name, cause: held });
       if (refused) errors.push(refused);
       if (t.secondaryHeld) pending.push({ instance: t.instance.name, cause: t.secondaryHeld });

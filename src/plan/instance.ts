@@ -2,7 +2,7 @@
  * The operations that take one instance from what is to its target, in the order they must run.
  */
 import type { HoldCause, RepairCause } from '../model/causes.ts';
-import type { DesiredInstance, HealthCheck } from '../model/desired.ts';
+import type { DesiredInstance, HealthCheck, ReplicationMode } from '../model/desired.ts';
 import type { NicAssignment, NicBinding } from '../model/nics.ts';
 import type { InstanceSpec, Operation } from '../model/operations.ts';
 import type { BackendCapabilities } from '../drivers/backends.ts';
@@ -24,11 +24,13 @@ export interface InstancePlan {
   readonly refused?: PlanError;
 }
 
-/** Time-dependent inputs: the planner never reads the clock. */
+/** Time-dependent inputs (the planner never reads the clock), and the cluster's replication settings. */
 export interface Timing {
   readonly now: number;
   /** A replica older than this is synced again (the Cluster's replication.interval). */
   readonly replicationIntervalMs: number;
+  /** How running VMs are replicated (the Cluster's replication.mode; absent: sync). */
+  readonly replicationMode?: ReplicationMode;
 }
 
 /** `nics`: the instance's NICs as they attach on its target primary (every operation makes or keeps its container there). */
@@ -149,7 +151,8 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
   if (replica) { // a secondary inside its grace stays degraded, untouched
     // what the primary's QEMU says now (a read-only plan records nothing, and must agree with apply's)
     const last = { ...p, lastSync: mirroredSync(p, container?.state === 'running' ? container.replication : undefined, timing.now) };
-    const why = syncCause(replicaHealth(d.disks.length, last, { up: true, volumes: replicaCount(replica) }), timing, last.lastSync?.mirror);
+    const mirrored = container?.state === 'running' && container.replication?.kind === 'in-sync';
+    const why = syncCause(replicaHealth(d.disks.length, last, { up: true, volumes: replicaCount(replica) }), timing, last.lastSync?.mirror, mirrored);
     if (why) ops.push({ type: 'SyncDisks', instance: d.name, primary, secondary: s!, cause: why });
   }
   return ops;
@@ -198,15 +201,17 @@ function nicsChanged(assigned: readonly NicAssignment[] | undefined, container: 
 const healthOf = (d: DesiredInstance): { health?: HealthCheck } => (d.health ? { health: d.health } : {});
 
 /**
- * Why the replica is synced now: it is degraded (a VM's mirror seen ended, its secondary up: at once), or
- * older than the Cluster's replication.interval.
+ * Why the replica is synced now: it is degraded (a VM's mirror seen ended, its secondary up: at once), a VM
+ * is mirrored synchronously though its cluster now replicates asynchronously (a mirror in sync renews the
+ * last sync at every look, so no interval would ever come due), or it is older than replication.interval.
  */
-function syncCause(r: ReplicaHealth, timing: Timing, mirror?: 'in-sync' | 'stopped'): RepairCause | undefined {
+function syncCause(r: ReplicaHealth, timing: Timing, mirror?: 'in-sync' | 'stopped', mirroring = false): RepairCause | undefined {
   switch (r.kind) {
     case 'missing': return { kind: 'replica-missing', node: r.node };
     case 'never-synced': return { kind: 'replica-unsynced', node: r.node };
     case 'synced': {
       if (mirror === 'stopped') return { kind: 'mirror-stopped', node: r.node, since: r.at };
+      if (mirroring && timing.replicationMode === 'async') return { kind: 'mode-changed', node: r.node, want: 'async' };
       const age = timing.now - r.at;
       return age >= timing.replicationIntervalMs ? { kind: 'replica-stale', node: r.node, age, interval: timing.replicationIntervalMs } : undefined;
     }

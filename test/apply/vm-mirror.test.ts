@@ -64,6 +64,21 @@ test('a sync-replicated VM: status shows none lost while in sync, degraded since
   } finally { await c.close(); }
 });
 
+test('replication.mode changed from sync to async: the in-sync mirror gives way to increments at once, not never', async () => {
+  const c = await simCluster(vm());
+  try {
+    assert.equal((await c.converge()).failed, []);
+    assert.is(c.store.placements.get('vm1')!.lastSync?.mirror, 'in-sync');
+    const lab = c.desired.clusters.get('lab')!;
+    c.desired = { ...c.desired, clusters: new Map([['lab', { ...lab, replication: { ...lab.replication, mode: 'async' as const } }]]) };
+    const p = await c.plan();
+    assert.equal(p.operations.filter((o) => o.type === 'SyncDisks').map((o) => o.cause), [{ kind: 'mode-changed', node: 'n2', want: 'async' }]);
+    assert.equal((await c.converge()).failed, []);
+    assert.equal((await c.driver.probe('n1')).containers.find((x) => x.instance === 'vm1')?.replication, undefined, 'no mirror runs: increments date the replica');
+    assert.equal((await c.plan()).operations, [], 'switched once: nothing left to do');
+  } finally { await c.close(); }
+});
+
 test('a failover from an in-sync mirror journals "none lost"', async () => {
   const c = await simCluster(vm());
   try {

@@ -39,6 +39,7 @@ const SAMPLES: { readonly [K in CauseKind]: Extract<Cause, { kind: K }> } = {
   'replica-unsynced': { kind: 'replica-unsynced', node: 'n2' },
   'replica-stale': { kind: 'replica-stale', node: 'n2', age: 300_000, interval: 60_000 },
   'mirror-stopped': { kind: 'mirror-stopped', node: 'n2', since: 0 },
+  'mode-changed': { kind: 'mode-changed', node: 'n2', want: 'async' },
   'state-absent': { kind: 'state-absent' },
   'not-in-manifest': { kind: 'not-in-manifest' },
   'unknown-copy': { kind: 'unknown-copy' },
@@ -92,6 +93,7 @@ test('the sentences are the ones plan has always printed', () => {
   assert.is(say('replica-unsynced'), 'replica on n2 never synced');
   assert.is(say('replica-stale'), 'replica on n2 is 5m0s old (replication.interval 1m0s)');
   assert.is(say('mirror-stopped'), 'the mirror into n2 stopped (last in sync 1970-01-01T00:00:00.000Z)');
+  assert.is(say('mode-changed'), 'replication.mode is async: the synchronous mirror into n2 gives way to increments');
   assert.is(say('node-dead'), 'primary n1 down since 2026-01-02T03:04:05.000Z');
   assert.is(say('node-down'), 'primary n1 unreachable since 2026-01-02T03:04:05.000Z (connect ECONNREFUSED); failover at 2026-01-02T03:05:05.000Z if it stays down');
   assert.is(say('fenced-stale-copy'), 'stale copy (left on n1 when it was fenced)');
