@@ -13,10 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir, cleanupTemps } from '../support/tmp.ts';
 import { unavailable, makeDisk, startVm, startStorageDaemon, waitCounter, counters, type Proc } from './harness.ts';
-import {
-  startSyncMirror, watchSyncMirror, syncStateOf, syncJobs, asyncFullCopy, shipIncrement, unexportReplica, replicateAsync, hasReplicationBitmap,
-  type AsyncRecord,
-} from '../../src/drivers/qemu/replicate.ts';
+import { startSyncMirror, watchSyncMirror, syncStateOf, syncJobs } from '../../src/drivers/qemu/replicate.ts';
+import { asyncFullCopy, shipIncrement, unexportReplica, replicateAsync, hasReplicationBitmap, type AsyncRecord } from '../../src/drivers/qemu/increments.ts';
 import { listJobs } from '../../src/drivers/qemu/jobs.ts';
 import { stopStorageDaemon, finishCommitArgv } from '../../src/drivers/qemu/failover.ts';
 import type { Qmp } from '../../src/drivers/qemu/qmp.ts';

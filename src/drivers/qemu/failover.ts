@@ -5,7 +5,7 @@
  * in sync, the start of the last committed increment for an async one.
  */
 import type { Qmp } from './qmp.ts';
-import type { AsyncRecord } from './replicate.ts';
+import type { AsyncRecord } from './increments.ts';
 
 /**
  * What the replicator last recorded of an async replica: `committing` means an increment was whole on the

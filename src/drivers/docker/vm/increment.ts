@@ -1,7 +1,7 @@
 /**
  * Asynchronous replication of a running VM (`Cluster.spec.replication.mode: async`) on the Docker backend:
  * each sync (every replication interval) ships one increment of every disk through
- * drivers/qemu/replicate.ts — the first time, and whenever the primary's QEMU lost its dirty bitmaps, a full
+ * drivers/qemu/increments.ts — the first time, and whenever the primary's QEMU lost its dirty bitmaps, a full
  * backup into the replica server; then an incremental backup written aside into a qcow2 overlay per disk
  * (in that disk's volume) and committed into the replicas only when every overlay is whole. The recovery
  * point is the start of the last shipped backup (the caller dates it from before this call).
@@ -16,7 +16,8 @@
 import { DriverError, type ProgressFn } from '../../driver.ts';
 import { VM_PATHS } from '../../qemu/argv.ts';
 import { finishCommitArgv } from '../../qemu/failover.ts';
-import { asyncFullCopy, dropReplicationBitmaps, hasReplicationBitmap, shipIncrement, stopReplicationJobs, unexportReplica } from '../../qemu/replicate.ts';
+import { asyncFullCopy, dropReplicationBitmaps, hasReplicationBitmap, shipIncrement, unexportReplica } from '../../qemu/increments.ts';
+import { stopReplicationJobs } from '../../qemu/replicate.ts';
 import type { Conn, Engine } from '../engine.ts';
 import { runHelper } from '../helpers.ts';
 import { containerName, volumeName } from '../names.ts';
