@@ -6,7 +6,7 @@ import type { Desired, DesiredCluster } from '../model/desired.ts';
 import { hostMemory } from './spec.ts';
 import { failoverBlocked, nodeCapacity, partitionGuard, recoveryState, replicaCount, replicaHealth, type PartitionGuard } from './facts.ts';
 import { describeFailoverBlock, describeGuard } from './reasons.ts';
-import type { HealthResult, Observed } from '../model/observed.ts';
+import type { HealthResult, Observed, ObservedReplication } from '../model/observed.ts';
 import type { StoreView } from '../store/types.ts';
 import { withOverrides } from './overrides.ts';
 import type { NicAssignment } from '../model/nics.ts';
@@ -45,6 +45,8 @@ export interface InstanceStatus {
   readonly recoveryPoint?: number;
   /** A replicated VM's mirror (its primary's block jobs, else as last seen): in sync, or stopped (degraded). */
   readonly mirror?: 'in-sync' | 'stopped';
+  /** A running replicated VM's replication as its QEMU reports it now: a full copy's progress, or which disk's mirror stopped and why. */
+  readonly replication?: ObservedReplication;
   /** Its health check's last run, when it declares one and runs. */
   readonly health?: HealthResult;
   /** The address and MAC Drover assigned each NIC (the store's), when it has any. */
@@ -89,6 +91,7 @@ export function clusterStatus(declared: Desired, observed: Observed, store: Stor
       ...(p && { primary: p.primary }), ...(p?.secondary && { secondary: p.secondary }),
       ...(rp.kind === 'since' && { recoveryPoint: rp.at }),
       ...(d.diskTemplate === 'replicated' && p?.secondary && mirrored && { mirror: rp.kind === 'none-lost' ? 'in-sync' as const : 'stopped' as const }),
+      ...(d.diskTemplate === 'replicated' && p?.secondary && seen && { replication: seen }),
       ...(container?.health && { health: container.health }),
       ...(p?.nics?.length && { nics: p.nics }),
     };

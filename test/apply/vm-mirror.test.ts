@@ -51,6 +51,7 @@ test('a sync-replicated VM: status shows none lost while in sync, degraded since
     assert.equal([stopped.secondary, stopped.lastSync?.mirror, stopped.lastSync?.at], ['n2', 'stopped', before]);
     s = clusterStatus(c.desired, await observe(c.driver, nodes), c.store).instances[0]!;
     assert.equal([s.state, s.mirror, s.degraded, s.recoveryPoint], ['running', 'stopped', true, before], 'degraded since replication stopped; the guest runs on');
+    assert.equal(s.replication, { kind: 'stopped', detail: "the replica's node n2 went down" }, 'status says why, as QEMU does');
 
     // its node back: the mirror stays ended (as QEMU's), and a new full copy comes at once, not at the next
     // replication interval; `drover plan` (which records nothing) says the same as apply

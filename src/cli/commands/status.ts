@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { clusterStatus, type ClusterStatus } from '../../plan/status.ts';
+import { clusterStatus, type ClusterStatus, type InstanceStatus } from '../../plan/status.ts';
 import { formatBytes, formatDuration } from '../../model/quantity.ts';
 import { withLook } from '../context.ts';
 import { EXIT, type Io, STORE_OPTIONS } from '../io.ts';
@@ -36,12 +36,20 @@ export async function run(argv: string[], io: Io): Promise<number> {
     // what a failing check said: the table has room for a word only
     for (const i of s.instances) if (i.health && !i.health.ok) io.out(`  ${i.name}: unhealthy: ${i.health.output}`);
     for (const i of s.instances) {
-      if (i.hypervisor) io.out(`  ${i.name}: virtual machine${i.accel === 'kvm' ? ', accelerated (kvm)' : i.accel === 'tcg' ? ', emulated (tcg: no hardware KVM on its node)' : ''}`);
+      if (i.hypervisor) io.out(`  ${i.name}: virtual machine${i.accel === 'kvm' ? ', accelerated (kvm)' : i.accel === 'tcg' ? ', emulated (tcg: no hardware KVM on its node)' : ''}${replicationText(i)}`);
     }
     if (s.networks) io.out(`\n${networkTables(s)}`);
     return EXIT.ok;
   });
   return code ?? EXIT.error;
+}
+
+/** A VM's replication where it is not simply in sync: the full copy's progress, or which disk's mirror stopped. */
+function replicationText(i: InstanceStatus): string {
+  const r = i.replication;
+  if (r?.kind === 'copying') return `; full copy to ${i.secondary} ${r.total ? Math.floor((100 * r.done) / r.total) : 0}% (${formatBytes(r.done)} of ${formatBytes(r.total)})`;
+  if (r?.kind === 'stopped') return `; replication to ${i.secondary} stopped: ${r.detail}`;
+  return '';
 }
 
 /** The NICs Drover assigned, and each network's pool. */
