@@ -4,6 +4,8 @@
  * these; the sentence people read is rendered from them in one place (plan/reasons.ts).
  */
 
+import type { ReplicationMode } from './desired.ts';
+
 /** Why the allocator turned a node down, in the order it checks (alloc/allocator.ts counts them). */
 export type FailMode =
   | 'offline' | 'drained' | 'memory' | 'vcpus' | 'disk' | 'spindles' | 'anti-affinity' | 'n+1' | 'no-secondary';
@@ -60,8 +62,8 @@ export type RepairCause =
   | OnNode<'replica-stale', { age: number; interval: number }>
   /** A VM's synchronous mirror into it was seen ended (its replica server died): a new full copy now. */
   | OnNode<'mirror-stopped', { since: number }>
-  /** A VM mirrored synchronously into it while its cluster's replication.mode is now async: switched at once. */
-  | OnNode<'mode-changed', { want: 'async' }>;
+  /** A running VM replicated into it otherwise than its cluster's replication.mode now says: switched at once. */
+  | OnNode<'mode-changed', { want: ReplicationMode }>;
 
 /** Why an instance is renamed in place: `metadata.renamedFrom`. */
 export type RenameCause = Of<'renamed', { from: string }>;

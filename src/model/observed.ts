@@ -46,10 +46,12 @@ export interface ObservedContainer {
 /**
  * `in-sync`: a write-blocking mirror is READY, every write reaches the replica before the guest sees it
  * complete (nothing would be lost); `copying`: its full copy runs; `stopped`: no mirror runs, or it ended
- * (the secondary died): the replica has nothing written since.
+ * (the secondary died): the replica has nothing written since; `increments`: no mirror, replicated by
+ * increments (replication.mode async), whose syncs date the replica.
  */
 export type ObservedReplication =
   | { readonly kind: 'in-sync' }
+  | { readonly kind: 'increments' }
   | { readonly kind: 'copying'; readonly done: number; readonly total: number }
   | { readonly kind: 'stopped'; readonly detail: string };
 

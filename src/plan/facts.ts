@@ -210,7 +210,7 @@ export const MIRROR_RESEEN_MS = 5_000;
 
 export function mirroredSync(p: Placement, seen: ObservedReplication | undefined, now: number): Placement['lastSync'] {
   const last = p.lastSync;
-  if (!seen || !p.secondary || last?.node !== p.secondary) return last;
+  if (!seen || seen.kind === 'increments' || !p.secondary || last?.node !== p.secondary) return last;
   if (seen.kind === 'in-sync') {
     // seen again soon after: kept (no store write per look); a stop is then dated up to this much early, never late
     if (last.mirror === 'in-sync' && now - last.at < MIRROR_RESEEN_MS) return last;

@@ -7,7 +7,7 @@ import type { NicAssignment, NicBinding } from '../model/nics.ts';
 import type { InstanceSpec, Operation } from '../model/operations.ts';
 import type { BackendCapabilities } from '../drivers/backends.ts';
 import { isCurrentHash } from '../model/hash.ts';
-import type { ObservedContainer, ObservedVolume } from '../model/observed.ts';
+import type { ObservedContainer, ObservedReplication, ObservedVolume } from '../model/observed.ts';
 import { formatBytes } from '../model/quantity.ts';
 import { specDiff, resizeBy } from './changes.ts';
 import { mirroredSync, replicaCount, replicaHealth, type Copy, type NodeFacts, type ReplicaHealth } from './facts.ts';
@@ -151,8 +151,8 @@ function inPlace(t: Target, copies: readonly Copy[], up: (node: string | undefin
   if (replica) { // a secondary inside its grace stays degraded, untouched
     // what the primary's QEMU says now (a read-only plan records nothing, and must agree with apply's)
     const last = { ...p, lastSync: mirroredSync(p, container?.state === 'running' ? container.replication : undefined, timing.now) };
-    const mirrored = container?.state === 'running' && container.replication?.kind === 'in-sync';
-    const why = syncCause(replicaHealth(d.disks.length, last, { up: true, volumes: replicaCount(replica) }), timing, last.lastSync?.mirror, mirrored);
+    const seen = container?.state === 'running' ? container.replication?.kind : undefined;
+    const why = syncCause(replicaHealth(d.disks.length, last, { up: true, volumes: replicaCount(replica) }), timing, last.lastSync?.mirror, seen);
     if (why) ops.push({ type: 'SyncDisks', instance: d.name, primary, secondary: s!, cause: why });
   }
   return ops;
@@ -201,17 +201,19 @@ function nicsChanged(assigned: readonly NicAssignment[] | undefined, container: 
 const healthOf = (d: DesiredInstance): { health?: HealthCheck } => (d.health ? { health: d.health } : {});
 
 /**
- * Why the replica is synced now: it is degraded (a VM's mirror seen ended, its secondary up: at once), a VM
- * is mirrored synchronously though its cluster now replicates asynchronously (a mirror in sync renews the
- * last sync at every look, so no interval would ever come due), or it is older than replication.interval.
+ * Why the replica is synced now: it is degraded (a VM's mirror seen ended, its secondary up: at once), a
+ * running VM is replicated the other way than its cluster's replication.mode now says (at once: a mirror in
+ * sync renews the last sync at every look, so no interval would ever come due; and a VM meant to lose nothing
+ * must not wait one), or it is older than replication.interval.
  */
-function syncCause(r: ReplicaHealth, timing: Timing, mirror?: 'in-sync' | 'stopped', mirroring = false): RepairCause | undefined {
+function syncCause(r: ReplicaHealth, timing: Timing, mirror?: 'in-sync' | 'stopped', seen?: ObservedReplication['kind']): RepairCause | undefined {
   switch (r.kind) {
     case 'missing': return { kind: 'replica-missing', node: r.node };
     case 'never-synced': return { kind: 'replica-unsynced', node: r.node };
     case 'synced': {
       if (mirror === 'stopped') return { kind: 'mirror-stopped', node: r.node, since: r.at };
-      if (mirroring && timing.replicationMode === 'async') return { kind: 'mode-changed', node: r.node, want: 'async' };
+      const mode = timing.replicationMode ?? 'sync';
+      if ((seen === 'in-sync' && mode === 'async') || (seen === 'increments' && mode === 'sync')) return { kind: 'mode-changed', node: r.node, want: mode };
       const age = timing.now - r.at;
       return age >= timing.replicationIntervalMs ? { kind: 'replica-stale', node: r.node, age, interval: timing.replicationIntervalMs } : undefined;
     }

@@ -34,7 +34,9 @@ export function describeCause(c: Cause): string {
     case 'paused': return `paused on ${c.node} with no backup holding it: thaw it`;
     case 'replica-missing': return `replica missing on ${c.node}`;
     case 'replica-unsynced': return `replica on ${c.node} never synced`;
-    case 'mode-changed': return `replication.mode is ${c.want}: the synchronous mirror into ${c.node} gives way to increments`;
+    case 'mode-changed': return c.want === 'async'
+      ? `replication.mode is async: the synchronous mirror into ${c.node} gives way to increments`
+      : `replication.mode is sync: increments into ${c.node} give way to a synchronous mirror (one new full copy)`;
     case 'mirror-stopped': return `the mirror into ${c.node} stopped (last in sync ${new Date(c.since).toISOString()})`;
     case 'replica-stale': return `replica on ${c.node} is ${formatDuration(c.age)} old (replication.interval ${formatDuration(c.interval)})`;
     case 'renamed': return `renamed from ${c.from} (metadata.renamedFrom)`;

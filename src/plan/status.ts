@@ -83,7 +83,7 @@ export function clusterStatus(declared: Desired, observed: Observed, store: Stor
     const replica = { up: secondary?.health === 'up', volumes: replicaCount(secondary?.volumes.filter((v) => v.instance === d.name) ?? []) };
     const seen = state === 'running' ? container?.replication : undefined;
     const rp = recoveryState(p, seen);
-    const mirrored = p?.lastSync?.mirror !== undefined || seen !== undefined;
+    const mirrored = p?.lastSync?.mirror !== undefined || (seen !== undefined && seen.kind !== 'increments');
     return {
       name: d.name, state, desiredState: d.state, diskTemplate: d.diskTemplate, memory: d.memory, vcpus: d.vcpus,
       ...(d.hypervisor && { hypervisor: d.hypervisor }), ...(container?.accel && { accel: container.accel }),

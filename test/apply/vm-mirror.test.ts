@@ -75,7 +75,24 @@ test('replication.mode changed from sync to async: the in-sync mirror gives way 
     const p = await c.plan();
     assert.equal(p.operations.filter((o) => o.type === 'SyncDisks').map((o) => o.cause), [{ kind: 'mode-changed', node: 'n2', want: 'async' }]);
     assert.equal((await c.converge()).failed, []);
-    assert.equal((await c.driver.probe('n1')).containers.find((x) => x.instance === 'vm1')?.replication, undefined, 'no mirror runs: increments date the replica');
+    assert.equal((await c.driver.probe('n1')).containers.find((x) => x.instance === 'vm1')?.replication, { kind: 'increments' }, 'no mirror runs: increments date the replica');
+    assert.equal((await c.plan()).operations, [], 'switched once: nothing left to do');
+  } finally { await c.close(); }
+});
+
+test('replication.mode changed from async to sync: increments give way to the mirror at once, not at the next interval', async () => {
+  const base = F.cluster();
+  const c = await simCluster(F.desired(three(), [F.instance('vm1', { primary: 'n1', secondary: 'n2', hypervisor: 'kvm', disks: [{ size: GiB, mount: '' }] })],
+    { ...base, replication: { ...base.replication, mode: 'async' } })); // an interval of an hour: nothing else comes due
+  try {
+    assert.equal((await c.converge()).failed, []);
+    assert.equal((await c.plan()).operations, [], 'async and synced: nothing to do');
+    const lab = c.desired.clusters.get('lab')!;
+    c.desired = { ...c.desired, clusters: new Map([['lab', { ...lab, replication: { intervalMs: lab.replication.intervalMs } }]]) };
+    const p = await c.plan();
+    assert.equal(p.operations.filter((o) => o.type === 'SyncDisks').map((o) => o.cause), [{ kind: 'mode-changed', node: 'n2', want: 'sync' }]);
+    assert.equal((await c.converge()).failed, []);
+    assert.is(c.store.placements.get('vm1')!.lastSync?.mirror, 'in-sync', 'mirrored now');
     assert.equal((await c.plan()).operations, [], 'switched once: nothing left to do');
   } finally { await c.close(); }
 });

@@ -61,7 +61,7 @@ export class SimDriver implements Driver {
         disk: desired.capacity?.disk ?? 0,
       },
       containers: [...n.containers.values()].map(({ instance, state, specHash, generation, memory, vcpus, nics, vm }) => ({ instance, state, specHash, generation, memory, vcpus, ...(nics && { nics }),
-        ...(vm && { accel: vm.accel }), ...(vm && state === 'running' && !vm.increments && { replication: this.mirrorOf(vm.mirror) }) })),
+        ...(vm && { accel: vm.accel }), ...(vm && state === 'running' && { replication: vm.increments ? { kind: 'increments' as const } : this.mirrorOf(vm.mirror) }) })),
       volumes: [...n.volumes.values()].map(({ instance, disk, role, size, generation }) => ({ instance, disk, role, size, generation })),
     };
   }

@@ -142,7 +142,7 @@ export async function observeReplication(e: Engine, c: Conn, containerId: string
     const disks = await remembered(qmp, 'disks', vmDisks);
     const all = await remembered(qmp, 'jobs', listJobs, (js) => js.some((j) => j.status === 'running'));
     const jobs = disks.map((d) => all.find((j) => j.id === syncJob(d.index)));
-    if (jobs.every((j) => !j) && disks.some((d) => d.bitmap)) return undefined; // async: its increments' dates say what is lost
+    if (jobs.every((j) => !j) && disks.some((d) => d.bitmap)) return { kind: 'increments' as const }; // async: its increments' dates say what is lost
     const s = syncStateOf(jobs);
     return s.kind === 'degraded' ? { kind: 'stopped' as const, detail: s.detail } : s;
   })().catch(() => undefined);
