@@ -39,7 +39,9 @@ export async function openConsole(e: Engine, node: string, instance: string, end
     ...(tty && { Env: ['TERM=' + (process.env.TERM ?? 'xterm')] }),
   } as Docker.ExecCreateOptions));
   const stream = await e.call(c, `console of ${instance}: start exec`, () => ex.start({ hijack: true, stdin: true, Tty: tty }) as Promise<NodeJS.ReadWriteStream>);
-  const stopResize = ends.tty ? keepSize(e, c, ex, ends.tty) : undefined;
+  // sized before the first keystroke goes in: a resize landing while a command runs sends it SIGWINCH
+  // mid-way (busybox `stty size` then failed), and a command typed at once would see a 0×0 terminal
+  const stopResize = ends.tty ? await keepSize(e, c, ex, ends.tty) : undefined;
   // Input ends (a pipe's EOF): half-close, so the shell sees its stdin end and exits by itself.
   ends.input.pipe(stream, { end: true });
   const done = new Promise<void>((resolve) => { stream.on('end', resolve); stream.on('close', resolve); stream.on('error', () => resolve()); });
@@ -54,13 +56,14 @@ export async function openConsole(e: Engine, node: string, instance: string, end
   return exitCodeOf(e, c, ex);
 }
 
-function keepSize(e: Engine, c: Conn, ex: Docker.Exec, tty: NonNullable<ConsoleEnds['tty']>): () => void {
-  const resize = () => {
+/** Size the exec's terminal as the operator's now (resolves once the engine took it, or refused) and at each resize. */
+async function keepSize(e: Engine, c: Conn, ex: Docker.Exec, tty: NonNullable<ConsoleEnds['tty']>): Promise<() => void> {
+  const resize = (): Promise<void> => {
     const { columns, rows } = tty.size();
-    e.call(c, 'console: resize', (signal) => loose(ex, 'resize', { h: rows, w: columns, abortSignal: signal })).catch(() => { /* the next resize tries again */ });
+    return e.call(c, 'console: resize', (signal) => loose(ex, 'resize', { h: rows, w: columns, abortSignal: signal })).then(() => {}, () => { /* the next resize tries again */ });
   };
-  resize();
-  return tty.onResize(resize);
+  await resize();
+  return tty.onResize(() => { void resize(); });
 }
 
 async function exitCodeOf(e: Engine, c: Conn, ex: Docker.Exec): Promise<number> {
